@@ -1,0 +1,16 @@
+//! The local directory node of a Darling prefix: user and group records as
+//! `dscl`, `dseditgroup` and `sysadminctl` see them, stored where Darling's
+//! Libinfo reads them (`/etc/master.passwd` as root, `/etc/passwd` otherwise,
+//! `/etc/group`), plus a sidecar for what those files cannot hold.
+//!
+//! See `docs/accounts.md` for the storage format and the mapping.
+
+pub mod attr;
+pub mod ds;
+mod files;
+mod sidecar;
+mod store;
+pub mod validate;
+
+pub use ds::DsStatus;
+pub use store::{Kind, Record, Store, StoreError};

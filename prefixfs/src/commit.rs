@@ -1,0 +1,273 @@
+//! Lock + crash-safe replacement of a set of files.
+//!
+//! Protocol (writer holds the exclusive lock throughout):
+//! 1. write every new file to `<dst>.darling-nix.tmp`, fsync it;
+//! 2. write the journal (the list of tmp -> dst renames) the same way and
+//!    rename it into place: **this rename is the commit point**;
+//! 3. rename every tmp over its dst, fsync the directories;
+//! 4. remove the journal.
+//!
+//! A crash before 2 leaves the old files (stray tmps are ignored and later
+//! overwritten); a crash after 2 is rolled forward by the next [`FileSet::recover`].
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const TMP_SUFFIX: &str = ".darling-nix.tmp";
+const JOURNAL_MAGIC: &[u8] = b"darling-nix journal v1\n";
+
+/// An advisory `flock` held until dropped.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+impl Lock {
+    /// Take the exclusive lock, creating the lock file if needed.
+    pub fn exclusive(path: &Path) -> io::Result<Lock> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(path)?;
+        file.lock()?;
+        Ok(Lock { _file: file })
+    }
+
+    /// Take the shared lock if the lock file exists and can be opened; readers
+    /// without write access to the state directory read unlocked.
+    pub fn shared(path: &Path) -> Option<Lock> {
+        let file = File::open(path).ok()?;
+        file.lock_shared().ok()?;
+        Some(Lock { _file: file })
+    }
+}
+
+/// One file of a commit.
+#[derive(Debug, Clone)]
+pub struct PendingWrite {
+    pub path: PathBuf,
+    pub contents: Vec<u8>,
+    pub mode: u32,
+}
+
+/// A group of files replaced together, with its journal.
+#[derive(Debug, Clone)]
+pub struct FileSet {
+    journal: PathBuf,
+}
+
+impl FileSet {
+    pub fn new(journal: impl Into<PathBuf>) -> FileSet {
+        FileSet { journal: journal.into() }
+    }
+
+    /// A commit was interrupted after its commit point.
+    pub fn needs_recovery(&self) -> bool {
+        self.journal.exists()
+    }
+
+    /// Finish an interrupted commit. The caller holds the exclusive lock.
+    pub fn recover(&self) -> io::Result<()> {
+        let mut raw = Vec::new();
+        match File::open(&self.journal) {
+            Ok(mut f) => f.read_to_end(&mut raw)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let pairs = parse_journal(&raw).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("corrupt journal {}", self.journal.display()),
+            )
+        })?;
+        for (tmp, dst) in &pairs {
+            match fs::rename(tmp, dst) {
+                Ok(()) => {}
+                // Already renamed before the crash.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        sync_parents(pairs.iter().map(|(_, d)| d.as_path()))?;
+        fs::remove_file(&self.journal)?;
+        sync_parents([self.journal.as_path()])
+    }
+
+    /// Replace all `writes` atomically as a set. The caller holds the
+    /// exclusive lock and has called [`FileSet::recover`].
+    pub fn commit(&self, writes: &[PendingWrite]) -> io::Result<()> {
+        let mut pairs = Vec::with_capacity(writes.len());
+        for w in writes {
+            let tmp = tmp_path(&w.path);
+            write_synced(&tmp, &w.contents, w.mode)?;
+            fault_point();
+            pairs.push((tmp, w.path.clone()));
+        }
+        let journal_tmp = tmp_path(&self.journal);
+        write_synced(&journal_tmp, &encode_journal(&pairs), 0o644)?;
+        fault_point();
+        fs::rename(&journal_tmp, &self.journal)?;
+        sync_parents([self.journal.as_path()])?;
+        fault_point();
+        for (tmp, dst) in &pairs {
+            fs::rename(tmp, dst)?;
+            fault_point();
+        }
+        sync_parents(pairs.iter().map(|(_, d)| d.as_path()))?;
+        fs::remove_file(&self.journal)?;
+        sync_parents([self.journal.as_path()])
+    }
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(TMP_SUFFIX);
+    PathBuf::from(s)
+}
+
+fn write_synced(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)?;
+    // The mode given to open() is filtered by the umask; set it exactly.
+    f.set_permissions(fs::Permissions::from_mode(mode))?;
+    f.write_all(contents)?;
+    f.sync_all()
+}
+
+fn sync_parents<'a>(paths: impl IntoIterator<Item = &'a Path>) -> io::Result<()> {
+    let mut done: Vec<&Path> = Vec::new();
+    for p in paths {
+        let dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if !done.contains(&dir) {
+            File::open(dir)?.sync_all()?;
+            done.push(dir);
+        }
+    }
+    Ok(())
+}
+
+fn encode_journal(pairs: &[(PathBuf, PathBuf)]) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = JOURNAL_MAGIC.to_vec();
+    for (tmp, dst) in pairs {
+        out.extend_from_slice(tmp.as_os_str().as_bytes());
+        out.push(0);
+        out.extend_from_slice(dst.as_os_str().as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+fn parse_journal(raw: &[u8]) -> Option<Vec<(PathBuf, PathBuf)>> {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let body = raw.strip_prefix(JOURNAL_MAGIC)?;
+    let parts: Vec<&[u8]> = body.split(|b| *b == 0).collect();
+    // A well-formed body ends with NUL, so the last split part is empty.
+    let (last, items) = parts.split_last()?;
+    if !last.is_empty() || items.len() % 2 != 0 {
+        return None;
+    }
+    Some(
+        items
+            .chunks(2)
+            .map(|c| {
+                (
+                    PathBuf::from(OsStr::from_bytes(c[0])),
+                    PathBuf::from(OsStr::from_bytes(c[1])),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Test-only fault injection: `PREFIXFS_TEST_STEP_DELAY_US` widens the window
+/// between commit steps so that a test can kill a writer inside it.
+fn fault_point() {
+    static DELAY: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let delay = DELAY.get_or_init(|| {
+        std::env::var("PREFIXFS_TEST_STEP_DELAY_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if let Some(us) = delay {
+        std::thread::sleep(Duration::from_micros(*us));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_replaces_all_and_sets_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        fs::write(&a, "old a").unwrap();
+        let set = FileSet::new(dir.path().join("journal"));
+        set.commit(&[
+            PendingWrite { path: a.clone(), contents: b"new a".to_vec(), mode: 0o600 },
+            PendingWrite { path: b.clone(), contents: b"new b".to_vec(), mode: 0o644 },
+        ])
+        .unwrap();
+        assert_eq!(fs::read_to_string(&a).unwrap(), "new a");
+        assert_eq!(fs::read_to_string(&b).unwrap(), "new b");
+        assert_eq!(fs::metadata(&a).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(!set.needs_recovery());
+        assert!(!tmp_path(&a).exists());
+    }
+
+    #[test]
+    fn recovery_rolls_forward_a_committed_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        fs::write(&a, "old a").unwrap();
+        fs::write(&b, "old b").unwrap();
+        // Simulate a crash after the commit point with `a` already renamed.
+        fs::write(&a, "new a").unwrap();
+        fs::write(tmp_path(&b), "new b").unwrap();
+        let journal = dir.path().join("journal");
+        fs::write(&journal, encode_journal(&[(tmp_path(&a), a.clone()), (tmp_path(&b), b.clone())]))
+            .unwrap();
+        let set = FileSet::new(&journal);
+        assert!(set.needs_recovery());
+        set.recover().unwrap();
+        assert_eq!(fs::read_to_string(&a).unwrap(), "new a");
+        assert_eq!(fs::read_to_string(&b).unwrap(), "new b");
+        assert!(!journal.exists());
+    }
+
+    #[test]
+    fn corrupt_journal_is_an_error_not_a_guess() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("journal");
+        fs::write(&journal, b"garbage").unwrap();
+        assert!(FileSet::new(&journal).recover().is_err());
+        assert!(journal.exists());
+    }
+
+    #[test]
+    fn journal_round_trip() {
+        let pairs = vec![(PathBuf::from("/x/a.tmp"), PathBuf::from("/x/a"))];
+        assert_eq!(parse_journal(&encode_journal(&pairs)).unwrap(), pairs);
+        assert!(parse_journal(&encode_journal(&pairs)[..30]).is_none());
+    }
+}

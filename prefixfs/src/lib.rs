@@ -1,0 +1,15 @@
+//! Shared plumbing for the in-prefix tools.
+//!
+//! * [`Prefix`]: where the Darling prefix root is. Darling execs our ELF tools
+//!   natively, so they see the *host* root and `DPREFIX` is unset; each tool
+//!   has to find the prefix itself (see `docs/architecture.md`).
+//! * [`FileSet`]: replace several files so that a crash at any point leaves
+//!   either all old or all new contents (lock, write+fsync, journal, rename).
+//! * [`privileged`]: whether the caller counts as root the way Darling's own
+//!   `geteuid` emulation decides it.
+
+mod commit;
+mod prefix;
+
+pub use commit::{FileSet, Lock, PendingWrite};
+pub use prefix::{privileged, Prefix, PrefixError};

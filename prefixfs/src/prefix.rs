@@ -1,0 +1,208 @@
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The environment variable that names the prefix explicitly. It wins over
+/// every detection method, for tests and for host-side use.
+pub const PREFIX_ENV: &str = "DARLING_PREFIX";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrefixError {
+    #[error("DARLING_PREFIX={0:?} is not a directory")]
+    NotADirectory(PathBuf),
+    #[error(
+        "cannot find the Darling prefix: set DARLING_PREFIX, or run this tool inside Darling \
+         (no overlay mount of a prefix in /proc/self/mountinfo, and no .init.pid above {0:?})"
+    )]
+    NotFound(PathBuf),
+}
+
+/// A Darling prefix root as a host path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prefix {
+    root: PathBuf,
+}
+
+impl Prefix {
+    /// Use `root` as the prefix without any detection.
+    pub fn at(root: impl Into<PathBuf>) -> Prefix {
+        Prefix { root: root.into() }
+    }
+
+    /// Resolve the prefix: `DARLING_PREFIX`, else the Darling container this
+    /// process runs in.
+    pub fn resolve() -> Result<Prefix, PrefixError> {
+        Self::resolve_from(
+            std::env::var_os(PREFIX_ENV),
+            fs::read_to_string("/proc/self/mountinfo").ok().as_deref(),
+            std::env::current_exe().ok(),
+        )
+    }
+
+    /// The detection logic with its inputs made explicit (for tests).
+    pub fn resolve_from(
+        env: Option<OsString>,
+        mountinfo: Option<&str>,
+        exe: Option<PathBuf>,
+    ) -> Result<Prefix, PrefixError> {
+        if let Some(value) = env.filter(|v| !v.is_empty()) {
+            let root = PathBuf::from(value);
+            if !root.is_dir() {
+                return Err(PrefixError::NotADirectory(root));
+            }
+            return Ok(Prefix { root });
+        }
+        // darlingserver mounts an overlay on the prefix path itself, with the
+        // prefix as its upper layer; ELF children share that mount namespace.
+        if let Some(root) = mountinfo.and_then(overlay_prefix_from_mountinfo) {
+            return Ok(Prefix { root });
+        }
+        // Our tools are installed inside the prefix, and Darling runs a running
+        // container's init pid file at its root.
+        let exe = exe.unwrap_or_default();
+        for dir in exe.ancestors().skip(1) {
+            if dir.join(".init.pid").is_file() {
+                return Ok(Prefix { root: dir.to_path_buf() });
+            }
+        }
+        Err(PrefixError::NotFound(exe))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `/etc` of the prefix. On macOS (and in a Darling prefix) `/etc` is a
+    /// symlink to `/private/etc`; the symlink target is absolute *inside* the
+    /// prefix, so we pick the real directory ourselves.
+    pub fn etc_dir(&self) -> PathBuf {
+        self.private_or_plain("etc")
+    }
+
+    /// `/var` of the prefix, resolved like [`Prefix::etc_dir`].
+    pub fn var_dir(&self) -> PathBuf {
+        self.private_or_plain("var")
+    }
+
+    /// Map an absolute path as a Mac program sees it to the host path.
+    pub fn host_path(&self, mac_path: &str) -> PathBuf {
+        let rel = mac_path.trim_start_matches('/');
+        self.root.join(rel)
+    }
+
+    fn private_or_plain(&self, name: &str) -> PathBuf {
+        let private = self.root.join("private").join(name);
+        if private.is_dir() {
+            private
+        } else {
+            self.root.join(name)
+        }
+    }
+}
+
+/// Parse `/proc/self/mountinfo` for an overlay whose upper directory is its
+/// own mount point, which is how darlingserver mounts the prefix.
+fn overlay_prefix_from_mountinfo(mountinfo: &str) -> Option<PathBuf> {
+    for line in mountinfo.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(sep) = fields.iter().position(|f| *f == "-") else {
+            continue;
+        };
+        if fields.len() < sep + 4 || fields.len() < 5 || fields[sep + 1] != "overlay" {
+            continue;
+        }
+        let mount_point = unescape_mountinfo(fields[4]);
+        let upper = fields[sep + 3]
+            .split(',')
+            .find_map(|opt| opt.strip_prefix("upperdir="))
+            .map(unescape_mountinfo);
+        if let Some(upper) = upper {
+            if Path::new(&upper) == Path::new(&mount_point) {
+                return Some(PathBuf::from(mount_point));
+            }
+        }
+    }
+    None
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+fn unescape_mountinfo(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let oct = bytes.get(i + 1..i + 4);
+        if bytes[i] == b'\\' && oct.is_some_and(|o| o.iter().all(|b| (b'0'..=b'7').contains(b))) {
+            let o = oct.unwrap_or_default();
+            out.push((o[0] - b'0') * 64 + (o[1] - b'0') * 8 + (o[2] - b'0'));
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether the caller counts as root. Darling's `sudo` only sets
+/// `__FAKE_SETUID_ROOT`, and Darling's `geteuid` then answers 0; an ELF tool
+/// sees the real uid, so it must apply the same rule itself.
+pub fn privileged() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    euid == 0 || std::env::var_os("__FAKE_SETUID_ROOT").is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_override_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Prefix::resolve_from(Some(dir.path().into()), None, None).unwrap();
+        assert_eq!(p.root(), dir.path());
+    }
+
+    #[test]
+    fn env_override_must_exist() {
+        let err = Prefix::resolve_from(Some("/nonexistent/prefix".into()), None, None);
+        assert!(matches!(err, Err(PrefixError::NotADirectory(_))));
+    }
+
+    #[test]
+    fn overlay_mount_is_found() {
+        let info = "22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/vda rw\n\
+            310 22 0:55 / /home/u/my\\040prefix rw,relatime - overlay overlay \
+            rw,lowerdir=/usr/libexec/darling,upperdir=/home/u/my\\040prefix,workdir=/home/u/my\\040prefix.workdir,index=off\n";
+        let p = Prefix::resolve_from(None, Some(info), None).unwrap();
+        assert_eq!(p.root(), Path::new("/home/u/my prefix"));
+    }
+
+    #[test]
+    fn unrelated_overlay_is_ignored() {
+        let info = "310 22 0:55 / /var/lib/docker/x rw - overlay overlay rw,lowerdir=/a,upperdir=/b,workdir=/c\n";
+        let err = Prefix::resolve_from(None, Some(info), Some("/usr/bin/dscl".into()));
+        assert!(matches!(err, Err(PrefixError::NotFound(_))));
+    }
+
+    #[test]
+    fn exe_ancestry_with_init_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("usr/bin")).unwrap();
+        fs::write(dir.path().join(".init.pid"), "42").unwrap();
+        let exe = dir.path().join("usr/bin/dscl");
+        let p = Prefix::resolve_from(None, Some(""), Some(exe)).unwrap();
+        assert_eq!(p.root(), dir.path());
+    }
+
+    #[test]
+    fn etc_prefers_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Prefix::at(dir.path());
+        assert_eq!(p.etc_dir(), dir.path().join("etc"));
+        fs::create_dir_all(dir.path().join("private/etc")).unwrap();
+        assert_eq!(p.etc_dir(), dir.path().join("private/etc"));
+        assert_eq!(p.host_path("/var/empty"), dir.path().join("var/empty"));
+    }
+}
