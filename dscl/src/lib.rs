@@ -1,0 +1,29 @@
+//! `dscl` for a Darling prefix.
+//!
+//! The grammar, output and exit codes follow Apple's DSTools `dscl` (see
+//! `docs/tools/dscl.md`): options before the datasource, commands with or
+//! without the leading dash, `<cmd>: Invalid Path` on stdout for paths that do
+//! not resolve, DS errors on stderr and `(-status) & 0xFF` as the exit code.
+
+mod cli;
+mod commands;
+mod output;
+
+use std::io::Write;
+
+pub use cli::{Invocation, Options};
+
+/// Run dscl with `args` (including argv[0]); returns the exit status.
+pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let code = match cli::parse(args) {
+        cli::Parsed::Run(inv) => commands::dispatch(&inv, out, err),
+        cli::Parsed::Exit { code, stdout, stderr } => {
+            let _ = out.write_all(stdout.as_bytes());
+            let _ = err.write_all(stderr.as_bytes());
+            code
+        }
+    };
+    let _ = out.flush();
+    let _ = err.flush();
+    code
+}
