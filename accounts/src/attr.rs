@@ -20,16 +20,58 @@ pub const IS_HIDDEN: &str = "dsAttrTypeNative:IsHidden";
 /// Standard attribute types the local node knows (the names a bare key is
 /// matched against before it is taken as native).
 const STANDARD_TYPES: &[&str] = &[
-    "AdminLimitations", "AltSecurityIdentities", "AppleMetaNodeLocation", "AuthenticationAuthority",
-    "AuthenticationHint", "Birthday", "Change", "City", "Comment", "Company", "Country",
-    "Department", "EMailAddress", "Expire", "FirstName", "GeneratedUID", "GroupMembers",
-    "GroupMembership", "HomeDirectory", "HomeDirectoryQuota", "HomeDirectorySoftQuota",
-    "JobTitle", "JPEGPhoto", "Keywords", "LastName", "MCXFlags", "MCXSettings", "Member",
-    "MiddleName", "NestedGroups", "NFSHomeDirectory", "NickName", "OrganizationName",
-    "Password", "PasswordPolicyOptions", "PhoneNumber", "Picture", "PostalCode",
-    "PrimaryGroupID", "RealName", "RecordName", "RecordType", "SMBHome", "SMBHomeDrive",
-    "SMBPrimaryGroupSID", "SMBSID", "State", "Street", "TimeToLive", "UniqueID",
-    "UserCertificate", "UserShell",
+    "AdminLimitations",
+    "AltSecurityIdentities",
+    "AppleMetaNodeLocation",
+    "AuthenticationAuthority",
+    "AuthenticationHint",
+    "Birthday",
+    "Change",
+    "City",
+    "Comment",
+    "Company",
+    "Country",
+    "Department",
+    "EMailAddress",
+    "Expire",
+    "FirstName",
+    "GeneratedUID",
+    "GroupMembers",
+    "GroupMembership",
+    "HomeDirectory",
+    "HomeDirectoryQuota",
+    "HomeDirectorySoftQuota",
+    "JobTitle",
+    "JPEGPhoto",
+    "Keywords",
+    "LastName",
+    "MCXFlags",
+    "MCXSettings",
+    "Member",
+    "MiddleName",
+    "NestedGroups",
+    "NFSHomeDirectory",
+    "NickName",
+    "OrganizationName",
+    "Password",
+    "PasswordPolicyOptions",
+    "PhoneNumber",
+    "Picture",
+    "PostalCode",
+    "PrimaryGroupID",
+    "RealName",
+    "RecordName",
+    "RecordType",
+    "SMBHome",
+    "SMBHomeDrive",
+    "SMBPrimaryGroupSID",
+    "SMBSID",
+    "State",
+    "Street",
+    "TimeToLive",
+    "UniqueID",
+    "UserCertificate",
+    "UserShell",
 ];
 
 /// Native names the local node stores standard attributes under; writing
@@ -102,7 +144,10 @@ mod tests {
         assert_eq!(canonical("uid"), UNIQUE_ID);
         assert_eq!(canonical("users"), GROUP_MEMBERSHIP);
         assert_eq!(canonical("IsHidden"), IS_HIDDEN);
-        assert_eq!(canonical("dsAttrTypeNative:_writers_passwd"), "dsAttrTypeNative:_writers_passwd");
+        assert_eq!(
+            canonical("dsAttrTypeNative:_writers_passwd"),
+            "dsAttrTypeNative:_writers_passwd"
+        );
         assert_eq!(prefixed("uid"), "dsAttrTypeNative:uid");
     }
 
@@ -112,6 +157,9 @@ mod tests {
         assert_eq!(case_insensitive_cmp("_nixbld10", "_nixbld2"), Less);
         assert_eq!(case_insensitive_cmp("_x", "a"), Less);
         assert_eq!(case_insensitive_cmp("B", "a"), Greater);
-        assert_eq!(case_insensitive_cmp("dsAttrTypeNative:z", "dsAttrTypeStandard:A"), Less);
+        assert_eq!(
+            case_insensitive_cmp("dsAttrTypeNative:z", "dsAttrTypeStandard:A"),
+            Less
+        );
     }
 }

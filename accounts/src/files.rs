@@ -72,7 +72,11 @@ pub fn parse_group(text: &str) -> (Vec<Line>, Vec<GroupEntry>) {
         name: f[0].into(),
         pw: f[1].into(),
         gid: f[2].into(),
-        members: f[3].split(',').filter(|m| !m.is_empty()).map(String::from).collect(),
+        members: f[3]
+            .split(',')
+            .filter(|m| !m.is_empty())
+            .map(String::from)
+            .collect(),
     })
 }
 
@@ -119,8 +123,16 @@ impl MasterEntry {
     pub fn master_line(&self) -> String {
         format!(
             "{}:{}:{}:{}:{}:{}:{}:{}:{}:{}",
-            self.name, self.pw, self.uid, self.gid, self.class, self.change, self.expire,
-            self.gecos, self.home, self.shell
+            self.name,
+            self.pw,
+            self.uid,
+            self.gid,
+            self.class,
+            self.change,
+            self.expire,
+            self.gecos,
+            self.home,
+            self.shell
         )
     }
 
@@ -135,7 +147,13 @@ impl MasterEntry {
 
 impl GroupEntry {
     pub fn line(&self) -> String {
-        format!("{}:{}:{}:{}", self.name, self.pw, self.gid, self.members.join(","))
+        format!(
+            "{}:{}:{}:{}",
+            self.name,
+            self.pw,
+            self.gid,
+            self.members.join(",")
+        )
     }
 }
 
@@ -183,7 +201,10 @@ mod tests {
         assert_eq!(entries[1].uid, "-2");
         let rendered = render(
             &lines,
-            &entries.iter().map(|e| (Some(e.name.clone()), e.master_line())).collect::<Vec<_>>(),
+            &entries
+                .iter()
+                .map(|e| (Some(e.name.clone()), e.master_line()))
+                .collect::<Vec<_>>(),
         );
         assert_eq!(rendered, MASTER);
     }
@@ -191,7 +212,13 @@ mod tests {
     #[test]
     fn render_drops_and_appends() {
         let (lines, _) = parse_master(MASTER);
-        let out = render(&lines, &[(None, "new:*:1:1::0:0:::".into()), (Some("root".into()), "root:x".into())]);
+        let out = render(
+            &lines,
+            &[
+                (None, "new:*:1:1::0:0:::".into()),
+                (Some("root".into()), "root:x".into()),
+            ],
+        );
         assert!(out.contains("root:x\n"));
         assert!(!out.contains("nobody"));
         assert!(out.ends_with("broken:line\nnew:*:1:1::0:0:::\n"));
@@ -209,6 +236,9 @@ mod tests {
     fn passwd_has_seven_fields() {
         let (_, p) = parse_passwd("daemon:*:1:1:System Services:/var/root:/usr/bin/false\n");
         assert_eq!(p[0].gecos, "System Services");
-        assert_eq!(p[0].passwd_line(), "daemon:*:1:1:System Services:/var/root:/usr/bin/false");
+        assert_eq!(
+            p[0].passwd_line(),
+            "daemon:*:1:1:System Services:/var/root:/usr/bin/false"
+        );
     }
 }

@@ -60,7 +60,12 @@ impl Kind {
                 attr::HOME,
                 attr::SHELL,
             ],
-            Kind::Groups => &[attr::RECORD_NAME, attr::PASSWORD, attr::PRIMARY_GROUP_ID, attr::GROUP_MEMBERSHIP],
+            Kind::Groups => &[
+                attr::RECORD_NAME,
+                attr::PASSWORD,
+                attr::PRIMARY_GROUP_ID,
+                attr::GROUP_MEMBERSHIP,
+            ],
         }
     }
 
@@ -78,12 +83,18 @@ pub enum StoreError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("{path}: not a valid accounts sidecar ({source}); fix or remove it")]
-    Sidecar { path: PathBuf, source: serde_json::Error },
+    Sidecar {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
 }
 
 impl StoreError {
     fn io(path: &Path, source: io::Error) -> StoreError {
-        StoreError::Io { path: path.to_path_buf(), source }
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 
     /// Whether the OS refused access (so the DS status is a permission error).
@@ -107,7 +118,13 @@ pub struct Record {
 
 impl Record {
     fn new(attrs: Attrs) -> Record {
-        Record { attrs, origin: None, class: String::new(), change: "0".into(), expire: "0".into() }
+        Record {
+            attrs,
+            origin: None,
+            class: String::new(),
+            change: "0".into(),
+            expire: "0".into(),
+        }
     }
 
     /// The first RecordName.
@@ -116,7 +133,8 @@ impl Record {
     }
 
     pub fn has_name(&self, name: &str) -> bool {
-        self.get(attr::RECORD_NAME).is_some_and(|v| v.iter().any(|n| n == name))
+        self.get(attr::RECORD_NAME)
+            .is_some_and(|v| v.iter().any(|n| n == name))
     }
 
     pub fn get(&self, key: &str) -> Option<&[String]> {
@@ -210,10 +228,15 @@ impl Store {
     }
 
     fn load(paths: Paths, lock: Option<Lock>, write: bool) -> Result<Store, StoreError> {
-        let sidecar_raw = read_optional(&paths.sidecar).or_else(|e| if write { Err(e) } else { Ok(None) })?;
+        let sidecar_raw =
+            read_optional(&paths.sidecar).or_else(|e| if write { Err(e) } else { Ok(None) })?;
         let sidecar = match &sidecar_raw {
-            Some(raw) => Sidecar::parse(&String::from_utf8_lossy(raw))
-                .map_err(|source| StoreError::Sidecar { path: paths.sidecar.clone(), source })?,
+            Some(raw) => Sidecar::parse(&String::from_utf8_lossy(raw)).map_err(|source| {
+                StoreError::Sidecar {
+                    path: paths.sidecar.clone(),
+                    source,
+                }
+            })?,
             None => Sidecar::default(),
         };
         let master_raw = match read_optional(&paths.master) {
@@ -225,13 +248,22 @@ impl Store {
         let passwd_raw = read_optional(&paths.passwd)?;
         let group_raw = read_optional(&paths.group)?;
 
-        let text = |b: &Option<Vec<u8>>| b.as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
+        let text = |b: &Option<Vec<u8>>| {
+            b.as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default()
+                .into_owned()
+        };
         let (master_lines, master) = files::parse_master(&text(&master_raw));
         let (passwd_lines, passwd) = files::parse_passwd(&text(&passwd_raw));
         let (group_lines, group) = files::parse_group(&text(&group_raw));
 
         let mut users: Vec<Record> = Vec::new();
-        for e in master.iter().chain(passwd.iter().filter(|p| !master.iter().any(|m| m.name == p.name))) {
+        for e in master.iter().chain(
+            passwd
+                .iter()
+                .filter(|p| !master.iter().any(|m| m.name == p.name)),
+        ) {
             let mut r = Record::new(user_attrs(e));
             r.origin = Some(e.name.clone());
             r.class = e.class.clone();
@@ -289,7 +321,10 @@ impl Store {
     pub fn view(&self, kind: Kind, index: usize) -> Attrs {
         let r = &self.records(kind)[index];
         let mut v = r.attrs.clone();
-        v.insert(attr::META_NODE_LOCATION.into(), vec!["/Local/Default".into()]);
+        v.insert(
+            attr::META_NODE_LOCATION.into(),
+            vec!["/Local/Default".into()],
+        );
         v.insert(attr::RECORD_TYPE.into(), vec![kind.record_type().into()]);
         if !v.contains_key(attr::GENERATED_UID) {
             if let Some(id) = r.first(kind.id_key()).and_then(|s| s.parse::<i64>().ok()) {
@@ -298,7 +333,10 @@ impl Store {
                     Kind::Users => "FFFFEEEE-DDDD-CCCC-BBBB-AAAA",
                     Kind::Groups => "ABCDEFAB-CDEF-ABCD-EFAB-CDEF",
                 };
-                v.insert(attr::GENERATED_UID.into(), vec![format!("{base}{:08X}", id as u32)]);
+                v.insert(
+                    attr::GENERATED_UID.into(),
+                    vec![format!("{base}{:08X}", id as u32)],
+                );
             }
         }
         v
@@ -306,7 +344,9 @@ impl Store {
 
     /// The GeneratedUID a read shows for this record, if any.
     pub fn generated_uid(&self, kind: Kind, index: usize) -> Option<String> {
-        self.view(kind, index).remove(attr::GENERATED_UID).and_then(|v| v.into_iter().next())
+        self.view(kind, index)
+            .remove(attr::GENERATED_UID)
+            .and_then(|v| v.into_iter().next())
     }
 
     /// Create an empty record (RecordName and a fresh GeneratedUID).
@@ -323,20 +363,46 @@ impl Store {
     }
 
     /// Replace all values of `key` (dscl -create).
-    pub fn set(&mut self, kind: Kind, i: usize, key: &str, values: &[String]) -> Result<(), DsStatus> {
+    pub fn set(
+        &mut self,
+        kind: Kind,
+        i: usize,
+        key: &str,
+        values: &[String],
+    ) -> Result<(), DsStatus> {
         self.put(kind, i, key, Some(values.to_vec()))
     }
 
     /// Add values; duplicates allowed (dscl -append).
-    pub fn append(&mut self, kind: Kind, i: usize, key: &str, values: &[String]) -> Result<(), DsStatus> {
-        let mut v = self.record(kind, i).get(key).map(<[String]>::to_vec).unwrap_or_default();
+    pub fn append(
+        &mut self,
+        kind: Kind,
+        i: usize,
+        key: &str,
+        values: &[String],
+    ) -> Result<(), DsStatus> {
+        let mut v = self
+            .record(kind, i)
+            .get(key)
+            .map(<[String]>::to_vec)
+            .unwrap_or_default();
         v.extend(values.iter().cloned());
         self.put(kind, i, key, Some(v))
     }
 
     /// Add values not already present (dscl -merge).
-    pub fn merge(&mut self, kind: Kind, i: usize, key: &str, values: &[String]) -> Result<(), DsStatus> {
-        let mut v = self.record(kind, i).get(key).map(<[String]>::to_vec).unwrap_or_default();
+    pub fn merge(
+        &mut self,
+        kind: Kind,
+        i: usize,
+        key: &str,
+        values: &[String],
+    ) -> Result<(), DsStatus> {
+        let mut v = self
+            .record(kind, i)
+            .get(key)
+            .map(<[String]>::to_vec)
+            .unwrap_or_default();
         for value in values {
             if !v.contains(value) {
                 v.push(value.clone());
@@ -346,7 +412,13 @@ impl Store {
     }
 
     /// Remove an attribute, or some of its values.
-    pub fn delete_values(&mut self, kind: Kind, i: usize, key: &str, values: &[String]) -> Result<(), DsStatus> {
+    pub fn delete_values(
+        &mut self,
+        kind: Kind,
+        i: usize,
+        key: &str,
+        values: &[String],
+    ) -> Result<(), DsStatus> {
         let Some(current) = self.record(kind, i).get(key) else {
             return Err(DsStatus::AttributeNotFound);
         };
@@ -356,12 +428,23 @@ impl Store {
         if values.iter().any(|v| !current.contains(v)) {
             return Err(DsStatus::AttributeValueNotFound);
         }
-        let remaining: Vec<String> = current.iter().filter(|v| !values.contains(v)).cloned().collect();
+        let remaining: Vec<String> = current
+            .iter()
+            .filter(|v| !values.contains(v))
+            .cloned()
+            .collect();
         self.put(kind, i, key, Some(remaining))
     }
 
     /// Replace one value with another (dscl -change).
-    pub fn change(&mut self, kind: Kind, i: usize, key: &str, old: &str, new: &str) -> Result<(), DsStatus> {
+    pub fn change(
+        &mut self,
+        kind: Kind,
+        i: usize,
+        key: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<(), DsStatus> {
         let Some(current) = self.record(kind, i).get(key) else {
             return Err(DsStatus::AttributeNotFound);
         };
@@ -380,7 +463,10 @@ impl Store {
         if kind == Kind::Users {
             let guid = removed.first(attr::GENERATED_UID).map(String::from);
             for g in &mut self.groups {
-                for (key, value) in [(attr::GROUP_MEMBERSHIP, Some(removed.name().to_string())), (attr::GROUP_MEMBERS, guid.clone())] {
+                for (key, value) in [
+                    (attr::GROUP_MEMBERSHIP, Some(removed.name().to_string())),
+                    (attr::GROUP_MEMBERS, guid.clone()),
+                ] {
                     let Some(value) = value else { continue };
                     if let Some(list) = g.attrs.get_mut(key) {
                         list.retain(|m| *m != value);
@@ -392,7 +478,13 @@ impl Store {
 
     /// The single entry point for attribute changes: validation, renames and
     /// id uniqueness are checked here before anything changes.
-    fn put(&mut self, kind: Kind, i: usize, key: &str, values: Option<Vec<String>>) -> Result<(), DsStatus> {
+    fn put(
+        &mut self,
+        kind: Kind,
+        i: usize,
+        key: &str,
+        values: Option<Vec<String>>,
+    ) -> Result<(), DsStatus> {
         if attr::is_virtual(key) {
             return Err(DsStatus::SchemaError);
         }
@@ -406,7 +498,10 @@ impl Store {
                 return Err(DsStatus::SchemaError);
             }
             let clash = names.iter().any(|n| {
-                self.records(kind).iter().enumerate().any(|(j, r)| j != i && r.has_name(n))
+                self.records(kind)
+                    .iter()
+                    .enumerate()
+                    .any(|(j, r)| j != i && r.has_name(n))
             });
             if clash {
                 return Err(DsStatus::RecordAlreadyExists);
@@ -434,8 +529,18 @@ impl Store {
 
     /// Add `member` to a group's membership once (dseditgroup -a): the name
     /// in GroupMembership and, when known, its GeneratedUID in GroupMembers.
-    pub fn add_member(&mut self, group: usize, member: &str, guid: Option<&str>) -> Result<(), DsStatus> {
-        self.merge(Kind::Groups, group, attr::GROUP_MEMBERSHIP, &[member.to_string()])?;
+    pub fn add_member(
+        &mut self,
+        group: usize,
+        member: &str,
+        guid: Option<&str>,
+    ) -> Result<(), DsStatus> {
+        self.merge(
+            Kind::Groups,
+            group,
+            attr::GROUP_MEMBERSHIP,
+            &[member.to_string()],
+        )?;
         if let Some(g) = guid {
             self.merge(Kind::Groups, group, attr::GROUP_MEMBERS, &[g.to_string()])?;
         }
@@ -456,12 +561,17 @@ impl Store {
     /// Whether `member` is in the group's GroupMembership (membership is judged
     /// by the member list only, as Nix does through gr_mem).
     pub fn is_member(&self, group: usize, member: &str) -> bool {
-        self.groups[group].get(attr::GROUP_MEMBERSHIP).is_some_and(|m| m.iter().any(|x| x == member))
+        self.groups[group]
+            .get(attr::GROUP_MEMBERSHIP)
+            .is_some_and(|m| m.iter().any(|x| x == member))
     }
 
     /// Write every file whose contents changed, as one atomic set.
     pub fn save(&mut self) -> Result<(), StoreError> {
-        let mut sidecar = Sidecar { version: Sidecar::VERSION, ..Default::default() };
+        let mut sidecar = Sidecar {
+            version: Sidecar::VERSION,
+            ..Default::default()
+        };
         let mut master_entries = Vec::new();
         let mut passwd_entries = Vec::new();
         for r in &self.users {
@@ -495,16 +605,35 @@ impl Store {
             }
         }
         let new = [
-            (self.paths.passwd.clone(), files::render(&self.passwd_lines, &passwd_entries).into_bytes(), 0o644),
-            (self.paths.master.clone(), files::render(&self.master_lines, &master_entries).into_bytes(), 0o600),
-            (self.paths.group.clone(), files::render(&self.group_lines, &group_entries).into_bytes(), 0o644),
+            (
+                self.paths.passwd.clone(),
+                files::render(&self.passwd_lines, &passwd_entries).into_bytes(),
+                0o644,
+            ),
+            (
+                self.paths.master.clone(),
+                files::render(&self.master_lines, &master_entries).into_bytes(),
+                0o600,
+            ),
+            (
+                self.paths.group.clone(),
+                files::render(&self.group_lines, &group_entries).into_bytes(),
+                0o644,
+            ),
             (self.paths.sidecar.clone(), sidecar.to_bytes(), 0o644),
         ];
         let mut writes = Vec::new();
         for (k, (path, contents, mode)) in new.into_iter().enumerate() {
-            let absent_and_empty = k == 3 && self.loaded[k].is_none() && sidecar.users.is_empty() && sidecar.groups.is_empty();
+            let absent_and_empty = k == 3
+                && self.loaded[k].is_none()
+                && sidecar.users.is_empty()
+                && sidecar.groups.is_empty();
             if self.loaded[k].as_deref() != Some(contents.as_slice()) && !absent_and_empty {
-                writes.push(PendingWrite { path, contents, mode });
+                writes.push(PendingWrite {
+                    path,
+                    contents,
+                    mode,
+                });
             }
         }
         if writes.is_empty() {
@@ -519,9 +648,14 @@ impl Store {
             .commit(&writes)
             .map_err(|e| StoreError::io(&self.paths.journal, e))?;
         for w in writes {
-            let k = [&self.paths.passwd, &self.paths.master, &self.paths.group, &self.paths.sidecar]
-                .iter()
-                .position(|p| **p == w.path);
+            let k = [
+                &self.paths.passwd,
+                &self.paths.master,
+                &self.paths.group,
+                &self.paths.sidecar,
+            ]
+            .iter()
+            .position(|p| **p == w.path);
             if let Some(k) = k {
                 self.loaded[k] = Some(w.contents);
             }
@@ -625,12 +759,22 @@ fn overlay_for(kind: Kind, r: &Record, from_file: &Attrs) -> Overlay {
 }
 
 fn incomplete(r: &Record) -> Overlay {
-    Overlay { set: r.attrs.clone(), unset: Vec::new(), incomplete: true }
+    Overlay {
+        set: r.attrs.clone(),
+        unset: Vec::new(),
+        incomplete: true,
+    }
 }
 
-fn apply_overlays(records: &mut Vec<Record>, overlays: &std::collections::BTreeMap<String, Overlay>) {
+fn apply_overlays(
+    records: &mut Vec<Record>,
+    overlays: &std::collections::BTreeMap<String, Overlay>,
+) {
     for (name, o) in overlays {
-        match records.iter_mut().find(|r| r.origin.as_deref() == Some(name.as_str())) {
+        match records
+            .iter_mut()
+            .find(|r| r.origin.as_deref() == Some(name.as_str()))
+        {
             Some(r) => {
                 for (k, v) in &o.set {
                     r.attrs.insert(k.clone(), v.clone());
@@ -643,7 +787,9 @@ fn apply_overlays(records: &mut Vec<Record>, overlays: &std::collections::BTreeM
             // unless it is a record still waiting for its id.
             None if o.incomplete => {
                 let mut attrs = o.set.clone();
-                attrs.entry(attr::RECORD_NAME.into()).or_insert_with(|| vec![name.clone()]);
+                attrs
+                    .entry(attr::RECORD_NAME.into())
+                    .or_insert_with(|| vec![name.clone()]);
                 records.push(Record::new(attrs));
             }
             None => {}
@@ -668,7 +814,14 @@ fn new_uuid() -> String {
     b[6] = (b[6] & 0x0F) | 0x40;
     b[8] = (b[8] & 0x3F) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02X}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 #[cfg(test)]
@@ -683,7 +836,11 @@ mod tests {
             "root:*:0:0::0:0:System Administrator:/var/root:/bin/sh\n",
         )
         .unwrap();
-        fs::write(dir.path().join("etc/passwd"), "root:*:0:0:System Administrator:/var/root:/bin/sh\n").unwrap();
+        fs::write(
+            dir.path().join("etc/passwd"),
+            "root:*:0:0:System Administrator:/var/root:/bin/sh\n",
+        )
+        .unwrap();
         fs::write(dir.path().join("etc/group"), "wheel:*:0:root\n").unwrap();
         let p = Prefix::at(dir.path());
         (dir, p)
@@ -694,7 +851,8 @@ mod tests {
         let (dir, p) = prefix();
         let mut s = Store::open_write(&p).unwrap();
         let i = s.create(Kind::Users, "_nixbld1").unwrap();
-        s.set(Kind::Users, i, attr::IS_HIDDEN, &["1".into()]).unwrap();
+        s.set(Kind::Users, i, attr::IS_HIDDEN, &["1".into()])
+            .unwrap();
         s.save().unwrap();
         let passwd = fs::read_to_string(dir.path().join("etc/passwd")).unwrap();
         assert!(!passwd.contains("_nixbld1"));
@@ -702,10 +860,14 @@ mod tests {
         let mut s = Store::open_write(&p).unwrap();
         let i = s.find(Kind::Users, "_nixbld1").unwrap();
         assert_eq!(s.record(Kind::Users, i).first(attr::IS_HIDDEN), Some("1"));
-        s.set(Kind::Users, i, attr::UNIQUE_ID, &["351".into()]).unwrap();
+        s.set(Kind::Users, i, attr::UNIQUE_ID, &["351".into()])
+            .unwrap();
         s.save().unwrap();
         let master = fs::read_to_string(dir.path().join("etc/master.passwd")).unwrap();
-        assert!(master.contains("_nixbld1:*:351:-2::0:0::/var/empty:/usr/bin/false\n"), "{master}");
+        assert!(
+            master.contains("_nixbld1:*:351:-2::0:0::/var/empty:/usr/bin/false\n"),
+            "{master}"
+        );
         drop(s);
         // Placeholders are not shown as set attributes.
         let s = Store::open_read(&p).unwrap();
@@ -721,16 +883,24 @@ mod tests {
         let (dir, p) = prefix();
         let mut s = Store::open_write(&p).unwrap();
         let g = s.create(Kind::Groups, "nixbld").unwrap();
-        s.set(Kind::Groups, g, attr::PRIMARY_GROUP_ID, &["350".into()]).unwrap();
-        s.append(Kind::Groups, g, attr::GROUP_MEMBERSHIP, &["a".into()]).unwrap();
-        s.append(Kind::Groups, g, attr::GROUP_MEMBERSHIP, &["a".into()]).unwrap();
+        s.set(Kind::Groups, g, attr::PRIMARY_GROUP_ID, &["350".into()])
+            .unwrap();
+        s.append(Kind::Groups, g, attr::GROUP_MEMBERSHIP, &["a".into()])
+            .unwrap();
+        s.append(Kind::Groups, g, attr::GROUP_MEMBERSHIP, &["a".into()])
+            .unwrap();
         s.save().unwrap();
         let group = fs::read_to_string(dir.path().join("etc/group")).unwrap();
         assert!(group.contains("nixbld:*:350:a\n"), "{group}");
         drop(s);
         let s = Store::open_read(&p).unwrap();
         let g = s.find(Kind::Groups, "nixbld").unwrap();
-        assert_eq!(s.record(Kind::Groups, g).get(attr::GROUP_MEMBERSHIP).unwrap(), ["a", "a"]);
+        assert_eq!(
+            s.record(Kind::Groups, g)
+                .get(attr::GROUP_MEMBERSHIP)
+                .unwrap(),
+            ["a", "a"]
+        );
     }
 
     #[test]
@@ -739,11 +909,23 @@ mod tests {
         let before = fs::read(dir.path().join("etc/master.passwd")).unwrap();
         let mut s = Store::open_write(&p).unwrap();
         let i = s.create(Kind::Users, "x").unwrap();
-        assert_eq!(s.set(Kind::Users, i, attr::UNIQUE_ID, &["0".into()]), Err(DsStatus::RecordAlreadyExists));
-        assert_eq!(s.set(Kind::Users, i, attr::SHELL, &["/bin/sh:x".into()]), Err(DsStatus::SchemaError));
-        assert_eq!(s.create(Kind::Users, "a:b"), Err(DsStatus::InvalidRecordName));
+        assert_eq!(
+            s.set(Kind::Users, i, attr::UNIQUE_ID, &["0".into()]),
+            Err(DsStatus::RecordAlreadyExists)
+        );
+        assert_eq!(
+            s.set(Kind::Users, i, attr::SHELL, &["/bin/sh:x".into()]),
+            Err(DsStatus::SchemaError)
+        );
+        assert_eq!(
+            s.create(Kind::Users, "a:b"),
+            Err(DsStatus::InvalidRecordName)
+        );
         drop(s);
-        assert_eq!(fs::read(dir.path().join("etc/master.passwd")).unwrap(), before);
+        assert_eq!(
+            fs::read(dir.path().join("etc/master.passwd")).unwrap(),
+            before
+        );
     }
 
     #[test]
@@ -753,8 +935,14 @@ mod tests {
         let u = s.find(Kind::Users, "root").unwrap();
         s.delete_record(Kind::Users, u);
         s.save().unwrap();
-        assert_eq!(fs::read_to_string(dir.path().join("etc/group")).unwrap(), "wheel:*:0:\n");
-        assert_eq!(fs::read_to_string(dir.path().join("etc/passwd")).unwrap(), "");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("etc/group")).unwrap(),
+            "wheel:*:0:\n"
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join("etc/passwd")).unwrap(),
+            ""
+        );
     }
 
     #[test]

@@ -11,7 +11,8 @@ pub fn name(s: &str) -> Result<(), DsStatus> {
         || s.starts_with('-')
         || s == "."
         || s == ".."
-        || s.chars().any(|c| matches!(c, ':' | ',' | '/') || c.is_whitespace() || c.is_control());
+        || s.chars()
+            .any(|c| matches!(c, ':' | ',' | '/') || c.is_whitespace() || c.is_control());
     if bad {
         Err(DsStatus::InvalidRecordName)
     } else {

@@ -41,11 +41,16 @@ pub struct Invocation {
 
 pub enum Parsed {
     Run(Invocation),
-    Exit { code: i32, stdout: String, stderr: String },
+    Exit {
+        code: i32,
+        stdout: String,
+        stderr: String,
+    },
 }
 
 pub fn usage(myname: &str) -> String {
-    let mut u = format!("dscl (v{VERSION})\nusage: {myname} [options] [<datasource> [<command>]]\n");
+    let mut u =
+        format!("dscl (v{VERSION})\nusage: {myname} [options] [<datasource> [<command>]]\n");
     u.push_str(concat!(
         "datasource:\n",
         "    localhost    (default)                                    or\n",
@@ -141,7 +146,10 @@ pub fn parse(args: &[String]) -> Parsed {
         };
     }
     let datasource = args[i].as_str();
-    if !matches!(datasource, "." | "/Local/Default" | "/Search" | "localhost" | "localonly") {
+    if !matches!(
+        datasource,
+        "." | "/Local/Default" | "/Search" | "localhost" | "localonly"
+    ) {
         return Parsed::Exit {
             code: 69,
             stdout: format!("Data source ({datasource}) is not valid.\n"),
@@ -159,17 +167,28 @@ pub fn parse(args: &[String]) -> Parsed {
     let word = args[i].strip_prefix('-').unwrap_or(&args[i]).to_string();
     let rest: Vec<String> = args[i + 1..].to_vec();
     if word == "help" {
-        return Parsed::Exit { code: 0, stdout: String::new(), stderr: usage(&myname) };
+        return Parsed::Exit {
+            code: 0,
+            stdout: String::new(),
+            stderr: usage(&myname),
+        };
     }
     let Some((op, min)) = lookup(&word) else {
         // The real dscl prints its usage and succeeds on an unknown command.
-        return Parsed::Exit { code: 0, stdout: String::new(), stderr: usage(&myname) };
+        return Parsed::Exit {
+            code: 0,
+            stdout: String::new(),
+            stderr: usage(&myname),
+        };
     };
     if rest.len() < min {
         return Parsed::Exit {
             code: 64,
             stdout: String::new(),
-            stderr: format!("Too few parameters for {word} operation\n{}", usage(&myname)),
+            stderr: format!(
+                "Too few parameters for {word} operation\n{}",
+                usage(&myname)
+            ),
         };
     }
     let args = if datasource == "localhost" || datasource == "localonly" {
@@ -181,14 +200,24 @@ pub fn parse(args: &[String]) -> Parsed {
     } else {
         rest
     };
-    Parsed::Run(Invocation { opts, cmd: word, op, args, myname })
+    Parsed::Run(Invocation {
+        opts,
+        cmd: word,
+        op,
+        args,
+        myname,
+    })
 }
 
 fn strip_node(path: &str) -> String {
     for node in ["/Local/Default", "/Search"] {
         if let Some(rest) = path.strip_prefix(node) {
             if rest.is_empty() || rest.starts_with('/') {
-                return if rest.is_empty() { "/".into() } else { rest.into() };
+                return if rest.is_empty() {
+                    "/".into()
+                } else {
+                    rest.into()
+                };
             }
         }
     }
@@ -201,43 +230,70 @@ mod tests {
     use super::*;
 
     fn argv(s: &[&str]) -> Vec<String> {
-        std::iter::once("dscl").chain(s.iter().copied()).map(String::from).collect()
+        std::iter::once("dscl")
+            .chain(s.iter().copied())
+            .map(String::from)
+            .collect()
     }
 
     #[test]
     fn options_only_before_datasource() {
-        let Parsed::Run(inv) = parse(&argv(&["-plist", ".", "-read", "/Groups/nixbld"])) else { panic!() };
+        let Parsed::Run(inv) = parse(&argv(&["-plist", ".", "-read", "/Groups/nixbld"])) else {
+            panic!()
+        };
         assert!(inv.opts.plist);
         assert_eq!(inv.op, Op::Read);
-        let Parsed::Run(inv) = parse(&argv(&[".", "-read", "-plist"])) else { panic!() };
+        let Parsed::Run(inv) = parse(&argv(&[".", "-read", "-plist"])) else {
+            panic!()
+        };
         assert!(!inv.opts.plist);
         assert_eq!(inv.args, ["-plist"]);
     }
 
     #[test]
     fn dashless_and_aliases() {
-        for (w, op) in [("create", Op::Create), ("cat", Op::Read), ("ls", Op::List), ("rm", Op::Delete), ("-mk", Op::Create)] {
-            let Parsed::Run(inv) = parse(&argv(&[".", w, "/Users/x"])) else { panic!("{w}") };
+        for (w, op) in [
+            ("create", Op::Create),
+            ("cat", Op::Read),
+            ("ls", Op::List),
+            ("rm", Op::Delete),
+            ("-mk", Op::Create),
+        ] {
+            let Parsed::Run(inv) = parse(&argv(&[".", w, "/Users/x"])) else {
+                panic!("{w}")
+            };
             assert_eq!(inv.op, op, "{w}");
         }
     }
 
     #[test]
     fn too_few_parameters() {
-        let Parsed::Exit { code, stderr, .. } = parse(&argv(&[".", "-append", "/Users/x", "k"])) else { panic!() };
+        let Parsed::Exit { code, stderr, .. } = parse(&argv(&[".", "-append", "/Users/x", "k"]))
+        else {
+            panic!()
+        };
         assert_eq!(code, 64);
         assert!(stderr.starts_with("Too few parameters for append operation\ndscl (v"));
     }
 
     #[test]
     fn bad_datasource() {
-        let Parsed::Exit { code, stdout, .. } = parse(&argv(&["/LDAPv3/x", "-list", "/Users"])) else { panic!() };
-        assert_eq!((code, stdout.as_str()), (69, "Data source (/LDAPv3/x) is not valid.\n"));
+        let Parsed::Exit { code, stdout, .. } = parse(&argv(&["/LDAPv3/x", "-list", "/Users"]))
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (code, stdout.as_str()),
+            (69, "Data source (/LDAPv3/x) is not valid.\n")
+        );
     }
 
     #[test]
     fn localhost_paths_name_the_node() {
-        let Parsed::Run(inv) = parse(&argv(&["localhost", "-read", "/Local/Default/Users/root"])) else { panic!() };
+        let Parsed::Run(inv) = parse(&argv(&["localhost", "-read", "/Local/Default/Users/root"]))
+        else {
+            panic!()
+        };
         assert_eq!(inv.args, ["/Users/root"]);
     }
 }

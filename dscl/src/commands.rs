@@ -15,8 +15,18 @@ type Attrs = std::collections::BTreeMap<String, Vec<String>>;
 /// Record types macOS has that hold nothing in a Darling prefix: listing them
 /// succeeds with no output instead of failing the path walk.
 const EMPTY_TYPES: &[&str] = &[
-    "Aliases", "AutoMount", "AutoMountMap", "Computers", "ComputerGroups", "ComputerLists", "Config",
-    "Hosts", "Mounts", "Networks", "Printers", "SharePoints",
+    "Aliases",
+    "AutoMount",
+    "AutoMountMap",
+    "Computers",
+    "ComputerGroups",
+    "ComputerLists",
+    "Config",
+    "Hosts",
+    "Mounts",
+    "Networks",
+    "Printers",
+    "SharePoints",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +99,11 @@ fn resolve(store: &Store, comps: &[String]) -> Option<Target> {
 
 pub fn dispatch(inv: &Invocation, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     if inv.op == Op::Unsupported {
-        let _ = writeln!(err, "{}: -{} is not supported for a Darling prefix", inv.myname, inv.cmd);
+        let _ = writeln!(
+            err,
+            "{}: -{} is not supported for a Darling prefix",
+            inv.myname, inv.cmd
+        );
         return 64;
     }
     let prefix = match Prefix::resolve() {
@@ -100,8 +114,15 @@ pub fn dispatch(inv: &Invocation, out: &mut dyn Write, err: &mut dyn Write) -> i
         }
     };
     let privileged = prefixfs::privileged();
-    let writes = matches!(inv.op, Op::Create | Op::Delete | Op::Append | Op::Merge | Op::Change | Op::ChangeIndex);
-    let opened = if writes && privileged { Store::open_write(&prefix) } else { Store::open_read(&prefix) };
+    let writes = matches!(
+        inv.op,
+        Op::Create | Op::Delete | Op::Append | Op::Merge | Op::Change | Op::ChangeIndex
+    );
+    let opened = if writes && privileged {
+        Store::open_write(&prefix)
+    } else {
+        Store::open_read(&prefix)
+    };
     let mut store = match opened {
         Ok(s) => s,
         Err(e) => return store_failure(inv, &e, err),
@@ -121,7 +142,11 @@ pub fn dispatch(inv: &Invocation, out: &mut dyn Write, err: &mut dyn Write) -> i
         }
         Err(Failure::Status(s)) => {
             if writes {
-                let what = if inv.op == Op::Delete && inv.args.len() == 1 { "delete" } else { "attribute" };
+                let what = if inv.op == Op::Delete && inv.args.len() == 1 {
+                    "delete"
+                } else {
+                    "attribute"
+                };
                 let _ = writeln!(err, "<main> {what} status: {}", s.name());
             }
             ds_error(err, s)
@@ -136,7 +161,11 @@ fn ds_error(err: &mut dyn Write, s: DsStatus) -> i32 {
 
 fn store_failure(inv: &Invocation, e: &StoreError, err: &mut dyn Write) -> i32 {
     let _ = writeln!(err, "{}: {e}", inv.myname);
-    let s = if e.is_permission() { DsStatus::PermissionError } else { DsStatus::OperationFailed };
+    let s = if e.is_permission() {
+        DsStatus::PermissionError
+    } else {
+        DsStatus::OperationFailed
+    };
     ds_error(err, s)
 }
 
@@ -166,7 +195,12 @@ fn select(view: Attrs, keys: &[String], keep_name: bool) -> Attrs {
         .collect()
 }
 
-fn read(inv: &Invocation, store: &Store, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), Failure> {
+fn read(
+    inv: &Invocation,
+    store: &Store,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), Failure> {
     let comps = components(&inv.args[0]);
     let keys = &inv.args[1..];
     let Some((last, parent)) = comps.split_last() else {
@@ -194,8 +228,14 @@ fn read(inv: &Invocation, store: &Store, out: &mut dyn Write, err: &mut dyn Writ
                 let _ = output::record_text(out, &attrs, &inv.opts);
                 let mut reported: Vec<&String> = Vec::new();
                 for k in keys {
-                    let special = matches!(k.as_str(), "dsAttributesAll" | "dsAttributesStandardAll" | "dsAttributesNativeAll");
-                    if !special && !attrs.contains_key(&attr::canonical(k)) && !reported.contains(&k) {
+                    let special = matches!(
+                        k.as_str(),
+                        "dsAttributesAll" | "dsAttributesStandardAll" | "dsAttributesNativeAll"
+                    );
+                    if !special
+                        && !attrs.contains_key(&attr::canonical(k))
+                        && !reported.contains(&k)
+                    {
                         let _ = writeln!(err, "No such key: {k}");
                         reported.push(k);
                     }
@@ -289,11 +329,26 @@ fn search(inv: &Invocation, store: &Store, out: &mut dyn Write) -> Result<(), Fa
     Ok(())
 }
 
-fn modify(inv: &Invocation, store: &mut Store, privileged: bool, err: &mut dyn Write) -> Result<(), Failure> {
+fn modify(
+    inv: &Invocation,
+    store: &mut Store,
+    privileged: bool,
+    err: &mut dyn Write,
+) -> Result<(), Failure> {
     let comps = components(&inv.args[0]);
     let key = inv.args.get(1).map(|k| attr::canonical(k));
-    let values: Vec<String> = inv.args.get(2..).map(<[String]>::to_vec).unwrap_or_default();
-    let need = |privileged: bool| if privileged { Ok(()) } else { Err(DsStatus::PermissionError) };
+    let values: Vec<String> = inv
+        .args
+        .get(2..)
+        .map(<[String]>::to_vec)
+        .unwrap_or_default();
+    let need = |privileged: bool| {
+        if privileged {
+            Ok(())
+        } else {
+            Err(DsStatus::PermissionError)
+        }
+    };
 
     let (kind, index) = if inv.op == Op::Create {
         // createAndCd: the record is made if missing; the type must exist.
@@ -315,7 +370,9 @@ fn modify(inv: &Invocation, store: &mut Store, privileged: bool, err: &mut dyn W
         match resolve(store, &comps).ok_or(Failure::InvalidPath)? {
             Target::Record(k, i) => (k, i),
             // Deleting a whole record type is refused rather than emptied.
-            _ if inv.op == Op::Delete && key.is_none() => return Err(DsStatus::PermissionError.into()),
+            _ if inv.op == Op::Delete && key.is_none() => {
+                return Err(DsStatus::PermissionError.into())
+            }
             _ => return Ok(()),
         }
     };
@@ -353,7 +410,13 @@ fn modify(inv: &Invocation, store: &mut Store, privileged: bool, err: &mut dyn W
                 .parse::<usize>()
                 .ok()
                 .and_then(|n| n.checked_sub(1))
-                .and_then(|n| store.record(kind, index).get(k).and_then(|v| v.get(n)).cloned())
+                .and_then(|n| {
+                    store
+                        .record(kind, index)
+                        .get(k)
+                        .and_then(|v| v.get(n))
+                        .cloned()
+                })
                 .ok_or(DsStatus::AttributeValueNotFound)?;
             store.change(kind, index, k, &old, &values[1])?;
         }

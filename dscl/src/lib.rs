@@ -17,7 +17,11 @@ pub use cli::{Invocation, Options};
 pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let code = match cli::parse(args) {
         cli::Parsed::Run(inv) => commands::dispatch(&inv, out, err),
-        cli::Parsed::Exit { code, stdout, stderr } => {
+        cli::Parsed::Exit {
+            code,
+            stdout,
+            stderr,
+        } => {
             let _ = out.write_all(stdout.as_bytes());
             let _ = err.write_all(stderr.as_bytes());
             code

@@ -22,7 +22,12 @@ fn url_encode(v: &str) -> String {
 
 /// One `Key: v1 v2` line; if any value contains a space every value goes on
 /// its own line, indented by one space.
-pub fn attribute(w: &mut dyn Write, key: &str, values: &[String], opts: &Options) -> io::Result<()> {
+pub fn attribute(
+    w: &mut dyn Write,
+    key: &str,
+    values: &[String],
+    opts: &Options,
+) -> io::Result<()> {
     write!(w, "{}:", attr::display(key, opts.raw))?;
     let spaced = values.iter().any(|v| v.contains(' '));
     for v in values {
@@ -50,7 +55,10 @@ fn plist_dict(attrs: &Attrs) -> plist::Value {
     let mut d = plist::Dictionary::new();
     // CoreFoundation writes dictionary keys in sorted order.
     for (k, vs) in attrs {
-        d.insert(k.clone(), plist::Value::Array(vs.iter().map(|v| plist::Value::String(v.clone())).collect()));
+        d.insert(
+            k.clone(),
+            plist::Value::Array(vs.iter().map(|v| plist::Value::String(v.clone())).collect()),
+        );
     }
     plist::Value::Dictionary(d)
 }
@@ -71,12 +79,19 @@ pub fn record_plist(w: &mut dyn Write, attrs: &Attrs) -> io::Result<()> {
 }
 
 pub fn records_plist(w: &mut dyn Write, records: &[Attrs]) -> io::Result<()> {
-    plist(w, &plist::Value::Array(records.iter().map(plist_dict).collect()))
+    plist(
+        w,
+        &plist::Value::Array(records.iter().map(plist_dict).collect()),
+    )
 }
 
 /// `-list path key`: name, padding to the longest name plus two, then the
 /// values each behind one space.
-pub fn list_with_values(w: &mut dyn Write, rows: &[(String, Vec<String>)], opts: &Options) -> io::Result<()> {
+pub fn list_with_values(
+    w: &mut dyn Write,
+    rows: &[(String, Vec<String>)],
+    opts: &Options,
+) -> io::Result<()> {
     let width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     for (name, values) in rows {
         write!(w, "{name}{}", " ".repeat(width - name.len() + 2))?;
@@ -94,7 +109,9 @@ fn ns_array(values: &[String]) -> String {
     let quoted: Vec<String> = values
         .iter()
         .map(|v| {
-            let plain = !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "_$./:".contains(c));
+            let plain = !v.is_empty()
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_$./:".contains(c));
             if plain {
                 format!("    {v}")
             } else {
@@ -106,7 +123,12 @@ fn ns_array(values: &[String]) -> String {
 }
 
 pub fn search_hit(w: &mut dyn Write, name: &str, key: &str, values: &[String]) -> io::Result<()> {
-    writeln!(w, "{name}\t\t{} = {}", attr::display(key, false), ns_array(values))
+    writeln!(
+        w,
+        "{name}\t\t{} = {}",
+        attr::display(key, false),
+        ns_array(values)
+    )
 }
 
 #[cfg(test)]
@@ -135,9 +157,15 @@ mod tests {
     #[test]
     fn list_padding() {
         let mut b = Vec::new();
-        let rows = vec![("_nixbld1".to_string(), s(&["351"])), ("_nixbld10".to_string(), s(&["360"]))];
+        let rows = vec![
+            ("_nixbld1".to_string(), s(&["351"])),
+            ("_nixbld10".to_string(), s(&["360"])),
+        ];
         list_with_values(&mut b, &rows, &Options::default()).unwrap();
-        assert_eq!(String::from_utf8(b).unwrap(), "_nixbld1    351\n_nixbld10   360\n");
+        assert_eq!(
+            String::from_utf8(b).unwrap(),
+            "_nixbld1    351\n_nixbld10   360\n"
+        );
     }
 
     #[test]
@@ -148,7 +176,9 @@ mod tests {
         let mut b = Vec::new();
         record_plist(&mut b, &a).unwrap();
         let text = String::from_utf8(b).unwrap();
-        assert!(text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE plist PUBLIC"));
+        assert!(
+            text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE plist PUBLIC")
+        );
         assert!(text.contains("<dict>\n\t<key>dsAttrTypeStandard:GroupMembership</key>\n\t<array/>\n\t<key>dsAttrTypeStandard:PrimaryGroupID</key>\n\t<array>\n\t\t<string>350</string>\n\t</array>\n</dict>\n</plist>\n"), "{text}");
     }
 
@@ -156,6 +186,9 @@ mod tests {
     fn search_format() {
         let mut b = Vec::new();
         search_hit(&mut b, "_nixbld1", attr::UNIQUE_ID, &s(&["351"])).unwrap();
-        assert_eq!(String::from_utf8(b).unwrap(), "_nixbld1\t\tUniqueID = (\n    351\n)\n");
+        assert_eq!(
+            String::from_utf8(b).unwrap(),
+            "_nixbld1\t\tUniqueID = (\n    351\n)\n"
+        );
     }
 }

@@ -67,7 +67,9 @@ pub struct FileSet {
 
 impl FileSet {
     pub fn new(journal: impl Into<PathBuf>) -> FileSet {
-        FileSet { journal: journal.into() }
+        FileSet {
+            journal: journal.into(),
+        }
     }
 
     /// A commit was interrupted after its commit point.
@@ -223,13 +225,24 @@ mod tests {
         fs::write(&a, "old a").unwrap();
         let set = FileSet::new(dir.path().join("journal"));
         set.commit(&[
-            PendingWrite { path: a.clone(), contents: b"new a".to_vec(), mode: 0o600 },
-            PendingWrite { path: b.clone(), contents: b"new b".to_vec(), mode: 0o644 },
+            PendingWrite {
+                path: a.clone(),
+                contents: b"new a".to_vec(),
+                mode: 0o600,
+            },
+            PendingWrite {
+                path: b.clone(),
+                contents: b"new b".to_vec(),
+                mode: 0o644,
+            },
         ])
         .unwrap();
         assert_eq!(fs::read_to_string(&a).unwrap(), "new a");
         assert_eq!(fs::read_to_string(&b).unwrap(), "new b");
-        assert_eq!(fs::metadata(&a).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&a).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert!(!set.needs_recovery());
         assert!(!tmp_path(&a).exists());
     }
@@ -245,8 +258,11 @@ mod tests {
         fs::write(&a, "new a").unwrap();
         fs::write(tmp_path(&b), "new b").unwrap();
         let journal = dir.path().join("journal");
-        fs::write(&journal, encode_journal(&[(tmp_path(&a), a.clone()), (tmp_path(&b), b.clone())]))
-            .unwrap();
+        fs::write(
+            &journal,
+            encode_journal(&[(tmp_path(&a), a.clone()), (tmp_path(&b), b.clone())]),
+        )
+        .unwrap();
         let set = FileSet::new(&journal);
         assert!(set.needs_recovery());
         set.recover().unwrap();

@@ -62,7 +62,9 @@ impl Prefix {
         let exe = exe.unwrap_or_default();
         for dir in exe.ancestors().skip(1) {
             if dir.join(".init.pid").is_file() {
-                return Ok(Prefix { root: dir.to_path_buf() });
+                return Ok(Prefix {
+                    root: dir.to_path_buf(),
+                });
             }
         }
         Err(PrefixError::NotFound(exe))
