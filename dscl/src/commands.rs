@@ -188,6 +188,7 @@ fn select(view: Attrs, keys: &[String], keep_name: bool) -> Attrs {
     view.into_iter()
         .filter(|(k, _)| {
             wanted.contains(k)
+                || (keep_name && k == attr::RECORD_NAME)
                 || (all_std && k.starts_with(attr::STD))
                 || (all_native && k.starts_with(attr::NATIVE))
         })

@@ -1,0 +1,252 @@
+//! Fixture prefixes for tests: a directory laid out like a fresh Darling
+//! prefix (`/etc -> private/etc` with macOS's stock accounts) with a static
+//! busybox as `/bin/sh`, so that account files can be checked by a real
+//! passwd/group reader running *inside* it (`chroot <prefix> id NAME`).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// Where cargo put the workspace's binaries (tests run from target/*/deps).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    dir.to_path_buf()
+}
+
+/// The path of one of our tools, built by `cargo test --workspace`.
+pub fn tool(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(p.exists(), "{} not built; run `cargo test --workspace`", p.display());
+    p
+}
+
+const MASTER: &str = "##\n# User Database\n#\n# Note that this file is consulted directly only when the system is running\n# in single-user mode.\n##\nnobody:*:-2:-2::0:0:Unprivileged User:/var/empty:/usr/bin/false\nroot:*:0:0::0:0:System Administrator:/var/root:/bin/sh\ndaemon:*:1:1::0:0:System Services:/var/root:/usr/bin/false\n";
+const GROUP: &str = "##\n# Group Database\n##\nnobody:*:-2:\nnogroup:*:-1:\nwheel:*:0:root\ndaemon:*:1:root\nstaff:*:20:root\nadmin:*:80:root\n";
+
+pub struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Default for Fixture {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        // Readable by an unprivileged uid, for the non-root tests.
+        fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
+        for d in ["private/etc", "private/var/empty", "private/tmp", "bin", "usr/bin", "usr/sbin", "Users"] {
+            fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::os::unix::fs::symlink("private/etc", root.join("etc")).unwrap();
+        std::os::unix::fs::symlink("private/var", root.join("var")).unwrap();
+        let passwd: String = MASTER
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                if f.len() == 10 {
+                    format!("{}:*:{}:{}:{}:{}:{}\n", f[0], f[2], f[3], f[7], f[8], f[9])
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        fs::write(root.join("private/etc/passwd"), passwd).unwrap();
+        fs::write(root.join("private/etc/master.passwd"), MASTER).unwrap();
+        fs::set_permissions(root.join("private/etc/master.passwd"), fs::Permissions::from_mode(0o600)).unwrap();
+        fs::write(root.join("private/etc/group"), GROUP).unwrap();
+        if let Some(bb) = busybox() {
+            fs::copy(&bb, root.join("bin/busybox")).unwrap();
+            std::os::unix::fs::symlink("busybox", root.join("bin/sh")).unwrap();
+        }
+        Fixture { dir }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn etc(&self, name: &str) -> PathBuf {
+        self.root().join("private/etc").join(name)
+    }
+
+    pub fn read_etc(&self, name: &str) -> String {
+        fs::read_to_string(self.etc(name)).unwrap_or_default()
+    }
+
+    /// The account files and the sidecar, to compare states.
+    pub fn snapshot(&self) -> Vec<String> {
+        let mut v: Vec<String> = ["passwd", "master.passwd", "group"].iter().map(|f| self.read_etc(f)).collect();
+        v.push(fs::read_to_string(self.root().join("private/var/db/darling-nix/accounts.json")).unwrap_or_default());
+        v
+    }
+
+    /// A command with the prefix selected and a clean, predictable env.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.env("DARLING_PREFIX", self.root()).env_remove("__FAKE_SETUID_ROOT").stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Out {
+        Out::from(self.command(program).args(args).output().expect("spawn"))
+    }
+
+    /// Run as an unprivileged uid (needs root to switch).
+    pub fn run_as_nobody(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Out {
+        let mut c = self.command(program);
+        c.args(args).uid(65534).gid(65534);
+        Out::from(c.output().expect("spawn"))
+    }
+
+    /// A directory holding our tools under their macOS names, for scripts.
+    pub fn tool_path(&self) -> PathBuf {
+        let d = self.root().join(".tools");
+        if !d.exists() {
+            fs::create_dir_all(&d).unwrap();
+            for t in ["dscl", "dseditgroup", "sysadminctl"] {
+                std::os::unix::fs::symlink(tool(t), d.join(t)).unwrap();
+            }
+        }
+        d
+    }
+
+    /// Run a POSIX shell script (busybox sh) with our tools first on PATH,
+    /// the way the installers call them.
+    pub fn sh(&self, script: &str) -> Out {
+        let sh = busybox().map(|b| (b, true)).unwrap_or_else(|| (PathBuf::from("/bin/sh"), false));
+        let mut c = self.command(&sh.0);
+        if sh.1 {
+            c.arg("sh");
+        }
+        let path = format!("{}:/usr/bin:/bin:/usr/sbin:/sbin", self.tool_path().display());
+        c.arg("-c").arg(script).env("PATH", path);
+        Out::from(c.output().expect("spawn sh"))
+    }
+
+    /// `id NAME` run by busybox chrooted into the prefix: a real passwd and
+    /// group reader looking at the files from inside. None when busybox or
+    /// chroot rights are missing.
+    pub fn id_inside(&self, args: &[&str]) -> Option<Out> {
+        if !self.root().join("bin/busybox").exists() || unsafe { libc::geteuid() } != 0 {
+            return None;
+        }
+        let mut c = Command::new("/bin/busybox");
+        c.arg("id").args(args).env_clear();
+        let root = self.root().to_path_buf();
+        // SAFETY: chroot/chdir are async-signal-safe.
+        unsafe {
+            c.pre_exec(move || {
+                let p = std::ffi::CString::new(root.as_os_str().as_encoded_bytes()).unwrap();
+                if libc::chroot(p.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        // After the chroot, /bin/busybox is the copy inside the prefix.
+        Some(Out::from(c.output().expect("spawn chroot id")))
+    }
+
+    /// Check that the three files parse and agree (panics with details).
+    pub fn assert_consistent(&self) -> Accounts {
+        let master = self.read_etc("master.passwd");
+        let passwd = self.read_etc("passwd");
+        let group = self.read_etc("group");
+        let mode = fs::metadata(self.etc("master.passwd")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "master.passwd mode");
+        let m = parse(&master, 10);
+        let p = parse(&passwd, 7);
+        let g = parse(&group, 4);
+        let m_names: Vec<&String> = m.iter().map(|f| &f[0]).collect();
+        let p_names: Vec<&String> = p.iter().map(|f| &f[0]).collect();
+        assert_eq!(m_names, p_names, "passwd and master.passwd list the same users\n{passwd}\n{master}");
+        for (mf, pf) in m.iter().zip(&p) {
+            assert_eq!((&mf[2], &mf[3], &mf[7], &mf[8], &mf[9]), (&pf[2], &pf[3], &pf[4], &pf[5], &pf[6]), "fields agree for {}", mf[0]);
+            assert_eq!(pf[1], "*", "passwd carries no hash");
+        }
+        let mut uids = std::collections::HashSet::new();
+        for f in &m {
+            assert!(uids.insert(f[2].clone()), "duplicate uid {}", f[2]);
+            f[2].parse::<i64>().expect("numeric uid");
+            f[3].parse::<i64>().expect("numeric gid");
+        }
+        let mut groups = BTreeMap::new();
+        for f in &g {
+            f[2].parse::<i64>().expect("numeric gid");
+            let members: Vec<String> = f[3].split(',').filter(|s| !s.is_empty()).map(String::from).collect();
+            for mem in &members {
+                assert!(m_names.contains(&mem), "member {mem} of {} resolves", f[0]);
+            }
+            let mut dedup = members.clone();
+            dedup.dedup();
+            assert_eq!(dedup.len(), members.len(), "gr_mem has no duplicates");
+            assert!(groups.insert(f[0].clone(), (f[2].clone(), members)).is_none(), "duplicate group {}", f[0]);
+        }
+        let users = m.into_iter().map(|f| (f[0].clone(), f)).collect();
+        Accounts { users, groups }
+    }
+}
+
+/// The parsed files after a consistency check.
+#[derive(Debug)]
+pub struct Accounts {
+    /// name -> the 10 master.passwd fields
+    pub users: BTreeMap<String, Vec<String>>,
+    /// name -> (gid, members)
+    pub groups: BTreeMap<String, (String, Vec<String>)>,
+}
+
+fn parse(text: &str, n: usize) -> Vec<Vec<String>> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let f: Vec<String> = l.split(':').map(String::from).collect();
+            assert_eq!(f.len(), n, "line has {n} fields: {l:?}");
+            f
+        })
+        .collect()
+}
+
+fn busybox() -> Option<PathBuf> {
+    ["/bin/busybox", "/usr/bin/busybox"].iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+/// A finished process.
+#[derive(Debug, Clone)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Out {
+    fn from(o: Output) -> Out {
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Out {
+    /// (exit code, stdout, stderr) for one-line golden assertions.
+    pub fn all(&self) -> (i32, &str, &str) {
+        (self.code, &self.stdout, &self.stderr)
+    }
+}
+
+/// Whether the test process runs as root (needed for uid switches and chroot).
+pub fn is_root() -> bool {
+    // SAFETY: no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
