@@ -11,16 +11,52 @@ fn seeded() -> Fixture {
     let f = Fixture::new();
     for args in [
         &[".", "-create", "/Groups/nixbld", "PrimaryGroupID", "350"][..],
-        &[".", "-create", "/Groups/nixbld", "RealName", "Nix build group for nix-daemon"],
+        &[
+            ".",
+            "-create",
+            "/Groups/nixbld",
+            "RealName",
+            "Nix build group for nix-daemon",
+        ],
         &[".", "-create", "/Users/_nixbld1", "UniqueID", "351"],
         &[".", "-create", "/Users/_nixbld1", "PrimaryGroupID", "350"],
-        &[".", "-create", "/Users/_nixbld1", "RealName", "Nix build user 1"],
+        &[
+            ".",
+            "-create",
+            "/Users/_nixbld1",
+            "RealName",
+            "Nix build user 1",
+        ],
         &[".", "-create", "/Users/_nixbld1", "IsHidden", "1"],
-        &[".", "-create", "/Users/_nixbld1", "NFSHomeDirectory", "/var/empty"],
-        &[".", "-create", "/Users/_nixbld1", "UserShell", "/sbin/nologin"],
+        &[
+            ".",
+            "-create",
+            "/Users/_nixbld1",
+            "NFSHomeDirectory",
+            "/var/empty",
+        ],
+        &[
+            ".",
+            "-create",
+            "/Users/_nixbld1",
+            "UserShell",
+            "/sbin/nologin",
+        ],
         &[".", "-create", "/Users/_nixbld10", "UniqueID", "360"],
-        &[".", "-append", "/Groups/nixbld", "GroupMembership", "_nixbld1"],
-        &[".", "-append", "/Groups/nixbld", "GroupMembership", "_nixbld10"],
+        &[
+            ".",
+            "-append",
+            "/Groups/nixbld",
+            "GroupMembership",
+            "_nixbld1",
+        ],
+        &[
+            ".",
+            "-append",
+            "/Groups/nixbld",
+            "GroupMembership",
+            "_nixbld10",
+        ],
     ] {
         assert_eq!(dscl(&f, args).all(), (0, "", ""), "{args:?}");
     }
@@ -29,7 +65,11 @@ fn seeded() -> Fixture {
 
 fn guid(f: &Fixture, path: &str) -> String {
     let o = dscl(f, &[".", "-read", path, "GeneratedUID"]);
-    o.stdout.trim().strip_prefix("GeneratedUID: ").unwrap().to_string()
+    o.stdout
+        .trim()
+        .strip_prefix("GeneratedUID: ")
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -41,7 +81,10 @@ fn read_whole_user_record() {
          NFSHomeDirectory: /var/empty\nPrimaryGroupID: 350\nRealName:\n Nix build user 1\nRecordName: _nixbld1\n\
          RecordType: dsRecTypeStandard:Users\nUniqueID: 351\nUserShell: /sbin/nologin\n"
     );
-    assert_eq!(dscl(&f, &[".", "-read", "/Users/_nixbld1"]).all(), (0, expected.as_str(), ""));
+    assert_eq!(
+        dscl(&f, &[".", "-read", "/Users/_nixbld1"]).all(),
+        (0, expected.as_str(), "")
+    );
 }
 
 #[test]
@@ -57,8 +100,26 @@ fn read_file_only_record_has_macos_builtin_guid() {
 #[test]
 fn read_keys_sorted_missing_on_stderr_exit_zero() {
     let f = seeded();
-    let o = dscl(&f, &[".", "-read", "/Users/_nixbld1", "UniqueID", "PrimaryGroupID", "Nope", "IsHidden"]);
-    assert_eq!(o.all(), (0, "dsAttrTypeNative:IsHidden: 1\nPrimaryGroupID: 350\nUniqueID: 351\n", "No such key: Nope\n"));
+    let o = dscl(
+        &f,
+        &[
+            ".",
+            "-read",
+            "/Users/_nixbld1",
+            "UniqueID",
+            "PrimaryGroupID",
+            "Nope",
+            "IsHidden",
+        ],
+    );
+    assert_eq!(
+        o.all(),
+        (
+            0,
+            "dsAttrTypeNative:IsHidden: 1\nPrimaryGroupID: 350\nUniqueID: 351\n",
+            "No such key: Nope\n"
+        )
+    );
     // RecordName only when asked for; native aliases resolve.
     let o = dscl(&f, &[".", "-read", "/Users/_nixbld1", "RecordName", "uid"]);
     assert_eq!(o.all(), (0, "RecordName: _nixbld1\nUniqueID: 351\n", ""));
@@ -90,26 +151,57 @@ fn missing_record_is_56() {
 #[test]
 fn invalid_path_is_185_on_stdout_and_stderr() {
     let f = seeded();
-    for (cmd, shown) in [("-delete", "delete"), ("delete", "delete"), ("-append", "append"), ("-change", "change"), ("-merge", "merge")] {
+    for (cmd, shown) in [
+        ("-delete", "delete"),
+        ("delete", "delete"),
+        ("-append", "append"),
+        ("-change", "change"),
+        ("-merge", "merge"),
+    ] {
         let mut args = vec![".", cmd, "/Users/missing"];
         if cmd != "-delete" && cmd != "delete" {
             args.extend(["RealName", "a", "b"]);
         }
         let o = dscl(&f, &args);
         let stdout = format!("{shown}: Invalid Path\n");
-        assert_eq!(o.all(), (185, stdout.as_str(), "<dscl_cmd> DS Error: -14009 (eDSUnknownNodeName)\n"), "{cmd}");
+        assert_eq!(
+            o.all(),
+            (
+                185,
+                stdout.as_str(),
+                "<dscl_cmd> DS Error: -14009 (eDSUnknownNodeName)\n"
+            ),
+            "{cmd}"
+        );
     }
     let o = dscl(&f, &[".", "-list", "/Nowhere"]);
-    assert_eq!(o.all(), (185, "list: Invalid Path\n", "<dscl_cmd> DS Error: -14009 (eDSUnknownNodeName)\n"));
+    assert_eq!(
+        o.all(),
+        (
+            185,
+            "list: Invalid Path\n",
+            "<dscl_cmd> DS Error: -14009 (eDSUnknownNodeName)\n"
+        )
+    );
 }
 
 #[test]
 fn list_and_list_with_key_padding() {
     let f = seeded();
     let o = dscl(&f, &[".", "-list", "/Users"]);
-    assert_eq!(o.all(), (0, "_nixbld1\n_nixbld10\ndaemon\nnobody\nroot\n", ""));
+    assert_eq!(
+        o.all(),
+        (0, "_nixbld1\n_nixbld10\ndaemon\nnobody\nroot\n", "")
+    );
     let o = dscl(&f, &[".", "list", "/Users", "UniqueID"]);
-    assert_eq!(o.all(), (0, "_nixbld1    351\n_nixbld10   360\ndaemon      1\nnobody      -2\nroot        0\n", ""));
+    assert_eq!(
+        o.all(),
+        (
+            0,
+            "_nixbld1    351\n_nixbld10   360\ndaemon      1\nnobody      -2\nroot        0\n",
+            ""
+        )
+    );
     // Only records that have the key are listed; padding follows them.
     let o = dscl(&f, &[".", "-list", "/Users", "IsHidden"]);
     assert_eq!(o.all(), (0, "_nixbld1   1\n", ""));
@@ -125,7 +217,9 @@ fn plist_read_is_cf_xml_and_parses() {
     assert!(o.stdout.contains("\t<key>dsAttrTypeStandard:GroupMembership</key>\n\t<array>\n\t\t<string>_nixbld1</string>\n\t\t<string>_nixbld10</string>\n\t</array>\n"));
     let v: plist::Value = plist::from_bytes(o.stdout.as_bytes()).unwrap();
     let d = v.as_dictionary().unwrap();
-    let gid = d["dsAttrTypeStandard:PrimaryGroupID"].as_array().unwrap()[0].as_string().unwrap();
+    let gid = d["dsAttrTypeStandard:PrimaryGroupID"].as_array().unwrap()[0]
+        .as_string()
+        .unwrap();
     assert_eq!(gid.parse::<u32>().unwrap(), 350);
     // -plist after the datasource is an argument, not an option.
     let o = dscl(&f, &[".", "-read", "/Groups/nixbld", "-plist"]);
@@ -155,12 +249,19 @@ fn usage_errors() {
     let f = seeded();
     let o = dscl(&f, &[".", "-read"]);
     assert_eq!(o.code, 64);
-    assert!(o.stderr.starts_with("Too few parameters for read operation\ndscl (v"));
+    assert!(o
+        .stderr
+        .starts_with("Too few parameters for read operation\ndscl (v"));
     let o = dscl(&f, &[".", "-frobnicate"]);
     assert_eq!(o.code, 0);
-    assert!(o.stderr.contains("usage: dscl [options] [<datasource> [<command>]]\n"));
+    assert!(o
+        .stderr
+        .contains("usage: dscl [options] [<datasource> [<command>]]\n"));
     let o = dscl(&f, &["/LDAPv3/ldap.example", "-list", "/Users"]);
-    assert_eq!(o.all(), (69, "Data source (/LDAPv3/ldap.example) is not valid.\n", ""));
+    assert_eq!(
+        o.all(),
+        (69, "Data source (/LDAPv3/ldap.example) is not valid.\n", "")
+    );
 }
 
 #[test]
@@ -170,7 +271,17 @@ fn write_errors_have_main_and_dscl_cmd_lines() {
     assert_eq!(o.all(), (55, "", "<main> attribute status: eDSRecordAlreadyExists\n<dscl_cmd> DS Error: -14135 (eDSRecordAlreadyExists)\n"));
     let o = dscl(&f, &[".", "-delete", "/Users/_nixbld10", "UserShell"]);
     assert_eq!(o.all(), (54, "", "<main> attribute status: eDSAttributeNotFound\n<dscl_cmd> DS Error: -14134 (eDSAttributeNotFound)\n"));
-    let o = dscl(&f, &[".", "-change", "/Users/_nixbld1", "UserShell", "/bin/bash", "/bin/zsh"]);
+    let o = dscl(
+        &f,
+        &[
+            ".",
+            "-change",
+            "/Users/_nixbld1",
+            "UserShell",
+            "/bin/bash",
+            "/bin/zsh",
+        ],
+    );
     assert_eq!(o.all(), (63, "", "<main> attribute status: eDSAttributeValueNotFound\n<dscl_cmd> DS Error: -14143 (eDSAttributeValueNotFound)\n"));
     let o = dscl(&f, &[".", "-create", "/Users/bad:name"]);
     assert_eq!(o.all(), (53, "", "<main> attribute status: eDSInvalidRecordName\n<dscl_cmd> DS Error: -14133 (eDSInvalidRecordName)\n"));
@@ -201,8 +312,25 @@ fn non_root_reads_work_and_writes_fail_with_40() {
 #[test]
 fn change_record_name_renames() {
     let f = seeded();
-    assert_eq!(dscl(&f, &[".", "change", "/Users/_nixbld10", "RecordName", "_nixbld10", "nixbld10x"]).all(), (0, "", ""));
+    assert_eq!(
+        dscl(
+            &f,
+            &[
+                ".",
+                "change",
+                "/Users/_nixbld10",
+                "RecordName",
+                "_nixbld10",
+                "nixbld10x"
+            ]
+        )
+        .all(),
+        (0, "", "")
+    );
     assert_eq!(dscl(&f, &[".", "-read", "/Users/_nixbld10"]).code, 56);
-    assert_eq!(dscl(&f, &[".", "-read", "/Users/nixbld10x", "UniqueID"]).stdout, "UniqueID: 360\n");
+    assert_eq!(
+        dscl(&f, &[".", "-read", "/Users/nixbld10x", "UniqueID"]).stdout,
+        "UniqueID: 360\n"
+    );
     assert!(f.read_etc("master.passwd").contains("\nnixbld10x:*:360:"));
 }

@@ -8,9 +8,23 @@ fn deg(f: &Fixture, args: &[&str]) -> Out {
 
 fn with_group() -> Fixture {
     let f = Fixture::new();
-    let o = deg(&f, &["-o", "create", "-r", "Nix build group for nix-daemon", "-i", "350", "nixbld"]);
+    let o = deg(
+        &f,
+        &[
+            "-o",
+            "create",
+            "-r",
+            "Nix build group for nix-daemon",
+            "-i",
+            "350",
+            "nixbld",
+        ],
+    );
     assert_eq!(o.all(), (0, "", ""));
-    let o = f.run(e2e::tool("dscl"), &[".", "-create", "/Users/_nixbld1", "UniqueID", "351"]);
+    let o = f.run(
+        e2e::tool("dscl"),
+        &[".", "-create", "/Users/_nixbld1", "UniqueID", "351"],
+    );
     assert_eq!(o.code, 0);
     f
 }
@@ -19,40 +33,84 @@ fn with_group() -> Fixture {
 fn create_sets_gid_and_realname() {
     let f = with_group();
     assert!(f.read_etc("group").contains("\nnixbld:*:350:\n"));
-    let o = f.run(e2e::tool("dscl"), &[".", "-read", "/Groups/nixbld", "RealName", "PrimaryGroupID"]);
-    assert_eq!(o.stdout, "PrimaryGroupID: 350\nRealName:\n Nix build group for nix-daemon\n");
+    let o = f.run(
+        e2e::tool("dscl"),
+        &[".", "-read", "/Groups/nixbld", "RealName", "PrimaryGroupID"],
+    );
+    assert_eq!(
+        o.stdout,
+        "PrimaryGroupID: 350\nRealName:\n Nix build group for nix-daemon\n"
+    );
 }
 
 #[test]
 fn checkmember_codes() {
     let f = with_group();
-    assert_eq!(deg(&f, &["-o", "checkmember", "-m", "_nixbld1", "nixbld"]).all(), (67, "no _nixbld1 is NOT a member of nixbld\n", ""));
-    assert_eq!(deg(&f, &["-o", "edit", "-t", "user", "-a", "_nixbld1", "nixbld"]).all(), (0, "", ""));
-    assert_eq!(deg(&f, &["-o", "checkmember", "-m", "_nixbld1", "nixbld"]).all(), (0, "yes _nixbld1 is a member of nixbld\n", ""));
-    assert_eq!(deg(&f, &["-o", "checkmember", "-m", "_nixbld1", "nogroup-here"]).all(), (64, "", "Group not found.\n"));
-    assert_eq!(deg(&f, &["-o", "checkmember", "-m", "ghost", "nixbld"]).all(), (64, "", "Unable to find the user record\n"));
+    assert_eq!(
+        deg(&f, &["-o", "checkmember", "-m", "_nixbld1", "nixbld"]).all(),
+        (67, "no _nixbld1 is NOT a member of nixbld\n", "")
+    );
+    assert_eq!(
+        deg(
+            &f,
+            &["-o", "edit", "-t", "user", "-a", "_nixbld1", "nixbld"]
+        )
+        .all(),
+        (0, "", "")
+    );
+    assert_eq!(
+        deg(&f, &["-o", "checkmember", "-m", "_nixbld1", "nixbld"]).all(),
+        (0, "yes _nixbld1 is a member of nixbld\n", "")
+    );
+    assert_eq!(
+        deg(&f, &["-o", "checkmember", "-m", "_nixbld1", "nogroup-here"]).all(),
+        (64, "", "Group not found.\n")
+    );
+    assert_eq!(
+        deg(&f, &["-o", "checkmember", "-m", "ghost", "nixbld"]).all(),
+        (64, "", "Unable to find the user record\n")
+    );
 }
 
 #[test]
 fn membership_is_member_list_only() {
     // A user whose primary gid is the group's is still not a member.
     let f = with_group();
-    let o = f.run(e2e::tool("dscl"), &[".", "-create", "/Users/_nixbld1", "PrimaryGroupID", "350"]);
+    let o = f.run(
+        e2e::tool("dscl"),
+        &[".", "-create", "/Users/_nixbld1", "PrimaryGroupID", "350"],
+    );
     assert_eq!(o.code, 0);
-    assert_eq!(deg(&f, &["-o", "checkmember", "-m", "_nixbld1", "nixbld"]).code, 67);
+    assert_eq!(
+        deg(&f, &["-o", "checkmember", "-m", "_nixbld1", "nixbld"]).code,
+        67
+    );
 }
 
 #[test]
 fn edit_errors() {
     let f = with_group();
-    assert_eq!(deg(&f, &["-o", "edit", "-a", "ghost", "nixbld"]).all(), (200, "", "Record was not found.\n"));
-    assert_eq!(deg(&f, &["-o", "edit", "-a", "_nixbld1", "ghostgroup"]).all(), (64, "", "Group not found.\n"));
+    assert_eq!(
+        deg(&f, &["-o", "edit", "-a", "ghost", "nixbld"]).all(),
+        (200, "", "Record was not found.\n")
+    );
+    assert_eq!(
+        deg(&f, &["-o", "edit", "-a", "_nixbld1", "ghostgroup"]).all(),
+        (64, "", "Group not found.\n")
+    );
     // Adding twice leaves one gr_mem entry.
     for _ in 0..2 {
         assert_eq!(deg(&f, &["-o", "edit", "-a", "_nixbld1", "nixbld"]).code, 0);
     }
     assert!(f.read_etc("group").contains("\nnixbld:*:350:_nixbld1\n"));
-    assert_eq!(deg(&f, &["-o", "edit", "-t", "user", "-d", "_nixbld1", "nixbld"]).code, 0);
+    assert_eq!(
+        deg(
+            &f,
+            &["-o", "edit", "-t", "user", "-d", "_nixbld1", "nixbld"]
+        )
+        .code,
+        0
+    );
     assert!(f.read_etc("group").contains("\nnixbld:*:350:\n"));
 }
 
@@ -62,17 +120,34 @@ fn create_existing_prompts_and_q_replaces() {
     let o = deg(&f, &["-o", "create", "-i", "351", "nixbld"]);
     assert_eq!(
         o.all(),
-        (73, "Create called on existing record - do you want to overwrite, y or n : \n", "Operation cancelled because record could not be replaced\n")
+        (
+            73,
+            "Create called on existing record - do you want to overwrite, y or n : \n",
+            "Operation cancelled because record could not be replaced\n"
+        )
     );
-    assert_eq!(deg(&f, &["-q", "-o", "create", "-i", "352", "nixbld"]).all(), (0, "", ""));
+    assert_eq!(
+        deg(&f, &["-q", "-o", "create", "-i", "352", "nixbld"]).all(),
+        (0, "", "")
+    );
     assert!(f.read_etc("group").contains("\nnixbld:*:352:\n"));
 }
 
 #[test]
 fn gid_clash_leaves_record_without_gid() {
     let f = with_group();
-    assert_eq!(deg(&f, &["-o", "create", "-i", "350", "other"]).all(), (64, "", "GID already exists\n"));
-    assert_eq!(f.run(e2e::tool("dscl"), &[".", "-read", "/Groups/other", "PrimaryGroupID"]).stderr, "No such key: PrimaryGroupID\n");
+    assert_eq!(
+        deg(&f, &["-o", "create", "-i", "350", "other"]).all(),
+        (64, "", "GID already exists\n")
+    );
+    assert_eq!(
+        f.run(
+            e2e::tool("dscl"),
+            &[".", "-read", "/Groups/other", "PrimaryGroupID"]
+        )
+        .stderr,
+        "No such key: PrimaryGroupID\n"
+    );
     f.assert_consistent();
 }
 
@@ -89,7 +164,9 @@ fn usage_and_option_errors() {
     let o = deg(&f, &["-Z", "g"]);
     assert_eq!(o.code, 64);
     assert_eq!(o.stderr, "dseditgroup: illegal option -- Z\n");
-    assert!(o.stdout.contains("Usage: dseditgroup [-qv] -o checkmember [-m membername] groupname\n"));
+    assert!(o
+        .stdout
+        .contains("Usage: dseditgroup [-qv] -o checkmember [-m membername] groupname\n"));
 }
 
 #[test]
@@ -97,9 +174,17 @@ fn read_and_delete() {
     let f = with_group();
     let o = deg(&f, &["-o", "read", "nixbld"]);
     assert_eq!(o.code, 0);
-    assert!(o.stdout.contains("dsAttrTypeStandard:PrimaryGroupID -\n\t\t350\n"), "{}", o.stdout);
+    assert!(
+        o.stdout
+            .contains("dsAttrTypeStandard:PrimaryGroupID -\n\t\t350\n"),
+        "{}",
+        o.stdout
+    );
     let o = deg(&f, &["-o", "delete", "nixbld"]);
-    assert_eq!((o.code, o.stderr.as_str()), (0, "Group record below will be deleted:\n"));
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (0, "Group record below will be deleted:\n")
+    );
     assert!(!f.read_etc("group").contains("nixbld"));
     assert_eq!(deg(&f, &["nixbld"]).all(), (64, "", "Group not found.\n"));
 }
@@ -111,9 +196,18 @@ fn non_root_edit_needs_credentials() {
     }
     let f = with_group();
     let before = f.snapshot();
-    let o = f.run_as_nobody(env!("CARGO_BIN_EXE_dseditgroup"), &["-o", "edit", "-a", "_nixbld1", "nixbld"]);
-    assert_eq!(o.all(), (64, "", "Username and password must be provided.\n"));
-    let o = f.run_as_nobody(env!("CARGO_BIN_EXE_dseditgroup"), &["-o", "checkmember", "-m", "_nixbld1", "nixbld"]);
+    let o = f.run_as_nobody(
+        env!("CARGO_BIN_EXE_dseditgroup"),
+        &["-o", "edit", "-a", "_nixbld1", "nixbld"],
+    );
+    assert_eq!(
+        o.all(),
+        (64, "", "Username and password must be provided.\n")
+    );
+    let o = f.run_as_nobody(
+        env!("CARGO_BIN_EXE_dseditgroup"),
+        &["-o", "checkmember", "-m", "_nixbld1", "nixbld"],
+    );
     assert_eq!(o.code, 67, "checkmember works without root");
     assert_eq!(f.snapshot(), before);
 }

@@ -18,17 +18,39 @@ fn add_user_as_nix_darwin_does() {
     let f = Fixture::new();
     let o = f.run(
         env!("CARGO_BIN_EXE_sysadminctl"),
-        &["-addUser", "_nixbld1", "-UID", "351", "-GID", "350", "-fullName", "Nix build user 1", "-home", "/var/empty", "-shell", "/usr/bin/false"],
+        &[
+            "-addUser",
+            "_nixbld1",
+            "-UID",
+            "351",
+            "-GID",
+            "350",
+            "-fullName",
+            "Nix build user 1",
+            "-home",
+            "/var/empty",
+            "-shell",
+            "/usr/bin/false",
+        ],
     );
     assert_eq!((o.code, o.stdout.as_str()), (0, ""));
     let l = lines(&o.stderr);
-    assert_eq!(l.last().unwrap(), "Home directory is assigned (not created!) at /var/empty");
+    assert_eq!(
+        l.last().unwrap(),
+        "Home directory is assigned (not created!) at /var/empty"
+    );
     assert!(l.contains(&"Assigning UID: 351 GID: 350".to_string()));
-    assert!(f.read_etc("master.passwd").contains("\n_nixbld1:*:351:350::0:0:Nix build user 1:/var/empty:/usr/bin/false\n"));
+    assert!(f
+        .read_etc("master.passwd")
+        .contains("\n_nixbld1:*:351:350::0:0:Nix build user 1:/var/empty:/usr/bin/false\n"));
     f.assert_consistent();
     if let Some(id) = f.id_inside(&["_nixbld1"]) {
         assert_eq!(id.code, 0, "{}", id.stderr);
-        assert!(id.stdout.starts_with("uid=351(_nixbld1) gid=350"), "{}", id.stdout);
+        assert!(
+            id.stdout.starts_with("uid=351(_nixbld1) gid=350"),
+            "{}",
+            id.stdout
+        );
     }
 }
 
@@ -38,7 +60,10 @@ fn failures_still_exit_zero() {
     let o = f.run(env!("CARGO_BIN_EXE_sysadminctl"), &["-addUser", "root"]);
     assert_eq!(o.code, 0);
     assert_eq!(lines(&o.stderr), ["User record root already exists"]);
-    let o = f.run(env!("CARGO_BIN_EXE_sysadminctl"), &["-addUser", "svc", "-roleAccount", "-UID", "900"]);
+    let o = f.run(
+        env!("CARGO_BIN_EXE_sysadminctl"),
+        &["-addUser", "svc", "-roleAccount", "-UID", "900"],
+    );
     assert_eq!(o.code, 0);
     assert!(lines(&o.stderr)[0].starts_with("Role account names must start with"));
     let o = f.run(env!("CARGO_BIN_EXE_sysadminctl"), &[]);
@@ -49,7 +74,10 @@ fn failures_still_exit_zero() {
 #[test]
 fn password_is_never_stored_or_logged() {
     let f = Fixture::new();
-    let o = f.run(env!("CARGO_BIN_EXE_sysadminctl"), &["-addUser", "alice", "-password", "hunter2-secret", "-admin"]);
+    let o = f.run(
+        env!("CARGO_BIN_EXE_sysadminctl"),
+        &["-addUser", "alice", "-password", "hunter2-secret", "-admin"],
+    );
     assert_eq!(o.code, 0);
     assert!(!o.stderr.contains("hunter2"));
     for s in f.snapshot() {
@@ -58,13 +86,19 @@ fn password_is_never_stored_or_logged() {
     let a = f.assert_consistent();
     assert_eq!(a.users["alice"][2], "501", "first free uid from 501");
     assert!(a.groups["admin"].1.contains(&"alice".to_string()));
-    assert!(f.root().join("Users/alice").is_dir(), "home created inside the prefix");
+    assert!(
+        f.root().join("Users/alice").is_dir(),
+        "home created inside the prefix"
+    );
 }
 
 #[test]
 fn delete_user_leaves_groups_clean() {
     let f = Fixture::new();
-    f.run(env!("CARGO_BIN_EXE_sysadminctl"), &["-addUser", "bob", "-admin"]);
+    f.run(
+        env!("CARGO_BIN_EXE_sysadminctl"),
+        &["-addUser", "bob", "-admin"],
+    );
     let o = f.run(env!("CARGO_BIN_EXE_sysadminctl"), &["-deleteUser", "bob"]);
     assert_eq!(o.code, 0);
     let a = f.assert_consistent();

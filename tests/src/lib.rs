@@ -20,7 +20,11 @@ pub fn bin_dir() -> PathBuf {
 /// The path of one of our tools, built by `cargo test --workspace`.
 pub fn tool(name: &str) -> PathBuf {
     let p = bin_dir().join(name);
-    assert!(p.exists(), "{} not built; run `cargo test --workspace`", p.display());
+    assert!(
+        p.exists(),
+        "{} not built; run `cargo test --workspace`",
+        p.display()
+    );
     p
 }
 
@@ -43,7 +47,15 @@ impl Fixture {
         let root = dir.path();
         // Readable by an unprivileged uid, for the non-root tests.
         fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
-        for d in ["private/etc", "private/var/empty", "private/tmp", "bin", "usr/bin", "usr/sbin", "Users"] {
+        for d in [
+            "private/etc",
+            "private/var/empty",
+            "private/tmp",
+            "bin",
+            "usr/bin",
+            "usr/sbin",
+            "Users",
+        ] {
             fs::create_dir_all(root.join(d)).unwrap();
         }
         std::os::unix::fs::symlink("private/etc", root.join("etc")).unwrap();
@@ -61,7 +73,11 @@ impl Fixture {
             .collect();
         fs::write(root.join("private/etc/passwd"), passwd).unwrap();
         fs::write(root.join("private/etc/master.passwd"), MASTER).unwrap();
-        fs::set_permissions(root.join("private/etc/master.passwd"), fs::Permissions::from_mode(0o600)).unwrap();
+        fs::set_permissions(
+            root.join("private/etc/master.passwd"),
+            fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
         fs::write(root.join("private/etc/group"), GROUP).unwrap();
         if let Some(bb) = busybox() {
             fs::copy(&bb, root.join("bin/busybox")).unwrap();
@@ -84,15 +100,23 @@ impl Fixture {
 
     /// The account files and the sidecar, to compare states.
     pub fn snapshot(&self) -> Vec<String> {
-        let mut v: Vec<String> = ["passwd", "master.passwd", "group"].iter().map(|f| self.read_etc(f)).collect();
-        v.push(fs::read_to_string(self.root().join("private/var/db/darling-nix/accounts.json")).unwrap_or_default());
+        let mut v: Vec<String> = ["passwd", "master.passwd", "group"]
+            .iter()
+            .map(|f| self.read_etc(f))
+            .collect();
+        v.push(
+            fs::read_to_string(self.root().join("private/var/db/darling-nix/accounts.json"))
+                .unwrap_or_default(),
+        );
         v
     }
 
     /// A command with the prefix selected and a clean, predictable env.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new(program);
-        c.env("DARLING_PREFIX", self.root()).env_remove("__FAKE_SETUID_ROOT").stdin(Stdio::null());
+        c.env("DARLING_PREFIX", self.root())
+            .env_remove("__FAKE_SETUID_ROOT")
+            .stdin(Stdio::null());
         c
     }
 
@@ -122,12 +146,17 @@ impl Fixture {
     /// Run a POSIX shell script (busybox sh) with our tools first on PATH,
     /// the way the installers call them.
     pub fn sh(&self, script: &str) -> Out {
-        let sh = busybox().map(|b| (b, true)).unwrap_or_else(|| (PathBuf::from("/bin/sh"), false));
+        let sh = busybox()
+            .map(|b| (b, true))
+            .unwrap_or_else(|| (PathBuf::from("/bin/sh"), false));
         let mut c = self.command(&sh.0);
         if sh.1 {
             c.arg("sh");
         }
-        let path = format!("{}:/usr/bin:/bin:/usr/sbin:/sbin", self.tool_path().display());
+        let path = format!(
+            "{}:/usr/bin:/bin:/usr/sbin:/sbin",
+            self.tool_path().display()
+        );
         c.arg("-c").arg(script).env("PATH", path);
         Out::from(c.output().expect("spawn sh"))
     }
@@ -161,16 +190,28 @@ impl Fixture {
         let master = self.read_etc("master.passwd");
         let passwd = self.read_etc("passwd");
         let group = self.read_etc("group");
-        let mode = fs::metadata(self.etc("master.passwd")).unwrap().permissions().mode() & 0o777;
+        let mode = fs::metadata(self.etc("master.passwd"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600, "master.passwd mode");
         let m = parse(&master, 10);
         let p = parse(&passwd, 7);
         let g = parse(&group, 4);
         let m_names: Vec<&String> = m.iter().map(|f| &f[0]).collect();
         let p_names: Vec<&String> = p.iter().map(|f| &f[0]).collect();
-        assert_eq!(m_names, p_names, "passwd and master.passwd list the same users\n{passwd}\n{master}");
+        assert_eq!(
+            m_names, p_names,
+            "passwd and master.passwd list the same users\n{passwd}\n{master}"
+        );
         for (mf, pf) in m.iter().zip(&p) {
-            assert_eq!((&mf[2], &mf[3], &mf[7], &mf[8], &mf[9]), (&pf[2], &pf[3], &pf[4], &pf[5], &pf[6]), "fields agree for {}", mf[0]);
+            assert_eq!(
+                (&mf[2], &mf[3], &mf[7], &mf[8], &mf[9]),
+                (&pf[2], &pf[3], &pf[4], &pf[5], &pf[6]),
+                "fields agree for {}",
+                mf[0]
+            );
             assert_eq!(pf[1], "*", "passwd carries no hash");
         }
         let mut uids = std::collections::HashSet::new();
@@ -182,14 +223,24 @@ impl Fixture {
         let mut groups = BTreeMap::new();
         for f in &g {
             f[2].parse::<i64>().expect("numeric gid");
-            let members: Vec<String> = f[3].split(',').filter(|s| !s.is_empty()).map(String::from).collect();
+            let members: Vec<String> = f[3]
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
             for mem in &members {
                 assert!(m_names.contains(&mem), "member {mem} of {} resolves", f[0]);
             }
             let mut dedup = members.clone();
             dedup.dedup();
             assert_eq!(dedup.len(), members.len(), "gr_mem has no duplicates");
-            assert!(groups.insert(f[0].clone(), (f[2].clone(), members)).is_none(), "duplicate group {}", f[0]);
+            assert!(
+                groups
+                    .insert(f[0].clone(), (f[2].clone(), members))
+                    .is_none(),
+                "duplicate group {}",
+                f[0]
+            );
         }
         let users = m.into_iter().map(|f| (f[0].clone(), f)).collect();
         Accounts { users, groups }
@@ -217,7 +268,10 @@ fn parse(text: &str, n: usize) -> Vec<Vec<String>> {
 }
 
 fn busybox() -> Option<PathBuf> {
-    ["/bin/busybox", "/usr/bin/busybox"].iter().map(PathBuf::from).find(|p| p.exists())
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
 }
 
 /// A finished process.

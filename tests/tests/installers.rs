@@ -9,9 +9,16 @@ use e2e::{Fixture, Out};
 fn assert_id(f: &Fixture, user: &str, expect_prefix: &str) {
     if let Some(o) = f.id_inside(&[user]) {
         assert_eq!(o.code, 0, "id {user}: {}", o.stderr);
-        assert!(o.stdout.starts_with(expect_prefix), "id {user}: {}", o.stdout);
+        assert!(
+            o.stdout.starts_with(expect_prefix),
+            "id {user}: {}",
+            o.stdout
+        );
     } else {
-        assert!(!e2e::is_root(), "running as root, the chroot check must run");
+        assert!(
+            !e2e::is_root(),
+            "running as root, the chroot check must run"
+        );
     }
 }
 
@@ -72,7 +79,13 @@ fn nix_shell_installer_twice_then_uninstall() {
     assert_eq!(f.snapshot(), after_first);
 
     let a = f.assert_consistent();
-    assert_eq!(a.groups["nixbld"], ("350".into(), vec!["_nixbld1".into(), "_nixbld2".into(), "_nixbld3".into()]));
+    assert_eq!(
+        a.groups["nixbld"],
+        (
+            "350".into(),
+            vec!["_nixbld1".into(), "_nixbld2".into(), "_nixbld3".into()]
+        )
+    );
     assert_eq!(
         a.users["_nixbld2"].join(":"),
         "_nixbld2:*:352:350::0:0:Nix build user 2:/var/empty:/sbin/nologin"
@@ -116,7 +129,10 @@ fn sequoia_migration_moves_uids() {
           done
           old=$((old + 1)); new=$((new + 1))
         done"#));
-    assert_eq!(o.stdout, "_nixbld1 301 -> 351\n_nixbld2 302 -> 352\n_nixbld3 303 -> 353\n");
+    assert_eq!(
+        o.stdout,
+        "_nixbld1 301 -> 351\n_nixbld2 302 -> 352\n_nixbld3 303 -> 353\n"
+    );
     let a = f.assert_consistent();
     for i in 1..=3 {
         assert_eq!(a.users[&format!("_nixbld{i}")][2], (350 + i).to_string());
@@ -149,9 +165,20 @@ fn bigsur_migration_renames_records() {
         done"#));
     let a = f.assert_consistent();
     assert_eq!(a.groups["nixbld"].1, ["_nixbld1", "_nixbld2"]);
-    assert_eq!(a.users["_nixbld2"].join(":"), "_nixbld2:*:302:30000::0:0::/var/empty:/usr/bin/false");
+    assert_eq!(
+        a.users["_nixbld2"].join(":"),
+        "_nixbld2:*:302:30000::0:0::/var/empty:/usr/bin/false"
+    );
     assert!(!a.users.contains_key("nixbld1"));
-    let o = f.run(e2e::tool("dscl"), &[".", "-read", "/Users/_nixbld1", "dsAttrTypeNative:_writers_passwd"]);
+    let o = f.run(
+        e2e::tool("dscl"),
+        &[
+            ".",
+            "-read",
+            "/Users/_nixbld1",
+            "dsAttrTypeNative:_writers_passwd",
+        ],
+    );
     assert_eq!(o.stderr, "No such key: dsAttrTypeNative:_writers_passwd\n");
     assert_id(&f, "_nixbld2", "uid=302(_nixbld2) gid=30000(nixbld)");
 }
@@ -166,34 +193,75 @@ fn rust_installer_create_repair_uninstall() {
     let deg = e2e::tool("dseditgroup");
     // Plan: checkmember before the group exists.
     let o = f.run(&deg, &["-o", "checkmember", "-m", "_nixbld1", "nixbld"]);
-    assert!(o.code == 64 && o.stderr.contains("Group not found"), "{o:?}");
-    ok(f.run(&deg, &["-o", "create", "-r", "Nix build group for nix-daemon", "-i", "350", "nixbld"]));
+    assert!(
+        o.code == 64 && o.stderr.contains("Group not found"),
+        "{o:?}"
+    );
+    ok(f.run(
+        &deg,
+        &[
+            "-o",
+            "create",
+            "-r",
+            "Nix build group for nix-daemon",
+            "-i",
+            "350",
+            "nixbld",
+        ],
+    ));
     for i in 1..=3 {
         let user = format!("_nixbld{i}");
         let path = format!("/Users/{user}");
         let uid = (350 + i).to_string();
         ok(f.run(&dscl, &[".", "-create", &path]));
-        for (k, v) in [("UniqueID", uid.as_str()), ("PrimaryGroupID", "350"), ("NFSHomeDirectory", "/var/empty"), ("UserShell", "/sbin/nologin"), ("RealName", user.as_str()), ("IsHidden", "1")] {
+        for (k, v) in [
+            ("UniqueID", uid.as_str()),
+            ("PrimaryGroupID", "350"),
+            ("NFSHomeDirectory", "/var/empty"),
+            ("UserShell", "/sbin/nologin"),
+            ("RealName", user.as_str()),
+            ("IsHidden", "1"),
+        ] {
             ok(f.run(&dscl, &[".", "-create", &path, k, v]));
         }
         let o = f.run(&deg, &["-o", "checkmember", "-m", &user, "nixbld"]);
         assert_eq!(o.code, 67);
-        ok(f.run(&dscl, &[".", "-append", "/Groups/nixbld", "GroupMembership", &user]));
+        ok(f.run(
+            &dscl,
+            &[".", "-append", "/Groups/nixbld", "GroupMembership", &user],
+        ));
         ok(f.run(&deg, &["-o", "edit", "-a", &user, "nixbld"]));
-        assert_eq!(f.run(&deg, &["-o", "checkmember", "-m", &user, "nixbld"]).code, 0);
+        assert_eq!(
+            f.run(&deg, &["-o", "checkmember", "-m", &user, "nixbld"])
+                .code,
+            0
+        );
     }
     let a = f.assert_consistent();
-    assert_eq!(a.groups["nixbld"].1, ["_nixbld1", "_nixbld2", "_nixbld3"], "one gr_mem entry each");
+    assert_eq!(
+        a.groups["nixbld"].1,
+        ["_nixbld1", "_nixbld2", "_nixbld3"],
+        "one gr_mem entry each"
+    );
     assert_id(&f, "_nixbld2", "uid=352(_nixbld2) gid=350(nixbld)");
 
     // repair sequoia: the plist read, parsed as the installer's serde does.
     let o = ok(f.run(&dscl, &["-plist", ".", "-read", "/Groups/nixbld"]));
     let v: plist::Value = plist::from_bytes(o.stdout.as_bytes()).unwrap();
     let d = v.as_dictionary().unwrap();
-    let members: Vec<&str> = d["dsAttrTypeStandard:GroupMembership"].as_array().unwrap().iter().map(|m| m.as_string().unwrap()).collect();
+    let members: Vec<&str> = d["dsAttrTypeStandard:GroupMembership"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_string().unwrap())
+        .collect();
     // dseditgroup's add after -append finds the member already there.
     assert_eq!(members, ["_nixbld1", "_nixbld2", "_nixbld3"]);
-    let gid: u32 = d["dsAttrTypeStandard:PrimaryGroupID"].as_array().unwrap()[0].as_string().unwrap().parse().unwrap();
+    let gid: u32 = d["dsAttrTypeStandard:PrimaryGroupID"].as_array().unwrap()[0]
+        .as_string()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(gid, 350);
 
     // Uninstall: users (a second delete is "already deleted"), then the group.
@@ -201,9 +269,15 @@ fn rust_installer_create_repair_uninstall() {
         ok(f.run(&dscl, &[".", "-delete", &format!("/Users/_nixbld{i}")]));
     }
     let o = f.run(&dscl, &[".", "-delete", "/Users/_nixbld1"]);
-    assert!(o.code == 185 && o.stderr.contains("-14009 (eDSUnknownNodeName)"), "{o:?}");
+    assert!(
+        o.code == 185 && o.stderr.contains("-14009 (eDSUnknownNodeName)"),
+        "{o:?}"
+    );
     let a = f.assert_consistent();
-    assert!(a.groups["nixbld"].1.is_empty(), "deleting users cleaned gr_mem");
+    assert!(
+        a.groups["nixbld"].1.is_empty(),
+        "deleting users cleaned gr_mem"
+    );
     ok(f.run(&dscl, &[".", "-delete", "/Groups/nixbld"]));
     f.assert_consistent();
 }
@@ -251,10 +325,16 @@ fn nix_darwin_activation_twice() {
     let first = f.snapshot();
     assert_eq!(ok(f.sh(NIX_DARWIN_ACTIVATION)).stdout, "activated\n");
     assert_eq!(f.snapshot(), first, "second activation changes nothing");
-    let o = f.run(e2e::tool("dscl"), &[".", "-read", "/Groups/nixbld", "GroupMembership"]);
+    let o = f.run(
+        e2e::tool("dscl"),
+        &[".", "-read", "/Groups/nixbld", "GroupMembership"],
+    );
     assert_eq!(o.stdout, "GroupMembership: _nixbld1 _nixbld2 _nixbld3\n");
     let a = f.assert_consistent();
-    assert_eq!(a.users["_nixbld3"].join(":"), "_nixbld3:*:353:350::0:0:Nix build user 3:/var/empty:/usr/bin/false");
+    assert_eq!(
+        a.users["_nixbld3"].join(":"),
+        "_nixbld3:*:353:350::0:0:Nix build user 3:/var/empty:/usr/bin/false"
+    );
     assert_id(&f, "_nixbld1", "uid=351(_nixbld1) gid=350(nixbld)");
     // The uninstaller's shell reset.
     ok(f.sh(r#"for u in $(dscl . -list /Users UserShell | grep "\s/run/" | awk '{print $1}'); do dscl . -create /Users/$u UserShell /bin/zsh; done"#));
