@@ -197,6 +197,17 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
 }
 
 impl Store {
+    /// Open for writing when `write` is wanted and the caller may write
+    /// ([`prefixfs::privileged`]); otherwise for reading, so that a refused
+    /// write can still report path errors first, as macOS does.
+    pub fn open(prefix: &Prefix, write: bool) -> Result<Store, StoreError> {
+        if write && prefixfs::privileged() {
+            Self::open_write(prefix)
+        } else {
+            Self::open_read(prefix)
+        }
+    }
+
     /// Load for reading: a shared lock when possible; an interrupted commit is
     /// finished first when we may write.
     pub fn open_read(prefix: &Prefix) -> Result<Store, StoreError> {
@@ -373,6 +384,14 @@ impl Store {
         self.put(kind, i, key, Some(values.to_vec()))
     }
 
+    /// The current values of `key` (empty when absent).
+    fn values(&self, kind: Kind, i: usize, key: &str) -> Vec<String> {
+        self.record(kind, i)
+            .get(key)
+            .map(<[String]>::to_vec)
+            .unwrap_or_default()
+    }
+
     /// Add values; duplicates allowed (dscl -append).
     pub fn append(
         &mut self,
@@ -381,11 +400,7 @@ impl Store {
         key: &str,
         values: &[String],
     ) -> Result<(), DsStatus> {
-        let mut v = self
-            .record(kind, i)
-            .get(key)
-            .map(<[String]>::to_vec)
-            .unwrap_or_default();
+        let mut v = self.values(kind, i, key);
         v.extend(values.iter().cloned());
         self.put(kind, i, key, Some(v))
     }
@@ -398,11 +413,7 @@ impl Store {
         key: &str,
         values: &[String],
     ) -> Result<(), DsStatus> {
-        let mut v = self
-            .record(kind, i)
-            .get(key)
-            .map(<[String]>::to_vec)
-            .unwrap_or_default();
+        let mut v = self.values(kind, i, key);
         for value in values {
             if !v.contains(value) {
                 v.push(value.clone());

@@ -118,12 +118,7 @@ pub fn dispatch(inv: &Invocation, out: &mut dyn Write, err: &mut dyn Write) -> i
         inv.op,
         Op::Create | Op::Delete | Op::Append | Op::Merge | Op::Change | Op::ChangeIndex
     );
-    let opened = if writes && privileged {
-        Store::open_write(&prefix)
-    } else {
-        Store::open_read(&prefix)
-    };
-    let mut store = match opened {
+    let mut store = match Store::open(&prefix, writes) {
         Ok(s) => s,
         Err(e) => return store_failure(inv, &e, err),
     };

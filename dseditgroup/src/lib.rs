@@ -180,12 +180,7 @@ fn run_inner(
         a.op,
         Operation::Create | Operation::Delete | Operation::Edit
     );
-    let opened = if writes && privileged {
-        Store::open_write(&prefix)
-    } else {
-        Store::open_read(&prefix)
-    };
-    let mut store = match opened {
+    let mut store = match Store::open(&prefix, writes) {
         Ok(s) => s,
         Err(e) => return io_failure(&e, err),
     };

@@ -67,7 +67,7 @@ fn writer_killed_at_random_points_leaves_old_or_new_state() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_micros(rng.next(12_000)));
+        std::thread::sleep(Duration::from_micros(rng.next(25_000)));
         let _ = child.kill();
         let _ = child.wait();
         // The next tool run finishes or discards the interrupted commit.
