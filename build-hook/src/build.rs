@@ -1,0 +1,434 @@
+//! Direct mode: run the builder of an accepted derivation inside the prefix
+//! (which shares the host store), stream its log to Nix, enforce the time
+//! limits, and register the outputs.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::base32;
+use crate::config::Config;
+use crate::drv::{self, Derivation};
+use crate::env::{self, EnvParams};
+use crate::log::Log;
+use crate::nar;
+use crate::protocol::{BuildInputs, Settings};
+use crate::runner::{self, BuildDir, Ended, Job, Runner, Running};
+use crate::store::{self, Built, StoreLoc};
+
+/// Exit statuses understood by Nix 2.8 to 2.28 (later versions treat any
+/// non-zero status alike, and show our message).
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_HOOK_ERROR: i32 = 1;
+pub const EXIT_BUILD_FAILED: i32 = 100;
+pub const EXIT_TIMED_OUT: i32 = 101;
+
+/// Set by the SIGTERM handler (Nix 2.35+ sends SIGTERM before SIGKILL).
+pub static TERMINATED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_term(_: libc::c_int) {
+    TERMINATED.store(true, Ordering::SeqCst);
+}
+
+pub fn install_sigterm_handler() {
+    // SAFETY: the handler only stores to an atomic; SA_RESTART is not set so
+    // poll() returns EINTR promptly.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_term as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
+        // Nix 2.8 can leave SIGTERM blocked in the hook; unblock it.
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    pub max_silent: Option<Duration>,
+    pub timeout: Option<Duration>,
+}
+
+impl Limits {
+    pub fn from_settings(s: &Settings) -> Limits {
+        let secs = |k| s.get_u64(k).filter(|n| *n > 0).map(Duration::from_secs);
+        Limits {
+            max_silent: secs("max-silent-time"),
+            timeout: secs("timeout"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Supervised {
+    Ended(Ended),
+    Silent(Duration),
+    Timeout(Duration),
+    Terminated,
+}
+
+/// Copies the builder's output to `log` until EOF and the builder's exit,
+/// killing it when a limit is exceeded or the hook is asked to stop.
+pub fn supervise(run: &mut Running, log: &mut dyn Write, limits: Limits) -> io::Result<Supervised> {
+    let start = Instant::now();
+    let mut last = start;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut eof = false;
+    let mut status = None;
+    loop {
+        if TERMINATED.load(Ordering::SeqCst) {
+            run.kill();
+            let _ = run.child.wait();
+            return Ok(Supervised::Terminated);
+        }
+        let now = Instant::now();
+        if let Some(t) = limits.timeout {
+            if now - start >= t {
+                run.kill();
+                let _ = run.child.wait();
+                return Ok(Supervised::Timeout(t));
+            }
+        }
+        if let Some(t) = limits.max_silent {
+            if now - last >= t {
+                run.kill();
+                let _ = run.child.wait();
+                return Ok(Supervised::Silent(t));
+            }
+        }
+        if eof && status.is_some() {
+            break;
+        }
+        let mut wait_ms: i32 = 200;
+        for (lim, since) in [(limits.timeout, start), (limits.max_silent, last)] {
+            if let Some(t) = lim {
+                let left = t.saturating_sub(now - since).as_millis() as i32 + 1;
+                wait_ms = wait_ms.min(left);
+            }
+        }
+        if !eof {
+            let mut pfd = libc::pollfd {
+                fd: run.output.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let r = unsafe { libc::poll(&mut pfd, 1, wait_ms) };
+            if r > 0 && pfd.revents != 0 {
+                match runner::read_some(&mut run.output, &mut buf)? {
+                    Some(0) => eof = true,
+                    Some(n) => {
+                        last = Instant::now();
+                        // A closed log pipe must not stop the build.
+                        let _ = log.write_all(&buf[..n]);
+                    }
+                    None => {}
+                }
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(wait_ms.clamp(1, 50) as u64));
+        }
+        if status.is_none() {
+            if let Some(st) = run.child.try_wait()? {
+                status = Some(st);
+                run.release_keepalive();
+            }
+        }
+    }
+    let st = status.expect("loop exits only with a status");
+    Ok(Supervised::Ended(run.finish(st)))
+}
+
+/// Everything a direct-mode build needs.
+pub struct DirectBuild<'a> {
+    pub cfg: &'a Config,
+    pub settings: &'a Settings,
+    pub drv_path: &'a str,
+    pub inputs: &'a BuildInputs,
+    pub runner: &'a dyn Runner,
+    pub log: Log,
+}
+
+/// Why a build did not succeed, with the exit status to report.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+fn fail(code: i32, message: impl Into<String>) -> Failure {
+    Failure {
+        code,
+        message: message.into(),
+    }
+}
+
+impl DirectBuild<'_> {
+    /// Runs the build; the result is the hook's exit status.
+    pub fn run(&self, build_log: &mut dyn Write) -> i32 {
+        match self.try_run(build_log) {
+            Ok(()) => EXIT_OK,
+            Err(f) => {
+                self.log.error(&f.message);
+                f.code
+            }
+        }
+    }
+
+    fn try_run(&self, build_log: &mut dyn Write) -> Result<(), Failure> {
+        let loc = StoreLoc::from_setting(self.settings.get("store").as_deref())
+            .map_err(|e| fail(EXIT_HOOK_ERROR, e.to_string()))?;
+        let text = fs::read(loc.real(self.drv_path)).map_err(|e| {
+            fail(
+                EXIT_HOOK_ERROR,
+                format!("reading derivation '{}': {e}", self.drv_path),
+            )
+        })?;
+        let drv = drv::parse(&text).map_err(|e| {
+            fail(
+                EXIT_HOOK_ERROR,
+                format!("parsing derivation '{}': {e}", self.drv_path),
+            )
+        })?;
+        self.check_outputs(&drv)?;
+        let outputs: Vec<(String, PathBuf)> = drv
+            .outputs
+            .iter()
+            .map(|o| (o.path.clone(), loc.real(&o.path)))
+            .collect();
+        // Nix removed stale invalid copies already; make sure of it, since
+        // a leftover would be mistaken for the builder's result.
+        for (_, real) in &outputs {
+            nar::remove_tree(real).map_err(|e| {
+                fail(
+                    EXIT_HOOK_ERROR,
+                    format!("removing stale {}: {e}", real.display()),
+                )
+            })?;
+        }
+
+        let base = self.runner.build_dir_base();
+        let drv_base = self.drv_path.rsplit('/').next().unwrap_or("x");
+        let drv_base = drv_base.split_once('-').map(|x| x.1).unwrap_or(drv_base);
+        let host_dir = runner::create_build_dir(&base, drv_base).map_err(|e| {
+            fail(
+                EXIT_HOOK_ERROR,
+                format!("creating a build directory in {}: {e}", base.display()),
+            )
+        })?;
+        let inside = self.runner.inside_path(&host_dir).ok_or_else(|| {
+            fail(
+                EXIT_HOOK_ERROR,
+                format!("{} is not visible to the builder", host_dir.display()),
+            )
+        })?;
+        let dir = BuildDir {
+            host: host_dir,
+            inside,
+        };
+        let keep = self.settings.get_bool("keep-failed").unwrap_or(false);
+
+        let result = self.build_in(&drv, &dir, &loc, build_log);
+        if result.is_err() {
+            for (_, real) in &outputs {
+                let _ = nar::remove_tree(real);
+            }
+        }
+        if result.is_err() && keep {
+            self.log.error(&format!(
+                "note: keeping build directory '{}'",
+                dir.host.display()
+            ));
+        } else {
+            let _ = nar::remove_tree(&dir.host);
+        }
+        result
+    }
+
+    fn check_outputs(&self, drv: &Derivation) -> Result<(), Failure> {
+        if let Some(o) = drv.outputs.iter().find(|o| o.path.is_empty()) {
+            return Err(fail(EXIT_HOOK_ERROR, format!(
+                "output '{}' of '{}' has no path yet (content-addressed); direct mode cannot build it",
+                o.name, self.drv_path
+            )));
+        }
+        let all: BTreeSet<&str> = drv.outputs.iter().map(|o| o.name.as_str()).collect();
+        let wanted: BTreeSet<&str> = self
+            .inputs
+            .wanted_outputs
+            .iter()
+            .map(String::as_str)
+            .collect();
+        if wanted != all {
+            return Err(fail(EXIT_HOOK_ERROR, format!(
+                "only some outputs of '{}' are missing ({}); direct mode rebuilds all outputs and would overwrite valid ones. Delete the valid outputs, or build this derivation elsewhere",
+                self.drv_path,
+                wanted.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    fn build_in(
+        &self,
+        drv: &Derivation,
+        dir: &BuildDir,
+        loc: &StoreLoc,
+        build_log: &mut dyn Write,
+    ) -> Result<(), Failure> {
+        let store_dir = Path::new(self.drv_path)
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "/nix/store".into());
+        let cores = self.settings.get("cores").unwrap_or_else(|| "1".into());
+        let host_env = |k: &str| std::env::var(k).ok();
+        let params = EnvParams {
+            store_dir: &store_dir,
+            cores: &cores,
+            host_env: &host_env,
+        };
+        let env = env::prepare(drv, dir, &params)
+            .map_err(|e| fail(EXIT_HOOK_ERROR, format!("preparing the environment: {e}")))?;
+        let job = Job {
+            builder: drv.builder.clone(),
+            args: drv.args.clone(),
+            env,
+            dir: dir.clone(),
+        };
+        let name = format!("building of '{}'", self.drv_path);
+        let mut running = self.runner.start(&job).map_err(|e| {
+            fail(
+                EXIT_HOOK_ERROR,
+                format!("{name}: {}: {e}", self.runner.describe()),
+            )
+        })?;
+        let limits = Limits::from_settings(self.settings);
+        let outcome = supervise(&mut running, build_log, limits).map_err(|e| {
+            fail(
+                EXIT_HOOK_ERROR,
+                format!("{name}: watching the builder: {e}"),
+            )
+        })?;
+        match outcome {
+            Supervised::Ended(e) if e.success() => {}
+            Supervised::Ended(e) => {
+                return Err(fail(
+                    EXIT_BUILD_FAILED,
+                    format!(
+                        "builder for '{}' failed with {} (in {})",
+                        self.drv_path,
+                        e.describe(),
+                        self.cfg.label
+                    ),
+                ))
+            }
+            Supervised::Silent(t) => {
+                return Err(fail(
+                    EXIT_TIMED_OUT,
+                    format!("{name} timed out after {} seconds of silence", t.as_secs()),
+                ))
+            }
+            Supervised::Timeout(t) => {
+                return Err(fail(
+                    EXIT_TIMED_OUT,
+                    format!("{name} timed out after {} seconds", t.as_secs()),
+                ))
+            }
+            Supervised::Terminated => {
+                return Err(fail(EXIT_HOOK_ERROR, format!("{name} was interrupted")))
+            }
+        }
+        self.register(drv, loc)
+    }
+
+    fn register(&self, drv: &Derivation, loc: &StoreLoc) -> Result<(), Failure> {
+        let mut candidates: Vec<&str> = self.inputs.inputs.iter().map(String::as_str).collect();
+        candidates.extend(drv.outputs.iter().map(|o| o.path.as_str()));
+        let mut built = Vec::new();
+        for o in &drv.outputs {
+            let real = loc.real(&o.path);
+            if fs::symlink_metadata(&real).is_err() {
+                return Err(fail(
+                    EXIT_BUILD_FAILED,
+                    format!(
+                        "builder for '{}' failed to produce output path for output '{}' at '{}'",
+                        self.drv_path, o.name, o.path
+                    ),
+                ));
+            }
+            nar::canonicalise(&real).map_err(|e| {
+                fail(
+                    EXIT_HOOK_ERROR,
+                    format!("canonicalising {}: {e}", real.display()),
+                )
+            })?;
+            let info = nar::path_info(&real, candidates.iter().copied())
+                .map_err(|e| fail(EXIT_HOOK_ERROR, format!("hashing {}: {e}", real.display())))?;
+            if o.is_fixed() {
+                check_fixed_output(o, &real, &info)?;
+            }
+            built.push(Built {
+                path: o.path.clone(),
+                info,
+            });
+        }
+        let nix_store = store::find_nix_store(self.cfg.nix_store.as_deref());
+        store::register(&nix_store, loc, self.cfg.register, &built, self.drv_path).map_err(|e| {
+            fail(
+                EXIT_HOOK_ERROR,
+                format!("registering the outputs of '{}': {e}", self.drv_path),
+            )
+        })
+    }
+}
+
+/// Compares a fixed output with its declared hash (flat or recursive
+/// sha256; the hash in a .drv is base 16).
+fn check_fixed_output(o: &drv::Output, real: &Path, info: &nar::PathInfo) -> Result<(), Failure> {
+    let (recursive, algo) = match o.hash_algo.strip_prefix("r:") {
+        Some(a) => (true, a),
+        None => (false, o.hash_algo.as_str()),
+    };
+    if algo != "sha256" {
+        return Err(fail(
+            EXIT_HOOK_ERROR,
+            format!(
+                "fixed-output hash algorithm `{}` is not supported (only sha256)",
+                o.hash_algo
+            ),
+        ));
+    }
+    let got: [u8; 32] = if recursive {
+        info.nar_sha256
+    } else {
+        let data = fs::read(real).map_err(|e| {
+            fail(
+                EXIT_BUILD_FAILED,
+                format!("reading {}: {e}", real.display()),
+            )
+        })?;
+        Sha256::digest(&data).into()
+    };
+    let got_hex: String = got.iter().map(|b| format!("{b:02x}")).collect();
+    if got_hex != o.hash {
+        let wanted: Vec<u8> = (0..o.hash.len() / 2)
+            .filter_map(|i| u8::from_str_radix(o.hash.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect();
+        return Err(fail(EXIT_BUILD_FAILED, format!(
+            "hash mismatch in fixed-output derivation '{}':\n  specified: sha256:{}\n     got:    sha256:{}",
+            o.path,
+            base32::encode(&wanted),
+            base32::encode(&got)
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Command line. Nix runs the hook as `build-hook [ARGS...] VERBOSITY`
+//! (Nix 2.8 passes only the verbosity); people run `--check`, and Nix 2.32+
+//! runs `--external-builder BUILD_JSON`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::config::Config;
+use crate::{check, external, hook, protocol};
+
+const AFTER: &str = "\
+Set `build-hook = /path/to/build-hook` in nix.conf; Nix then runs it with its
+verbosity as the last argument. Configuration comes from
+/etc/darling-nix/build-hook.toml (or $DARLING_NIX_HOOK_CONFIG), then
+DARLING_NIX_HOOK_<KEY> variables, then --set KEY=VALUE.
+
+Exit status as a hook: 0 built and registered, 100 the builder failed,
+101 it timed out, 1 anything else. With --check: 0 ready, 1 problems found,
+2 usage error.";
+
+#[derive(Debug, Parser)]
+#[command(name = "build-hook", version, about = "Nix build hook that builds x86_64-darwin derivations inside Darling", after_help = AFTER)]
+pub struct Cli {
+    /// Configuration file (default: $DARLING_NIX_HOOK_CONFIG, then /etc/darling-nix/build-hook.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Override one configuration key, e.g. --set max-jobs=4 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Check the configuration, Darling, the state directory and nix.conf; print what is wrong.
+    #[arg(long, conflicts_with = "external_builder")]
+    pub check: bool,
+
+    /// With --check: print the findings as JSON.
+    #[arg(long, requires = "check")]
+    pub json: bool,
+
+    /// Run one build described by Nix's build.json (external-builders, Nix 2.32+).
+    #[arg(long, value_name = "BUILD_JSON")]
+    pub external_builder: Option<PathBuf>,
+
+    /// Verbosity passed by Nix (0-7); its presence means "speak the hook protocol".
+    #[arg(value_name = "VERBOSITY")]
+    pub verbosity: Option<String>,
+}
+
+fn load(cli: &Cli) -> Result<Config, crate::config::ConfigError> {
+    let mut c = Config::load(cli.config.as_deref())?;
+    for kv in &cli.set {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| crate::config::ConfigError::BadValue {
+                origin: "--set".into(),
+                key: kv.clone(),
+                value: String::new(),
+                msg: "expected KEY=VALUE".into(),
+            })?;
+        c.set("--set", k.trim(), v.trim())?;
+        c.source.push(format!("--set {k}"));
+    }
+    Ok(c)
+}
+
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    if cli.check {
+        let findings = check::run(load(&cli));
+        if cli.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&findings).unwrap_or_default()
+            );
+        } else {
+            print!("{}", check::render(&findings));
+        }
+        return check::exit_code(&findings);
+    }
+    if let Some(bj) = &cli.external_builder {
+        let cfg = match load(&cli).and_then(|c| c.validate().map(|_| c)) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("build-hook: {e}");
+                return 1;
+            }
+        };
+        return external::run(&cfg, bj).unwrap_or_else(|e| {
+            eprintln!("build-hook: {e:#}");
+            1
+        });
+    }
+    match cli
+        .verbosity
+        .as_deref()
+        .map(|v| (v, protocol::parse_verbosity(v)))
+    {
+        Some((_, Some(v))) => hook::run(load(&cli), v),
+        Some((v, None)) => {
+            eprintln!("build-hook: expected Nix's verbosity (0-7) as the last argument, got `{v}`");
+            2
+        }
+        None => {
+            eprintln!(
+                "build-hook: this program is run by Nix (set `build-hook` in nix.conf).\n\
+                 Try `build-hook --check` to test the setup, or `build-hook --help`."
+            );
+            2
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! The hook's configuration: built-in defaults, then a TOML file, then
+//! `DARLING_NIX_HOOK_*` environment variables, then command-line flags.
+//! (Nix 2.8 passes no extra arguments to a hook, so the file and the
+//! environment are how most installations configure it.)
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const DEFAULT_CONFIG: &str = "/etc/darling-nix/build-hook.toml";
+pub const CONFIG_ENV: &str = "DARLING_NIX_HOOK_CONFIG";
+pub const ENV_PREFIX: &str = "DARLING_NIX_HOOK_";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunnerKind {
+    /// Production: `darling shell` in the configured prefix.
+    Darling,
+    /// Tests and fixtures: run the builder natively, chrooted into the
+    /// prefix directory (needs root).
+    Chroot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Register {
+    /// `--import` with NIX_HELD_LOCKS for Nix before 2.29 and for Lix,
+    /// `--register-validity` for Nix 2.29 and later.
+    Auto,
+    Import,
+    RegisterValidity,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub systems: Vec<String>,
+    pub supported_features: Vec<String>,
+    pub max_jobs: u32,
+    pub state_dir: PathBuf,
+    pub runner: RunnerKind,
+    pub prefix: PathBuf,
+    pub darling: String,
+    pub build_dir: PathBuf,
+    pub label: String,
+    pub forward: Vec<String>,
+    pub register: Register,
+    pub nix_store: Option<PathBuf>,
+    /// Where this configuration came from, for messages.
+    pub source: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {msg}")]
+    File { path: String, msg: String },
+    #[error("{origin}: unknown setting `{key}`")]
+    UnknownKey { origin: String, key: String },
+    #[error("{origin}: `{key}` = `{value}`: {msg}")]
+    BadValue {
+        origin: String,
+        key: String,
+        value: String,
+        msg: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The file format; every key optional, unknown keys rejected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct FileConfig {
+    systems: Option<Vec<String>>,
+    supported_features: Option<Vec<String>>,
+    max_jobs: Option<u32>,
+    state_dir: Option<PathBuf>,
+    runner: Option<String>,
+    prefix: Option<PathBuf>,
+    darling: Option<String>,
+    build_dir: Option<PathBuf>,
+    label: Option<String>,
+    forward: Option<Vec<String>>,
+    register: Option<String>,
+    nix_store: Option<PathBuf>,
+    mode: Option<String>,
+}
+
+/// Every key the file, the environment and `--set` accept.
+pub const KEYS: &[&str] = &[
+    "systems",
+    "supported-features",
+    "max-jobs",
+    "state-dir",
+    "runner",
+    "prefix",
+    "darling",
+    "build-dir",
+    "label",
+    "forward",
+    "register",
+    "nix-store",
+    "mode",
+];
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"))
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        let state_dir = if root {
+            PathBuf::from("/var/lib/darling-nix/build-hook")
+        } else {
+            home().join(".local/state/darling-nix/build-hook")
+        };
+        let prefix = std::env::var_os("DPREFIX")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home().join(".darling"));
+        Config {
+            systems: vec!["x86_64-darwin".into()],
+            supported_features: vec!["big-parallel".into()],
+            max_jobs: 1,
+            state_dir,
+            runner: RunnerKind::Darling,
+            prefix,
+            darling: "darling".into(),
+            build_dir: PathBuf::from("/tmp"),
+            label: "darling".into(),
+            forward: Vec::new(),
+            register: Register::Auto,
+            nix_store: None,
+            source: vec!["defaults".into()],
+        }
+    }
+}
+
+fn split_list(v: &str) -> Vec<String> {
+    v.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl fmt::Display for RunnerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RunnerKind::Darling => "darling",
+            RunnerKind::Chroot => "chroot",
+        })
+    }
+}
+
+impl Config {
+    /// Loads defaults, the file (explicit path, `$DARLING_NIX_HOOK_CONFIG`,
+    /// or the default path if it exists), then the environment.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut c = Config::default();
+        let from_env = std::env::var_os(CONFIG_ENV).map(PathBuf::from);
+        match explicit.map(Path::to_path_buf).or(from_env) {
+            Some(p) => c.apply_file(&p)?,
+            None if Path::new(DEFAULT_CONFIG).exists() => {
+                c.apply_file(Path::new(DEFAULT_CONFIG))?
+            }
+            None => {}
+        }
+        c.apply_env(std::env::vars())?;
+        Ok(c)
+    }
+
+    pub fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let err = |msg: String| ConfigError::File {
+            path: path.display().to_string(),
+            msg,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let f: FileConfig = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let origin = path.display().to_string();
+        let set_str = |c: &mut Config, key: &str, v: Option<String>| match v {
+            Some(v) => c.set(&origin, key, &v),
+            None => Ok(()),
+        };
+        if let Some(v) = f.systems {
+            self.systems = v;
+        }
+        if let Some(v) = f.supported_features {
+            self.supported_features = v;
+        }
+        if let Some(v) = f.max_jobs {
+            self.set(&origin, "max-jobs", &v.to_string())?;
+        }
+        if let Some(v) = f.state_dir {
+            self.state_dir = v;
+        }
+        set_str(self, "runner", f.runner)?;
+        if let Some(v) = f.prefix {
+            self.prefix = v;
+        }
+        if let Some(v) = f.darling {
+            self.darling = v;
+        }
+        if let Some(v) = f.build_dir {
+            self.build_dir = v;
+        }
+        if let Some(v) = f.label {
+            self.label = v;
+        }
+        if let Some(v) = f.forward {
+            self.forward = v;
+        }
+        set_str(self, "register", f.register)?;
+        if let Some(v) = f.nix_store {
+            self.nix_store = Some(v);
+        }
+        set_str(self, "mode", f.mode)?;
+        self.source.push(origin);
+        Ok(())
+    }
+
+    /// Applies `DARLING_NIX_HOOK_<KEY>` variables (key upper-cased, dashes
+    /// as underscores). Unknown variables with the prefix are errors, so a
+    /// typo does not pass silently.
+    pub fn apply_env(
+        &mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
+        for (k, v) in vars {
+            let Some(rest) = k.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if rest == "CONFIG" {
+                continue;
+            }
+            let key = rest.to_ascii_lowercase().replace('_', "-");
+            self.set(&format!("${k}"), &key, &v)?;
+            self.source.push(format!("${k}"));
+        }
+        Ok(())
+    }
+
+    /// Sets one key from its text form (environment, `--set`, file enums).
+    pub fn set(&mut self, origin: &str, key: &str, value: &str) -> Result<(), ConfigError> {
+        let bad = |msg: &str| ConfigError::BadValue {
+            origin: origin.into(),
+            key: key.into(),
+            value: value.into(),
+            msg: msg.into(),
+        };
+        match key {
+            "systems" => self.systems = split_list(value),
+            "supported-features" => self.supported_features = split_list(value),
+            "max-jobs" => {
+                self.max_jobs = value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=4096).contains(n))
+                    .ok_or_else(|| bad("expected a whole number from 1 to 4096"))?
+            }
+            "state-dir" => self.state_dir = PathBuf::from(value),
+            "runner" => {
+                self.runner = match value {
+                    "darling" => RunnerKind::Darling,
+                    "chroot" => RunnerKind::Chroot,
+                    _ => return Err(bad("expected `darling` or `chroot`")),
+                }
+            }
+            "prefix" => self.prefix = PathBuf::from(value),
+            "darling" => self.darling = value.into(),
+            "build-dir" => self.build_dir = PathBuf::from(value),
+            "label" => self.label = value.into(),
+            "forward" => self.forward = value.split_whitespace().map(str::to_string).collect(),
+            "register" => {
+                self.register = match value {
+                    "auto" => Register::Auto,
+                    "import" => Register::Import,
+                    "register-validity" => Register::RegisterValidity,
+                    _ => return Err(bad("expected `auto`, `import` or `register-validity`")),
+                }
+            }
+            "nix-store" => {
+                self.nix_store = if value.is_empty() {
+                    None
+                } else {
+                    Some(PathBuf::from(value))
+                }
+            }
+            "mode" => {
+                if value != "direct" {
+                    return Err(bad(
+                        "only `direct` mode (a /nix/store shared with the prefix) is implemented",
+                    ));
+                }
+            }
+            _ => {
+                return Err(ConfigError::UnknownKey {
+                    origin: origin.into(),
+                    key: key.into(),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks relations between settings that single values cannot show.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.systems.is_empty() {
+            return Err(ConfigError::Invalid(
+                "`systems` is empty: the hook would decline everything".into(),
+            ));
+        }
+        for (name, p) in [
+            ("state-dir", &self.state_dir),
+            ("prefix", &self.prefix),
+            ("build-dir", &self.build_dir),
+        ] {
+            if !p.is_absolute() {
+                return Err(ConfigError::Invalid(format!(
+                    "`{name}` must be an absolute path, not `{}`",
+                    p.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("c.toml");
+        std::fs::write(&f, "max-jobs = 3\nrunner = \"chroot\"\nprefix = \"/p\"\nsystems = [\"x86_64-darwin\", \"aarch64-darwin\"]\n").unwrap();
+        let mut c = Config::default();
+        c.apply_file(&f).unwrap();
+        assert_eq!(c.max_jobs, 3);
+        assert_eq!(c.runner, RunnerKind::Chroot);
+        assert_eq!(c.systems.len(), 2);
+        c.apply_env([
+            ("DARLING_NIX_HOOK_MAX_JOBS".to_string(), "5".to_string()),
+            (
+                "DARLING_NIX_HOOK_SUPPORTED_FEATURES".into(),
+                "kvm, big-parallel".into(),
+            ),
+            ("UNRELATED".into(), "x".into()),
+        ])
+        .unwrap();
+        assert_eq!(c.max_jobs, 5);
+        assert_eq!(c.supported_features, vec!["kvm", "big-parallel"]);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_input_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("c.toml");
+        std::fs::write(&f, "max-jobz = 3\n").unwrap();
+        let e = Config::default().apply_file(&f).unwrap_err().to_string();
+        assert!(e.contains("max-jobz"), "{e}");
+        let e = Config::default()
+            .apply_env([("DARLING_NIX_HOOK_MAX_JOBS".to_string(), "0".to_string())])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("MAX_JOBS") && e.contains("1 to 4096"), "{e}");
+        let e = Config::default()
+            .set("--set", "mode", "copy")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("direct"), "{e}");
+    }
+}

@@ -1,0 +1,123 @@
+//! Entry point for Nix 2.32+ `external-builders`: Nix prepares the build
+//! and writes `build.json`; we only run the builder inside the prefix,
+//! through the same runner as the hook. Nix scans references, registers
+//! the outputs and enforces the time limits itself.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::build::{self, supervise, Limits, Supervised};
+use crate::config::Config;
+use crate::runner::{self, BuildDir, Ended, Job};
+
+/// `build.json`, version 1 (fields Nix adds later are ignored).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildJson {
+    pub version: u32,
+    pub builder: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub tmp_dir: PathBuf,
+    pub tmp_dir_in_sandbox: String,
+    #[serde(default)]
+    pub store_dir: Option<String>,
+    #[serde(default)]
+    pub real_store_dir: Option<String>,
+    #[serde(default)]
+    pub system: Option<String>,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, String>,
+}
+
+pub fn load(path: &Path) -> anyhow::Result<BuildJson> {
+    let text =
+        fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    let b: BuildJson =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if b.version != 1 {
+        anyhow::bail!(
+            "{}: build.json version {} is not supported (only 1)",
+            path.display(),
+            b.version
+        );
+    }
+    Ok(b)
+}
+
+/// Replaces the sandbox build path Nix assumed with the one the builder sees.
+fn rewrite(s: &str, from: &str, to: &str) -> String {
+    if from.is_empty() || from == to {
+        return s.to_string();
+    }
+    if s == from {
+        return to.to_string();
+    }
+    match s.strip_prefix(from) {
+        Some(rest) if rest.starts_with('/') => format!("{to}{rest}"),
+        _ => s.to_string(),
+    }
+}
+
+/// Runs the build; returns the exit status for Nix (the builder's own).
+pub fn run(cfg: &Config, build_json: &Path) -> anyhow::Result<i32> {
+    build::install_sigterm_handler();
+    let b = load(build_json)?;
+    let runner = runner::from_config(cfg);
+    let inside = runner.inside_path(&b.tmp_dir).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{} is not visible to the builder ({})",
+            b.tmp_dir.display(),
+            runner.describe()
+        )
+    })?;
+    let from = b.tmp_dir_in_sandbox.as_str();
+    let job = Job {
+        builder: b.builder.clone(),
+        args: b.args.iter().map(|a| rewrite(a, from, &inside)).collect(),
+        env: b
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), rewrite(v, from, &inside)))
+            .collect(),
+        dir: BuildDir {
+            host: b.tmp_dir.clone(),
+            inside,
+        },
+    };
+    let mut running = runner
+        .start(&job)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", runner.describe()))?;
+    let mut out = io::stdout();
+    Ok(
+        match supervise(&mut running, &mut out, Limits::default())? {
+            Supervised::Ended(Ended::Exited(c)) => c,
+            Supervised::Ended(Ended::Signaled(s)) => 128 + s,
+            Supervised::Ended(Ended::Unknown(why)) => {
+                eprintln!("build-hook: {why}");
+                1
+            }
+            Supervised::Terminated => 143,
+            Supervised::Silent(_) | Supervised::Timeout(_) => unreachable!("no limits set"),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_only_whole_components() {
+        assert_eq!(rewrite("/build", "/build", "/V/tmp/x"), "/V/tmp/x");
+        assert_eq!(rewrite("/build/src", "/build", "/V/tmp/x"), "/V/tmp/x/src");
+        assert_eq!(rewrite("/builder", "/build", "/V"), "/builder");
+        assert_eq!(rewrite("x /build", "/build", "/V"), "x /build");
+    }
+}

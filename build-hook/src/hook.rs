@@ -1,0 +1,207 @@
+//! The hook's main loop: read settings, answer `try` requests, and after an
+//! accept either build in Darling or relay to the forwarded hook.
+
+use std::fs::File;
+use std::io::{self, BufReader};
+
+use crate::build::{self, DirectBuild, EXIT_HOOK_ERROR, EXIT_OK};
+use crate::config::{Config, ConfigError};
+use crate::decide::{classify, Verdict};
+use crate::forward::Forwarder;
+use crate::log::{self, Log};
+use crate::protocol::{self, Reply, Request};
+use crate::runner;
+use crate::slots;
+use crate::wire::WireReader;
+
+fn send(reply: &Reply, l: &Log) -> Result<(), i32> {
+    log::reply(&reply.to_line()).map_err(|e| {
+        l.error(&format!(
+            "darling-nix build-hook: writing a reply to Nix: {e}"
+        ));
+        EXIT_HOOK_ERROR
+    })
+}
+
+/// Runs the protocol on stdin/stderr; returns the exit status.
+pub fn run(cfg: Result<Config, ConfigError>, verbosity: u8) -> i32 {
+    runner::cloexec_inherited_fds();
+    build::install_sigterm_handler();
+    let l = Log::new(verbosity);
+    let stdin = io::stdin();
+    let mut r = WireReader::new(BufReader::new(stdin.lock()));
+    let settings = match protocol::read_settings(&mut r) {
+        Ok(s) => s,
+        Err(e) => {
+            l.error(&format!(
+                "darling-nix build-hook: bad settings block from Nix: {e}"
+            ));
+            return EXIT_HOOK_ERROR;
+        }
+    };
+    let cfg = cfg.and_then(|c| c.validate().map(|_| c));
+    if let Err(e) = &cfg {
+        l.error(&format!(
+            "darling-nix build-hook: configuration error, declining every build: {e}"
+        ));
+    }
+    let mut forward: Option<Forwarder> = None;
+    let mut forward_off = false;
+    loop {
+        let req = match protocol::read_request(&mut r) {
+            Ok(Request::End) => return EXIT_OK,
+            Ok(Request::Try(t)) => t,
+            Err(e) => {
+                l.error(&format!(
+                    "darling-nix build-hook: bad request from Nix: {e}"
+                ));
+                return EXIT_HOOK_ERROR;
+            }
+        };
+        let Ok(cfg) = &cfg else {
+            if let Err(code) = send(&Reply::Decline, &l) {
+                return code;
+            }
+            continue;
+        };
+        match classify(cfg, &req) {
+            Verdict::Ours => match slots::try_acquire(&cfg.state_dir, cfg.max_jobs) {
+                Ok(Some(slot)) => {
+                    if let Err(code) = send(&Reply::Accept(cfg.label.clone()), &l) {
+                        return code;
+                    }
+                    drop(forward.take());
+                    l.talk(&format!(
+                        "darling-nix: building '{}' in slot {}",
+                        req.drv_path, slot.index
+                    ));
+                    let code = accepted(cfg, &settings, &req.drv_path, &mut r, l);
+                    drop(slot);
+                    return code;
+                }
+                Ok(None) => {
+                    if let Err(code) = send(&Reply::Postpone, &l) {
+                        return code;
+                    }
+                }
+                Err(e) => {
+                    l.error(&format!(
+                        "darling-nix build-hook: cannot use build slots in {}: {e}; declining",
+                        cfg.state_dir.display()
+                    ));
+                    if let Err(code) = send(&Reply::Decline, &l) {
+                        return code;
+                    }
+                }
+            },
+            Verdict::NotOurs(why) => {
+                if cfg.forward.is_empty() || forward_off {
+                    l.msg(
+                        log::CHATTY,
+                        &format!("darling-nix: declining '{}': {why}", req.drv_path),
+                    );
+                    if let Err(code) = send(&Reply::Decline, &l) {
+                        return code;
+                    }
+                    continue;
+                }
+                match ask_forward(&mut forward, cfg, verbosity, &settings, &req, &l) {
+                    Ok(Reply::Accept(label)) => {
+                        if let Err(code) = send(&Reply::Accept(label), &l) {
+                            return code;
+                        }
+                        let inputs = match protocol::read_build_inputs(&mut r) {
+                            Ok(i) => i,
+                            Err(e) => {
+                                l.error(&format!(
+                                    "darling-nix build-hook: bad build inputs from Nix: {e}"
+                                ));
+                                return EXIT_HOOK_ERROR;
+                            }
+                        };
+                        let fwd = forward.take().expect("asked above");
+                        return fwd
+                            .complete(&inputs, &mut io::stderr())
+                            .unwrap_or_else(|e| {
+                                l.error(&format!("darling-nix build-hook: forwarded hook: {e}"));
+                                EXIT_HOOK_ERROR
+                            });
+                    }
+                    Ok(Reply::DeclinePermanently) => {
+                        // Passing this on would stop Nix asking us about
+                        // darwin builds too.
+                        forward_off = true;
+                        drop(forward.take());
+                        if let Err(code) = send(&Reply::Decline, &l) {
+                            return code;
+                        }
+                    }
+                    Ok(reply) => {
+                        if let Err(code) = send(&reply, &l) {
+                            return code;
+                        }
+                    }
+                    Err(e) => {
+                        l.error(&format!("darling-nix build-hook: forwarded hook `{}`: {e}; no longer forwarding", cfg.forward.join(" ")));
+                        forward_off = true;
+                        drop(forward.take());
+                        if let Err(code) = send(&Reply::Decline, &l) {
+                            return code;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn ask_forward(
+    forward: &mut Option<Forwarder>,
+    cfg: &Config,
+    verbosity: u8,
+    settings: &protocol::Settings,
+    req: &protocol::TryRequest,
+    _l: &Log,
+) -> io::Result<Reply> {
+    if forward.is_none() {
+        *forward = Some(Forwarder::start(&cfg.forward, verbosity, settings)?);
+    }
+    forward
+        .as_mut()
+        .expect("just set")
+        .ask(req, &mut io::stderr())
+}
+
+fn accepted<R: io::Read>(
+    cfg: &Config,
+    settings: &protocol::Settings,
+    drv_path: &str,
+    r: &mut WireReader<R>,
+    l: Log,
+) -> i32 {
+    let inputs = match protocol::read_build_inputs(r) {
+        Ok(i) => i,
+        Err(e) => {
+            l.error(&format!(
+                "darling-nix build-hook: bad build inputs from Nix: {e}"
+            ));
+            return EXIT_HOOK_ERROR;
+        }
+    };
+    // fd 5 is build-remote's SSH-error trick; we have no use for it.
+    drop(runner::inherited_fd(5));
+    let mut build_log: Box<dyn io::Write> = match runner::inherited_fd(4) {
+        Some(fd) => Box::new(File::from(fd)),
+        None => Box::new(io::sink()),
+    };
+    let runner = runner::from_config(cfg);
+    DirectBuild {
+        cfg,
+        settings,
+        drv_path,
+        inputs: &inputs,
+        runner: runner.as_ref(),
+        log: l,
+    }
+    .run(&mut build_log)
+}

@@ -1,0 +1,29 @@
+//! darling-nix's Nix build hook: answers Nix's build-hook protocol, runs
+//! x86_64-darwin builders inside a Darling prefix that shares the host
+//! store ("direct mode"), and registers their outputs.
+//!
+//! Module map: [`wire`] and [`protocol`] speak to Nix; [`decide`] and
+//! [`slots`] answer `try`; [`drv`], [`env`], [`runner`] and [`build`] run a
+//! build; [`nar`], [`refs`] and [`store`] register it; [`forward`] chains
+//! another hook; [`external`] is the Nix 2.32+ external-builders entry;
+//! [`check`] is `--check`.
+
+pub mod base32;
+pub mod build;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod decide;
+pub mod drv;
+pub mod env;
+pub mod external;
+pub mod forward;
+pub mod hook;
+pub mod log;
+pub mod nar;
+pub mod protocol;
+pub mod refs;
+pub mod runner;
+pub mod slots;
+pub mod store;
+pub mod wire;
