@@ -3,6 +3,8 @@
 //! busybox as `/bin/sh`, so that account files can be checked by a real
 //! passwd/group reader running *inside* it (`chroot <prefix> id NAME`).
 
+pub mod nix;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -267,7 +269,7 @@ fn parse(text: &str, n: usize) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn busybox() -> Option<PathBuf> {
+pub(crate) fn busybox() -> Option<PathBuf> {
     ["/bin/busybox", "/usr/bin/busybox"]
         .iter()
         .map(PathBuf::from)

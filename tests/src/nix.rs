@@ -1,0 +1,177 @@
+//! A chroot Nix store driven by the real `nix-store` (Debian's nix-bin
+//! 2.8): logical `/nix/store` paths, real files under a temp directory, no
+//! daemon. The store directory doubles as the fixture prefix: it has a
+//! static busybox as `/bin/sh` (plus applet links), so a builder chrooted
+//! into it sees `/nix/store` exactly as a Darling prefix sharing the host
+//! store would.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::Out;
+
+const APPLETS: &[&str] = &[
+    "sh", "cat", "echo", "ls", "wc", "sleep", "mkdir", "rmdir", "mv", "cp", "touch", "date",
+    "true", "false", "printf", "ln", "chmod", "rm", "expr", "seq", "head", "tail", "grep", "env",
+];
+
+pub struct NixStore {
+    dir: tempfile::TempDir,
+    store: PathBuf,
+}
+
+impl Default for NixStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Panics with a pointer to `.ci/run` if Nix is not installed: these tests
+/// exist to run against the real peer, never a stand-in.
+pub fn require_nix() {
+    let ok = Command::new("nix-store")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "nix-store not found: install Debian's nix-bin (`bash .ci/run` does it)"
+    );
+    assert!(
+        crate::is_root(),
+        "the Nix end-to-end tests need root (chroot store, chroot runner)"
+    );
+}
+
+impl NixStore {
+    pub fn new() -> NixStore {
+        require_nix();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = dir.path().join("store");
+        fs::create_dir_all(store.join("bin")).unwrap();
+        fs::create_dir_all(store.join("tmp")).unwrap();
+        fs::copy(
+            crate::busybox().expect("busybox-static is needed"),
+            store.join("bin/busybox"),
+        )
+        .unwrap();
+        // Builders redirect to /dev/null (sh does for `cmd &`).
+        fs::create_dir_all(store.join("dev")).unwrap();
+        let null =
+            std::ffi::CString::new(store.join("dev/null").into_os_string().into_encoded_bytes())
+                .unwrap();
+        // SAFETY: valid path; makes the character device 1:3 (root only).
+        let r = unsafe { libc::mknod(null.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+        assert_eq!(r, 0, "mknod /dev/null: {}", std::io::Error::last_os_error());
+        for a in APPLETS {
+            std::os::unix::fs::symlink("busybox", store.join("bin").join(a)).unwrap();
+        }
+        NixStore { dir, store }
+    }
+
+    /// The chroot store directory (`--store` argument and prefix root).
+    pub fn root(&self) -> &Path {
+        &self.store
+    }
+
+    /// A scratch directory outside the store.
+    pub fn scratch(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The host path of a logical store path.
+    pub fn real(&self, logical: &str) -> PathBuf {
+        self.store.join(logical.trim_start_matches('/'))
+    }
+
+    /// Writes a hook config using the chroot runner on this store, with
+    /// `extra` TOML lines appended.
+    pub fn hook_config(&self, name: &str, extra: &str) -> PathBuf {
+        let p = self.dir.path().join(format!("{name}.toml"));
+        let text = format!(
+            "runner = \"chroot\"\nprefix = \"{}\"\nstate-dir = \"{}\"\n{extra}\n",
+            self.store.display(),
+            self.dir.path().join(format!("{name}-state")).display()
+        );
+        fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// `nix-store --store <dir> ARGS`.
+    pub fn nix_store(&self, args: &[&str]) -> Out {
+        Command::new("nix-store")
+            .arg("--store")
+            .arg(&self.store)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("nix-store")
+            .into()
+    }
+
+    /// Instantiates a Nix expression (one derivation or a list of them).
+    pub fn instantiate(&self, expr: &str) -> Vec<String> {
+        let f = self.dir.path().join(format!("expr-{}.nix", fastid()));
+        fs::write(&f, expr).unwrap();
+        let o: Out = Command::new("nix-instantiate")
+            .arg("--store")
+            .arg(&self.store)
+            .arg(&f)
+            .output()
+            .expect("nix-instantiate")
+            .into();
+        assert_eq!(o.code, 0, "nix-instantiate failed: {}", o.stderr);
+        o.stdout.lines().map(str::to_string).collect()
+    }
+
+    /// `nix-store -r` offline, with `hook` as the build hook and the config
+    /// file in `DARLING_NIX_HOOK_CONFIG`; `opts` are extra `--option`s.
+    pub fn realise(
+        &self,
+        drvs: &[String],
+        hook: &Path,
+        config: &Path,
+        opts: &[(&str, &str)],
+    ) -> Out {
+        let mut c = Command::new("nix-store");
+        c.arg("--store").arg(&self.store).arg("-r").args(drvs);
+        c.args(["--option", "builders", "", "--option", "substituters", ""]);
+        c.arg("--option").arg("build-hook").arg(hook);
+        for (k, v) in opts {
+            c.args(["--option", k, v]);
+        }
+        c.env("DARLING_NIX_HOOK_CONFIG", config)
+            .stdin(Stdio::null());
+        c.output().expect("nix-store -r").into()
+    }
+
+    pub fn outputs(&self, drv: &str) -> Vec<String> {
+        let o = self.nix_store(&["-q", "--outputs", drv]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        o.stdout.lines().map(str::to_string).collect()
+    }
+
+    pub fn references(&self, path: &str) -> Vec<String> {
+        let o = self.nix_store(&["-q", "--references", path]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let mut v: Vec<String> = o.stdout.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    }
+
+    pub fn is_valid(&self, path: &str) -> bool {
+        self.nix_store(&["--check-validity", path]).code == 0
+    }
+}
+
+fn fastid() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
