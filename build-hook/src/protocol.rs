@@ -73,11 +73,15 @@ impl Settings {
     }
 }
 
-/// Reads the settings block: `(1, name, value)*` then `0`.
+/// Reads the settings block: `(1, name, value)*` then `0`. Input that
+/// ends before the first byte is an empty block (Nix had nothing to ask).
 pub fn read_settings<R: Read>(r: &mut WireReader<R>) -> Result<Settings> {
     let mut entries = Vec::new();
+    let Some(mut tag) = r.read_u64_or_eof("the settings block")? else {
+        return Ok(Settings { entries });
+    };
     loop {
-        match r.read_u64("the settings block")? {
+        match tag {
             0 => return Ok(Settings { entries }),
             1 => {
                 let name = r.read_string("a setting name")?;
@@ -86,6 +90,7 @@ pub fn read_settings<R: Read>(r: &mut WireReader<R>) -> Result<Settings> {
             }
             other => return Err(WireError::BadTag { tag: other }),
         }
+        tag = r.read_u64("the settings block")?;
     }
 }
 
