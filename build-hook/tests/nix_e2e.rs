@@ -271,3 +271,32 @@ fn register_validity_on_a_chroot_store_fails_cleanly() {
     assert!(!s.is_valid(&out));
     assert!(!s.real(&out).exists());
 }
+
+#[test]
+fn forwarded_hook_that_accepts_gets_a_transparent_relay() {
+    // The forwarded hook here is a second instance of ours configured for
+    // x86_64-linux, so the relay path (settings replay, accept, inputs,
+    // log on fd 4, exit status) runs against real Nix without a network.
+    let s = NixStore::new();
+    let inner = s.hook_config("inner", "systems = [\"x86_64-linux\"]\nlabel = \"inner\"");
+    let outer = s.hook_config(
+        "outer",
+        &format!(
+            "forward = [\"{}\", \"--config\", \"{}\"]",
+            hook().display(),
+            inner.display()
+        ),
+    );
+    let drv = s.instantiate(
+        r#"derivation { name = "relayed"; system = builtins.currentSystem; builder = "/bin/sh"; PATH = "/bin";
+             args = [ "-c" "echo relayed-log; echo relayed > $out" ]; }"#,
+    );
+    let o = s.realise(&drv, &hook(), &outer, &[("max-jobs", "0")]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("on 'inner'"), "{}", o.stderr);
+    assert!(o.stderr.contains("relayed-log"), "{}", o.stderr);
+    assert_eq!(
+        fs::read_to_string(s.real(o.stdout.trim())).unwrap(),
+        "relayed\n"
+    );
+}

@@ -8,12 +8,28 @@ use build_hook::wire::{WireReader, WireWriter};
 use proptest::prelude::*;
 
 fn arb_try() -> impl Strategy<Value = TryRequest> {
-    (any::<bool>(), "[a-z0-9_-]{0,20}", "/nix/store/[a-z0-9]{32}-[a-z.-]{1,20}", prop::collection::vec("[a-z-]{1,12}", 0..4))
-        .prop_map(|(am_willing, system, drv_path, required_features)| TryRequest { am_willing, system, drv_path, required_features })
+    (
+        any::<bool>(),
+        "[a-z0-9_-]{0,20}",
+        "/nix/store/[a-z0-9]{32}-[a-z.-]{1,20}",
+        prop::collection::vec("[a-z-]{1,12}", 0..4),
+    )
+        .prop_map(
+            |(am_willing, system, drv_path, required_features)| TryRequest {
+                am_willing,
+                system,
+                drv_path,
+                required_features,
+            },
+        )
 }
 
 fn arb_settings() -> impl Strategy<Value = Settings> {
-    prop::collection::vec(("[a-z-]{1,24}", prop::collection::vec(any::<u8>(), 0..40)), 0..12).prop_map(Settings::from_pairs)
+    prop::collection::vec(
+        ("[a-z-]{1,24}", prop::collection::vec(any::<u8>(), 0..40)),
+        0..12,
+    )
+    .prop_map(Settings::from_pairs)
 }
 
 /// Reads a whole conversation; errors are fine, panics and loops are not.
@@ -122,31 +138,49 @@ proptest! {
 }
 
 fn arb_text() -> impl Strategy<Value = String> {
-    prop::collection::vec(prop::sample::select(vec!['a', 'Z', '0', ' ', '"', '\\', '\n', '\t', '\r', '$', '(', ')', ',', '[', ']', 'é']), 0..16)
-        .prop_map(|v| v.into_iter().collect())
+    prop::collection::vec(
+        prop::sample::select(vec![
+            'a', 'Z', '0', ' ', '"', '\\', '\n', '\t', '\r', '$', '(', ')', ',', '[', ']', 'é',
+        ]),
+        0..16,
+    )
+    .prop_map(|v| v.into_iter().collect())
 }
 
 fn arb_drv() -> impl Strategy<Value = Derivation> {
     (
         prop::collection::vec(("[a-z]{1,6}", "/nix/store/[a-z0-9]{32}-[a-z]{1,6}"), 1..3),
-        prop::collection::vec(("/nix/store/[a-z0-9]{32}-[a-z]{1,6}\\.drv", prop::collection::vec("[a-z]{1,4}", 1..3)), 0..3),
+        prop::collection::vec(
+            (
+                "/nix/store/[a-z0-9]{32}-[a-z]{1,6}\\.drv",
+                prop::collection::vec("[a-z]{1,4}", 1..3),
+            ),
+            0..3,
+        ),
         prop::collection::vec("/nix/store/[a-z0-9]{32}-[a-z]{1,6}", 0..3),
         arb_text(),
         prop::collection::vec(arb_text(), 0..4),
         prop::collection::btree_map("[a-zA-Z_]{1,8}", arb_text(), 0..6),
     )
-        .prop_map(|(outs, input_drvs, input_srcs, builder, args, env)| Derivation {
-            outputs: outs
-                .into_iter()
-                .map(|(name, path)| Output { name, path, hash_algo: String::new(), hash: String::new() })
-                .collect(),
-            input_drvs,
-            input_srcs,
-            system: "x86_64-darwin".into(),
-            builder,
-            args,
-            env,
-        })
+        .prop_map(
+            |(outs, input_drvs, input_srcs, builder, args, env)| Derivation {
+                outputs: outs
+                    .into_iter()
+                    .map(|(name, path)| Output {
+                        name,
+                        path,
+                        hash_algo: String::new(),
+                        hash: String::new(),
+                    })
+                    .collect(),
+                input_drvs,
+                input_srcs,
+                system: "x86_64-darwin".into(),
+                builder,
+                args,
+                env,
+            },
+        )
 }
 
 /// An ATerm printer written for the test, escaping as Nix does.
@@ -171,12 +205,33 @@ fn print_aterm(d: &Derivation) -> String {
     }
     format!(
         "Derive({},{},{},{},{},{},{})",
-        list(d.outputs.iter().map(|o| format!("({},{},{},{})", q(&o.name), q(&o.path), q(&o.hash_algo), q(&o.hash))).collect()),
-        list(d.input_drvs.iter().map(|(p, o)| format!("({},{})", q(p), list(o.iter().map(|x| q(x)).collect()))).collect()),
+        list(
+            d.outputs
+                .iter()
+                .map(|o| format!(
+                    "({},{},{},{})",
+                    q(&o.name),
+                    q(&o.path),
+                    q(&o.hash_algo),
+                    q(&o.hash)
+                ))
+                .collect()
+        ),
+        list(
+            d.input_drvs
+                .iter()
+                .map(|(p, o)| format!("({},{})", q(p), list(o.iter().map(|x| q(x)).collect())))
+                .collect()
+        ),
         list(d.input_srcs.iter().map(|s| q(s)).collect()),
         q(&d.system),
         q(&d.builder),
         list(d.args.iter().map(|s| q(s)).collect()),
-        list(d.env.iter().map(|(k, v)| format!("({},{})", q(k), q(v))).collect()),
+        list(
+            d.env
+                .iter()
+                .map(|(k, v)| format!("({},{})", q(k), q(v)))
+                .collect()
+        ),
     )
 }

@@ -87,7 +87,11 @@ fn declines_what_is_not_darwin_and_ends_cleanly() {
     let o = session(
         &cfg,
         &["7"],
-        &stream(&[try_req("x86_64-linux", &[]), try_req("builtin", &[]), try_req("x86_64-darwin", &["kvm"])]),
+        &stream(&[
+            try_req("x86_64-linux", &[]),
+            try_req("builtin", &[]),
+            try_req("x86_64-darwin", &["kvm"]),
+        ]),
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
     let replies: Vec<&str> = o.stderr.lines().filter(|l| l.starts_with("# ")).collect();
@@ -108,7 +112,14 @@ fn postpones_while_every_slot_is_held_by_another_process() {
     fs::create_dir_all(&slots).unwrap();
     let held = fs::File::create(slots.join("0.lock")).unwrap();
     held.lock().unwrap();
-    let o = session(&cfg, &["3"], &stream(&[try_req("x86_64-darwin", &[]), try_req("x86_64-darwin", &["big-parallel"])]));
+    let o = session(
+        &cfg,
+        &["3"],
+        &stream(&[
+            try_req("x86_64-darwin", &[]),
+            try_req("x86_64-darwin", &["big-parallel"]),
+        ]),
+    );
     assert_eq!((o.code, o.stderr.as_str()), (0, "# postpone\n# postpone\n"));
 }
 
@@ -118,9 +129,17 @@ fn accept_is_the_reply_then_the_label_with_nothing_between() {
     let cfg = config(d.path(), "label = \"darling-test\"");
     // EOF right after the accept: the hook then fails reading the inputs.
     let o = session(&cfg, &["7"], &stream(&[try_req("x86_64-darwin", &[])]));
-    assert!(o.stderr.starts_with("# accept\ndarling-test\n"), "{}", o.stderr);
+    assert!(
+        o.stderr.starts_with("# accept\ndarling-test\n"),
+        "{}",
+        o.stderr
+    );
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("bad build inputs from Nix"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("bad build inputs from Nix"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
@@ -147,9 +166,16 @@ fn malformed_and_truncated_input_end_with_a_clear_error() {
             assert_eq!(o.code, 0, "cut {cut}: {}", o.stderr);
         } else {
             assert_eq!(o.code, 1, "cut {cut}: {}", o.stderr);
-            assert!(o.stderr.contains("input ended in the middle of"), "cut {cut}: {}", o.stderr);
+            assert!(
+                o.stderr.contains("input ended in the middle of"),
+                "cut {cut}: {}",
+                o.stderr
+            );
         }
-        assert!(!o.stderr.contains("# "), "cut {cut}: replied to a partial request");
+        assert!(
+            !o.stderr.contains("# "),
+            "cut {cut}: replied to a partial request"
+        );
         assert!(!o.stderr.contains("panicked"), "cut {cut}");
     }
     // A huge length is refused without allocating it.
@@ -177,7 +203,11 @@ fn argv_shapes_of_every_nix_version() {
     let cfg = config(d.path(), "");
     let input = stream(&[try_req("x86_64-linux", &[])]);
     // 2.8: [hook, verbosity]; 2.12+: [hook, extra args..., verbosity].
-    for args in [&["3"][..], &["--set", "label=x", "3"][..], &["--config", cfg.to_str().unwrap(), "3"][..]] {
+    for args in [
+        &["3"][..],
+        &["--set", "label=x", "3"][..],
+        &["--config", cfg.to_str().unwrap(), "3"][..],
+    ] {
         let o = session(&cfg, args, &input);
         assert_eq!((o.code, o.stderr.as_str()), (0, "# decline\n"), "{args:?}");
     }
@@ -199,9 +229,19 @@ fn check_reports_problems_and_speaks_json() {
         .unwrap()
         .into();
     let j: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
-    let find = |c: &str| j.as_array().unwrap().iter().find(|f| f["check"] == c).cloned().unwrap();
+    let find = |c: &str| {
+        j.as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == c)
+            .cloned()
+            .unwrap()
+    };
     assert_eq!(find("slots")["level"], "ok", "{}", o.stdout);
-    assert!(find("slots")["message"].as_str().unwrap().contains("3 slots"));
+    assert!(find("slots")["message"]
+        .as_str()
+        .unwrap()
+        .contains("3 slots"));
     assert_eq!(find("runner")["level"], "ok", "{}", o.stdout);
     assert_eq!(find("nix-store")["level"], "ok", "{}", o.stdout);
     assert_eq!(o.code, 0, "{}", o.stdout);
@@ -209,8 +249,17 @@ fn check_reports_problems_and_speaks_json() {
     // A darling runner without Darling, and a missing prefix: exit 1, named.
     let bad = d.path().join("bad.toml");
     fs::write(&bad, "runner = \"darling\"\ndarling = \"/nonexistent/darling\"\nprefix = \"/nonexistent/prefix\"\n").unwrap();
-    let o: Out = Command::new(hook()).args(["--check", "--config"]).arg(&bad).output().unwrap().into();
+    let o: Out = Command::new(hook())
+        .args(["--check", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap()
+        .into();
     assert_eq!(o.code, 1, "{}", o.stdout);
-    assert!(o.stdout.contains("error runner") && o.stdout.contains("/nonexistent/darling"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("error runner") && o.stdout.contains("/nonexistent/darling"),
+        "{}",
+        o.stdout
+    );
     assert!(o.stdout.contains("/nonexistent/prefix"), "{}", o.stdout);
 }

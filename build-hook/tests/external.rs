@@ -1,0 +1,67 @@
+//! The `--external-builder BUILD_JSON` entry (Nix 2.32+ external-builders).
+//! Nix 2.32 is not available here, so the test writes build.json exactly
+//! as Nix's ExternalDerivationBuilder does (version 1, tmpDirInSandbox
+//! "/build") and checks what Nix relies on: the outputs appear, the log is
+//! on stdout, and the exit status is the builder's.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+
+use e2e::Out;
+
+fn hook() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
+}
+
+#[test]
+fn runs_build_json_through_the_runner() {
+    e2e::nix::require_nix();
+    let s = e2e::nix::NixStore::new();
+    let cfg = s.hook_config("ext", "");
+    let top = s.root().join("tmp/nix-1234");
+    let tmp = top.join("build");
+    fs::create_dir_all(&tmp).unwrap();
+    fs::create_dir_all(s.root().join("nix/store")).unwrap();
+    let out = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-ext";
+    let write = |script: &str| {
+        let j = serde_json::json!({
+            "version": 1,
+            "builder": "/bin/sh",
+            "args": ["-c", script],
+            "env": {"out": out, "PATH": "/bin", "NIX_BUILD_TOP": "/build", "TMPDIR": "/build", "HOME": "/homeless-shelter"},
+            "topTmpDir": top, "tmpDir": tmp, "tmpDirInSandbox": "/build",
+            "storeDir": "/nix/store", "realStoreDir": s.root().join("nix/store"),
+            "system": "x86_64-darwin", "inputPaths": [], "outputs": {"out": out},
+        });
+        let p = top.join("build.json");
+        fs::write(&p, j.to_string()).unwrap();
+        p
+    };
+    let run = |bj: &PathBuf| -> Out {
+        Command::new(hook())
+            .arg("--external-builder")
+            .arg(bj)
+            .env("DARLING_NIX_HOOK_CONFIG", &cfg)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let o = run(&write("echo log line; pwd > $out; echo $TMPDIR >> $out"));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "log line\n");
+    // "/build" was rewritten to where the runner shows Nix's tmpDir.
+    assert_eq!(
+        fs::read_to_string(s.real(out)).unwrap(),
+        "/tmp/nix-1234/build\n/tmp/nix-1234/build\n"
+    );
+
+    let o = run(&write("echo failing >&2; exit 7"));
+    assert_eq!((o.code, o.stdout.as_str()), (7, "failing\n"));
+
+    let bad = top.join("bad.json");
+    fs::write(&bad, "{\"version\": 2}").unwrap();
+    let o = run(&bad);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("bad.json"), "{}", o.stderr);
+}
