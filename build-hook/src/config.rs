@@ -35,6 +35,9 @@ pub struct Config {
     pub systems: Vec<String>,
     pub supported_features: Vec<String>,
     pub max_jobs: u32,
+    /// Builds accepted to wait for a busy slot before Nix is told to
+    /// postpone (see `slots`).
+    pub queue: Option<u32>,
     pub state_dir: PathBuf,
     pub runner: RunnerKind,
     pub prefix: PathBuf,
@@ -72,6 +75,7 @@ struct FileConfig {
     systems: Option<Vec<String>>,
     supported_features: Option<Vec<String>>,
     max_jobs: Option<u32>,
+    queue: Option<u32>,
     state_dir: Option<PathBuf>,
     runner: Option<String>,
     prefix: Option<PathBuf>,
@@ -89,6 +93,7 @@ pub const KEYS: &[&str] = &[
     "systems",
     "supported-features",
     "max-jobs",
+    "queue",
     "state-dir",
     "runner",
     "prefix",
@@ -123,6 +128,7 @@ impl Default for Config {
             systems: vec!["x86_64-darwin".into()],
             supported_features: vec!["big-parallel".into()],
             max_jobs: 1,
+            queue: None,
             state_dir,
             runner: RunnerKind::Darling,
             prefix,
@@ -154,6 +160,11 @@ impl fmt::Display for RunnerKind {
 }
 
 impl Config {
+    /// Queue places in front of the slots (default: as many as slots).
+    pub fn queue_depth(&self) -> u32 {
+        self.queue.unwrap_or(self.max_jobs)
+    }
+
     /// Loads defaults, the file (explicit path, `$DARLING_NIX_HOOK_CONFIG`,
     /// or the default path if it exists), then the environment.
     pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
@@ -190,6 +201,9 @@ impl Config {
         }
         if let Some(v) = f.max_jobs {
             self.set(&origin, "max-jobs", &v.to_string())?;
+        }
+        if let Some(v) = f.queue {
+            self.set(&origin, "queue", &v.to_string())?;
         }
         if let Some(v) = f.state_dir {
             self.state_dir = v;
@@ -258,6 +272,16 @@ impl Config {
                     .ok()
                     .filter(|n| (1..=4096).contains(n))
                     .ok_or_else(|| bad("expected a whole number from 1 to 4096"))?
+            }
+            "queue" => {
+                self.queue = Some(
+                    value
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|n| *n <= 4096)
+                        .ok_or_else(|| bad("expected a whole number from 0 to 4096"))?,
+                )
             }
             "state-dir" => self.state_dir = PathBuf::from(value),
             "runner" => {

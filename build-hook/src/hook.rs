@@ -65,21 +65,15 @@ pub fn run(cfg: Result<Config, ConfigError>, verbosity: u8) -> i32 {
             continue;
         };
         match classify(cfg, &req) {
-            Verdict::Ours => match slots::try_acquire(&cfg.state_dir, cfg.max_jobs) {
-                Ok(Some(slot)) => {
+            Verdict::Ours => match slots::admit(&cfg.state_dir, cfg.max_jobs, cfg.queue_depth()) {
+                Ok(admission @ (slots::Admission::Run(_) | slots::Admission::Wait(_))) => {
                     if let Err(code) = send(&Reply::Accept(cfg.label.clone()), &l) {
                         return code;
                     }
                     drop(forward.take());
-                    l.talk(&format!(
-                        "darling-nix: building '{}' in slot {}",
-                        req.drv_path, slot.index
-                    ));
-                    let code = accepted(cfg, &settings, &req.drv_path, &mut r, l);
-                    drop(slot);
-                    return code;
+                    return accepted(cfg, &settings, &req.drv_path, &mut r, l, admission);
                 }
-                Ok(None) => {
+                Ok(slots::Admission::Full) => {
                     if let Err(code) = send(&Reply::Postpone, &l) {
                         return code;
                     }
@@ -178,6 +172,7 @@ fn accepted<R: io::Read>(
     drv_path: &str,
     r: &mut WireReader<R>,
     l: Log,
+    admission: slots::Admission,
 ) -> i32 {
     let inputs = match protocol::read_build_inputs(r) {
         Ok(i) => i,
@@ -194,8 +189,25 @@ fn accepted<R: io::Read>(
         Some(fd) => Box::new(File::from(fd)),
         None => Box::new(io::sink()),
     };
+    let slot = match admission {
+        slots::Admission::Run(slot) => slot,
+        slots::Admission::Wait(ticket) => {
+            l.talk(&format!("darling-nix: '{drv_path}' is waiting for a free build slot"));
+            let stop = || build::TERMINATED.load(std::sync::atomic::Ordering::SeqCst);
+            match slots::wait_for_slot(&cfg.state_dir, cfg.max_jobs, ticket, &stop) {
+                Ok(Some(slot)) => slot,
+                Ok(None) => return EXIT_HOOK_ERROR,
+                Err(e) => {
+                    l.error(&format!("darling-nix build-hook: waiting for a build slot in {}: {e}", cfg.state_dir.display()));
+                    return EXIT_HOOK_ERROR;
+                }
+            }
+        }
+        slots::Admission::Full => unreachable!("only admitted builds are accepted"),
+    };
+    l.talk(&format!("darling-nix: building '{drv_path}' in slot {}", slot.index));
     let runner = runner::from_config(cfg);
-    DirectBuild {
+    let code = DirectBuild {
         cfg,
         settings,
         drv_path,
@@ -203,5 +215,7 @@ fn accepted<R: io::Read>(
         runner: runner.as_ref(),
         log: l,
     }
-    .run(&mut build_log)
+    .run(&mut build_log);
+    drop(slot);
+    code
 }

@@ -107,7 +107,7 @@ fn declines_what_is_not_darwin_and_ends_cleanly() {
 #[test]
 fn postpones_while_every_slot_is_held_by_another_process() {
     let d = tempfile::tempdir().unwrap();
-    let cfg = config(d.path(), "max-jobs = 1");
+    let cfg = config(d.path(), "max-jobs = 1\nqueue = 0");
     let slots = d.path().join("state/slots");
     fs::create_dir_all(&slots).unwrap();
     let held = fs::File::create(slots.join("0.lock")).unwrap();
