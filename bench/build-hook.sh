@@ -35,7 +35,8 @@ builtins.genList (i: derivation {
 }) $N
 NIX
 
-common=(--option builders-use-substitutes false --option substituters '' --option sandbox-paths "/bin/sh=$BB")
+POLL=${POLL:-5}  # Nix's default build-poll-interval
+common=(--option build-poll-interval "$POLL" --option builders-use-substitutes false --option substituters '' --option sandbox-paths "/bin/sh=$BB")
 
 now() { date +%s%N; }
 
@@ -58,7 +59,7 @@ SH
 run_ours() { # STORE
   printf 'runner = "chroot"\nprefix = "%s"\nstate-dir = "%s"\nmax-jobs = 2\n' "$1" "$1.state" > "$1.toml"
   DARLING_NIX_HOOK_CONFIG="$1.toml" nix-store --store "$1" -r $(nix-instantiate --store "$1" "$WORK/drvs.nix" 2>/dev/null) \
-    "${common[@]}" --option builders '' --option build-hook "$HOOK" --option build-poll-interval 1 >/dev/null 2>&1
+    "${common[@]}" --option builders '' --option build-hook "$HOOK" >/dev/null 2>&1
 }
 
 declare -A total

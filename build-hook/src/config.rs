@@ -160,9 +160,10 @@ impl fmt::Display for RunnerKind {
 }
 
 impl Config {
-    /// Queue places in front of the slots (default: as many as slots).
+    /// Queue places in front of the slots (default: 8 per slot, at most
+    /// 256; each waiting build costs Nix a hook process and four fds).
     pub fn queue_depth(&self) -> u32 {
-        self.queue.unwrap_or(self.max_jobs)
+        self.queue.unwrap_or((self.max_jobs * 8).min(256))
     }
 
     /// Loads defaults, the file (explicit path, `$DARLING_NIX_HOOK_CONFIG`,

@@ -84,7 +84,7 @@ pub fn wait_for_slot(state_dir: &Path, max: u32, ticket: Ticket, stop: &dyn Fn()
         if stop() {
             return Ok(None);
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(std::time::Duration::from_millis(25));
     }
 }
 
