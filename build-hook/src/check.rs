@@ -69,7 +69,9 @@ pub fn run(cfg: Result<Config, ConfigError>) -> Vec<Finding> {
     ));
 
     match slots::try_acquire(&cfg.state_dir, cfg.max_jobs) {
-        Ok(_) => {
+        Ok(slot) => {
+            // Release the probe's own slot before counting busy ones.
+            drop(slot);
             let busy = slots::busy(&cfg.state_dir, cfg.max_jobs).unwrap_or(0);
             out.push(f(
                 Level::Ok,
