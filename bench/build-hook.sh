@@ -7,7 +7,10 @@
 #          builders = ssh-ng://localhost?remote-program=<wrapper>, where the
 #          wrapper is a local `nix-daemon --stdio` on a second chroot store
 #          (Nix runs it directly for host `localhost`, no SSH);
-#   ours:  target/release/build-hook, chroot runner, direct mode.
+#   ours:  target/release/build-hook, chroot runner, direct mode, default
+#          queue (8 places per slot);
+#   ours-noq: the same with queue = 0, so every build beyond the slots is
+#          postponed, as the stock hook does.
 # The chroot runner stands in for Darling: Darling's own start-up cost per
 # build is not measurable here and is not included.
 #
@@ -48,7 +51,7 @@ run_floor() { # STORE
 run_peer() { # STORE REMOTE
   cat > "$WORK/remote.sh" <<SH
 #!/bin/sh
-exec nix-daemon "\$@" --store $2 --option system x86_64-darwin --option sandbox-paths /bin/sh=$BB
+exec nix-daemon "\$@" --store $2 --option system x86_64-darwin --option substituters "" --option sandbox-paths /bin/sh=$BB
 SH
   chmod +x "$WORK/remote.sh"
   nix-store --store "$1" -r $(nix-instantiate --store "$1" "$WORK/drvs.nix" 2>/dev/null) \
@@ -56,15 +59,15 @@ SH
     --option builders "ssh-ng://localhost?remote-program=$WORK/remote.sh x86_64-darwin - 2 1" >/dev/null 2>&1
 }
 
-run_ours() { # STORE
-  printf 'runner = "chroot"\nprefix = "%s"\nstate-dir = "%s"\nmax-jobs = 2\n' "$1" "$1.state" > "$1.toml"
+run_ours() { # STORE [EXTRA-CONFIG]
+  printf 'runner = "chroot"\nprefix = "%s"\nstate-dir = "%s"\nmax-jobs = 2\n%s\n' "$1" "$1.state" "${2:-}" > "$1.toml"
   DARLING_NIX_HOOK_CONFIG="$1.toml" nix-store --store "$1" -r $(nix-instantiate --store "$1" "$WORK/drvs.nix" 2>/dev/null) \
     "${common[@]}" --option builders '' --option build-hook "$HOOK" >/dev/null 2>&1
 }
 
 declare -A total
 for r in $(seq "$ROUNDS"); do
-  for way in floor peer ours; do
+  for way in floor peer ours ours-noq; do
     s="$WORK/$way-$r"; new_store "$s"
     [ "$way" = peer ] && new_store "$s.remote"
     # Instantiate outside the timed region, so only building is measured.
@@ -74,6 +77,7 @@ for r in $(seq "$ROUNDS"); do
       floor) run_floor "$s" ;;
       peer) run_peer "$s" "$s.remote" ;;
       ours) run_ours "$s" ;;
+      ours-noq) run_ours "$s" "queue = 0" ;;
     esac
     t1=$(now)
     ms=$(( (t1 - t0) / 1000000 ))
@@ -85,8 +89,8 @@ done
 per() { echo "scale=1; ${total[$1]} / $ROUNDS / $N" | bc; }
 ratio() { echo "scale=2; ${total[$1]} / ${total[$2]}" | bc; }
 echo
-echo "N=$N derivations, $ROUNDS rounds, 2 parallel builds each way"
+echo "N=$N derivations, $ROUNDS rounds, 2 parallel builds each way, build-poll-interval $POLL s"
 printf '| way | ms per derivation | ours / way |\n|---|---|---|\n'
-for way in floor peer ours; do
+for way in floor peer ours ours-noq; do
   printf '| %s | %s | %s |\n' "$way" "$(per $way)" "$(ratio ours $way)"
 done

@@ -1,0 +1,127 @@
+//! BSD file flags (`chflags`) over Linux inode flags (`FS_IOC_*FLAGS`).
+//! Clearing all flags (0) always succeeds, which is what Nix's
+//! `lchflags(path, 0)` needs; flags Linux can express are mapped, the rest
+//! give ENOTSUP.
+
+use core::ffi::{c_char, c_int, c_long};
+
+use crate::errno::{darwin, ret};
+use crate::sys::{self, errno, flag, nr, PathBuf};
+
+pub const UF_NODUMP: u32 = 0x1;
+pub const UF_IMMUTABLE: u32 = 0x2;
+pub const UF_APPEND: u32 = 0x4;
+pub const UF_HIDDEN: u32 = 0x8000;
+pub const SF_ARCHIVED: u32 = 0x10000;
+pub const SF_IMMUTABLE: u32 = 0x20000;
+pub const SF_APPEND: u32 = 0x40000;
+
+const FS_IMMUTABLE_FL: u32 = 0x10;
+const FS_APPEND_FL: u32 = 0x20;
+const FS_NODUMP_FL: u32 = 0x40;
+const MAPPED_LINUX: u32 = FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL;
+
+/// Darwin flags to the Linux bits they mean, or ENOTSUP (Darwin errno).
+pub fn to_linux(darwin_flags: u32) -> Result<u32, i32> {
+    let mut l = 0;
+    let mut rest = darwin_flags;
+    for (d, lx) in [(UF_NODUMP, FS_NODUMP_FL), (SF_IMMUTABLE, FS_IMMUTABLE_FL), (SF_APPEND, FS_APPEND_FL)] {
+        if rest & d != 0 {
+            l |= lx;
+            rest &= !d;
+        }
+    }
+    if rest != 0 {
+        Err(darwin::ENOTSUP)
+    } else {
+        Ok(l)
+    }
+}
+
+/// Linux inode flags as the Darwin flags a getattrlist/stat caller sees.
+pub fn from_linux(linux: u32) -> u32 {
+    let mut d = 0;
+    if linux & FS_NODUMP_FL != 0 {
+        d |= UF_NODUMP;
+    }
+    if linux & FS_IMMUTABLE_FL != 0 {
+        d |= SF_IMMUTABLE;
+    }
+    if linux & FS_APPEND_FL != 0 {
+        d |= SF_APPEND;
+    }
+    d
+}
+
+/// Current Linux flags of an open fd, or None if the fs has none.
+pub fn get_linux(fd: c_int) -> Result<Option<u32>, i32> {
+    let mut v: c_long = 0;
+    match sys::syscall(nr::IOCTL, [fd as c_long, flag::FS_IOC_GETFLAGS as c_long, &mut v as *mut c_long as c_long, 0, 0, 0]) {
+        Ok(_) => Ok(Some(v as u32)),
+        Err(errno::ENOTTY) | Err(errno::EOPNOTSUPP) | Err(errno::EINVAL) | Err(errno::ENOSYS) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Opens something we can ioctl: `host` with O_RDONLY|O_NONBLOCK.
+fn open_for_ioctl(dirfd: c_int, host: &PathBuf, follow: bool) -> Result<sys::Fd, i32> {
+    let nofollow = if follow { 0 } else { flag::O_NOFOLLOW };
+    sys::openat(dirfd, host.as_ptr(), flag::O_RDONLY | flag::O_NONBLOCK | nofollow, 0)
+}
+
+/// Applies Darwin `flags` to the object at (`dirfd`, `host`). Returns a
+/// handler value (0 or minus a Darwin errno).
+pub fn apply(dirfd: c_int, host: &PathBuf, follow: bool, flags: u32) -> c_long {
+    let wanted = match to_linux(flags) {
+        Ok(w) => w,
+        Err(e) => return -(e as c_long),
+    };
+    let at = if follow { 0 } else { flag::AT_SYMLINK_NOFOLLOW };
+    let st = match sys::statx(dirfd, host.as_ptr(), at, flag::STATX_BASIC_STATS) {
+        Ok(st) => st,
+        Err(e) => return ret(e),
+    };
+    if st.mode as u32 & 0o170000 == 0o120000 {
+        // Linux symlinks carry no inode flags: nothing to clear, nothing settable.
+        return if flags == 0 { 0 } else { -(darwin::ENOTSUP as c_long) };
+    }
+    let fd = match open_for_ioctl(dirfd, host, follow) {
+        Ok(fd) => fd,
+        Err(_) if flags == 0 => return 0,
+        Err(e) => return ret(e),
+    };
+    let cur = match get_linux(fd.0) {
+        Ok(Some(c)) => c,
+        Ok(None) => return if flags == 0 { 0 } else { -(darwin::ENOTSUP as c_long) },
+        Err(_) if flags == 0 => return 0,
+        Err(e) => return ret(e),
+    };
+    let new = (cur & !MAPPED_LINUX) | wanted;
+    if new == cur {
+        return 0;
+    }
+    let v: c_long = new as c_long;
+    match sys::syscall(nr::IOCTL, [fd.0 as c_long, flag::FS_IOC_SETFLAGS as c_long, &v as *const c_long as c_long, 0, 0, 0]) {
+        Ok(_) => 0,
+        Err(errno::ENOTTY) | Err(errno::EOPNOTSUPP) => -(darwin::ENOTSUP as c_long),
+        Err(e) => ret(e),
+    }
+}
+
+/// # Safety
+/// `path` must be a readable NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn xnu_fixes_chflags(path: *const c_char, flags: c_int) -> c_long {
+    let mut p = PathBuf::new();
+    if let Err(e) = sys::host_path(path, true, &mut p) {
+        return ret(e);
+    }
+    apply(flag::AT_FDCWD, &p, true, flags as u32)
+}
+
+#[no_mangle]
+pub extern "C" fn xnu_fixes_fchflags(fd: c_int, flags: c_int) -> c_long {
+    let mut p = PathBuf::new();
+    sys::proc_fd_path(fd, &mut p);
+    apply(flag::AT_FDCWD, &p, true, flags as u32)
+}

@@ -1,0 +1,30 @@
+//! Syscall translations Darling lacks, as a `#![no_std]` library linked into
+//! Darling's syscall emulation (libsystem_kernel). Every handler follows
+//! Darling's convention: return a value >= 0, or minus a **Darwin** errno.
+//!
+//! The library has no allocator, no TLS and no unwinding. It reaches the
+//! kernel only through [`sys`] (`__linux_syscall`) and gets host paths
+//! through one hook (`xnu_fixes_translate_path`); Darling provides both,
+//! and the `linux-shim` feature provides them for tests on plain Linux.
+//! The C interface is `include/xnu_fixes.h`.
+
+#![cfg_attr(not(test), no_std)]
+
+pub mod attrs;
+pub mod clone;
+pub mod entropy;
+pub mod errno;
+pub mod flags;
+pub mod rename;
+pub mod sandbox;
+pub mod setattrs;
+pub mod sys;
+
+#[cfg(all(feature = "staticlib", not(test)))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    // No unwinding and no I/O in here: stop the process the way abort does.
+    loop {
+        let _ = sys::syscall(231, [134, 0, 0, 0, 0, 0]); // exit_group(134)
+    }
+}

@@ -1,0 +1,67 @@
+//! `renameatx_np` (BSD 488) and `renamex_np`: RENAME_SWAP becomes Linux
+//! RENAME_EXCHANGE, RENAME_EXCL becomes RENAME_NOREPLACE.
+
+use core::ffi::{c_char, c_int, c_long, c_uint};
+
+use crate::errno::{darwin, ret};
+use crate::sys::{self, errno, flag, nr, PathBuf};
+
+pub const RENAME_SECLUDE: c_uint = 0x1;
+pub const RENAME_SWAP: c_uint = 0x2;
+pub const RENAME_EXCL: c_uint = 0x4;
+
+/// Maps Darwin rename flags to Linux renameat2 flags, or a Darwin errno.
+pub fn linux_flags(flags: c_uint) -> Result<u32, i32> {
+    // macOS 11, which Darling reports, knows only these three bits.
+    if flags & !(RENAME_SECLUDE | RENAME_SWAP | RENAME_EXCL) != 0 {
+        return Err(darwin::EINVAL);
+    }
+    if flags & RENAME_SWAP != 0 && flags & RENAME_EXCL != 0 {
+        return Err(darwin::EINVAL);
+    }
+    // Secluded renames need APFS semantics Linux has no equivalent for.
+    if flags & RENAME_SECLUDE != 0 {
+        return Err(darwin::ENOTSUP);
+    }
+    let mut l = 0;
+    if flags & RENAME_SWAP != 0 {
+        l |= flag::RENAME_EXCHANGE;
+    }
+    if flags & RENAME_EXCL != 0 {
+        l |= flag::RENAME_NOREPLACE;
+    }
+    Ok(l)
+}
+
+/// # Safety
+/// `from` and `to` must be readable NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn xnu_fixes_renameatx_np(fromfd: c_int, from: *const c_char, tofd: c_int, to: *const c_char, flags: c_uint) -> c_long {
+    let lflags = match linux_flags(flags) {
+        Ok(f) => f,
+        Err(e) => return -(e as c_long),
+    };
+    let mut a = PathBuf::new();
+    let mut b = PathBuf::new();
+    if let Err(e) = sys::host_path(from, false, &mut a) {
+        return ret(e);
+    }
+    if let Err(e) = sys::host_path(to, false, &mut b) {
+        return ret(e);
+    }
+    let args = [sys::linux_dirfd(fromfd) as c_long, a.as_ptr() as c_long, sys::linux_dirfd(tofd) as c_long, b.as_ptr() as c_long, lflags as c_long, 0];
+    match sys::syscall_retry(nr::RENAMEAT2, args) {
+        Ok(_) => 0,
+        // A filesystem that cannot do the flag answers EINVAL; callers
+        // (gnulib renameatu) fall back on ENOTSUP.
+        Err(errno::EINVAL) if lflags != 0 => -(darwin::ENOTSUP as c_long),
+        Err(e) => ret(e),
+    }
+}
+
+/// # Safety
+/// As [`xnu_fixes_renameatx_np`].
+#[no_mangle]
+pub unsafe extern "C" fn xnu_fixes_renamex_np(from: *const c_char, to: *const c_char, flags: c_uint) -> c_long {
+    xnu_fixes_renameatx_np(-2, from, -2, to, flags)
+}

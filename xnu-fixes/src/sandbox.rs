@@ -1,0 +1,42 @@
+//! libsandbox's entry points, safe to call: Darling's stubs write through
+//! the error pointer without a NULL check, which crashes every build of
+//! Nix 2.25+ (it passes NULL). These enforce **nothing**: there is no
+//! sandbox in Darling. They report success so callers proceed, and set
+//! `*errorbuf` to NULL when given one. Enforcement, where wanted, is
+//! darling-nix's `sandbox-exec` (Landlock) around the whole build.
+
+use core::ffi::{c_char, c_int};
+
+/// # Safety
+/// `errorbuf` may be NULL or must be writable.
+#[no_mangle]
+pub unsafe extern "C" fn sandbox_init(_profile: *const c_char, _flags: u64, errorbuf: *mut *mut c_char) -> c_int {
+    if !errorbuf.is_null() {
+        *errorbuf = core::ptr::null_mut();
+    }
+    0
+}
+
+/// # Safety
+/// `errorbuf` may be NULL or must be writable.
+#[no_mangle]
+pub unsafe extern "C" fn sandbox_init_with_parameters(_profile: *const c_char, _flags: u64, _parameters: *const *const c_char, errorbuf: *mut *mut c_char) -> c_int {
+    sandbox_init(_profile, _flags, errorbuf)
+}
+
+/// # Safety
+/// `errorbuf` may be NULL or must be writable.
+#[no_mangle]
+pub unsafe extern "C" fn sandbox_init_with_extensions(_profile: *const c_char, _flags: u64, _extensions: *const *const c_char, errorbuf: *mut *mut c_char) -> c_int {
+    sandbox_init(_profile, _flags, errorbuf)
+}
+
+/// Nothing to free: these functions never allocate an error string.
+#[no_mangle]
+pub extern "C" fn sandbox_free_error(_errorbuf: *mut c_char) {}
+
+/// 0: the sandbox functions in this library enforce no policy.
+#[no_mangle]
+pub extern "C" fn xnu_fixes_sandbox_enforced() -> c_int {
+    0
+}
