@@ -192,20 +192,28 @@ fn accepted<R: io::Read>(
     let slot = match admission {
         slots::Admission::Run(slot) => slot,
         slots::Admission::Wait(ticket) => {
-            l.talk(&format!("darling-nix: '{drv_path}' is waiting for a free build slot"));
+            l.talk(&format!(
+                "darling-nix: '{drv_path}' is waiting for a free build slot"
+            ));
             let stop = || build::TERMINATED.load(std::sync::atomic::Ordering::SeqCst);
             match slots::wait_for_slot(&cfg.state_dir, cfg.max_jobs, ticket, &stop) {
                 Ok(Some(slot)) => slot,
                 Ok(None) => return EXIT_HOOK_ERROR,
                 Err(e) => {
-                    l.error(&format!("darling-nix build-hook: waiting for a build slot in {}: {e}", cfg.state_dir.display()));
+                    l.error(&format!(
+                        "darling-nix build-hook: waiting for a build slot in {}: {e}",
+                        cfg.state_dir.display()
+                    ));
                     return EXIT_HOOK_ERROR;
                 }
             }
         }
         slots::Admission::Full => unreachable!("only admitted builds are accepted"),
     };
-    l.talk(&format!("darling-nix: building '{drv_path}' in slot {}", slot.index));
+    l.talk(&format!(
+        "darling-nix: building '{drv_path}' in slot {}",
+        slot.index
+    ));
     let runner = runner::from_config(cfg);
     let code = DirectBuild {
         cfg,

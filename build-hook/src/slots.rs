@@ -75,7 +75,12 @@ pub fn admit(state_dir: &Path, max: u32, queue: u32) -> io::Result<Admission> {
 
 /// Waits for a slot while holding a queue ticket; `stop` is polled so a
 /// terminated hook gives up. The ticket is released once the slot is held.
-pub fn wait_for_slot(state_dir: &Path, max: u32, ticket: Ticket, stop: &dyn Fn() -> bool) -> io::Result<Option<Slot>> {
+pub fn wait_for_slot(
+    state_dir: &Path,
+    max: u32,
+    ticket: Ticket,
+    stop: &dyn Fn() -> bool,
+) -> io::Result<Option<Slot>> {
     loop {
         if let Some(slot) = try_acquire(state_dir, max)? {
             drop(ticket);
@@ -123,8 +128,12 @@ mod tests {
     #[test]
     fn queue_admits_a_few_waiters_then_postpones() {
         let d = tempfile::tempdir().unwrap();
-        let Admission::Run(s0) = admit(d.path(), 1, 1).unwrap() else { panic!() };
-        let Admission::Wait(t) = admit(d.path(), 1, 1).unwrap() else { panic!() };
+        let Admission::Run(s0) = admit(d.path(), 1, 1).unwrap() else {
+            panic!()
+        };
+        let Admission::Wait(t) = admit(d.path(), 1, 1).unwrap() else {
+            panic!()
+        };
         assert!(matches!(admit(d.path(), 1, 1).unwrap(), Admission::Full));
         let waiter = {
             let p = d.path().to_path_buf();

@@ -231,7 +231,10 @@ pub fn validate(al: &AttrList, options: u32) -> Result<(), i32> {
     if al.volattr != 0 || al.forkattr != 0 {
         return Err(darwin::EINVAL);
     }
-    if al.commonattr & !CMN_SUPPORTED != 0 || al.dirattr & !DIR_SUPPORTED != 0 || al.fileattr & !FILE_SUPPORTED != 0 {
+    if al.commonattr & !CMN_SUPPORTED != 0
+        || al.dirattr & !DIR_SUPPORTED != 0
+        || al.fileattr & !FILE_SUPPORTED != 0
+    {
         return Err(darwin::EINVAL);
     }
     if options & FSOPT_PACK_INVAL_ATTRS != 0 && al.commonattr & cmn::RETURNED_ATTRS == 0 {
@@ -292,7 +295,10 @@ pub fn pack(al: &AttrList, options: u32, f: &Facts, scratch: &mut [u8]) -> usize
     let pack_inval = options & FSOPT_PACK_INVAL_ATTRS != 0;
     let is_dir = f.objtype == VDIR;
     let name_len = f.name.len().min(1024);
-    let mut p = Packer { out: scratch, pos: 4 };
+    let mut p = Packer {
+        out: scratch,
+        pos: 4,
+    };
 
     // The returned set, computed first, packed first.
     let mut ret_cmn = al.commonattr & cmn::RETURNED_ATTRS;
@@ -375,7 +381,11 @@ pub fn pack(al: &AttrList, options: u32, f: &Facts, scratch: &mut [u8]) -> usize
             _ => p.zeros(size),
         }
     }
-    let file_attrs = if !is_dir || pack_inval { al.fileattr } else { 0 };
+    let file_attrs = if !is_dir || pack_inval {
+        al.fileattr
+    } else {
+        0
+    };
     for &(bit, size) in FILE_SIZES {
         if file_attrs & bit == 0 {
             continue;
@@ -386,7 +396,14 @@ pub fn pack(al: &AttrList, options: u32, f: &Facts, scratch: &mut [u8]) -> usize
         }
         match bit {
             file::LINKCOUNT => p.u32(f.nlink),
-            file::TOTALSIZE | file::DATALENGTH => p.u64(f.size + if bit == file::TOTALSIZE { f.rsrclength } else { 0 }),
+            file::TOTALSIZE | file::DATALENGTH => p.u64(
+                f.size
+                    + if bit == file::TOTALSIZE {
+                        f.rsrclength
+                    } else {
+                        0
+                    },
+            ),
             file::ALLOCSIZE | file::DATAALLOCSIZE => p.u64(f.alloc),
             file::IOBLOCKSIZE => p.u32(f.blksize),
             file::DEVTYPE => p.u32(f.devtype),
@@ -413,7 +430,11 @@ pub fn deliver(packed: &mut [u8], needed: usize, buf: &mut [u8], options: u32) -
         return Err(darwin::ERANGE);
     }
     let written = needed.min(buf.len());
-    let header = if options & FSOPT_REPORT_FULLSIZE != 0 { needed } else { written };
+    let header = if options & FSOPT_REPORT_FULLSIZE != 0 {
+        needed
+    } else {
+        written
+    };
     packed[..4].copy_from_slice(&(header as u32).to_ne_bytes());
     buf[..written].copy_from_slice(&packed[..written]);
     Ok(())
@@ -471,7 +492,11 @@ pub fn getattr(target: Target, al: &AttrList, options: u32, buf: &mut [u8]) -> c
     let empty = b"\0".as_ptr() as *const c_char;
     let st: Statx = match target {
         Target::Path(dirfd, host, _) => {
-            let at = if nofollow { flag::AT_SYMLINK_NOFOLLOW } else { 0 };
+            let at = if nofollow {
+                flag::AT_SYMLINK_NOFOLLOW
+            } else {
+                0
+            };
             match sys::statx(dirfd, host.as_ptr(), at, mask) {
                 Ok(s) => s,
                 Err(e) => return ret(e),
@@ -486,9 +511,17 @@ pub fn getattr(target: Target, al: &AttrList, options: u32, buf: &mut [u8]) -> c
     let objtype = vtype(mode);
     let is_dir = objtype == VDIR;
 
-    let need_fd = al.commonattr & (cmn::PAROBJID | cmn::PARENTID | cmn::FSID | cmn::FLAGS | cmn::FNDRINFO | cmn::USERACCESS) != 0
+    let need_fd = al.commonattr
+        & (cmn::PAROBJID
+            | cmn::PARENTID
+            | cmn::FSID
+            | cmn::FLAGS
+            | cmn::FNDRINFO
+            | cmn::USERACCESS)
+        != 0
         || (is_dir && al.dirattr & (dir::ENTRYCOUNT | dir::MOUNTSTATUS) != 0)
-        || (!is_dir && al.fileattr & (file::RSRCLENGTH | file::RSRCALLOCSIZE | file::TOTALSIZE) != 0);
+        || (!is_dir
+            && al.fileattr & (file::RSRCLENGTH | file::RSRCALLOCSIZE | file::TOTALSIZE) != 0);
     let name_from_fd = al.commonattr & cmn::NAME != 0
         && match target {
             Target::Fd(_) => true,
@@ -501,7 +534,12 @@ pub fn getattr(target: Target, al: &AttrList, options: u32, buf: &mut [u8]) -> c
     // An O_PATH handle on exactly the object statx saw.
     let pathfd = if need_fd || name_from_fd {
         let r = match target {
-            Target::Path(dirfd, host, _) => sys::openat(dirfd, host.as_ptr(), flag::O_PATH | if nofollow { flag::O_NOFOLLOW } else { 0 }, 0),
+            Target::Path(dirfd, host, _) => sys::openat(
+                dirfd,
+                host.as_ptr(),
+                flag::O_PATH | if nofollow { flag::O_NOFOLLOW } else { 0 },
+                0,
+            ),
             Target::Fd(fd) => {
                 let mut p = PathBuf::new();
                 sys::proc_fd_path(fd, &mut p);
@@ -543,7 +581,11 @@ pub fn getattr(target: Target, al: &AttrList, options: u32, buf: &mut [u8]) -> c
         devid: dev(st.dev_major, st.dev_minor),
         objtype,
         objid: st.ino,
-        crtime: if st.mask & flag::STATX_BTIME != 0 { Some(st.btime) } else { None },
+        crtime: if st.mask & flag::STATX_BTIME != 0 {
+            Some(st.btime)
+        } else {
+            None
+        },
         modtime: st.mtime,
         chgtime: st.ctime,
         acctime: st.atime,
@@ -554,7 +596,11 @@ pub fn getattr(target: Target, al: &AttrList, options: u32, buf: &mut [u8]) -> c
         size: st.size,
         alloc: st.blocks * 512,
         blksize: st.blksize,
-        devtype: if objtype == VBLK || objtype == VCHR { dev(st.rdev_major, st.rdev_minor) } else { 0 },
+        devtype: if objtype == VBLK || objtype == VCHR {
+            dev(st.rdev_major, st.rdev_minor)
+        } else {
+            0
+        },
         ..Facts::default()
     };
 
@@ -565,7 +611,9 @@ pub fn getattr(target: Target, al: &AttrList, options: u32, buf: &mut [u8]) -> c
             f.fsid = [f.devid as i32, ftype];
         }
         let mut parent_dev = None;
-        if al.commonattr & (cmn::PAROBJID | cmn::PARENTID) != 0 || (is_dir && al.dirattr & dir::MOUNTSTATUS != 0) {
+        if al.commonattr & (cmn::PAROBJID | cmn::PARENTID) != 0
+            || (is_dir && al.dirattr & dir::MOUNTSTATUS != 0)
+        {
             if at_root || hostpath.bytes() == b"/" {
                 f.parentid = st.ino;
                 parent_dev = Some((st.dev_major, st.dev_minor));
@@ -574,7 +622,9 @@ pub fn getattr(target: Target, al: &AttrList, options: u32, buf: &mut [u8]) -> c
                 let hp = hostpath.bytes();
                 let cut = hp.iter().rposition(|c| *c == b'/').unwrap_or(0);
                 let _ = parent.set(if cut == 0 { b"/" } else { &hp[..cut] });
-                if let Ok(pst) = sys::statx(flag::AT_FDCWD, parent.as_ptr(), 0, flag::STATX_BASIC_STATS) {
+                if let Ok(pst) =
+                    sys::statx(flag::AT_FDCWD, parent.as_ptr(), 0, flag::STATX_BASIC_STATS)
+                {
                     f.parentid = pst.ino;
                     parent_dev = Some((pst.dev_major, pst.dev_minor));
                 }
@@ -590,7 +640,12 @@ pub fn getattr(target: Target, al: &AttrList, options: u32, buf: &mut [u8]) -> c
             f.mountstatus = mount_root as u32; // DIR_MNTSTATUS_MNTPOINT
         }
         if al.commonattr & cmn::FLAGS != 0 && objtype != VLNK {
-            if let Ok(rfd) = sys::openat(flag::AT_FDCWD, procfd.as_ptr(), flag::O_RDONLY | flag::O_NONBLOCK, 0) {
+            if let Ok(rfd) = sys::openat(
+                flag::AT_FDCWD,
+                procfd.as_ptr(),
+                flag::O_RDONLY | flag::O_NONBLOCK,
+                0,
+            ) {
                 if let Ok(Some(l)) = flags::get_linux(rfd.0) {
                     f.flags = flags::from_linux(l);
                 }
@@ -600,7 +655,17 @@ pub fn getattr(target: Target, al: &AttrList, options: u32, buf: &mut [u8]) -> c
             const AT_EACCESS: i64 = 0x200;
             let mut acc = 0;
             for bit in [4u32, 2, 1] {
-                let r = sys::syscall(nr::FACCESSAT2, [fd.0 as c_long, empty as c_long, bit as c_long, AT_EACCESS | flag::AT_EMPTY_PATH as i64, 0, 0]);
+                let r = sys::syscall(
+                    nr::FACCESSAT2,
+                    [
+                        fd.0 as c_long,
+                        empty as c_long,
+                        bit as c_long,
+                        AT_EACCESS | flag::AT_EMPTY_PATH as i64,
+                        0,
+                        0,
+                    ],
+                );
                 if r.is_ok() {
                     acc |= bit;
                 }
@@ -609,10 +674,32 @@ pub fn getattr(target: Target, al: &AttrList, options: u32, buf: &mut [u8]) -> c
         }
         if objtype != VLNK {
             if al.commonattr & cmn::FNDRINFO != 0 {
-                let _ = sys::syscall(nr::GETXATTR, [procfd.as_ptr() as c_long, XATTR_FINDERINFO.as_ptr() as c_long, f.fndrinfo.as_mut_ptr() as c_long, 32, 0, 0]);
+                let _ = sys::syscall(
+                    nr::GETXATTR,
+                    [
+                        procfd.as_ptr() as c_long,
+                        XATTR_FINDERINFO.as_ptr() as c_long,
+                        f.fndrinfo.as_mut_ptr() as c_long,
+                        32,
+                        0,
+                        0,
+                    ],
+                );
             }
-            if !is_dir && al.fileattr & (file::RSRCLENGTH | file::RSRCALLOCSIZE | file::TOTALSIZE) != 0 {
-                if let Ok(n) = sys::syscall(nr::GETXATTR, [procfd.as_ptr() as c_long, XATTR_RSRC.as_ptr() as c_long, 0, 0, 0, 0]) {
+            if !is_dir
+                && al.fileattr & (file::RSRCLENGTH | file::RSRCALLOCSIZE | file::TOTALSIZE) != 0
+            {
+                if let Ok(n) = sys::syscall(
+                    nr::GETXATTR,
+                    [
+                        procfd.as_ptr() as c_long,
+                        XATTR_RSRC.as_ptr() as c_long,
+                        0,
+                        0,
+                        0,
+                        0,
+                    ],
+                ) {
                     f.rsrclength = n as u64;
                 }
             }
@@ -635,19 +722,39 @@ pub fn getattr(target: Target, al: &AttrList, options: u32, buf: &mut [u8]) -> c
 
 fn is_symlink_at(target: &Target) -> bool {
     match target {
-        Target::Path(dirfd, host, _) => sys::statx(*dirfd, host.as_ptr(), flag::AT_SYMLINK_NOFOLLOW, flag::STATX_BASIC_STATS)
-            .map(|s| vtype(s.mode as u32) == VLNK)
-            .unwrap_or(false),
+        Target::Path(dirfd, host, _) => sys::statx(
+            *dirfd,
+            host.as_ptr(),
+            flag::AT_SYMLINK_NOFOLLOW,
+            flag::STATX_BASIC_STATS,
+        )
+        .map(|s| vtype(s.mode as u32) == VLNK)
+        .unwrap_or(false),
         Target::Fd(_) => false,
     }
 }
 
 fn count_entries(procfd: &PathBuf) -> Result<u32, i32> {
-    let d = sys::openat(flag::AT_FDCWD, procfd.as_ptr(), flag::O_RDONLY | flag::O_DIRECTORY, 0)?;
+    let d = sys::openat(
+        flag::AT_FDCWD,
+        procfd.as_ptr(),
+        flag::O_RDONLY | flag::O_DIRECTORY,
+        0,
+    )?;
     let mut buf = [0u8; 4096];
     let mut n = 0u32;
     loop {
-        let got = sys::syscall_retry(nr::GETDENTS64, [d.0 as c_long, buf.as_mut_ptr() as c_long, buf.len() as c_long, 0, 0, 0])? as usize;
+        let got = sys::syscall_retry(
+            nr::GETDENTS64,
+            [
+                d.0 as c_long,
+                buf.as_mut_ptr() as c_long,
+                buf.len() as c_long,
+                0,
+                0,
+                0,
+            ],
+        )? as usize;
         if got == 0 {
             return Ok(n);
         }
@@ -674,7 +781,14 @@ fn count_entries(procfd: &PathBuf) -> Result<u32, i32> {
 /// Pointers as for Darwin's getattrlist: `alist` readable, `buf` writable
 /// for `size` bytes, `path` a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn xnu_fixes_getattrlistat(fd: c_int, path: *const c_char, alist: *const AttrList, buf: *mut c_void, size: usize, options: c_ulong) -> c_long {
+pub unsafe extern "C" fn xnu_fixes_getattrlistat(
+    fd: c_int,
+    path: *const c_char,
+    alist: *const AttrList,
+    buf: *mut c_void,
+    size: usize,
+    options: c_ulong,
+) -> c_long {
     if alist.is_null() || (buf.is_null() && size > 0) {
         return -(darwin::EFAULT as c_long);
     }
@@ -684,26 +798,52 @@ pub unsafe extern "C" fn xnu_fixes_getattrlistat(fd: c_int, path: *const c_char,
     if let Err(e) = sys::host_path(path, options & FSOPT_NOFOLLOW == 0, &mut host) {
         return ret(e);
     }
-    let darwin_path = core::slice::from_raw_parts(path as *const u8, sys::cstr_len(path, sys::PATH_MAX));
-    let out = if size == 0 { &mut [][..] } else { core::slice::from_raw_parts_mut(buf as *mut u8, size) };
-    getattr(Target::Path(sys::linux_dirfd(fd), &host, darwin_path), &al, options, out)
+    let darwin_path =
+        core::slice::from_raw_parts(path as *const u8, sys::cstr_len(path, sys::PATH_MAX));
+    let out = if size == 0 {
+        &mut [][..]
+    } else {
+        core::slice::from_raw_parts_mut(buf as *mut u8, size)
+    };
+    getattr(
+        Target::Path(sys::linux_dirfd(fd), &host, darwin_path),
+        &al,
+        options,
+        out,
+    )
 }
 
 /// # Safety
 /// As [`xnu_fixes_getattrlistat`].
 #[no_mangle]
-pub unsafe extern "C" fn xnu_fixes_getattrlist(path: *const c_char, alist: *const AttrList, buf: *mut c_void, size: usize, options: c_ulong) -> c_long {
+pub unsafe extern "C" fn xnu_fixes_getattrlist(
+    path: *const c_char,
+    alist: *const AttrList,
+    buf: *mut c_void,
+    size: usize,
+    options: c_ulong,
+) -> c_long {
     xnu_fixes_getattrlistat(-2, path, alist, buf, size, options)
 }
 
 /// # Safety
 /// As [`xnu_fixes_getattrlistat`], without a path.
 #[no_mangle]
-pub unsafe extern "C" fn xnu_fixes_fgetattrlist(fd: c_int, alist: *const AttrList, buf: *mut c_void, size: usize, options: c_ulong) -> c_long {
+pub unsafe extern "C" fn xnu_fixes_fgetattrlist(
+    fd: c_int,
+    alist: *const AttrList,
+    buf: *mut c_void,
+    size: usize,
+    options: c_ulong,
+) -> c_long {
     if alist.is_null() || (buf.is_null() && size > 0) {
         return -(darwin::EFAULT as c_long);
     }
     let al = core::ptr::read_unaligned(alist);
-    let out = if size == 0 { &mut [][..] } else { core::slice::from_raw_parts_mut(buf as *mut u8, size) };
+    let out = if size == 0 {
+        &mut [][..]
+    } else {
+        core::slice::from_raw_parts_mut(buf as *mut u8, size)
+    };
     getattr(Target::Fd(fd), &al, options as u32, out)
 }

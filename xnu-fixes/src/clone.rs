@@ -21,16 +21,40 @@ fn geteuid_is_root() -> bool {
 }
 
 /// Clones the open regular file `src` (with stat `st`) to `dst`.
-unsafe fn clone_regular(src: &Fd, st: &sys::Statx, dst_dirfd: c_int, dst: &PathBuf, flags: u32) -> c_long {
+unsafe fn clone_regular(
+    src: &Fd,
+    st: &sys::Statx,
+    dst_dirfd: c_int,
+    dst: &PathBuf,
+    flags: u32,
+) -> c_long {
     let mode = (st.mode as u32) & 0o7777;
-    let out = match sys::openat(dst_dirfd, dst.as_ptr(), flag::O_WRONLY | flag::O_CREAT | flag::O_EXCL, mode) {
+    let out = match sys::openat(
+        dst_dirfd,
+        dst.as_ptr(),
+        flag::O_WRONLY | flag::O_CREAT | flag::O_EXCL,
+        mode,
+    ) {
         Ok(fd) => fd,
         Err(e) => return ret(e),
     };
     let unlink = || {
-        let _ = sys::syscall(nr::UNLINKAT, [dst_dirfd as c_long, dst.as_ptr() as c_long, 0, 0, 0, 0]);
+        let _ = sys::syscall(
+            nr::UNLINKAT,
+            [dst_dirfd as c_long, dst.as_ptr() as c_long, 0, 0, 0, 0],
+        );
     };
-    if let Err(e) = sys::syscall(nr::IOCTL, [out.0 as c_long, flag::FICLONE as c_long, src.0 as c_long, 0, 0, 0]) {
+    if let Err(e) = sys::syscall(
+        nr::IOCTL,
+        [
+            out.0 as c_long,
+            flag::FICLONE as c_long,
+            src.0 as c_long,
+            0,
+            0,
+            0,
+        ],
+    ) {
         unlink();
         return match e {
             errno::EXDEV => -(darwin::EXDEV as c_long),
@@ -42,23 +66,57 @@ unsafe fn clone_regular(src: &Fd, st: &sys::Statx, dst_dirfd: c_int, dst: &PathB
     // for root without CLONE_NOOWNERCOPY, its owner.
     let _ = sys::syscall(nr::FCHMOD, [out.0 as c_long, mode as c_long, 0, 0, 0, 0]);
     if flags & CLONE_NOOWNERCOPY == 0 && geteuid_is_root() {
-        let _ = sys::syscall(nr::FCHOWN, [out.0 as c_long, st.uid as c_long, st.gid as c_long, 0, 0, 0]);
+        let _ = sys::syscall(
+            nr::FCHOWN,
+            [out.0 as c_long, st.uid as c_long, st.gid as c_long, 0, 0, 0],
+        );
     }
-    let times = [[st.atime.sec, st.atime.nsec as i64], [st.mtime.sec, st.mtime.nsec as i64]];
-    let _ = sys::syscall(nr::UTIMENSAT, [out.0 as c_long, 0, times.as_ptr() as c_long, 0, 0, 0]);
+    let times = [
+        [st.atime.sec, st.atime.nsec as i64],
+        [st.mtime.sec, st.mtime.nsec as i64],
+    ];
+    let _ = sys::syscall(
+        nr::UTIMENSAT,
+        [out.0 as c_long, 0, times.as_ptr() as c_long, 0, 0, 0],
+    );
     0
 }
 
-unsafe fn clone_symlink(src_dirfd: c_int, src: &PathBuf, dst_dirfd: c_int, dst: &PathBuf) -> c_long {
+unsafe fn clone_symlink(
+    src_dirfd: c_int,
+    src: &PathBuf,
+    dst_dirfd: c_int,
+    dst: &PathBuf,
+) -> c_long {
     let mut target = PathBuf::new();
-    match sys::syscall(nr::READLINKAT, [src_dirfd as c_long, src.as_ptr() as c_long, target.buf.as_mut_ptr() as c_long, (sys::PATH_MAX - 1) as c_long, 0, 0]) {
+    match sys::syscall(
+        nr::READLINKAT,
+        [
+            src_dirfd as c_long,
+            src.as_ptr() as c_long,
+            target.buf.as_mut_ptr() as c_long,
+            (sys::PATH_MAX - 1) as c_long,
+            0,
+            0,
+        ],
+    ) {
         Ok(n) => {
             target.len = n as usize;
             target.buf[target.len] = 0;
         }
         Err(e) => return ret(e),
     }
-    match sys::syscall(nr::SYMLINKAT, [target.as_ptr() as c_long, dst_dirfd as c_long, dst.as_ptr() as c_long, 0, 0, 0]) {
+    match sys::syscall(
+        nr::SYMLINKAT,
+        [
+            target.as_ptr() as c_long,
+            dst_dirfd as c_long,
+            dst.as_ptr() as c_long,
+            0,
+            0,
+            0,
+        ],
+    ) {
         Ok(_) => 0,
         Err(e) => ret(e),
     }
@@ -76,7 +134,13 @@ fn check_flags(flags: u32) -> Result<(), c_long> {
 /// # Safety
 /// `src` and `dst` must be readable NUL-terminated strings.
 #[no_mangle]
-pub unsafe extern "C" fn xnu_fixes_clonefileat(src_dirfd: c_int, src: *const c_char, dst_dirfd: c_int, dst: *const c_char, flags: u32) -> c_long {
+pub unsafe extern "C" fn xnu_fixes_clonefileat(
+    src_dirfd: c_int,
+    src: *const c_char,
+    dst_dirfd: c_int,
+    dst: *const c_char,
+    flags: u32,
+) -> c_long {
     if let Err(r) = check_flags(flags) {
         return r;
     }
@@ -90,7 +154,11 @@ pub unsafe extern "C" fn xnu_fixes_clonefileat(src_dirfd: c_int, src: *const c_c
         return ret(e);
     }
     let (sfd, dfd) = (sys::linux_dirfd(src_dirfd), sys::linux_dirfd(dst_dirfd));
-    let at = if nofollow { flag::AT_SYMLINK_NOFOLLOW } else { 0 };
+    let at = if nofollow {
+        flag::AT_SYMLINK_NOFOLLOW
+    } else {
+        0
+    };
     let st = match sys::statx(sfd, s.as_ptr(), at, flag::STATX_BASIC_STATS) {
         Ok(st) => st,
         Err(e) => return ret(e),
@@ -106,7 +174,12 @@ pub unsafe extern "C" fn xnu_fixes_clonefileat(src_dirfd: c_int, src: *const c_c
             }
         }
         S_IFREG => {
-            let fd = match sys::openat(sfd, s.as_ptr(), flag::O_RDONLY | flag::O_NONBLOCK | if nofollow { flag::O_NOFOLLOW } else { 0 }, 0) {
+            let fd = match sys::openat(
+                sfd,
+                s.as_ptr(),
+                flag::O_RDONLY | flag::O_NONBLOCK | if nofollow { flag::O_NOFOLLOW } else { 0 },
+                0,
+            ) {
                 Ok(fd) => fd,
                 Err(e) => return ret(e),
             };
@@ -123,7 +196,12 @@ fn exists(dirfd: c_int, p: &PathBuf) -> bool {
 /// # Safety
 /// `dst` must be a readable NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn xnu_fixes_fclonefileat(srcfd: c_int, dst_dirfd: c_int, dst: *const c_char, flags: u32) -> c_long {
+pub unsafe extern "C" fn xnu_fixes_fclonefileat(
+    srcfd: c_int,
+    dst_dirfd: c_int,
+    dst: *const c_char,
+    flags: u32,
+) -> c_long {
     if let Err(r) = check_flags(flags) {
         return r;
     }
@@ -132,7 +210,12 @@ pub unsafe extern "C" fn xnu_fixes_fclonefileat(srcfd: c_int, dst_dirfd: c_int, 
         return ret(e);
     }
     let empty = b"\0";
-    let st = match sys::statx(srcfd, empty.as_ptr() as *const c_char, flag::AT_EMPTY_PATH, flag::STATX_BASIC_STATS) {
+    let st = match sys::statx(
+        srcfd,
+        empty.as_ptr() as *const c_char,
+        flag::AT_EMPTY_PATH,
+        flag::STATX_BASIC_STATS,
+    ) {
         Ok(st) => st,
         Err(e) => return ret(e),
     };
@@ -141,7 +224,12 @@ pub unsafe extern "C" fn xnu_fixes_fclonefileat(srcfd: c_int, dst_dirfd: c_int, 
             // Reopen read-only: the caller's fd may be write-only or O_PATH.
             let mut p = PathBuf::new();
             sys::proc_fd_path(srcfd, &mut p);
-            let fd = match sys::openat(flag::AT_FDCWD, p.as_ptr(), flag::O_RDONLY | flag::O_NONBLOCK, 0) {
+            let fd = match sys::openat(
+                flag::AT_FDCWD,
+                p.as_ptr(),
+                flag::O_RDONLY | flag::O_NONBLOCK,
+                0,
+            ) {
                 Ok(fd) => fd,
                 Err(e) => return ret(e),
             };

@@ -20,7 +20,17 @@ pub unsafe extern "C" fn xnu_fixes_getentropy(buf: *mut c_void, size: usize) -> 
     }
     let mut done = 0;
     while done < size {
-        match sys::syscall(nr::GETRANDOM, [buf as c_long + done as c_long, (size - done) as c_long, 0, 0, 0, 0]) {
+        match sys::syscall(
+            nr::GETRANDOM,
+            [
+                buf as c_long + done as c_long,
+                (size - done) as c_long,
+                0,
+                0,
+                0,
+                0,
+            ],
+        ) {
             Ok(n) => done += n as usize,
             Err(errno::EINTR) => continue,
             Err(e) => return ret(e),

@@ -25,7 +25,11 @@ const MAPPED_LINUX: u32 = FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL;
 pub fn to_linux(darwin_flags: u32) -> Result<u32, i32> {
     let mut l = 0;
     let mut rest = darwin_flags;
-    for (d, lx) in [(UF_NODUMP, FS_NODUMP_FL), (SF_IMMUTABLE, FS_IMMUTABLE_FL), (SF_APPEND, FS_APPEND_FL)] {
+    for (d, lx) in [
+        (UF_NODUMP, FS_NODUMP_FL),
+        (SF_IMMUTABLE, FS_IMMUTABLE_FL),
+        (SF_APPEND, FS_APPEND_FL),
+    ] {
         if rest & d != 0 {
             l |= lx;
             rest &= !d;
@@ -56,9 +60,21 @@ pub fn from_linux(linux: u32) -> u32 {
 /// Current Linux flags of an open fd, or None if the fs has none.
 pub fn get_linux(fd: c_int) -> Result<Option<u32>, i32> {
     let mut v: c_long = 0;
-    match sys::syscall(nr::IOCTL, [fd as c_long, flag::FS_IOC_GETFLAGS as c_long, &mut v as *mut c_long as c_long, 0, 0, 0]) {
+    match sys::syscall(
+        nr::IOCTL,
+        [
+            fd as c_long,
+            flag::FS_IOC_GETFLAGS as c_long,
+            &mut v as *mut c_long as c_long,
+            0,
+            0,
+            0,
+        ],
+    ) {
         Ok(_) => Ok(Some(v as u32)),
-        Err(errno::ENOTTY) | Err(errno::EOPNOTSUPP) | Err(errno::EINVAL) | Err(errno::ENOSYS) => Ok(None),
+        Err(errno::ENOTTY) | Err(errno::EOPNOTSUPP) | Err(errno::EINVAL) | Err(errno::ENOSYS) => {
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }
@@ -66,7 +82,12 @@ pub fn get_linux(fd: c_int) -> Result<Option<u32>, i32> {
 /// Opens something we can ioctl: `host` with O_RDONLY|O_NONBLOCK.
 fn open_for_ioctl(dirfd: c_int, host: &PathBuf, follow: bool) -> Result<sys::Fd, i32> {
     let nofollow = if follow { 0 } else { flag::O_NOFOLLOW };
-    sys::openat(dirfd, host.as_ptr(), flag::O_RDONLY | flag::O_NONBLOCK | nofollow, 0)
+    sys::openat(
+        dirfd,
+        host.as_ptr(),
+        flag::O_RDONLY | flag::O_NONBLOCK | nofollow,
+        0,
+    )
 }
 
 /// Applies Darwin `flags` to the object at (`dirfd`, `host`). Returns a
@@ -83,7 +104,11 @@ pub fn apply(dirfd: c_int, host: &PathBuf, follow: bool, flags: u32) -> c_long {
     };
     if st.mode as u32 & 0o170000 == 0o120000 {
         // Linux symlinks carry no inode flags: nothing to clear, nothing settable.
-        return if flags == 0 { 0 } else { -(darwin::ENOTSUP as c_long) };
+        return if flags == 0 {
+            0
+        } else {
+            -(darwin::ENOTSUP as c_long)
+        };
     }
     let fd = match open_for_ioctl(dirfd, host, follow) {
         Ok(fd) => fd,
@@ -92,7 +117,13 @@ pub fn apply(dirfd: c_int, host: &PathBuf, follow: bool, flags: u32) -> c_long {
     };
     let cur = match get_linux(fd.0) {
         Ok(Some(c)) => c,
-        Ok(None) => return if flags == 0 { 0 } else { -(darwin::ENOTSUP as c_long) },
+        Ok(None) => {
+            return if flags == 0 {
+                0
+            } else {
+                -(darwin::ENOTSUP as c_long)
+            }
+        }
         Err(_) if flags == 0 => return 0,
         Err(e) => return ret(e),
     };
@@ -101,7 +132,17 @@ pub fn apply(dirfd: c_int, host: &PathBuf, follow: bool, flags: u32) -> c_long {
         return 0;
     }
     let v: c_long = new as c_long;
-    match sys::syscall(nr::IOCTL, [fd.0 as c_long, flag::FS_IOC_SETFLAGS as c_long, &v as *const c_long as c_long, 0, 0, 0]) {
+    match sys::syscall(
+        nr::IOCTL,
+        [
+            fd.0 as c_long,
+            flag::FS_IOC_SETFLAGS as c_long,
+            &v as *const c_long as c_long,
+            0,
+            0,
+            0,
+        ],
+    ) {
         Ok(_) => 0,
         Err(errno::ENOTTY) | Err(errno::EOPNOTSUPP) => -(darwin::ENOTSUP as c_long),
         Err(e) => ret(e),

@@ -36,7 +36,13 @@ pub fn linux_flags(flags: c_uint) -> Result<u32, i32> {
 /// # Safety
 /// `from` and `to` must be readable NUL-terminated strings.
 #[no_mangle]
-pub unsafe extern "C" fn xnu_fixes_renameatx_np(fromfd: c_int, from: *const c_char, tofd: c_int, to: *const c_char, flags: c_uint) -> c_long {
+pub unsafe extern "C" fn xnu_fixes_renameatx_np(
+    fromfd: c_int,
+    from: *const c_char,
+    tofd: c_int,
+    to: *const c_char,
+    flags: c_uint,
+) -> c_long {
     let lflags = match linux_flags(flags) {
         Ok(f) => f,
         Err(e) => return -(e as c_long),
@@ -49,7 +55,14 @@ pub unsafe extern "C" fn xnu_fixes_renameatx_np(fromfd: c_int, from: *const c_ch
     if let Err(e) = sys::host_path(to, false, &mut b) {
         return ret(e);
     }
-    let args = [sys::linux_dirfd(fromfd) as c_long, a.as_ptr() as c_long, sys::linux_dirfd(tofd) as c_long, b.as_ptr() as c_long, lflags as c_long, 0];
+    let args = [
+        sys::linux_dirfd(fromfd) as c_long,
+        a.as_ptr() as c_long,
+        sys::linux_dirfd(tofd) as c_long,
+        b.as_ptr() as c_long,
+        lflags as c_long,
+        0,
+    ];
     match sys::syscall_retry(nr::RENAMEAT2, args) {
         Ok(_) => 0,
         // A filesystem that cannot do the flag answers EINVAL; callers
@@ -62,6 +75,10 @@ pub unsafe extern "C" fn xnu_fixes_renameatx_np(fromfd: c_int, from: *const c_ch
 /// # Safety
 /// As [`xnu_fixes_renameatx_np`].
 #[no_mangle]
-pub unsafe extern "C" fn xnu_fixes_renamex_np(from: *const c_char, to: *const c_char, flags: c_uint) -> c_long {
+pub unsafe extern "C" fn xnu_fixes_renamex_np(
+    from: *const c_char,
+    to: *const c_char,
+    flags: c_uint,
+) -> c_long {
     xnu_fixes_renameatx_np(-2, from, -2, to, flags)
 }

@@ -10,7 +10,11 @@ use core::ffi::{c_char, c_int};
 /// # Safety
 /// `errorbuf` may be NULL or must be writable.
 #[no_mangle]
-pub unsafe extern "C" fn sandbox_init(_profile: *const c_char, _flags: u64, errorbuf: *mut *mut c_char) -> c_int {
+pub unsafe extern "C" fn sandbox_init(
+    _profile: *const c_char,
+    _flags: u64,
+    errorbuf: *mut *mut c_char,
+) -> c_int {
     if !errorbuf.is_null() {
         *errorbuf = core::ptr::null_mut();
     }
@@ -20,14 +24,24 @@ pub unsafe extern "C" fn sandbox_init(_profile: *const c_char, _flags: u64, erro
 /// # Safety
 /// `errorbuf` may be NULL or must be writable.
 #[no_mangle]
-pub unsafe extern "C" fn sandbox_init_with_parameters(_profile: *const c_char, _flags: u64, _parameters: *const *const c_char, errorbuf: *mut *mut c_char) -> c_int {
+pub unsafe extern "C" fn sandbox_init_with_parameters(
+    _profile: *const c_char,
+    _flags: u64,
+    _parameters: *const *const c_char,
+    errorbuf: *mut *mut c_char,
+) -> c_int {
     sandbox_init(_profile, _flags, errorbuf)
 }
 
 /// # Safety
 /// `errorbuf` may be NULL or must be writable.
 #[no_mangle]
-pub unsafe extern "C" fn sandbox_init_with_extensions(_profile: *const c_char, _flags: u64, _extensions: *const *const c_char, errorbuf: *mut *mut c_char) -> c_int {
+pub unsafe extern "C" fn sandbox_init_with_extensions(
+    _profile: *const c_char,
+    _flags: u64,
+    _extensions: *const *const c_char,
+    errorbuf: *mut *mut c_char,
+) -> c_int {
     sandbox_init(_profile, _flags, errorbuf)
 }
 

@@ -80,7 +80,12 @@ pub fn parse(al: &AttrList, buf: &[u8]) -> Result<Changes, i32> {
         if at + size > buf.len() {
             return Err(darwin::EINVAL);
         }
-        let ts = || (i64::from_ne_bytes(rd(buf, at)), i64::from_ne_bytes(rd(buf, at + 8)));
+        let ts = || {
+            (
+                i64::from_ne_bytes(rd(buf, at)),
+                i64::from_ne_bytes(rd(buf, at + 8)),
+            )
+        };
         match bit {
             cmn::MODTIME => c.modtime = Some(ts()),
             cmn::ACCTIME => c.acctime = Some(ts()),
@@ -109,7 +114,11 @@ pub fn parse(al: &AttrList, buf: &[u8]) -> Result<Changes, i32> {
 
 /// Applies parsed changes to (`dirfd`, `host`). Returns 0 or minus a Darwin errno.
 pub fn apply(dirfd: c_int, host: &PathBuf, nofollow: bool, c: &Changes) -> c_long {
-    let at = if nofollow { flag::AT_SYMLINK_NOFOLLOW } else { 0 };
+    let at = if nofollow {
+        flag::AT_SYMLINK_NOFOLLOW
+    } else {
+        0
+    };
     let st = match sys::statx(dirfd, host.as_ptr(), at, flag::STATX_BASIC_STATS) {
         Ok(s) => s,
         Err(e) => return ret(e),
@@ -117,7 +126,11 @@ pub fn apply(dirfd: c_int, host: &PathBuf, nofollow: bool, c: &Changes) -> c_lon
     let is_link = st.mode as u32 & 0o170000 == 0o120000;
     if let Some(fi) = c.fndrinfo {
         const NAME: &[u8] = b"user.com.apple.FinderInfo\0";
-        let (set, remove) = if nofollow { (nr::LSETXATTR, nr::LREMOVEXATTR) } else { (nr::SETXATTR, nr::REMOVEXATTR) };
+        let (set, remove) = if nofollow {
+            (nr::LSETXATTR, nr::LREMOVEXATTR)
+        } else {
+            (nr::SETXATTR, nr::REMOVEXATTR)
+        };
         let zero = fi.iter().all(|b| *b == 0);
         // xattr calls take a path relative to the cwd; resolve dirfd first.
         let mut p = PathBuf::new();
@@ -125,14 +138,27 @@ pub fn apply(dirfd: c_int, host: &PathBuf, nofollow: bool, c: &Changes) -> c_lon
             return ret(e);
         }
         let r = if zero {
-            match sys::syscall(remove, [p.as_ptr() as c_long, NAME.as_ptr() as c_long, 0, 0, 0, 0]) {
+            match sys::syscall(
+                remove,
+                [p.as_ptr() as c_long, NAME.as_ptr() as c_long, 0, 0, 0, 0],
+            ) {
                 Err(errno::ENODATA) => Ok(0),
                 r => r,
             }
         } else if is_link {
             Err(errno::EOPNOTSUPP)
         } else {
-            sys::syscall(set, [p.as_ptr() as c_long, NAME.as_ptr() as c_long, fi.as_ptr() as c_long, 32, 0, 0])
+            sys::syscall(
+                set,
+                [
+                    p.as_ptr() as c_long,
+                    NAME.as_ptr() as c_long,
+                    fi.as_ptr() as c_long,
+                    32,
+                    0,
+                    0,
+                ],
+            )
         };
         match r {
             Ok(_) => {}
@@ -143,7 +169,17 @@ pub fn apply(dirfd: c_int, host: &PathBuf, nofollow: bool, c: &Changes) -> c_lon
     if c.uid.is_some() || c.gid.is_some() {
         let uid = c.uid.map(|u| u as c_long).unwrap_or(-1);
         let gid = c.gid.map(|g| g as c_long).unwrap_or(-1);
-        if let Err(e) = sys::syscall(nr::FCHOWNAT, [dirfd as c_long, host.as_ptr() as c_long, uid, gid, at as c_long, 0]) {
+        if let Err(e) = sys::syscall(
+            nr::FCHOWNAT,
+            [
+                dirfd as c_long,
+                host.as_ptr() as c_long,
+                uid,
+                gid,
+                at as c_long,
+                0,
+            ],
+        ) {
             return ret(e);
         }
     }
@@ -152,7 +188,17 @@ pub fn apply(dirfd: c_int, host: &PathBuf, nofollow: bool, c: &Changes) -> c_lon
             // Linux cannot change a symlink's mode.
             return -(darwin::ENOTSUP as c_long);
         }
-        if let Err(e) = sys::syscall(nr::FCHMODAT, [dirfd as c_long, host.as_ptr() as c_long, mode as c_long, 0, 0, 0]) {
+        if let Err(e) = sys::syscall(
+            nr::FCHMODAT,
+            [
+                dirfd as c_long,
+                host.as_ptr() as c_long,
+                mode as c_long,
+                0,
+                0,
+                0,
+            ],
+        ) {
             return ret(e);
         }
     }
@@ -161,7 +207,17 @@ pub fn apply(dirfd: c_int, host: &PathBuf, nofollow: bool, c: &Changes) -> c_lon
         let a = c.acctime.unwrap_or(omit);
         let m = c.modtime.unwrap_or(omit);
         let times = [[a.0, a.1], [m.0, m.1]];
-        if let Err(e) = sys::syscall(nr::UTIMENSAT, [dirfd as c_long, host.as_ptr() as c_long, times.as_ptr() as c_long, at as c_long, 0, 0]) {
+        if let Err(e) = sys::syscall(
+            nr::UTIMENSAT,
+            [
+                dirfd as c_long,
+                host.as_ptr() as c_long,
+                times.as_ptr() as c_long,
+                at as c_long,
+                0,
+                0,
+            ],
+        ) {
             return ret(e);
         }
     }
@@ -194,24 +250,45 @@ fn at_path(dirfd: c_int, host: &PathBuf, out: &mut PathBuf) -> Result<(), i32> {
     out.set(&tmp[..n + 1 + b.len()])
 }
 
-unsafe fn request<'a>(alist: *const AttrList, buf: *const c_void, size: usize) -> Result<(AttrList, &'a [u8]), c_long> {
+unsafe fn request<'a>(
+    alist: *const AttrList,
+    buf: *const c_void,
+    size: usize,
+) -> Result<(AttrList, &'a [u8]), c_long> {
     if alist.is_null() || (buf.is_null() && size > 0) {
         return Err(-(darwin::EFAULT as c_long));
     }
     let al = core::ptr::read_unaligned(alist);
-    let b = if size == 0 { &[][..] } else { core::slice::from_raw_parts(buf as *const u8, size.min(ATTR_MAX_BUFFER + 1)) };
+    let b = if size == 0 {
+        &[][..]
+    } else {
+        core::slice::from_raw_parts(buf as *const u8, size.min(ATTR_MAX_BUFFER + 1))
+    };
     Ok((al, b))
 }
 
 /// # Safety
 /// `path` a NUL-terminated string, `alist` readable, `buf` readable for `size`.
 #[no_mangle]
-pub unsafe extern "C" fn xnu_fixes_setattrlistat(fd: c_int, path: *const c_char, alist: *const AttrList, buf: *const c_void, size: usize, options: c_ulong) -> c_long {
+pub unsafe extern "C" fn xnu_fixes_setattrlistat(
+    fd: c_int,
+    path: *const c_char,
+    alist: *const AttrList,
+    buf: *const c_void,
+    size: usize,
+    options: c_ulong,
+) -> c_long {
     let (al, b) = match request(alist, buf, size) {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if al.commonattr == 0 && al.volattr == 0 && al.dirattr == 0 && al.fileattr == 0 && al.forkattr == 0 && al.bitmapcount == ATTR_BIT_MAP_COUNT {
+    if al.commonattr == 0
+        && al.volattr == 0
+        && al.dirattr == 0
+        && al.fileattr == 0
+        && al.forkattr == 0
+        && al.bitmapcount == ATTR_BIT_MAP_COUNT
+    {
         return 0;
     }
     let c = match parse(&al, b) {
@@ -229,19 +306,37 @@ pub unsafe extern "C" fn xnu_fixes_setattrlistat(fd: c_int, path: *const c_char,
 /// # Safety
 /// As [`xnu_fixes_setattrlistat`].
 #[no_mangle]
-pub unsafe extern "C" fn xnu_fixes_setattrlist(path: *const c_char, alist: *const AttrList, buf: *const c_void, size: usize, options: c_ulong) -> c_long {
+pub unsafe extern "C" fn xnu_fixes_setattrlist(
+    path: *const c_char,
+    alist: *const AttrList,
+    buf: *const c_void,
+    size: usize,
+    options: c_ulong,
+) -> c_long {
     xnu_fixes_setattrlistat(-2, path, alist, buf, size, options)
 }
 
 /// # Safety
 /// As [`xnu_fixes_setattrlistat`], without a path.
 #[no_mangle]
-pub unsafe extern "C" fn xnu_fixes_fsetattrlist(fd: c_int, alist: *const AttrList, buf: *const c_void, size: usize, options: c_ulong) -> c_long {
+pub unsafe extern "C" fn xnu_fixes_fsetattrlist(
+    fd: c_int,
+    alist: *const AttrList,
+    buf: *const c_void,
+    size: usize,
+    options: c_ulong,
+) -> c_long {
     let (al, b) = match request(alist, buf, size) {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if al.commonattr == 0 && al.volattr == 0 && al.dirattr == 0 && al.fileattr == 0 && al.forkattr == 0 && al.bitmapcount == ATTR_BIT_MAP_COUNT {
+    if al.commonattr == 0
+        && al.volattr == 0
+        && al.dirattr == 0
+        && al.fileattr == 0
+        && al.forkattr == 0
+        && al.bitmapcount == ATTR_BIT_MAP_COUNT
+    {
         return 0;
     }
     let c = match parse(&al, b) {

@@ -8,13 +8,26 @@ use core::ffi::{c_char, c_int, c_long};
 extern "C" {
     /// A raw Linux syscall; returns the kernel's value (negative Linux
     /// errno on failure). Exported by Darling's libsystem_kernel.
-    fn __linux_syscall(nr: c_int, a1: c_long, a2: c_long, a3: c_long, a4: c_long, a5: c_long, a6: c_long) -> c_long;
+    fn __linux_syscall(
+        nr: c_int,
+        a1: c_long,
+        a2: c_long,
+        a3: c_long,
+        a4: c_long,
+        a5: c_long,
+        a6: c_long,
+    ) -> c_long;
 
     /// Translates an absolute path as a Darwin process sees it into the host
     /// path, NUL-terminated, into `out` (`out_size` bytes). `follow` says
     /// whether a final symlink is followed. Returns 0 or a negative Linux
     /// errno. Provided by the Darling glue (see integration/).
-    fn xnu_fixes_translate_path(path: *const c_char, out: *mut c_char, out_size: usize, follow: c_int) -> c_long;
+    fn xnu_fixes_translate_path(
+        path: *const c_char,
+        out: *mut c_char,
+        out_size: usize,
+        follow: c_int,
+    ) -> c_long;
 }
 
 /// A Linux errno (positive).
@@ -130,7 +143,10 @@ pub struct PathBuf {
 
 impl PathBuf {
     pub const fn new() -> Self {
-        PathBuf { buf: [0; PATH_MAX], len: 0 }
+        PathBuf {
+            buf: [0; PATH_MAX],
+            len: 0,
+        }
     }
 
     pub fn as_ptr(&self) -> *const c_char {
@@ -195,7 +211,12 @@ pub unsafe fn host_path(path: *const c_char, follow: bool, out: &mut PathBuf) ->
     if bytes[0] != b'/' {
         return out.set(bytes);
     }
-    let r = xnu_fixes_translate_path(path, out.buf.as_mut_ptr() as *mut c_char, PATH_MAX, follow as c_int);
+    let r = xnu_fixes_translate_path(
+        path,
+        out.buf.as_mut_ptr() as *mut c_char,
+        PATH_MAX,
+        follow as c_int,
+    );
     if r < 0 {
         return Err(-r as Errno);
     }
@@ -217,7 +238,17 @@ impl Drop for Fd {
 }
 
 pub fn openat(dirfd: c_int, path: *const c_char, flags: i32, mode: u32) -> Result<Fd, Errno> {
-    let fd = syscall_retry(nr::OPENAT, [dirfd as c_long, path as c_long, (flags | flag::O_CLOEXEC) as c_long, mode as c_long, 0, 0])?;
+    let fd = syscall_retry(
+        nr::OPENAT,
+        [
+            dirfd as c_long,
+            path as c_long,
+            (flags | flag::O_CLOEXEC) as c_long,
+            mode as c_long,
+            0,
+            0,
+        ],
+    )?;
     Ok(Fd(fd as c_int))
 }
 
@@ -265,7 +296,17 @@ impl Statx {
 
 pub fn statx(dirfd: c_int, path: *const c_char, flags: i32, mask: u32) -> Result<Statx, Errno> {
     let mut st = Statx::zeroed();
-    syscall_retry(nr::STATX, [dirfd as c_long, path as c_long, flags as c_long, mask as c_long, &mut st as *mut Statx as c_long, 0])?;
+    syscall_retry(
+        nr::STATX,
+        [
+            dirfd as c_long,
+            path as c_long,
+            flags as c_long,
+            mask as c_long,
+            &mut st as *mut Statx as c_long,
+            0,
+        ],
+    )?;
     Ok(st)
 }
 
@@ -290,7 +331,10 @@ pub struct Statfs {
 pub fn fstatfs(fd: c_int) -> Result<Statfs, Errno> {
     // SAFETY: all-zero is valid for this plain-data struct.
     let mut st: Statfs = unsafe { core::mem::zeroed() };
-    syscall_retry(nr::FSTATFS, [fd as c_long, &mut st as *mut Statfs as c_long, 0, 0, 0, 0])?;
+    syscall_retry(
+        nr::FSTATFS,
+        [fd as c_long, &mut st as *mut Statfs as c_long, 0, 0, 0, 0],
+    )?;
     Ok(st)
 }
 
@@ -323,7 +367,17 @@ pub fn proc_fd_path(fd: c_int, out: &mut PathBuf) {
 pub fn fd_host_path(fd: c_int, out: &mut PathBuf) -> Result<(), Errno> {
     let mut link = PathBuf::new();
     proc_fd_path(fd, &mut link);
-    let n = syscall(nr::READLINKAT, [flag::AT_FDCWD as c_long, link.as_ptr() as c_long, out.buf.as_mut_ptr() as c_long, (PATH_MAX - 1) as c_long, 0, 0])?;
+    let n = syscall(
+        nr::READLINKAT,
+        [
+            flag::AT_FDCWD as c_long,
+            link.as_ptr() as c_long,
+            out.buf.as_mut_ptr() as c_long,
+            (PATH_MAX - 1) as c_long,
+            0,
+            0,
+        ],
+    )?;
     out.len = n as usize;
     out.buf[out.len] = 0;
     Ok(())
@@ -335,7 +389,15 @@ mod shim {
 
     /// The `syscall` instruction, standing in for Darling's trampoline.
     #[no_mangle]
-    pub unsafe extern "C" fn __linux_syscall(nr: c_int, a1: c_long, a2: c_long, a3: c_long, a4: c_long, a5: c_long, a6: c_long) -> c_long {
+    pub unsafe extern "C" fn __linux_syscall(
+        nr: c_int,
+        a1: c_long,
+        a2: c_long,
+        a3: c_long,
+        a4: c_long,
+        a5: c_long,
+        a6: c_long,
+    ) -> c_long {
         let ret: c_long;
         core::arch::asm!(
             "syscall",
@@ -349,7 +411,12 @@ mod shim {
 
     /// Identity translation: on plain Linux the "prefix" is the host root.
     #[no_mangle]
-    pub unsafe extern "C" fn xnu_fixes_translate_path(path: *const c_char, out: *mut c_char, out_size: usize, _follow: c_int) -> c_long {
+    pub unsafe extern "C" fn xnu_fixes_translate_path(
+        path: *const c_char,
+        out: *mut c_char,
+        out_size: usize,
+        _follow: c_int,
+    ) -> c_long {
         let n = super::cstr_len(path, out_size);
         if n >= out_size {
             return -(super::errno::ENAMETOOLONG as c_long);

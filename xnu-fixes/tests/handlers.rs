@@ -53,7 +53,13 @@ fn rename_flags_map_to_renameat2() {
     assert!(!a.exists() && fs::read_to_string(&x).unwrap() == "A");
     // SWAP exchanges; with a missing target it is ENOENT.
     assert_eq!(rename(&x, &b, rename::RENAME_SWAP), 0);
-    assert_eq!((fs::read_to_string(&x).unwrap(), fs::read_to_string(&b).unwrap()), ("B".into(), "A".into()));
+    assert_eq!(
+        (
+            fs::read_to_string(&x).unwrap(),
+            fs::read_to_string(&b).unwrap()
+        ),
+        ("B".into(), "A".into())
+    );
     assert_eq!(rename(&x, &a, rename::RENAME_SWAP), ENOENT);
     // Directories swap too.
     let (d1, d2) = (d.path().join("d1"), d.path().join("d2"));
@@ -63,7 +69,10 @@ fn rename_flags_map_to_renameat2() {
     assert_eq!(rename(&d1, &d2, rename::RENAME_SWAP), 0);
     assert!(d2.join("in1").exists() && !d1.join("in1").exists());
     // Invalid combinations and unknown bits change nothing.
-    assert_eq!(rename(&x, &b, rename::RENAME_SWAP | rename::RENAME_EXCL), EINVAL);
+    assert_eq!(
+        rename(&x, &b, rename::RENAME_SWAP | rename::RENAME_EXCL),
+        EINVAL
+    );
     for bad in [0x8, 0x10, 0x20, 0x100, 0x8000_0000] {
         assert_eq!(rename(&x, &b, bad), EINVAL, "flag {bad:#x}");
     }
@@ -83,12 +92,22 @@ fn rename_relative_to_directory_fds() {
     let s = fs::File::open(d.path().join("s")).unwrap();
     let t = fs::File::open(d.path().join("t")).unwrap();
     use std::os::fd::AsRawFd;
-    let r = unsafe { rename::xnu_fixes_renameatx_np(s.as_raw_fd(), c"f".as_ptr(), t.as_raw_fd(), c"g".as_ptr(), rename::RENAME_EXCL) };
+    let r = unsafe {
+        rename::xnu_fixes_renameatx_np(
+            s.as_raw_fd(),
+            c"f".as_ptr(),
+            t.as_raw_fd(),
+            c"g".as_ptr(),
+            rename::RENAME_EXCL,
+        )
+    };
     assert_eq!(r, 0);
     assert!(d.path().join("t/g").exists());
     // Darwin's AT_FDCWD (-2) means the current directory.
     std::env::set_current_dir(d.path()).unwrap();
-    let r = unsafe { rename::xnu_fixes_renameatx_np(AT_FDCWD, c"t/g".as_ptr(), AT_FDCWD, c"h".as_ptr(), 0) };
+    let r = unsafe {
+        rename::xnu_fixes_renameatx_np(AT_FDCWD, c"t/g".as_ptr(), AT_FDCWD, c"h".as_ptr(), 0)
+    };
     assert_eq!(r, 0);
     assert!(d.path().join("h").exists());
 }
@@ -96,7 +115,10 @@ fn rename_relative_to_directory_fds() {
 // --- clonefileat -------------------------------------------------------------
 
 fn clone(src: &Path, dst: &Path, flags: u32) -> i64 {
-    unsafe { clone::xnu_fixes_clonefileat(AT_FDCWD, c(src).as_ptr(), AT_FDCWD, c(dst).as_ptr(), flags) as i64 }
+    unsafe {
+        clone::xnu_fixes_clonefileat(AT_FDCWD, c(src).as_ptr(), AT_FDCWD, c(dst).as_ptr(), flags)
+            as i64
+    }
 }
 
 /// A mounted btrfs loop image, unmounted on drop; None where loop mounts or
@@ -113,7 +135,13 @@ impl Btrfs {
         fs::create_dir(&mnt).ok()?;
         fs::File::create(&img).ok()?.set_len(256 << 20).ok()?;
         let ok = |c: &mut Command| c.output().map(|o| o.status.success()).unwrap_or(false);
-        if !ok(Command::new("mkfs.btrfs").arg("-q").arg("-f").arg(&img)) || !ok(Command::new("mount").arg("-o").arg("loop").arg(&img).arg(&mnt)) {
+        if !ok(Command::new("mkfs.btrfs").arg("-q").arg("-f").arg(&img))
+            || !ok(Command::new("mount")
+                .arg("-o")
+                .arg("loop")
+                .arg(&img)
+                .arg(&mnt))
+        {
             return None;
         }
         Some(Btrfs { dir })
@@ -140,14 +168,30 @@ fn clone_without_reflink_says_enotsup_and_leaves_nothing() {
     fs::write(&dst, "old").unwrap();
     assert_eq!(clone(&src, &dst, 0), EEXIST);
     assert_eq!(clone(&src, &d.path().join("n"), 0x4), EINVAL);
-    assert_eq!(clone(&d.path().join("missing"), &d.path().join("n"), 0), ENOENT);
+    assert_eq!(
+        clone(&d.path().join("missing"), &d.path().join("n"), 0),
+        ENOENT
+    );
     // Directories are left to the caller's copy.
     fs::create_dir(d.path().join("dir")).unwrap();
-    assert_eq!(clone(&d.path().join("dir"), &d.path().join("dir2"), 0), ENOTSUP);
+    assert_eq!(
+        clone(&d.path().join("dir"), &d.path().join("dir2"), 0),
+        ENOTSUP
+    );
     // A symlink with CLONE_NOFOLLOW is recreated, pointing at the same target.
     std::os::unix::fs::symlink("src", d.path().join("link")).unwrap();
-    assert_eq!(clone(&d.path().join("link"), &d.path().join("link2"), clone::CLONE_NOFOLLOW), 0);
-    assert_eq!(fs::read_link(d.path().join("link2")).unwrap(), Path::new("src"));
+    assert_eq!(
+        clone(
+            &d.path().join("link"),
+            &d.path().join("link2"),
+            clone::CLONE_NOFOLLOW
+        ),
+        0
+    );
+    assert_eq!(
+        fs::read_link(d.path().join("link2")).unwrap(),
+        Path::new("src")
+    );
 }
 
 #[test]
@@ -163,13 +207,26 @@ fn clone_on_btrfs_is_a_real_reflink() {
     assert_eq!(fs::read(&dst).unwrap(), fs::read(&src).unwrap());
     let (ms, md) = (fs::metadata(&src).unwrap(), fs::metadata(&dst).unwrap());
     assert_eq!(md.permissions().mode() & 0o7777, 0o640, "mode not kept");
-    assert_eq!((md.mtime(), md.mtime_nsec()), (ms.mtime(), ms.mtime_nsec()), "mtime not kept");
+    assert_eq!(
+        (md.mtime(), md.mtime_nsec()),
+        (ms.mtime(), ms.mtime_nsec()),
+        "mtime not kept"
+    );
     // Shared extents: the clone did not allocate new data blocks.
     Command::new("sync").status().unwrap();
-    let out = Command::new("btrfs").args(["filesystem", "du", "--raw"]).arg(&dst).output().unwrap();
+    let out = Command::new("btrfs")
+        .args(["filesystem", "du", "--raw"])
+        .arg(&dst)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     // Columns: total, exclusive, set shared, name. All of it is shared.
-    let cols: Vec<&str> = text.lines().last().unwrap_or("").split_whitespace().collect();
+    let cols: Vec<&str> = text
+        .lines()
+        .last()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     assert_eq!((cols[0], cols[1]), ("1048576", "0"), "{text}");
     // Across filesystems: EXDEV.
     let other = tempfile::tempdir().unwrap();
@@ -178,7 +235,14 @@ fn clone_on_btrfs_is_a_real_reflink() {
     // fclonefileat from an fd, including a write-only one.
     let f = fs::OpenOptions::new().write(true).open(&src).unwrap();
     use std::os::fd::AsRawFd;
-    let r = unsafe { clone::xnu_fixes_fclonefileat(f.as_raw_fd(), AT_FDCWD, c(&b.path().join("fd-clone")).as_ptr(), 0) };
+    let r = unsafe {
+        clone::xnu_fixes_fclonefileat(
+            f.as_raw_fd(),
+            AT_FDCWD,
+            c(&b.path().join("fd-clone")).as_ptr(),
+            0,
+        )
+    };
     assert_eq!(r, 0);
     assert_eq!(fs::read(b.path().join("fd-clone")).unwrap().len(), 1 << 20);
 }
@@ -192,34 +256,74 @@ fn chflags_zero_always_succeeds_and_unmappable_flags_are_enotsup() {
     fs::write(&f, "x").unwrap();
     std::os::unix::fs::symlink("f", d.path().join("l")).unwrap();
     assert_eq!(unsafe { flags::xnu_fixes_chflags(c(&f).as_ptr(), 0) }, 0);
-    for unmappable in [flags::UF_IMMUTABLE, flags::UF_APPEND, flags::UF_HIDDEN, flags::SF_ARCHIVED] {
-        assert_eq!(unsafe { flags::xnu_fixes_chflags(c(&f).as_ptr(), unmappable as i32) }, ENOTSUP);
+    for unmappable in [
+        flags::UF_IMMUTABLE,
+        flags::UF_APPEND,
+        flags::UF_HIDDEN,
+        flags::SF_ARCHIVED,
+    ] {
+        assert_eq!(
+            unsafe { flags::xnu_fixes_chflags(c(&f).as_ptr(), unmappable as i32) },
+            ENOTSUP
+        );
     }
     // lchflags(symlink, 0) = setattrlist(FLAGS=0, NOFOLLOW): what Nix calls.
-    let al = attrs::AttrList { bitmapcount: 5, commonattr: attrs::cmn::FLAGS, ..Default::default() };
+    let al = attrs::AttrList {
+        bitmapcount: 5,
+        commonattr: attrs::cmn::FLAGS,
+        ..Default::default()
+    };
     let zero = 0u32.to_ne_bytes();
-    let r = unsafe { setattrs::xnu_fixes_setattrlist(c(&d.path().join("l")).as_ptr(), &al, zero.as_ptr().cast(), 4, attrs::FSOPT_NOFOLLOW as _) };
+    let r = unsafe {
+        setattrs::xnu_fixes_setattrlist(
+            c(&d.path().join("l")).as_ptr(),
+            &al,
+            zero.as_ptr().cast(),
+            4,
+            attrs::FSOPT_NOFOLLOW as _,
+        )
+    };
     assert_eq!(r, 0);
     let one = flags::UF_NODUMP.to_ne_bytes();
-    let r = unsafe { setattrs::xnu_fixes_setattrlist(c(&d.path().join("l")).as_ptr(), &al, one.as_ptr().cast(), 4, attrs::FSOPT_NOFOLLOW as _) };
+    let r = unsafe {
+        setattrs::xnu_fixes_setattrlist(
+            c(&d.path().join("l")).as_ptr(),
+            &al,
+            one.as_ptr().cast(),
+            4,
+            attrs::FSOPT_NOFOLLOW as _,
+        )
+    };
     assert_eq!(r, ENOTSUP);
     // UF_NODUMP maps to the Linux nodump flag where the filesystem has flags.
     let r = unsafe { flags::xnu_fixes_chflags(c(&f).as_ptr(), flags::UF_NODUMP as i32) };
     if r == 0 {
         let out = Command::new("lsattr").arg(&f).output().unwrap();
-        assert!(String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().contains('d'));
+        assert!(String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .contains('d'));
         assert_eq!(get_flags(&f), flags::UF_NODUMP);
         assert_eq!(unsafe { flags::xnu_fixes_chflags(c(&f).as_ptr(), 0) }, 0);
         assert_eq!(get_flags(&f), 0);
     } else {
-        assert_eq!(r, ENOTSUP, "a filesystem without inode flags must say ENOTSUP");
+        assert_eq!(
+            r, ENOTSUP,
+            "a filesystem without inode flags must say ENOTSUP"
+        );
     }
 }
 
 fn get_flags(p: &Path) -> u32 {
-    let al = attrs::AttrList { bitmapcount: 5, commonattr: attrs::cmn::FLAGS, ..Default::default() };
+    let al = attrs::AttrList {
+        bitmapcount: 5,
+        commonattr: attrs::cmn::FLAGS,
+        ..Default::default()
+    };
     let mut buf = [0u8; 8];
-    let r = unsafe { attrs::xnu_fixes_getattrlist(c(p).as_ptr(), &al, buf.as_mut_ptr().cast(), 8, 0) };
+    let r =
+        unsafe { attrs::xnu_fixes_getattrlist(c(p).as_ptr(), &al, buf.as_mut_ptr().cast(), 8, 0) };
     assert_eq!(r, 0);
     u32::from_ne_bytes(buf[4..8].try_into().unwrap())
 }
@@ -229,13 +333,25 @@ fn get_flags(p: &Path) -> u32 {
 #[test]
 fn getentropy_limits_and_fills() {
     let mut buf = [0u8; 300];
-    assert_eq!(unsafe { entropy::xnu_fixes_getentropy(buf.as_mut_ptr().cast(), 257) }, EINVAL);
-    assert_eq!(unsafe { entropy::xnu_fixes_getentropy(buf.as_mut_ptr().cast(), 256) }, 0);
+    assert_eq!(
+        unsafe { entropy::xnu_fixes_getentropy(buf.as_mut_ptr().cast(), 257) },
+        EINVAL
+    );
+    assert_eq!(
+        unsafe { entropy::xnu_fixes_getentropy(buf.as_mut_ptr().cast(), 256) },
+        0
+    );
     assert!(buf[..256].iter().any(|b| *b != 0));
     assert!(buf[256..].iter().all(|b| *b == 0), "wrote past the size");
-    assert_eq!(unsafe { entropy::xnu_fixes_getentropy(std::ptr::null_mut(), 0) }, 0);
+    assert_eq!(
+        unsafe { entropy::xnu_fixes_getentropy(std::ptr::null_mut(), 0) },
+        0
+    );
     // A bad buffer is a real error, not success (Darling's bug).
-    assert_eq!(unsafe { entropy::xnu_fixes_getentropy(8 as *mut _, 16) }, -14);
+    assert_eq!(
+        unsafe { entropy::xnu_fixes_getentropy(8 as *mut _, 16) },
+        -14
+    );
 }
 
 // --- sandbox -----------------------------------------------------------------
@@ -243,9 +359,20 @@ fn getentropy_limits_and_fills() {
 #[test]
 fn sandbox_init_is_safe_with_a_null_error_pointer() {
     unsafe {
-        assert_eq!(sandbox::sandbox_init_with_parameters(c"(version 1)".as_ptr(), 0, std::ptr::null(), std::ptr::null_mut()), 0);
+        assert_eq!(
+            sandbox::sandbox_init_with_parameters(
+                c"(version 1)".as_ptr(),
+                0,
+                std::ptr::null(),
+                std::ptr::null_mut()
+            ),
+            0
+        );
         let mut err: *mut std::ffi::c_char = 1 as *mut _;
-        assert_eq!(sandbox::sandbox_init(c"(version 1)".as_ptr(), 0, &mut err), 0);
+        assert_eq!(
+            sandbox::sandbox_init(c"(version 1)".as_ptr(), 0, &mut err),
+            0
+        );
         assert!(err.is_null());
         sandbox::sandbox_free_error(err);
     }
