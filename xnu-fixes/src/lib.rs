@@ -28,3 +28,10 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
         let _ = sys::syscall(231, [134, 0, 0, 0, 0, 0]); // exit_group(134)
     }
 }
+
+/// The precompiled `core` is built for unwinding and names this symbol; with
+/// `panic = "abort"` nothing ever calls it. Defined here so the archive
+/// needs nothing beyond its declared hooks.
+#[cfg(all(feature = "staticlib", not(test)))]
+#[no_mangle]
+pub extern "C" fn rust_eh_personality() {}
