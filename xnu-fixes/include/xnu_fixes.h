@@ -23,8 +23,9 @@ extern "C" {
 
 /* ---- hooks the host provides ------------------------------------------- */
 
-/* A raw Linux syscall; returns the kernel's value (negative Linux errno). */
-long __linux_syscall(int nr, long a1, long a2, long a3, long a4, long a5, long a6);
+/* A raw Linux syscall; returns the kernel's value (negative Linux errno).
+ * Same signature as Darling's (src/common/base.c). */
+int __linux_syscall(int nr, long a1, long a2, long a3, long a4, long a5, long a6);
 
 /* Translate an absolute Darwin path into a NUL-terminated host path in
  * out[out_size]; follow says whether a final symlink is followed (Darling:

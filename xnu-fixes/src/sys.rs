@@ -114,7 +114,7 @@ pub mod errno {
 pub fn syscall(nr: i32, a: [c_long; 6]) -> SysResult {
     // SAFETY: the hook is a plain syscall trampoline; callers pass valid
     // pointers for the syscall's arguments.
-    let r = unsafe { __linux_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
+    let r = unsafe { __linux_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) } as c_long;
     if (-4095..0).contains(&r) {
         Err(-r as Errno)
     } else {
@@ -397,7 +397,7 @@ mod shim {
         a4: c_long,
         a5: c_long,
         a6: c_long,
-    ) -> c_long {
+    ) -> c_int {
         let ret: c_long;
         core::arch::asm!(
             "syscall",
@@ -406,7 +406,7 @@ mod shim {
             lateout("rcx") _, lateout("r11") _,
             options(nostack)
         );
-        ret
+        ret as c_int
     }
 
     /// Identity translation: on plain Linux the "prefix" is the host root.
