@@ -8,7 +8,7 @@
 #          wrapper is a local `nix-daemon --stdio` on a second chroot store
 #          (Nix runs it directly for host `localhost`, no SSH);
 #   ours:  target/release/build-hook, chroot runner, direct mode, default
-#          queue (8 places per slot);
+#          queue (32 places);
 #   ours-noq: the same with queue = 0, so every build beyond the slots is
 #          postponed, as the stock hook does.
 # The chroot runner stands in for Darling: Darling's own start-up cost per

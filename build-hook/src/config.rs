@@ -160,10 +160,11 @@ impl fmt::Display for RunnerKind {
 }
 
 impl Config {
-    /// Queue places in front of the slots (default: 8 per slot, at most
-    /// 256; each waiting build costs Nix a hook process and four fds).
+    /// Queue places in front of the slots: by default 8 per slot and at
+    /// least 32, at most 256. A waiting build costs Nix a hook process and
+    /// four fds; a postponed one costs a whole `build-poll-interval`.
     pub fn queue_depth(&self) -> u32 {
-        self.queue.unwrap_or((self.max_jobs * 8).min(256))
+        self.queue.unwrap_or((self.max_jobs * 8).clamp(32, 256))
     }
 
     /// Loads defaults, the file (explicit path, `$DARLING_NIX_HOOK_CONFIG`,
