@@ -382,7 +382,15 @@ impl DirectBuild<'_> {
             });
         }
         let nix_store = store::find_nix_store(self.cfg.nix_store.as_deref());
-        store::register(&nix_store, loc, self.cfg.register, &built, self.drv_path).map_err(|e| {
+        store::register(
+            &nix_store,
+            loc,
+            self.cfg.register,
+            &built,
+            self.drv_path,
+            &self.cfg.state_dir,
+        )
+        .map_err(|e| {
             fail(
                 EXIT_HOOK_ERROR,
                 format!("registering the outputs of '{}': {e}", self.drv_path),

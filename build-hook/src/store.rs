@@ -123,6 +123,58 @@ pub fn nix_version(nix_store: &Path) -> Result<NixVersion, StoreError> {
     })
 }
 
+/// [`nix_version`], remembered in `cache_dir` per binary (path, size and
+/// mtime), so a build does not pay for starting Nix once more just to ask.
+pub fn nix_version_cached(nix_store: &Path, cache_dir: &Path) -> Result<NixVersion, StoreError> {
+    use std::os::unix::fs::MetadataExt;
+    let real = std::fs::canonicalize(nix_store).ok().or_else(|| {
+        std::env::var_os("PATH").and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(nix_store))
+                .find(|c| c.is_file())
+        })
+    });
+    let Some(real) = real else {
+        return nix_version(nix_store);
+    };
+    let Ok(meta) = std::fs::metadata(&real) else {
+        return nix_version(nix_store);
+    };
+    let key = format!("{}\t{}\t{}", real.display(), meta.size(), meta.mtime());
+    let file = cache_dir.join("nix-version");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        if let Some((k, v)) = text.split_once('\n') {
+            if k == key {
+                if let Some(v) = NixVersion::parse(v) {
+                    return Ok(v);
+                }
+            }
+        }
+    }
+    let out = Command::new(nix_store)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let v = NixVersion::parse(&text).ok_or_else(|| StoreError::Command {
+        cmd: format!("{} --version", nix_store.display()),
+        status: out.status.to_string(),
+        stderr: format!("cannot parse version from {text:?}"),
+    })?;
+    // Best effort, atomic: a torn cache file would only cost a re-run.
+    let tmp = cache_dir.join(format!("nix-version.{}.tmp", std::process::id()));
+    if std::fs::create_dir_all(cache_dir).is_ok()
+        && std::fs::write(
+            &tmp,
+            format!("{key}\n{}", text.lines().next().unwrap_or("")),
+        )
+        .is_ok()
+    {
+        let _ = std::fs::rename(&tmp, &file);
+    }
+    Ok(v)
+}
+
 /// One output ready to register.
 #[derive(Debug, Clone)]
 pub struct Built {
@@ -194,10 +246,11 @@ pub fn register(
     mode: Register,
     outputs: &[Built],
     deriver: &str,
+    cache_dir: &Path,
 ) -> Result<(), StoreError> {
     let mode = match mode {
         Register::Auto => {
-            if nix_version(nix_store)?.honours_held_locks() {
+            if nix_version_cached(nix_store, cache_dir)?.honours_held_locks() {
                 Register::Import
             } else {
                 Register::RegisterValidity
@@ -326,6 +379,29 @@ mod tests {
         assert!(NixVersion::parse("nix-store (Lix, like Nix) 2.93.0")
             .unwrap()
             .honours_held_locks());
+    }
+
+    #[test]
+    fn version_cache_is_keyed_by_the_binary() {
+        let d = tempfile::tempdir().unwrap();
+        let fake = d.path().join("nix-store");
+        std::fs::write(&fake, "#!/bin/sh\necho 'nix-store (Nix) 2.30.1'\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let v = nix_version_cached(&fake, d.path()).unwrap();
+        assert_eq!((v.major, v.minor), (2, 30));
+        // Answered from the cache: the binary is not run again.
+        std::fs::write(
+            d.path().join("nix-version"),
+            std::fs::read_to_string(d.path().join("nix-version"))
+                .unwrap()
+                .replace("2.30.1", "2.31.0"),
+        )
+        .unwrap();
+        assert_eq!(nix_version_cached(&fake, d.path()).unwrap().minor, 31);
+        // A changed binary (size) invalidates it.
+        std::fs::write(&fake, "#!/bin/sh\necho 'nix-store (Nix) 2.8.0'  \n").unwrap();
+        assert_eq!(nix_version_cached(&fake, d.path()).unwrap().minor, 8);
     }
 
     #[test]
