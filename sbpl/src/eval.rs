@@ -1,0 +1,732 @@
+//! A small evaluator for the SBPL subset Nix and nixpkgs write: `version`,
+//! `allow`/`deny`, `define` (values and simple functions), `param`, `if`,
+//! `begin`, `let`, `import`, `string-append`, boolean helpers, the filters
+//! and the `with` modifiers. Not a Scheme: anything else is an error with
+//! a position, as libsandbox's would be.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Pos};
+use crate::policy::{Action, Filter, Policy, Rule};
+use crate::reader::{self, Datum, Node};
+
+/// Where profiles come from and what they may import.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `-D key=value` parameters.
+    pub params: BTreeMap<String, String>,
+    /// Directories searched for relative imports (after `IMPORT_DIR`).
+    pub import_paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+enum Value {
+    Str(String),
+    Bool(bool),
+    Int(i64),
+    Regex(String),
+    Filter(Filter),
+    Modifier(String),
+    Lambda(Vec<String>, Vec<Node>),
+    Unspecified,
+}
+
+impl Value {
+    fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) => "integer",
+            Value::Regex(_) => "regex",
+            Value::Filter(_) => "filter",
+            Value::Modifier(_) => "modifier",
+            Value::Lambda(..) => "procedure",
+            Value::Unspecified => "unspecified",
+        }
+    }
+    fn truthy(&self) -> bool {
+        !matches!(self, Value::Bool(false))
+    }
+}
+
+/// Every operation name we know; anything else is an unbound variable.
+pub const OPERATIONS: &[&str] = &[
+    "default",
+    "file*",
+    "file-read*",
+    "file-read-data",
+    "file-read-metadata",
+    "file-read-xattr",
+    "file-write*",
+    "file-write-data",
+    "file-write-create",
+    "file-write-unlink",
+    "file-write-mode",
+    "file-write-owner",
+    "file-write-times",
+    "file-write-xattr",
+    "file-write-flags",
+    "file-write-setugid",
+    "file-ioctl",
+    "file-link",
+    "file-revoke",
+    "file-chroot",
+    "file-clone",
+    "file-mknod",
+    "file-mount",
+    "file-unmount",
+    "file-search",
+    "file-issue-extension",
+    "process*",
+    "process-exec",
+    "process-exec*",
+    "process-exec-interpreter",
+    "process-fork",
+    "process-info*",
+    "process-info-pidinfo",
+    "process-info-setcontrol",
+    "process-info-dirtycontrol",
+    "process-info-codesignature",
+    "process-info-listpids",
+    "process-info-rusage",
+    "process-codesigning*",
+    "signal",
+    "sysctl*",
+    "sysctl-read",
+    "sysctl-write",
+    "ipc*",
+    "ipc-posix*",
+    "ipc-posix-sem",
+    "ipc-posix-shm",
+    "ipc-posix-shm-read-data",
+    "ipc-posix-shm-write-data",
+    "ipc-posix-shm-read*",
+    "ipc-posix-shm-write*",
+    "ipc-sysv*",
+    "ipc-sysv-msg",
+    "ipc-sysv-sem",
+    "ipc-sysv-shm",
+    "system*",
+    "system-socket",
+    "system-audit",
+    "system-sched",
+    "system-fsctl",
+    "system-info",
+    "system-privilege",
+    "system-set-time",
+    "network*",
+    "network-inbound",
+    "network-outbound",
+    "network-bind",
+    "mach*",
+    "mach-lookup",
+    "mach-register",
+    "mach-priv*",
+    "mach-priv-task-port",
+    "mach-priv-host-port",
+    "mach-task-name",
+    "mach-per-user-lookup",
+    "iokit*",
+    "iokit-open",
+    "iokit-set-properties",
+    "iokit-get-properties",
+    "job-creation",
+    "lsopen",
+    "nvram*",
+    "user-preference*",
+    "user-preference-read",
+    "user-preference-write",
+    "authorization-right-obtain",
+    "distributed-notification-post",
+    "appleevent-send",
+    "pseudo-tty",
+    "hid-control",
+    "darwin-notification-post",
+];
+
+const MAX_IMPORT_DEPTH: usize = 16;
+const MAX_CALL_DEPTH: usize = 64;
+
+struct Eval<'o> {
+    opts: &'o Options,
+    scopes: Vec<BTreeMap<String, Value>>,
+    policy: Policy,
+    imports: usize,
+    calls: usize,
+}
+
+fn err(file: &str, pos: Pos, msg: impl Into<String>) -> Error {
+    Error::at(file, pos, msg)
+}
+
+/// Evaluates profile text. `file` names it in errors and locates relative
+/// imports when it is a path.
+pub fn evaluate(src: &str, file: &str, opts: &Options) -> Result<Policy, Error> {
+    let mut e = Eval {
+        opts,
+        scopes: vec![BTreeMap::new()],
+        policy: Policy::default(),
+        imports: 0,
+        calls: 0,
+    };
+    e.run(src, file)?;
+    Ok(e.policy)
+}
+
+/// Evaluates a profile file.
+pub fn evaluate_file(path: &Path, opts: &Options) -> Result<Policy, Error> {
+    let name = path.display().to_string();
+    let src =
+        std::fs::read_to_string(path).map_err(|e| err(&name, Pos::default(), e.to_string()))?;
+    evaluate(&src, &name, opts)
+}
+
+impl Eval<'_> {
+    fn run(&mut self, src: &str, file: &str) -> Result<(), Error> {
+        for node in reader::read_all(src, file)? {
+            self.top(&node, file)?;
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, name: &str) -> Option<&Value> {
+        self.scopes.iter().rev().find_map(|s| s.get(name))
+    }
+
+    /// A top-level (or `begin`/`if` body) form: may produce rules.
+    fn top(&mut self, node: &Node, file: &str) -> Result<(), Error> {
+        self.eval(node, file).map(|_| ())
+    }
+
+    fn eval(&mut self, node: &Node, file: &str) -> Result<Value, Error> {
+        match &node.datum {
+            Datum::Str(s) => Ok(Value::Str(s.clone())),
+            Datum::Bool(b) => Ok(Value::Bool(*b)),
+            Datum::Int(i) => Ok(Value::Int(*i)),
+            Datum::Regex(r) => Ok(Value::Regex(r.clone())),
+            Datum::Symbol(s) => self
+                .lookup(s)
+                .cloned()
+                .ok_or_else(|| err(file, node.pos, format!("unbound variable: {s}"))),
+            Datum::List(items) => self.call(node, items, file),
+        }
+    }
+
+    fn string(&mut self, node: &Node, file: &str, what: &str) -> Result<String, Error> {
+        match self.eval(node, file)? {
+            Value::Str(s) => Ok(s),
+            v => Err(err(
+                file,
+                node.pos,
+                format!(
+                    "invalid data type of {what}; expected string, got {}",
+                    v.type_name()
+                ),
+            )),
+        }
+    }
+
+    fn path_pattern(&mut self, node: &Node, file: &str) -> Result<String, Error> {
+        match self.eval(node, file)? {
+            Value::Str(s) => Ok(s),
+            v => Err(err(
+                file,
+                node.pos,
+                format!(
+                    "invalid data type of path filter; expected pattern, got {}",
+                    v.type_name()
+                ),
+            )),
+        }
+    }
+
+    fn call(&mut self, node: &Node, items: &[Node], file: &str) -> Result<Value, Error> {
+        let Some(head) = items.first() else {
+            return Err(err(file, node.pos, "empty application"));
+        };
+        let args = &items[1..];
+        let name = match head.symbol() {
+            Some(n) => n,
+            None => return Err(err(file, head.pos, "illegal function")),
+        };
+        match name {
+            "version" => {
+                let v = match args.first().map(|a| self.eval(a, file)).transpose()? {
+                    Some(Value::Int(v)) => v,
+                    _ => return Err(err(file, node.pos, "version: expected an integer")),
+                };
+                if v != 1 {
+                    return Err(err(
+                        file,
+                        node.pos,
+                        format!("unsupported SBPL version {v} (only 1)"),
+                    ));
+                }
+                self.policy.version = Some(v);
+                Ok(Value::Unspecified)
+            }
+            "allow" | "deny" => {
+                self.rule(
+                    if name == "allow" {
+                        Action::Allow
+                    } else {
+                        Action::Deny
+                    },
+                    node,
+                    args,
+                    file,
+                )?;
+                Ok(Value::Unspecified)
+            }
+            "define" | "define-once" => {
+                let Some(target) = args.first() else {
+                    return Err(err(file, node.pos, "define: missing name"));
+                };
+                match &target.datum {
+                    Datum::Symbol(n) => {
+                        if name == "define-once" && self.lookup(n).is_some() {
+                            return Ok(Value::Unspecified);
+                        }
+                        let v = match args.get(1) {
+                            Some(e) => self.eval(e, file)?,
+                            None => Value::Unspecified,
+                        };
+                        self.scopes.last_mut().expect("scope").insert(n.clone(), v);
+                    }
+                    Datum::List(sig) => {
+                        let names: Option<Vec<String>> =
+                            sig.iter().map(|n| n.symbol().map(str::to_string)).collect();
+                        let Some(names) = names.filter(|n| !n.is_empty()) else {
+                            return Err(err(file, target.pos, "define: bad procedure signature"));
+                        };
+                        self.scopes.last_mut().expect("scope").insert(
+                            names[0].clone(),
+                            Value::Lambda(names[1..].to_vec(), args[1..].to_vec()),
+                        );
+                    }
+                    _ => return Err(err(file, target.pos, "define: bad name")),
+                }
+                Ok(Value::Unspecified)
+            }
+            "param" => {
+                let key = self.string(
+                    args.first()
+                        .ok_or_else(|| err(file, node.pos, "param: missing name"))?,
+                    file,
+                    "param",
+                )?;
+                Ok(self
+                    .opts
+                    .params
+                    .get(&key)
+                    .map(|v| Value::Str(v.clone()))
+                    .unwrap_or(Value::Bool(false)))
+            }
+            "if" => {
+                let c = self.eval(
+                    args.first()
+                        .ok_or_else(|| err(file, node.pos, "if: missing condition"))?,
+                    file,
+                )?;
+                match if c.truthy() { args.get(1) } else { args.get(2) } {
+                    Some(n) => self.eval(n, file),
+                    None => Ok(Value::Unspecified),
+                }
+            }
+            "when" | "unless" => {
+                let c = self.eval(
+                    args.first()
+                        .ok_or_else(|| err(file, node.pos, "missing condition"))?,
+                    file,
+                )?;
+                if c.truthy() == (name == "when") {
+                    self.body(&args[1..], file)
+                } else {
+                    Ok(Value::Unspecified)
+                }
+            }
+            "begin" => self.body(args, file),
+            "let" | "let*" => {
+                let Some(binds) = args.first().and_then(Node::list) else {
+                    return Err(err(file, node.pos, "let: bad bindings"));
+                };
+                self.scopes.push(BTreeMap::new());
+                for b in binds {
+                    let pair = b
+                        .list()
+                        .filter(|p| p.len() == 2)
+                        .ok_or_else(|| err(file, b.pos, "let: bad binding"))?;
+                    let n = pair[0]
+                        .symbol()
+                        .ok_or_else(|| err(file, pair[0].pos, "let: bad name"))?
+                        .to_string();
+                    let v = self.eval(&pair[1], file)?;
+                    self.scopes.last_mut().expect("scope").insert(n, v);
+                }
+                let r = self.body(&args[1..], file);
+                self.scopes.pop();
+                r
+            }
+            "import" => {
+                let target = self.string(
+                    args.first()
+                        .ok_or_else(|| err(file, node.pos, "import: missing file"))?,
+                    file,
+                    "import",
+                )?;
+                self.import(&target, node.pos, file)?;
+                Ok(Value::Unspecified)
+            }
+            "string-append" => {
+                let mut s = String::new();
+                for a in args {
+                    s.push_str(&self.string(a, file, "string-append argument")?);
+                }
+                Ok(Value::Str(s))
+            }
+            "not" => Ok(Value::Bool(
+                !self
+                    .eval(
+                        args.first()
+                            .ok_or_else(|| err(file, node.pos, "not: missing argument"))?,
+                        file,
+                    )?
+                    .truthy(),
+            )),
+            "and" => {
+                let mut last = Value::Bool(true);
+                for a in args {
+                    last = self.eval(a, file)?;
+                    if !last.truthy() {
+                        return Ok(last);
+                    }
+                }
+                Ok(last)
+            }
+            "or" => {
+                for a in args {
+                    let v = self.eval(a, file)?;
+                    if v.truthy() {
+                        return Ok(v);
+                    }
+                }
+                Ok(Value::Bool(false))
+            }
+            "equal?" | "string=?" | "eq?" => {
+                let (a, b) = match args {
+                    [a, b] => (self.eval(a, file)?, self.eval(b, file)?),
+                    _ => {
+                        return Err(err(
+                            file,
+                            node.pos,
+                            format!("{name}: expected two arguments"),
+                        ))
+                    }
+                };
+                Ok(Value::Bool(match (a, b) {
+                    (Value::Str(a), Value::Str(b)) => a == b,
+                    (Value::Int(a), Value::Int(b)) => a == b,
+                    (Value::Bool(a), Value::Bool(b)) => a == b,
+                    _ => false,
+                }))
+            }
+            "quote" => match args.first().map(|a| &a.datum) {
+                Some(Datum::Symbol(s)) => Ok(Value::Str(s.clone())),
+                _ => Err(err(file, node.pos, "quote: only symbols are supported")),
+            },
+            "with" => {
+                let m = args
+                    .first()
+                    .and_then(Node::symbol)
+                    .ok_or_else(|| err(file, node.pos, "with: expected a modifier name"))?;
+                Ok(Value::Modifier(m.to_string()))
+            }
+            "debug" | "trace" => Ok(Value::Unspecified),
+            // Filters.
+            "literal" | "subpath" | "prefix" | "path-literal" => {
+                let p = self.path_pattern(
+                    args.first()
+                        .ok_or_else(|| err(file, node.pos, format!("{name}: missing path")))?,
+                    file,
+                )?;
+                Ok(Value::Filter(match name {
+                    "literal" | "path-literal" => Filter::Literal(p),
+                    "subpath" => Filter::Subpath(p),
+                    _ => Filter::Prefix(p),
+                }))
+            }
+            "regex" => {
+                let a = args
+                    .first()
+                    .ok_or_else(|| err(file, node.pos, "regex: missing pattern"))?;
+                let r = match self.eval(a, file)? {
+                    Value::Regex(r) | Value::Str(r) => r,
+                    v => {
+                        return Err(err(
+                            file,
+                            a.pos,
+                            format!(
+                                "invalid data type of regex filter; expected regex, got {}",
+                                v.type_name()
+                            ),
+                        ))
+                    }
+                };
+                if regex::Regex::new(&r).is_err() {
+                    return Err(err(file, a.pos, format!("invalid regular expression: {r}")));
+                }
+                Ok(Value::Filter(Filter::Regex(r)))
+            }
+            "global-name" | "global-name-regex" | "local-name" => {
+                let n = self.string(
+                    args.first()
+                        .ok_or_else(|| err(file, node.pos, format!("{name}: missing name")))?,
+                    file,
+                    name,
+                )?;
+                Ok(Value::Filter(Filter::GlobalName(n)))
+            }
+            "local" | "remote" => {
+                let remote = name == "remote";
+                let proto = args.first().and_then(Node::symbol).ok_or_else(|| {
+                    err(
+                        file,
+                        node.pos,
+                        format!("{name}: expected ip, tcp, udp or unix-socket"),
+                    )
+                })?;
+                match proto {
+                    "ip" | "ip4" | "ip6" | "tcp" | "tcp4" | "tcp6" | "udp" | "udp4" | "udp6" => {
+                        let addr = match args.get(1) {
+                            Some(a) => Some(self.string(a, file, "network address")?),
+                            None => None,
+                        };
+                        if let Some(a) = &addr {
+                            check_address(a).map_err(|m| err(file, args[1].pos, m))?;
+                        }
+                        Ok(Value::Filter(Filter::Network {
+                            remote,
+                            proto: proto.to_string(),
+                            addr,
+                        }))
+                    }
+                    "unix-socket" | "unix" => {
+                        let path = match args.get(1).map(|a| self.eval(a, file)).transpose()? {
+                            Some(Value::Filter(Filter::Literal(p))) | Some(Value::Str(p)) => p,
+                            Some(Value::Filter(Filter::Subpath(p))) => p,
+                            None => String::new(),
+                            Some(v) => {
+                                return Err(err(
+                                    file,
+                                    node.pos,
+                                    format!(
+                                        "unix-socket: expected a path filter, got {}",
+                                        v.type_name()
+                                    ),
+                                ))
+                            }
+                        };
+                        Ok(Value::Filter(Filter::UnixSocket { remote, path }))
+                    }
+                    other => Err(err(file, args[0].pos, format!("unbound variable: {other}"))),
+                }
+            }
+            "target" => {
+                let t = args
+                    .first()
+                    .and_then(Node::symbol)
+                    .ok_or_else(|| err(file, node.pos, "target: expected a symbol"))?;
+                Ok(Value::Filter(Filter::Target(t.to_string())))
+            }
+            "sysctl-name" | "sysctl-name-prefix" => {
+                let n = self.string(
+                    args.first()
+                        .ok_or_else(|| err(file, node.pos, "sysctl-name: missing name"))?,
+                    file,
+                    name,
+                )?;
+                Ok(Value::Filter(Filter::SysctlName(n)))
+            }
+            "vnode-type"
+            | "file-mode"
+            | "extension"
+            | "extension-class"
+            | "signing-identifier"
+            | "ipc-posix-name"
+            | "iokit-user-client-class"
+            | "preference-domain" => Ok(Value::Filter(Filter::Other(name.to_string()))),
+            "require-any" | "require-all" => {
+                let mut fs = Vec::new();
+                for a in args {
+                    match self.eval(a, file)? {
+                        Value::Filter(f) => fs.push(f),
+                        v => {
+                            return Err(err(
+                                file,
+                                a.pos,
+                                format!("{name}: expected a filter, got {}", v.type_name()),
+                            ))
+                        }
+                    }
+                }
+                Ok(Value::Filter(if name == "require-any" {
+                    Filter::RequireAny(fs)
+                } else {
+                    Filter::RequireAll(fs)
+                }))
+            }
+            "require-not" => match args.first().map(|a| self.eval(a, file)).transpose()? {
+                Some(Value::Filter(f)) => Ok(Value::Filter(Filter::RequireNot(Box::new(f)))),
+                _ => Err(err(file, node.pos, "require-not: expected a filter")),
+            },
+            _ => match self.lookup(name).cloned() {
+                Some(Value::Lambda(params, body)) => {
+                    if params.len() != args.len() {
+                        return Err(err(
+                            file,
+                            node.pos,
+                            format!(
+                                "{name}: expected {} arguments, got {}",
+                                params.len(),
+                                args.len()
+                            ),
+                        ));
+                    }
+                    if self.calls >= MAX_CALL_DEPTH {
+                        return Err(err(file, node.pos, "procedure calls nested too deeply"));
+                    }
+                    let mut scope = BTreeMap::new();
+                    for (p, a) in params.iter().zip(args) {
+                        scope.insert(p.clone(), self.eval(a, file)?);
+                    }
+                    self.calls += 1;
+                    self.scopes.push(scope);
+                    let r = self.body(&body, file);
+                    self.scopes.pop();
+                    self.calls -= 1;
+                    r
+                }
+                Some(v) => Err(err(
+                    file,
+                    head.pos,
+                    format!("illegal function: {name} is a {}", v.type_name()),
+                )),
+                None => Err(err(file, head.pos, format!("unbound variable: {name}"))),
+            },
+        }
+    }
+
+    fn body(&mut self, nodes: &[Node], file: &str) -> Result<Value, Error> {
+        let mut last = Value::Unspecified;
+        for n in nodes {
+            last = self.eval(n, file)?;
+        }
+        Ok(last)
+    }
+
+    fn rule(
+        &mut self,
+        action: Action,
+        node: &Node,
+        args: &[Node],
+        file: &str,
+    ) -> Result<(), Error> {
+        let mut rule = Rule {
+            action,
+            ops: Vec::new(),
+            filters: Vec::new(),
+            modifiers: Vec::new(),
+            origin: format!("{file}:{}:{}", node.pos.line, node.pos.col),
+        };
+        for a in args {
+            if let Some(sym) = a.symbol() {
+                if OPERATIONS.contains(&sym) {
+                    rule.ops.push(sym.to_string());
+                    continue;
+                }
+            }
+            match self.eval(a, file)? {
+                Value::Filter(f) => rule.filters.push(f),
+                Value::Modifier(m) => rule.modifiers.push(m),
+                v => {
+                    return Err(err(
+                        file,
+                        a.pos,
+                        format!(
+                            "{}: expected an operation, filter or modifier, got {}",
+                            if action == Action::Allow {
+                                "allow"
+                            } else {
+                                "deny"
+                            },
+                            v.type_name()
+                        ),
+                    ))
+                }
+            }
+        }
+        if rule.ops.is_empty() {
+            return Err(err(file, node.pos, "rule names no operation"));
+        }
+        self.policy.rules.push(rule);
+        Ok(())
+    }
+
+    fn import(&mut self, target: &str, pos: Pos, file: &str) -> Result<(), Error> {
+        if self.imports >= MAX_IMPORT_DEPTH {
+            return Err(err(
+                file,
+                pos,
+                format!("unable to open {target}: imports nested too deeply"),
+            ));
+        }
+        let mut candidates = Vec::new();
+        if target.starts_with('/') {
+            candidates.push(PathBuf::from(target));
+        } else {
+            if let Some(dir) = self.opts.params.get("IMPORT_DIR") {
+                candidates.push(Path::new(dir).join(target));
+            }
+            if let Some(parent) = Path::new(file).parent().filter(|p| p.is_absolute()) {
+                candidates.push(parent.join(target));
+            }
+            for d in &self.opts.import_paths {
+                candidates.push(d.join(target));
+            }
+        }
+        let Some(path) = candidates.into_iter().find(|p| p.is_file()) else {
+            return Err(err(
+                file,
+                pos,
+                format!("unable to open {target}: not found"),
+            ));
+        };
+        let src = std::fs::read_to_string(&path)
+            .map_err(|e| err(file, pos, format!("unable to open {target}: {e}")))?;
+        self.imports += 1;
+        let r = self.run(&src, &path.display().to_string());
+        self.imports -= 1;
+        r
+    }
+}
+
+/// `host:port` with `*` wildcards and `localhost`, as libsandbox accepts.
+fn check_address(a: &str) -> Result<(), String> {
+    let (host, port) = a
+        .rsplit_once(':')
+        .ok_or_else(|| format!("invalid IP address: {a}"))?;
+    let host_ok = host == "*"
+        || host == "localhost"
+        || host.parse::<std::net::IpAddr>().is_ok()
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok();
+    let port_ok = port == "*" || port.parse::<u16>().is_ok();
+    if host_ok && port_ok {
+        Ok(())
+    } else {
+        Err(format!("invalid IP address: {a}"))
+    }
+}

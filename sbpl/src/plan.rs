@@ -1,0 +1,383 @@
+//! From a policy to what Linux can enforce: Landlock grants for file
+//! reading, writing and executing, a socket rule for IP networking, a
+//! setuid/setgid rule, and a list of everything that cannot be enforced.
+
+use std::collections::BTreeMap;
+
+use crate::policy::{op_matches, Action, Filter, Policy, Rule};
+
+pub const READ: u8 = 1;
+pub const WRITE: u8 = 2;
+pub const EXEC: u8 = 4;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub path: String,
+    /// READ | WRITE | EXEC
+    pub access: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    /// Access classes denied by default (Landlock "handled" rights).
+    pub handled: u8,
+    /// Paths (and what beneath them) that stay allowed.
+    pub grants: Vec<Grant>,
+    /// Deny creating AF_INET/AF_INET6 sockets.
+    pub deny_inet: bool,
+    /// Deny setting setuid/setgid bits.
+    pub deny_setugid: bool,
+    /// Approximations that allow more than the profile does.
+    pub widened: Vec<String>,
+    /// What the profile restricts but Linux cannot.
+    pub unenforced: Vec<String>,
+}
+
+impl Plan {
+    pub fn fully_enforced(&self) -> bool {
+        self.unenforced.is_empty() && self.widened.is_empty()
+    }
+}
+
+const CLASSES: &[(u8, &str, &[&str])] = &[
+    (READ, "file-read", &["file-read-data"]),
+    (
+        WRITE,
+        "file-write",
+        &["file-write-data", "file-write-create", "file-write-unlink"],
+    ),
+    (EXEC, "process-exec", &["process-exec"]),
+];
+
+/// Operations Linux cannot restrict here, checked for any denial.
+const UNENFORCEABLE: &[(&str, &str)] = &[
+    (
+        "file-read-metadata",
+        "stat, readlink and access are never restricted by Landlock",
+    ),
+    (
+        "mach-lookup",
+        "Mach services are emulated by Darling in userspace",
+    ),
+    (
+        "mach-register",
+        "Mach services are emulated by Darling in userspace",
+    ),
+    ("sysctl-read", "sysctl is emulated by Darling in userspace"),
+    ("sysctl-write", "sysctl is emulated by Darling in userspace"),
+    ("iokit-open", "IOKit is emulated by Darling in userspace"),
+    ("ipc-posix-shm", "POSIX IPC is not restricted"),
+    ("ipc-sysv-shm", "System V IPC is not restricted"),
+    ("process-fork", "fork is not restricted"),
+    ("signal", "signals are not restricted"),
+    (
+        "process-info-pidinfo",
+        "process information is not restricted",
+    ),
+    ("file-ioctl", "ioctl is not restricted"),
+    ("system-socket", "system sockets are not restricted"),
+];
+
+fn applies_unfiltered(r: &Rule, op: &str) -> bool {
+    r.filters.is_empty() && r.ops.iter().any(|p| op_matches(p, op))
+}
+
+fn applies_filtered(r: &Rule, op: &str) -> bool {
+    !r.filters.is_empty() && r.ops.iter().any(|p| op_matches(p, op))
+}
+
+/// Index and action of the last unfiltered rule for `op` (macOS denies
+/// when there is none).
+fn class_default(rules: &[Rule], op: &str) -> (Option<usize>, Action) {
+    match rules.iter().rposition(|r| applies_unfiltered(r, op)) {
+        Some(i) => (Some(i), rules[i].action),
+        None => (None, Action::Deny),
+    }
+}
+
+fn describe(f: &Filter) -> String {
+    match f {
+        Filter::Literal(p) => format!("(literal \"{p}\")"),
+        Filter::Subpath(p) => format!("(subpath \"{p}\")"),
+        Filter::Prefix(p) => format!("(prefix \"{p}\")"),
+        Filter::Regex(r) => format!("(regex #\"{r}\")"),
+        Filter::GlobalName(n) => format!("(global-name \"{n}\")"),
+        Filter::Network {
+            remote,
+            proto,
+            addr,
+        } => format!(
+            "({} {proto}{})",
+            if *remote { "remote" } else { "local" },
+            addr.as_ref()
+                .map(|a| format!(" \"{a}\""))
+                .unwrap_or_default()
+        ),
+        Filter::UnixSocket { path, .. } => format!("(unix-socket \"{path}\")"),
+        Filter::Target(t) => format!("(target {t})"),
+        Filter::SysctlName(n) => format!("(sysctl-name \"{n}\")"),
+        Filter::Other(n) => format!("({n} …)"),
+        Filter::RequireAny(_) => "(require-any …)".into(),
+        Filter::RequireAll(_) => "(require-all …)".into(),
+        Filter::RequireNot(_) => "(require-not …)".into(),
+    }
+}
+
+/// The directory part of a regex's literal prefix (`^/dev/pty[a-z]+` → `/dev`).
+fn regex_dir(re: &str) -> Option<String> {
+    let body = re.strip_prefix('^')?;
+    let lit: String = body
+        .chars()
+        .take_while(|c| !"[](){}.*+?|\\$^".contains(*c))
+        .collect();
+    let dir = match lit.rfind('/') {
+        Some(0) => "/".to_string(),
+        Some(i) => lit[..i].to_string(),
+        None => return None,
+    };
+    Some(dir)
+}
+
+fn overlaps(a: &str, b: &str) -> bool {
+    let within = |x: &str, base: &str| {
+        let base = base.trim_end_matches('/');
+        base.is_empty()
+            || x == base
+            || (x.starts_with(base) && x.as_bytes().get(base.len()) == Some(&b'/'))
+    };
+    within(a, b) || within(b, a)
+}
+
+/// Paths a filter grants, with a note when it had to be widened.
+fn grant_paths(f: &Filter, out: &mut Vec<(String, Option<String>)>) -> Result<(), String> {
+    match f {
+        Filter::Literal(p) | Filter::Subpath(p) => out.push((p.clone(), None)),
+        Filter::Prefix(p) => {
+            let dir = p
+                .rfind('/')
+                .map(|i| {
+                    if i == 0 {
+                        "/".to_string()
+                    } else {
+                        p[..i].to_string()
+                    }
+                })
+                .unwrap_or_else(|| "/".into());
+            out.push((
+                dir.clone(),
+                Some(format!("{} widened to everything under {dir}", describe(f))),
+            ));
+        }
+        Filter::Regex(r) => match regex_dir(r) {
+            Some(dir) => out.push((
+                dir.clone(),
+                Some(format!("{} widened to everything under {dir}", describe(f))),
+            )),
+            None => return Err(format!("{} has no fixed directory", describe(f))),
+        },
+        Filter::RequireAny(fs) => {
+            for f in fs {
+                grant_paths(f, out)?;
+            }
+        }
+        other => return Err(format!("{} cannot be expressed as paths", describe(other))),
+    }
+    Ok(())
+}
+
+pub fn plan(policy: &Policy) -> Plan {
+    let rules = &policy.rules;
+    let mut p = Plan::default();
+    let mut grants: BTreeMap<String, u8> = BTreeMap::new();
+
+    for &(bit, family, reps) in CLASSES {
+        let rep = reps[0];
+        let (last, action) = class_default(rules, rep);
+        let after = last.map(|i| i + 1).unwrap_or(0);
+        match action {
+            Action::Deny => {
+                p.handled |= bit;
+                let mut granted: Vec<String> = Vec::new();
+                for r in &rules[after..] {
+                    if !reps.iter().any(|op| applies_filtered(r, op)) {
+                        continue;
+                    }
+                    match r.action {
+                        Action::Allow => {
+                            for f in &r.filters {
+                                let mut paths = Vec::new();
+                                match grant_paths(f, &mut paths) {
+                                    Ok(()) => {
+                                        for (path, note) in paths {
+                                            *grants.entry(path.clone()).or_default() |= bit;
+                                            granted.push(path);
+                                            if let Some(n) = note {
+                                                p.widened
+                                                    .push(format!("{family}: {n} ({})", r.origin));
+                                            }
+                                        }
+                                    }
+                                    Err(why) => p.unenforced.push(format!(
+                                        "{family}: allow {why}; left denied ({})",
+                                        r.origin
+                                    )),
+                                }
+                            }
+                        }
+                        Action::Deny => {
+                            for f in &r.filters {
+                                let mut paths = Vec::new();
+                                let carved = grant_paths(f, &mut paths).is_err()
+                                    || paths
+                                        .iter()
+                                        .any(|(d, _)| granted.iter().any(|g| overlaps(g, d)));
+                                if carved {
+                                    p.unenforced.push(format!(
+                                        "{family}: deny {} inside an allowed area ({})",
+                                        describe(f),
+                                        r.origin
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Action::Allow => {
+                for r in &rules[after..] {
+                    if r.action == Action::Deny && reps.iter().any(|op| applies_filtered(r, op)) {
+                        let what: Vec<String> = r.filters.iter().map(describe).collect();
+                        p.unenforced.push(format!(
+                            "{family}: deny {} while the default allows ({})",
+                            what.join(" "),
+                            r.origin
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    p.grants = grants
+        .into_iter()
+        .map(|(path, access)| Grant { path, access })
+        .collect();
+
+    // Networking: IP sockets can be refused as a whole, not by address.
+    let (last, action) = class_default(rules, "network-outbound");
+    let after = last.map(|i| i + 1).unwrap_or(0);
+    if action == Action::Deny {
+        let ip_allows: Vec<&Rule> = rules[after..]
+            .iter()
+            .filter(|r| {
+                r.action == Action::Allow
+                    && ["network-outbound", "network-inbound", "network-bind"]
+                        .iter()
+                        .any(|op| applies_filtered(r, op))
+                    && r.filters
+                        .iter()
+                        .any(|f| matches!(f, Filter::Network { .. }))
+            })
+            .collect();
+        if ip_allows.is_empty() {
+            p.deny_inet = true;
+        } else {
+            for r in ip_allows {
+                let what: Vec<String> = r
+                    .filters
+                    .iter()
+                    .filter(|f| matches!(f, Filter::Network { .. }))
+                    .map(describe)
+                    .collect();
+                p.unenforced.push(format!(
+                    "network: only {} is allowed, but all IP networking stays open ({})",
+                    what.join(" "),
+                    r.origin
+                ));
+            }
+        }
+    } else {
+        for r in &rules[after..] {
+            if r.action == Action::Deny && applies_filtered(r, "network-outbound") {
+                p.unenforced.push(format!(
+                    "network: deny with filters while the default allows ({})",
+                    r.origin
+                ));
+            }
+        }
+    }
+
+    // setuid/setgid bits.
+    let (_, action) = class_default(rules, "file-write-setugid");
+    p.deny_setugid = action == Action::Deny;
+
+    // Everything else that the profile denies somewhere.
+    for &(op, why) in UNENFORCEABLE {
+        let (last, action) = class_default(rules, op);
+        let after = last.map(|i| i + 1).unwrap_or(0);
+        let denied = action == Action::Deny
+            || rules[after..]
+                .iter()
+                .any(|r| r.action == Action::Deny && applies_filtered(r, op));
+        if denied {
+            p.unenforced.push(format!("{op}: {why}"));
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::{evaluate, Options};
+
+    fn plan_of(src: &str) -> Plan {
+        plan(&evaluate(src, "t.sb", &Options::default()).unwrap())
+    }
+
+    #[test]
+    fn minimal_profile_is_fully_enforceable() {
+        let p = plan_of("(version 1)\n(allow default)\n(deny file-write-setugid)\n");
+        assert_eq!(p.handled, 0);
+        assert!(p.deny_setugid && !p.deny_inet);
+        assert!(p.fully_enforced(), "{p:?}");
+    }
+
+    #[test]
+    fn deny_default_with_subpaths() {
+        let p = plan_of(
+            "(version 1)(deny default)(allow file-read* (subpath \"/nix/store/a\") (literal \"/etc/hosts\"))\n\
+             (allow file* process-exec (subpath \"/tmp/b\"))(allow file-read* (regex #\"^/dev/pty[a-z]+\"))",
+        );
+        assert_eq!(p.handled, READ | WRITE | EXEC);
+        let g = |path: &str| p.grants.iter().find(|g| g.path == path).map(|g| g.access);
+        assert_eq!(g("/nix/store/a"), Some(READ));
+        assert_eq!(g("/etc/hosts"), Some(READ));
+        assert_eq!(g("/tmp/b"), Some(READ | WRITE | EXEC));
+        assert_eq!(g("/dev"), Some(READ));
+        assert_eq!(p.widened.len(), 1);
+        assert!(p.deny_inet && p.deny_setugid);
+        assert!(p.unenforced.iter().any(|u| u.starts_with("mach-lookup")));
+    }
+
+    #[test]
+    fn carve_outs_and_localhost_networking_are_reported() {
+        let p = plan_of(
+            "(version 1)(deny default)(allow file-read* (subpath \"/usr\"))(deny file-read* (subpath \"/usr/local\"))\n\
+             (allow network* (remote ip \"localhost:*\"))",
+        );
+        assert!(
+            p.unenforced
+                .iter()
+                .any(|u| u.contains("deny (subpath \"/usr/local\") inside an allowed area")),
+            "{:?}",
+            p.unenforced
+        );
+        assert!(!p.deny_inet);
+        assert!(p.unenforced.iter().any(|u| u.starts_with("network: only")));
+        let q = plan_of("(version 1)(allow default)(deny file-write* (subpath \"/etc\"))");
+        assert!(q
+            .unenforced
+            .iter()
+            .any(|u| u.contains("while the default allows")));
+    }
+}
