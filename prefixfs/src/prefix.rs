@@ -87,7 +87,21 @@ impl Prefix {
     }
 
     /// Map an absolute path as a Mac program sees it to the host path.
+    /// `/Volumes/SystemRoot` (any case) is Darling's door to the host root.
     pub fn host_path(&self, mac_path: &str) -> PathBuf {
+        const SYSTEM_ROOT: &str = "/volumes/systemroot";
+        let lower = mac_path
+            .get(..SYSTEM_ROOT.len())
+            .map(str::to_ascii_lowercase);
+        if lower.as_deref() == Some(SYSTEM_ROOT) {
+            let rest = &mac_path[SYSTEM_ROOT.len()..];
+            if rest.is_empty() {
+                return PathBuf::from("/");
+            }
+            if rest.starts_with('/') {
+                return PathBuf::from(rest);
+            }
+        }
         let rel = mac_path.trim_start_matches('/');
         self.root.join(rel)
     }
@@ -158,6 +172,24 @@ pub fn privileged() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_root_leads_to_the_host() {
+        let p = Prefix::at("/home/u/.darling");
+        assert_eq!(
+            p.host_path("/nix/store/x"),
+            PathBuf::from("/home/u/.darling/nix/store/x")
+        );
+        assert_eq!(
+            p.host_path("/Volumes/SystemRoot/etc/hosts"),
+            PathBuf::from("/etc/hosts")
+        );
+        assert_eq!(p.host_path("/volumes/systemroot"), PathBuf::from("/"));
+        assert_eq!(
+            p.host_path("/Volumes/SystemRootX"),
+            PathBuf::from("/home/u/.darling/Volumes/SystemRootX")
+        );
+    }
 
     #[test]
     fn env_override_wins() {

@@ -15,6 +15,10 @@ pub struct Grant {
     pub path: String,
     /// READ | WRITE | EXEC
     pub access: u8,
+    /// From `(literal …)`: the path itself only. On a directory Landlock
+    /// can only grant the whole subtree, so enforcement skips such a rule
+    /// (stat of the directory keeps working; Landlock never restricts it).
+    pub literal: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -151,7 +155,8 @@ fn overlaps(a: &str, b: &str) -> bool {
 /// Paths a filter grants, with a note when it had to be widened.
 fn grant_paths(f: &Filter, out: &mut Vec<(String, Option<String>)>) -> Result<(), String> {
     match f {
-        Filter::Literal(p) | Filter::Subpath(p) => out.push((p.clone(), None)),
+        Filter::Literal(p) => out.push((format!("={p}"), None)),
+        Filter::Subpath(p) => out.push((p.clone(), None)),
         Filter::Prefix(p) => {
             let dir = p
                 .rfind('/')
@@ -298,12 +303,22 @@ pub fn plan(policy: &Policy) -> Plan {
     } else {
         for r in &rules[after..] {
             if r.action == Action::Deny && applies_filtered(r, "network-outbound") {
-                p.unenforced.push(format!(
-                    "network: deny with filters while the default allows ({})",
-                    r.origin
-                ));
+                // "All IP" (no address) is what a socket rule can refuse.
+                let all_ip = r.filters.iter().all(|f| matches!(f, Filter::Network { addr: None, proto, .. } if proto.starts_with("ip")));
+                if all_ip {
+                    p.deny_inet = true;
+                } else {
+                    p.unenforced.push(format!(
+                        "network: deny with filters while the default allows ({})",
+                        r.origin
+                    ));
+                }
             }
         }
+    }
+    if p.deny_inet && action == Action::Deny {
+        p.unenforced
+            .push("network: unix-domain sockets stay allowed (Darling's own IPC uses them)".into());
     }
 
     // setuid/setgid bits.
@@ -350,6 +365,7 @@ mod tests {
         );
         assert_eq!(p.handled, READ | WRITE | EXEC);
         let g = |path: &str| p.grants.iter().find(|g| g.path == path).map(|g| g.access);
+        assert!(p.grants.iter().any(|g| g.path == "/etc/hosts" && g.literal));
         assert_eq!(g("/nix/store/a"), Some(READ));
         assert_eq!(g("/etc/hosts"), Some(READ));
         assert_eq!(g("/tmp/b"), Some(READ | WRITE | EXEC));

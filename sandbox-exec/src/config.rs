@@ -1,0 +1,124 @@
+//! How hard to enforce, and the paths Darling itself needs, from
+//! `<prefix>/etc/darling-nix/sandbox-exec.toml` (or
+//! `/etc/darling-nix/sandbox-exec.toml` outside a prefix). Never from the
+//! build's environment: Nix runs sandbox-exec with the builder's.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Parse and check the profile, enforce nothing.
+    Off,
+    /// Enforce what Linux can; stay quiet about the rest unless `-v`.
+    BestEffort,
+    /// Refuse (exit 71) a profile that cannot be enforced in full.
+    Strict,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "off" => Some(Mode::Off),
+            "best-effort" => Some(Mode::BestEffort),
+            "strict" => Some(Mode::Strict),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub verbose: bool,
+    /// Prefix paths always readable / executable / writable, whatever the
+    /// profile says (Darling's own libraries, loader and devices).
+    pub implicit_read: Vec<String>,
+    pub implicit_exec: Vec<String>,
+    pub implicit_write: Vec<String>,
+    /// Darling's Mach-O loader (host path), for handing Mach-O programs over.
+    pub mldr: Option<PathBuf>,
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct File {
+    mode: Option<String>,
+    verbose: Option<bool>,
+    implicit_read: Option<Vec<String>>,
+    implicit_exec: Option<Vec<String>>,
+    implicit_write: Option<Vec<String>>,
+    mldr: Option<PathBuf>,
+}
+
+impl Config {
+    /// Defaults: best-effort; inside a Darling prefix, Darling's system
+    /// directories stay readable (it has no dyld shared cache).
+    pub fn defaults(in_prefix: bool) -> Config {
+        let (read, write) = if in_prefix {
+            (
+                [
+                    "/usr/lib",
+                    "/System/Library",
+                    "/usr/libexec",
+                    "/usr/share",
+                    "/private/etc",
+                    "/dev",
+                    "/proc",
+                ]
+                .map(String::from)
+                .to_vec(),
+                ["/dev/null", "/dev/zero", "/dev/tty"]
+                    .map(String::from)
+                    .to_vec(),
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        Config {
+            mode: Mode::BestEffort,
+            verbose: false,
+            implicit_read: read,
+            implicit_exec: Vec::new(),
+            implicit_write: write,
+            mldr: None,
+            source: None,
+        }
+    }
+
+    /// Reads the file if it exists. Errors name the file.
+    pub fn load(path: &Path, in_prefix: bool) -> Result<Config, String> {
+        let mut c = Config::defaults(in_prefix);
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(c),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let f: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Some(m) = f.mode {
+            c.mode = Mode::parse(&m).ok_or_else(|| {
+                format!(
+                    "{}: mode `{m}`: expected off, best-effort or strict",
+                    path.display()
+                )
+            })?;
+        }
+        if let Some(v) = f.verbose {
+            c.verbose = v;
+        }
+        if let Some(v) = f.implicit_read {
+            c.implicit_read = v;
+        }
+        if let Some(v) = f.implicit_exec {
+            c.implicit_exec = v;
+        }
+        if let Some(v) = f.implicit_write {
+            c.implicit_write = v;
+        }
+        c.mldr = f.mldr;
+        c.source = Some(path.to_path_buf());
+        Ok(c)
+    }
+}

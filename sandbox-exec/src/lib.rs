@@ -1,0 +1,266 @@
+//! `sandbox-exec` for Darling prefixes: the macOS command line, SBPL
+//! profiles evaluated by the `sbpl` crate, the enforceable part applied with
+//! Landlock (files) and seccomp (IP sockets, setuid bits), then the command
+//! exec'd in place.
+//!
+//! Exit statuses, as on macOS: 64 usage, 65 profile error, 71 the sandbox
+//! could not be applied or the command could not be exec'd; otherwise the
+//! command's own.
+
+pub mod cli;
+pub mod config;
+pub mod exec;
+pub mod landlock;
+pub mod named;
+pub mod seccomp;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Mode};
+use prefixfs::Prefix;
+
+pub const EX_USAGE: i32 = 64;
+pub const EX_DATAERR: i32 = 65;
+pub const EX_OSERR: i32 = 71;
+
+fn say(msg: &str) {
+    let _ = std::io::stderr().write_all(format!("sandbox-exec: {msg}\n").as_bytes());
+}
+
+/// Where the configuration lives: inside the prefix when there is one.
+pub fn config_path(prefix: Option<&Prefix>) -> PathBuf {
+    match prefix {
+        Some(p) => p.etc_dir().join("darling-nix/sandbox-exec.toml"),
+        None => PathBuf::from("/etc/darling-nix/sandbox-exec.toml"),
+    }
+}
+
+/// Runs the tool; returns only on failure (the exit status).
+pub fn main(args: &[String]) -> i32 {
+    let inv = match cli::parse(args) {
+        Ok(i) => i,
+        Err(cli::UsageError(msg)) => {
+            let _ = std::io::stderr().write_all(format!("{msg}{}", cli::USAGE).as_bytes());
+            return EX_USAGE;
+        }
+    };
+    let prefix = Prefix::resolve().ok();
+    let cfg_path = config_path(prefix.as_ref());
+    let mut cfg = match Config::load(&cfg_path, prefix.is_some()) {
+        Ok(c) => c,
+        Err(e) => {
+            say(&e);
+            return EX_OSERR;
+        }
+    };
+    if let Some(m) = &inv.mode {
+        match Mode::parse(m) {
+            Some(m) => cfg.mode = m,
+            None => {
+                let _ = std::io::stderr().write_all(
+                    format!(
+                        "sandbox-exec: -M {m}: expected off, best-effort or strict\n{}",
+                        cli::USAGE
+                    )
+                    .as_bytes(),
+                );
+                return EX_USAGE;
+            }
+        }
+    }
+    cfg.verbose |= inv.verbose;
+
+    // The profile.
+    let opts = sbpl::Options {
+        params: inv.params.iter().cloned().collect(),
+        import_paths: vec![
+            PathBuf::from("/System/Library/Sandbox/Profiles"),
+            PathBuf::from("/usr/share/sandbox"),
+        ],
+    };
+    let policy = match &inv.profile {
+        cli::Profile::File(f) => {
+            let host = prefix
+                .as_ref()
+                .filter(|_| f.starts_with('/'))
+                .map(|p| p.host_path(f))
+                .unwrap_or_else(|| PathBuf::from(f));
+            let text = match std::fs::read_to_string(&host) {
+                Ok(t) => t,
+                Err(e) => {
+                    say(&format!("{f}: {}", strerror(&e)));
+                    return EX_DATAERR;
+                }
+            };
+            let name = Path::new(f)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| f.clone());
+            let mut o = opts.clone();
+            if let Some(dir) = host.parent() {
+                o.import_paths.insert(0, dir.to_path_buf());
+            }
+            sbpl::evaluate(&text, &name, &o)
+        }
+        cli::Profile::Text(t) => sbpl::evaluate(t, "<input string>", &opts),
+        cli::Profile::Named(n) => match named::profile(n) {
+            Some(src) => sbpl::evaluate(src, n, &opts),
+            None => {
+                say(&format!("unable to find profile: {n}"));
+                return EX_DATAERR;
+            }
+        },
+    };
+    let policy = match policy {
+        Ok(p) => p,
+        Err(e) => {
+            say(&e.to_string());
+            return EX_DATAERR;
+        }
+    };
+
+    if cfg.mode != Mode::Off {
+        if let Err(why) = apply(&policy, &cfg, prefix.as_ref()) {
+            say(&format!("sandbox_apply: {why}"));
+            return EX_OSERR;
+        }
+    }
+
+    let err = match &prefix {
+        Some(p) => exec::execvp_in_prefix(p, cfg.mldr.as_deref(), &inv.command),
+        None => exec::execvp_host(&inv.command),
+    };
+    say(&format!(
+        "execvp() of '{}' failed: {}",
+        inv.command[0],
+        strerror(&err)
+    ));
+    EX_OSERR
+}
+
+fn strerror(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        // SAFETY: strerror returns a static string for any errno.
+        Some(n) => unsafe { std::ffi::CStr::from_ptr(libc::strerror(n)) }
+            .to_string_lossy()
+            .into_owned(),
+        None => e.to_string(),
+    }
+}
+
+/// Applies the enforceable part of `policy`, or says why it cannot.
+pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Result<(), String> {
+    let plan = sbpl::plan(policy);
+    let host = |p: &str| -> PathBuf {
+        match prefix {
+            Some(pre) => pre.host_path(p),
+            None => PathBuf::from(p),
+        }
+    };
+    let mut notes: Vec<String> = plan.unenforced.clone();
+    notes.extend(plan.widened.iter().cloned());
+
+    let abi = if plan.handled != 0 {
+        Some(landlock::abi())
+    } else {
+        None
+    };
+    let fs_ok = match &abi {
+        Some(Ok(v)) if *v >= 2 => true,
+        Some(Ok(v)) => {
+            notes.push(format!(
+                "files: Landlock ABI {v} cannot rename across directories; file rules not applied"
+            ));
+            false
+        }
+        Some(Err(why)) => {
+            notes.push(format!("files: {why}; file rules not applied"));
+            false
+        }
+        None => false,
+    };
+
+    if cfg.mode == Mode::Strict && !notes.is_empty() {
+        return Err(format!(
+            "profile cannot be fully enforced here: {}",
+            notes[0]
+        ));
+    }
+    if cfg.verbose {
+        for n in &notes {
+            say(&format!("not enforced: {n}"));
+        }
+    }
+
+    if fs_ok {
+        let abi = match abi {
+            Some(Ok(v)) => v,
+            _ => unreachable!(),
+        };
+        let handled = landlock::rights(plan.handled, abi);
+        let rs = landlock::Ruleset::new(handled)
+            .map_err(|e| format!("creating the Landlock ruleset: {e}"))?;
+        let implicit = cfg
+            .implicit_read
+            .iter()
+            .map(|p| (p.clone(), sbpl::plan::READ | sbpl::plan::EXEC))
+            .chain(
+                cfg.implicit_exec
+                    .iter()
+                    .map(|p| (p.clone(), sbpl::plan::READ | sbpl::plan::EXEC)),
+            )
+            .chain(
+                cfg.implicit_write
+                    .iter()
+                    .map(|p| (p.clone(), sbpl::plan::READ | sbpl::plan::WRITE)),
+            );
+        let mut grants: Vec<(String, u8, bool)> = plan
+            .grants
+            .iter()
+            .map(|g| (g.path.clone(), g.access, g.literal))
+            .collect();
+        grants.extend(implicit.map(|(p, a)| (p, a, false)));
+        if let Some(m) = &cfg.mldr {
+            grants.push((
+                m.display().to_string(),
+                sbpl::plan::READ | sbpl::plan::EXEC,
+                false,
+            ));
+        }
+        for (p, access, literal) in grants {
+            // Mldr is a host path already; profile paths are Mac paths.
+            let hp = if cfg
+                .mldr
+                .as_ref()
+                .is_some_and(|m| m.as_os_str() == p.as_str())
+            {
+                PathBuf::from(&p)
+            } else {
+                host(&p)
+            };
+            if literal && hp.is_dir() {
+                // A literal directory: a Landlock rule would open its whole
+                // subtree. Without one, stat still works (never restricted).
+                continue;
+            }
+            let missing = !rs
+                .allow(&hp, landlock::rights(access, abi))
+                .map_err(|e| format!("adding a rule for {}: {e}", hp.display()))?;
+            if missing && cfg.verbose {
+                say(&format!(
+                    "note: {} does not exist; no rule added",
+                    hp.display()
+                ));
+            }
+        }
+        seccomp::install(plan.deny_inet, plan.deny_setugid)
+            .map_err(|e| format!("installing the seccomp filter: {e}"))?;
+        rs.restrict_self()
+            .map_err(|e| format!("landlock_restrict_self: {e}"))?;
+    } else {
+        seccomp::install(plan.deny_inet, plan.deny_setugid)
+            .map_err(|e| format!("installing the seccomp filter: {e}"))?;
+    }
+    Ok(())
+}

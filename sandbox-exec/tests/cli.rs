@@ -1,0 +1,265 @@
+//! sandbox-exec as a process: the macOS command line and exit codes, and
+//! real children confined by Landlock and seccomp.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use e2e::Out;
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sandbox-exec"))
+}
+
+fn run(args: &[&str]) -> Out {
+    Command::new(bin())
+        .args(args)
+        .env_remove("DARLING_PREFIX")
+        .output()
+        .unwrap()
+        .into()
+}
+
+const USAGE: &str = "Usage: sandbox-exec [options] command [args]\nOptions:\n  -f profile-file     Read profile from file.\n  -n profile-name     Use pre-defined profile.\n  -p profile-string   Specify a profile on the command line.\n  -D key=value        Define a profile parameter.\nExactly one of -f, -n, -p must be specified.\n";
+
+/// Everything a child shell needs to start, readable and executable.
+const SYSTEM: &str = "(allow file-read* process-exec (subpath \"/usr\") (subpath \"/bin\") (subpath \"/lib\") (subpath \"/lib64\") (subpath \"/etc\") (subpath \"/proc\") (literal \"/\"))\n(allow file* (literal \"/dev/null\"))\n";
+
+#[test]
+fn usage_errors_exit_64_with_the_usage_text() {
+    assert_eq!(run(&[]).all(), (64, "", USAGE));
+    assert_eq!(
+        run(&["-h"]).all(),
+        (
+            64,
+            "",
+            &*format!("sandbox-exec: illegal option -- h\n{USAGE}")
+        )
+    );
+    assert_eq!(run(&["-p", "(version 1)"]).all(), (64, "", USAGE));
+    assert_eq!(
+        run(&["-p", "(version 1)", "-n", "no-write", "true"]).all(),
+        (64, "", USAGE)
+    );
+    assert_eq!(
+        run(&["-f"]).all(),
+        (
+            64,
+            "",
+            &*format!("sandbox-exec: option requires an argument -- f\n{USAGE}")
+        )
+    );
+}
+
+#[test]
+fn profile_errors_exit_65_with_positions() {
+    let o = run(&["-p", "(version 1)\n(allow bogus-op)", "true"]);
+    assert_eq!(
+        o.all(),
+        (
+            65,
+            "",
+            "sandbox-exec: <input string>:2:8: unbound variable: bogus-op\n"
+        )
+    );
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("bad.sb");
+    fs::write(
+        &f,
+        "(version 1)\n(allow file-read* (subpath (param \"X\")))\n",
+    )
+    .unwrap();
+    let o = run(&["-f", f.to_str().unwrap(), "true"]);
+    assert_eq!(o.all(), (65, "", "sandbox-exec: bad.sb:2:28: invalid data type of path filter; expected pattern, got boolean\n"));
+    let o = run(&["-f", "/nonexistent/p.sb", "true"]);
+    assert_eq!(
+        o.all(),
+        (
+            65,
+            "",
+            "sandbox-exec: /nonexistent/p.sb: No such file or directory\n"
+        )
+    );
+    assert_eq!(
+        run(&["-n", "bogus", "true"]).all(),
+        (65, "", "sandbox-exec: unable to find profile: bogus\n")
+    );
+}
+
+#[test]
+fn exec_failure_exits_71_and_success_is_the_commands_status() {
+    let o = run(&["-n", "no-write", "no-such-command-xyz"]);
+    assert_eq!(
+        o.all(),
+        (
+            71,
+            "",
+            "sandbox-exec: execvp() of 'no-such-command-xyz' failed: No such file or directory\n"
+        )
+    );
+    let o = run(&[
+        "-p",
+        "(version 1)(allow default)(deny file-write-setugid)",
+        "sh",
+        "-c",
+        "echo \"$0 $1\"; exit 7",
+        "-x",
+        "y",
+    ]);
+    assert_eq!(o.all(), (7, "-x y\n", ""));
+}
+
+/// A scratch directory outside /tmp (temporary directories are writable
+/// under some named profiles).
+fn workdir() -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let w = d.path().to_path_buf();
+    for sub in ["in", "out", "other"] {
+        fs::create_dir(w.join(sub)).unwrap();
+    }
+    fs::write(w.join("in/f"), "input\n").unwrap();
+    fs::write(w.join("secret"), "secret\n").unwrap();
+    (d, w)
+}
+
+fn confined(w: &Path, script: &str) -> Out {
+    let profile = format!(
+        "(version 1)\n(deny default)\n{SYSTEM}(allow file-read* (subpath (param \"IN\")))\n(allow file* (subpath (param \"OUT\")))\n"
+    );
+    run(&[
+        "-p",
+        &profile,
+        "-D",
+        &format!("IN={}", w.join("in").display()),
+        "-D",
+        &format!("OUT={}", w.join("out").display()),
+        "sh",
+        "-c",
+        script,
+    ])
+}
+
+#[test]
+fn landlock_confines_a_real_child() {
+    let (_d, w) = workdir();
+    let wd = w.display();
+    let o = confined(&w, &format!("cat {wd}/in/f"));
+    assert_eq!((o.code, o.stdout.as_str()), (0, "input\n"), "{}", o.stderr);
+    let o = confined(
+        &w,
+        &format!("echo built > {wd}/out/x && mkdir {wd}/out/d && mv {wd}/out/x {wd}/out/d/y"),
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(fs::read_to_string(w.join("out/d/y")).unwrap(), "built\n");
+    let o = confined(&w, &format!("echo no > {wd}/other/y"));
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("Permission denied"), "{}", o.stderr);
+    assert!(!w.join("other/y").exists());
+    let o = confined(&w, &format!("cat {wd}/secret"));
+    assert_ne!(o.code, 0);
+    assert!(!o.stdout.contains("secret"));
+    let o = confined(&w, &format!("echo no > {wd}/in/new"));
+    assert_ne!(o.code, 0, "inputs are read-only");
+}
+
+#[test]
+fn seccomp_refuses_setuid_bits_and_ip_sockets() {
+    let (_d, w) = workdir();
+    let f = w.join("out/f");
+    fs::write(&f, "").unwrap();
+    let minimal = "(version 1)\n(allow default)\n(deny file-write-setugid)\n";
+    let o = run(&["-p", minimal, "chmod", "u+s", f.to_str().unwrap()]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("Operation not permitted"), "{}", o.stderr);
+    let o = run(&["-p", minimal, "chmod", "640", f.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // bash's /dev/tcp: refused at socket() under no-network, merely
+    // refused by the port without it.
+    let probe = "exec 3<>/dev/tcp/127.0.0.1/9";
+    let o = run(&["-n", "no-network", "bash", "-c", probe]);
+    assert!(o.stderr.contains("Permission denied"), "{}", o.stderr);
+    let o = run(&["-n", "no-write", "bash", "-c", probe]);
+    assert!(o.stderr.contains("Connection refused"), "{}", o.stderr);
+}
+
+#[test]
+fn named_profiles_in_both_spellings() {
+    let (_d, w) = workdir();
+    for n in ["no-write", "no_write"] {
+        let o = run(&[
+            "-n",
+            n,
+            "sh",
+            "-c",
+            &format!("cat {0}/in/f; touch {0}/out/x", w.display()),
+        ]);
+        assert_eq!(o.stdout, "input\n");
+        assert_ne!(o.code, 0, "{n}");
+    }
+    assert!(!w.join("out/x").exists());
+    let o = run(&[
+        "-n",
+        "no-write-except-temporary",
+        "sh",
+        "-c",
+        &format!("touch {}/out/x", w.display()),
+    ]);
+    assert_ne!(o.code, 0);
+}
+
+#[test]
+fn strict_refuses_what_it_cannot_enforce_and_off_enforces_nothing() {
+    let (_d, w) = workdir();
+    let marker = w.join("out/ran");
+    let touch = format!("touch {}", marker.display());
+    // mach-lookup denial cannot be enforced on Linux.
+    let profile = format!(
+        "(version 1)\n(deny default)\n{SYSTEM}(allow file* (subpath \"{}\"))\n",
+        w.display()
+    );
+    let o = run(&["-M", "strict", "-p", &profile, "sh", "-c", &touch]);
+    assert_eq!(o.code, 71, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .starts_with("sandbox-exec: sandbox_apply: profile cannot be fully enforced here: "),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        !marker.exists(),
+        "the command ran although strict mode refused"
+    );
+    // Strict accepts a profile it can enforce in full.
+    let o = run(&[
+        "-M",
+        "strict",
+        "-p",
+        "(version 1)(allow default)(deny file-write-setugid)",
+        "sh",
+        "-c",
+        &touch,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(marker.exists());
+    // Off: parsed, not applied.
+    let o = run(&[
+        "-M",
+        "off",
+        "-p",
+        "(version 1)(deny default)",
+        "sh",
+        "-c",
+        &format!("cat {}/secret", w.display()),
+    ]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "secret\n"), "{}", o.stderr);
+    // -v says what is not enforced; best-effort is otherwise quiet.
+    let o = run(&["-v", "-p", &profile, "true"]);
+    assert!(
+        o.stderr.contains("sandbox-exec: not enforced: mach-lookup"),
+        "{}",
+        o.stderr
+    );
+    let o = run(&["-p", &profile, "true"]);
+    assert_eq!(o.all(), (0, "", ""));
+    assert_eq!(run(&["-M", "bogus", "-p", "(version 1)", "true"]).code, 64);
+}
