@@ -1,0 +1,165 @@
+//! The virtual APFS container: which volumes exist, their UUIDs and where
+//! they are "mounted". Kept in `<prefix>/var/db/darling-nix/diskutil.json`,
+//! changed under a lock with prefixfs's crash-safe commit. A volume is only
+//! a record: mounting it means its mount point directory exists in the
+//! prefix; deleting it never deletes files.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use prefixfs::{FileSet, Lock, PendingWrite, Prefix};
+use serde::{Deserialize, Serialize};
+
+pub const CONTAINER: &str = "disk1";
+pub const PHYSICAL_STORE: &str = "disk0s2";
+pub const WHOLE_PHYSICAL: &str = "disk0";
+pub const ROOT_DEVICE: &str = "disk1s1";
+pub const ROOT_NAME: &str = "Macintosh HD";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Volume {
+    pub device: String,
+    pub name: String,
+    pub uuid: String,
+    pub case_sensitive: bool,
+    /// Empty when unmounted.
+    pub mount_point: String,
+    pub ownership: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct State {
+    pub container_uuid: String,
+    pub root_uuid: String,
+    pub disk_uuid: String,
+    pub volumes: Vec<Volume>,
+}
+
+/// A random (version 4) UUID in upper case, as diskutil prints them.
+pub fn new_uuid() -> String {
+    let mut b = [0u8; 16];
+    // SAFETY: getrandom into a 16-byte buffer.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), 16, 0) };
+    if n != 16 {
+        // Extremely unlikely; fall back to time and pid, still unique enough.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        b = (t ^ (std::process::id() as u128) << 64).to_le_bytes();
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02X}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+pub struct Store {
+    pub prefix: Prefix,
+    file: PathBuf,
+    lock: PathBuf,
+    journal: PathBuf,
+}
+
+impl Store {
+    pub fn new(prefix: Prefix) -> Store {
+        let dir = prefix.var_dir().join("db/darling-nix");
+        Store {
+            file: dir.join("diskutil.json"),
+            lock: dir.join("diskutil.lock"),
+            journal: dir.join("diskutil.journal"),
+            prefix,
+        }
+    }
+
+    fn read_file(&self) -> io::Result<Option<State>> {
+        match std::fs::read(&self.file) {
+            Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {e}", self.file.display()),
+                )
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn fresh() -> State {
+        State {
+            container_uuid: new_uuid(),
+            root_uuid: new_uuid(),
+            disk_uuid: new_uuid(),
+            volumes: Vec::new(),
+        }
+    }
+
+    /// The current state (a fresh one is not written until something changes).
+    pub fn load(&self) -> io::Result<State> {
+        let fs = FileSet::new(&self.journal);
+        if fs.needs_recovery() {
+            if let Some(dir) = self.lock.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let _l = Lock::exclusive(&self.lock)?;
+            fs.recover()?;
+        }
+        Ok(self.read_file()?.unwrap_or_else(Self::fresh))
+    }
+
+    /// Runs `change` on the state under the lock and commits the result.
+    pub fn update<T>(
+        &self,
+        change: impl FnOnce(&mut State) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let dir = self.lock.parent().expect("state dir");
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let _l =
+            Lock::exclusive(&self.lock).map_err(|e| format!("{}: {e}", self.lock.display()))?;
+        let fs = FileSet::new(&self.journal);
+        fs.recover().map_err(|e| e.to_string())?;
+        let mut st = self
+            .read_file()
+            .map_err(|e| e.to_string())?
+            .unwrap_or_else(Self::fresh);
+        let out = change(&mut st)?;
+        let mut text = serde_json::to_vec_pretty(&st).map_err(|e| e.to_string())?;
+        text.push(b'\n');
+        fs.commit(&[PendingWrite {
+            path: self.file.clone(),
+            contents: text,
+            mode: 0o644,
+        }])
+        .map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+
+    /// Host path of a mount point inside the prefix.
+    pub fn host(&self, mount_point: &str) -> PathBuf {
+        self.prefix.host_path(mount_point)
+    }
+}
+
+/// Space figures from statfs of a host path: (total, free, used) bytes.
+pub fn space(path: &Path) -> (u64, u64, u64) {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return (0, 0, 0);
+    };
+    // SAFETY: statfs into a zeroed struct with a valid path.
+    let mut s: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c.as_ptr(), &mut s) } != 0 {
+        return (0, 0, 0);
+    }
+    let bs = s.f_frsize as u64;
+    let total = s.f_blocks as u64 * bs;
+    let free = s.f_bavail as u64 * bs;
+    let used = (s.f_blocks as u64 - s.f_bfree as u64) * bs;
+    (total, free, used)
+}
