@@ -1,0 +1,145 @@
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::exit;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use syscall_triage::{compare, Collector, Report};
+
+const AFTER: &str = "Exit status: 0 report written (and no regression with --compare), 1 --compare found calls that were not unimplemented before, 2 usage or I/O error.";
+
+#[derive(Parser)]
+#[command(name = "syscall-triage", version, about = "Turn Darling's 'Unimplemented syscall' noise into a report", after_help = AFTER)]
+struct Cli {
+    /// Log files to read ("-" or none: standard input).
+    files: Vec<PathBuf>,
+    /// Print JSON (stable schema, `version` 1) instead of Markdown.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Compare with an earlier JSON report; exit 1 on new unimplemented calls.
+    #[arg(long, value_name = "OLD_JSON", global = true)]
+    compare: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a command inside Darling and triage what it printed.
+    Run {
+        /// Darling prefix (default: $DPREFIX, else ~/.darling).
+        #[arg(long)]
+        prefix: Option<PathBuf>,
+        /// The darling launcher (default: found on PATH).
+        #[arg(long)]
+        darling: Option<PathBuf>,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        /// The command, as a Mac path or a name on the prefix's PATH.
+        #[arg(required = true, last = true)]
+        command: Vec<String>,
+    },
+}
+
+fn fail(msg: String) -> ! {
+    eprintln!("syscall-triage: {msg}");
+    exit(2)
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let mut c = Collector::new();
+    match &cli.cmd {
+        Some(Cmd::Run {
+            prefix,
+            darling,
+            timeout,
+            command,
+        }) => {
+            let prefix = prefix.clone().unwrap_or_else(darling_host::default_prefix);
+            let Some(darling) = darling_host::find_darling(darling.as_deref()) else {
+                fail("`darling` not found on PATH (use --darling)".into())
+            };
+            let runner = darling_host::DarlingRunner {
+                darling,
+                prefix,
+                scratch: std::env::temp_dir(),
+            };
+            let argv: Vec<&str> = command.iter().map(String::as_str).collect();
+            use darling_host::Runner;
+            let out = runner
+                .run(&argv, None, Duration::from_secs(*timeout))
+                .unwrap_or_else(|e| fail(e.to_string()));
+            c.source(&format!("run: {}", command.join(" ")));
+            c.feed(&out.stdout);
+            c.feed(&out.stderr);
+        }
+        None => {
+            let files = if cli.files.is_empty() {
+                vec![PathBuf::from("-")]
+            } else {
+                cli.files.clone()
+            };
+            for f in files {
+                let mut text = Vec::new();
+                if f.as_os_str() == "-" {
+                    std::io::stdin()
+                        .read_to_end(&mut text)
+                        .unwrap_or_else(|e| fail(format!("stdin: {e}")));
+                    c.source("stdin");
+                } else {
+                    text =
+                        std::fs::read(&f).unwrap_or_else(|e| fail(format!("{}: {e}", f.display())));
+                    c.source(&f.display().to_string());
+                }
+                c.feed(&String::from_utf8_lossy(&text));
+            }
+        }
+    }
+    let report = c.report();
+    let comparison = cli.compare.as_ref().map(|p| {
+        let text =
+            std::fs::read_to_string(p).unwrap_or_else(|e| fail(format!("{}: {e}", p.display())));
+        let old: Report = serde_json::from_str(&text).unwrap_or_else(|e| {
+            fail(format!(
+                "{}: not a syscall-triage JSON report: {e}",
+                p.display()
+            ))
+        });
+        compare(&old, &report)
+    });
+    if cli.json {
+        let mut v = serde_json::to_value(&report).expect("serialisable");
+        if let Some(cmp) = &comparison {
+            v["comparison"] = serde_json::to_value(cmp).expect("serialisable");
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).expect("serialisable")
+        );
+    } else {
+        print!("{}", report.markdown());
+        if let Some(cmp) = &comparison {
+            println!(
+                "\n## Compared with {}\n",
+                cli.compare.as_ref().unwrap().display()
+            );
+            if cmp.new.is_empty() && cmp.gone.is_empty() && cmp.changed.is_empty() {
+                println!("No change.");
+            }
+            for n in &cmp.new {
+                println!("- **new:** {n}");
+            }
+            for g in &cmp.gone {
+                println!("- gone: {g}");
+            }
+            for (l, a, b) in &cmp.changed {
+                println!("- {l}: {a} → {b}");
+            }
+        }
+    }
+    if comparison.is_some_and(|c| !c.new.is_empty()) {
+        exit(1);
+    }
+}
