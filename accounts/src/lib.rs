@@ -7,7 +7,7 @@
 
 pub mod attr;
 pub mod ds;
-mod files;
+pub mod files;
 mod sidecar;
 mod store;
 pub mod validate;

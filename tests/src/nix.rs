@@ -175,3 +175,103 @@ fn fastid() -> String {
         N.fetch_add(1, Ordering::SeqCst)
     )
 }
+
+/// A fixture Darling prefix with our in-prefix tools installed, a nix.conf
+/// and a Nix store database created by the real Nix 2.8 (the prefix is the
+/// chroot store: logical `/nix/store` is `<prefix>/nix/store`).
+pub struct NixPrefix {
+    pub fx: crate::Fixture,
+}
+
+/// Where each in-prefix tool lives inside a prefix.
+pub const TOOL_PATHS: &[(&str, &str)] = &[
+    ("dscl", "usr/bin/dscl"),
+    ("dseditgroup", "usr/sbin/dseditgroup"),
+    ("sysadminctl", "usr/sbin/sysadminctl"),
+    ("diskutil", "usr/sbin/diskutil"),
+    ("sandbox-exec", "usr/bin/sandbox-exec"),
+];
+
+impl NixPrefix {
+    pub fn new() -> NixPrefix {
+        require_nix();
+        let fx = crate::Fixture::new();
+        let root = fx.root().to_path_buf();
+        for (tool, at) in TOOL_PATHS {
+            let dest = root.join(at);
+            fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            fs::copy(crate::tool(tool), &dest).unwrap();
+        }
+        fs::create_dir_all(root.join("private/etc/nix")).unwrap();
+        let busybox = root.join("bin/busybox");
+        fs::write(
+            root.join("private/etc/nix/nix.conf"),
+            format!("build-users-group = nixbld\nsystem = x86_64-darwin\nsandbox = false\nsandbox-paths = /bin/sh={}\nsubstituters =\n", busybox.display()),
+        )
+        .unwrap();
+        let p = NixPrefix { fx };
+        // The build group and two users, made by our own tools.
+        let du = |args: &[&str]| {
+            let o = p.fx.run(root.join("usr/sbin/dseditgroup"), args);
+            assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+        };
+        du(&[
+            "-o",
+            "create",
+            "-r",
+            "Nix build group for nix-daemon",
+            "-i",
+            "350",
+            "nixbld",
+        ]);
+        for i in 1..=2 {
+            let u = format!("_nixbld{i}");
+            for args in [
+                vec![".", "-create", &*format!("/Users/{u}")],
+                vec![
+                    ".",
+                    "-create",
+                    &*format!("/Users/{u}"),
+                    "UniqueID",
+                    &*format!("{}", 350 + i),
+                ],
+                vec![
+                    ".",
+                    "-create",
+                    &*format!("/Users/{u}"),
+                    "PrimaryGroupID",
+                    "350",
+                ],
+            ] {
+                let o = p.fx.run(root.join("usr/bin/dscl"), &args);
+                assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+            }
+            du(&["-o", "edit", "-t", "user", "-a", &u, "nixbld"]);
+        }
+        // A store database with one path in it.
+        let f = root.join("tmp-hello.txt");
+        fs::write(&f, "hello\n").unwrap();
+        let o = p.nix(&["nix-store", "--add"], &[f.to_str().unwrap()]);
+        assert_eq!(o.code, 0, "nix-store --add: {}", o.stderr);
+        fs::remove_file(&f).unwrap();
+        p
+    }
+
+    pub fn root(&self) -> &Path {
+        self.fx.root()
+    }
+
+    /// Runs a host Nix command against the prefix's store and nix.conf.
+    pub fn nix(&self, cmd: &[&str], args: &[&str]) -> Out {
+        Command::new(cmd[0])
+            .args(&cmd[1..])
+            .args(args)
+            .env("NIX_REMOTE", self.root())
+            .env("NIX_CONF_DIR", self.root().join("private/etc/nix"))
+            .env("NIX_STATE_DIR", self.root().join("nix/var/nix"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("nix")
+            .into()
+    }
+}

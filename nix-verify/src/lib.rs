@@ -1,0 +1,519 @@
+//! The checks behind `nix-verify`. Each produces a [`Check`]; the report is
+//! human text or JSON with a stable shape (see docs/tools/nix-verify.md).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use darling_host::Runner;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+    Skip,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub id: &'static str,
+    pub status: Status,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub version: u32,
+    pub prefix: String,
+    pub runner: String,
+    /// No check failed (warnings allowed).
+    pub ok: bool,
+    pub summary: BTreeMap<&'static str, usize>,
+    pub checks: Vec<Check>,
+}
+
+pub struct Options {
+    pub build: bool,
+    pub online: bool,
+    pub timeout: Duration,
+}
+
+/// Where each in-prefix tool goes (where the installers call it).
+pub const TOOLS: &[&str] = &[
+    "/usr/bin/dscl",
+    "/usr/sbin/dseditgroup",
+    "/usr/sbin/sysadminctl",
+    "/usr/sbin/diskutil",
+    "/usr/bin/sandbox-exec",
+];
+
+fn c(id: &'static str, status: Status, message: impl Into<String>) -> Check {
+    Check {
+        id,
+        status,
+        message: message.into(),
+    }
+}
+
+fn etc(prefix: &Path) -> PathBuf {
+    if prefix.join("private/etc").is_dir() {
+        prefix.join("private/etc")
+    } else {
+        prefix.join("etc")
+    }
+}
+
+/// `key = value` lines of nix.conf (later lines win; `include` ignored).
+pub fn parse_nix_conf(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.split('#').next()?.trim();
+            let (k, v) = l.split_once('=')?;
+            Some((k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
+}
+
+struct Ctx<'a> {
+    runner: &'a dyn Runner,
+    opts: &'a Options,
+    printed: String,
+}
+
+impl Ctx<'_> {
+    fn run(&mut self, argv: &[&str]) -> Result<darling_host::Output, String> {
+        let o = self
+            .runner
+            .run(argv, None, self.opts.timeout)
+            .map_err(|e| e.to_string())?;
+        self.printed.push_str(&o.stdout);
+        self.printed.push_str(&o.stderr);
+        Ok(o)
+    }
+}
+
+/// What is known about the Darling launcher.
+pub enum Launcher<'a> {
+    Found(&'a Path),
+    /// Not needed: a fixture runner stands in for Darling.
+    Fixture,
+    Missing,
+}
+
+pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report {
+    let prefix = runner.prefix().to_path_buf();
+    let mut checks = Vec::new();
+    let mut ctx = Ctx {
+        runner,
+        opts,
+        printed: String::new(),
+    };
+
+    // Infrastructure.
+    let prefix_ok = prefix.is_dir() && etc(&prefix).is_dir();
+    checks.push(if prefix_ok {
+        c("prefix", Status::Ok, prefix.display().to_string())
+    } else {
+        c(
+            "prefix",
+            Status::Fail,
+            format!(
+                "{} is not an initialised Darling prefix (no etc directory)",
+                prefix.display()
+            ),
+        )
+    });
+    checks.push(match darling {
+        Launcher::Found(d) => c("darling", Status::Ok, d.display().to_string()),
+        Launcher::Fixture => c("darling", Status::Skip, runner.describe()),
+        Launcher::Missing => c(
+            "darling",
+            Status::Fail,
+            "`darling` not found on PATH (use --darling); checks inside the prefix ran natively",
+        ),
+    });
+    let missing: Vec<&str> = TOOLS
+        .iter()
+        .copied()
+        .filter(|t| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(runner.host_path(t))
+                .map(|m| !m.is_file() || m.permissions().mode() & 0o111 == 0)
+                .unwrap_or(true)
+        })
+        .collect();
+    checks.push(if missing.is_empty() {
+        c(
+            "tools",
+            Status::Ok,
+            format!("{} in-prefix tools present", TOOLS.len()),
+        )
+    } else {
+        c(
+            "tools",
+            Status::Fail,
+            format!("missing or not executable: {}", missing.join(", ")),
+        )
+    });
+
+    // Nix inside.
+    let nix_ok = match ctx.run(&["nix", "--version"]) {
+        Ok(o) if o.code == 0 => {
+            let line = o.stdout.lines().next().unwrap_or("").to_string();
+            let ver = line.split_whitespace().last().unwrap_or("");
+            let mut nums = ver.split('.').filter_map(|p| p.parse::<u32>().ok());
+            let (maj, min) = (nums.next().unwrap_or(0), nums.next().unwrap_or(0));
+            checks.push(if (maj, min) >= (2, 35) {
+                c("nix-version", Status::Warn, format!("{line}: Nix 2.35 and later require macOS 14; Darling reports 11.7.4 (2.34.x is the newest that installs)"))
+            } else {
+                c("nix-version", Status::Ok, line)
+            });
+            true
+        }
+        Ok(o) => {
+            checks.push(c(
+                "nix-version",
+                Status::Fail,
+                format!("`nix --version` exited {}: {}", o.code, o.stderr.trim()),
+            ));
+            false
+        }
+        Err(e) => {
+            checks.push(c(
+                "nix-version",
+                Status::Fail,
+                format!("cannot run nix inside: {e}"),
+            ));
+            false
+        }
+    };
+    if nix_ok {
+        checks.push(
+            match ctx.run(&["nix-instantiate", "--eval", "-E", "builtins.currentSystem"]) {
+                Ok(o) if o.code == 0 && o.stdout.trim() == "\"x86_64-darwin\"" => {
+                    c("current-system", Status::Ok, "x86_64-darwin")
+                }
+                Ok(o) if o.code == 0 => c(
+                    "current-system",
+                    Status::Fail,
+                    format!(
+                        "builtins.currentSystem is {}, not \"x86_64-darwin\"",
+                        o.stdout.trim()
+                    ),
+                ),
+                Ok(o) => c(
+                    "current-system",
+                    Status::Fail,
+                    format!("evaluation failed: {}", o.stderr.trim()),
+                ),
+                Err(e) => c("current-system", Status::Fail, e),
+            },
+        );
+    } else {
+        checks.push(c("current-system", Status::Skip, "Nix does not run"));
+    }
+
+    // The store database, read from the host.
+    checks.push(store_db(&prefix));
+
+    // nix.conf and the build users.
+    let conf_path = etc(&prefix).join("nix/nix.conf");
+    let conf = std::fs::read_to_string(&conf_path)
+        .ok()
+        .map(|t| parse_nix_conf(&t));
+    checks.push(match &conf {
+        None => c("nix-conf", Status::Warn, format!("{} does not exist (Nix defaults apply)", conf_path.display())),
+        Some(cf) => match cf.get("sandbox").map(String::as_str) {
+            Some("true") => c("nix-conf", Status::Warn, "sandbox = true: every build needs a working sandbox-exec/libsandbox in Darling; use false or relaxed"),
+            _ => c("nix-conf", Status::Ok, conf_path.display().to_string()),
+        },
+    });
+    let group = conf
+        .as_ref()
+        .and_then(|cf| cf.get("build-users-group").cloned())
+        .unwrap_or_else(|| "nixbld".into());
+    checks.push(accounts_check(&prefix, &group));
+
+    // Optional.
+    if opts.build && nix_ok {
+        let expr = "derivation { name = \"nix-verify-probe\"; system = builtins.currentSystem; builder = \"/bin/sh\"; args = [ \"-c\" \"echo ok > $out\" ]; }";
+        checks.push(match ctx.run(&["nix-build", "--no-out-link", "-E", expr]) {
+            Ok(o) if o.code == 0 => c("build", Status::Ok, format!("built {}", o.stdout.trim())),
+            Ok(o) => c(
+                "build",
+                Status::Fail,
+                format!(
+                    "trivial build failed: {}",
+                    o.stderr.lines().last().unwrap_or("").trim()
+                ),
+            ),
+            Err(e) => c("build", Status::Fail, e),
+        });
+    } else {
+        checks.push(c(
+            "build",
+            Status::Skip,
+            if opts.build {
+                "Nix does not run"
+            } else {
+                "not requested (--build)"
+            },
+        ));
+    }
+    if opts.online {
+        checks.push(
+            match ctx.run(&[
+                "curl",
+                "-sfL",
+                "--max-time",
+                "20",
+                "https://cache.nixos.org/nix-cache-info",
+            ]) {
+                Ok(o) if o.code == 0 && o.stdout.contains("StoreDir") => c(
+                    "online",
+                    Status::Ok,
+                    "cache.nixos.org reachable from inside",
+                ),
+                Ok(o) => c(
+                    "online",
+                    Status::Fail,
+                    format!(
+                        "cache.nixos.org not reachable from inside (curl exit {})",
+                        o.code
+                    ),
+                ),
+                Err(e) => c("online", Status::Fail, e),
+            },
+        );
+    } else {
+        checks.push(c("online", Status::Skip, "not requested (--online)"));
+    }
+
+    // Darling's complaints in anything the checks printed.
+    let mut col = syscall_triage::Collector::new();
+    col.feed(&ctx.printed);
+    let rep = col.report();
+    checks.push(if rep.entries.is_empty() {
+        c(
+            "unimplemented",
+            Status::Ok,
+            "no unimplemented syscalls reported",
+        )
+    } else {
+        c(
+            "unimplemented",
+            Status::Warn,
+            format!(
+                "Darling reported: {}",
+                rep.entries
+                    .iter()
+                    .map(|e| format!("{} ×{}", e.label(), e.count))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    });
+
+    let mut summary = BTreeMap::new();
+    for s in ["ok", "warn", "fail", "skip"] {
+        summary.insert(s, 0);
+    }
+    for ch in &checks {
+        *summary
+            .get_mut(match ch.status {
+                Status::Ok => "ok",
+                Status::Warn => "warn",
+                Status::Fail => "fail",
+                Status::Skip => "skip",
+            })
+            .expect("key") += 1;
+    }
+    Report {
+        version: 1,
+        prefix: prefix.display().to_string(),
+        runner: runner.describe(),
+        ok: summary["fail"] == 0,
+        summary,
+        checks,
+    }
+}
+
+fn store_db(prefix: &Path) -> Check {
+    let db = prefix.join("nix/var/nix/db/db.sqlite");
+    if !db.exists() {
+        return c(
+            "store-db",
+            Status::Fail,
+            format!(
+                "{} does not exist (Nix is not installed, or its database was not loaded)",
+                db.display()
+            ),
+        );
+    }
+    let flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = match rusqlite::Connection::open_with_flags(&db, flags) {
+        Ok(c) => c,
+        Err(e) => return c("store-db", Status::Fail, format!("{}: {e}", db.display())),
+    };
+    let integrity: Result<String, _> = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0));
+    match integrity {
+        Ok(s) if s == "ok" => {}
+        Ok(s) => {
+            return c(
+                "store-db",
+                Status::Fail,
+                format!("{}: integrity check: {s}", db.display()),
+            )
+        }
+        Err(e) => return c("store-db", Status::Fail, format!("{}: {e}", db.display())),
+    }
+    let paths: Result<Vec<String>, _> = conn
+        .prepare("SELECT path FROM ValidPaths")
+        .and_then(|mut st| st.query_map([], |r| r.get::<_, String>(0))?.collect());
+    match paths {
+        Ok(paths) => {
+            let missing: Vec<&String> = paths
+                .iter()
+                .filter(|p| {
+                    std::fs::symlink_metadata(prefix.join(p.trim_start_matches('/'))).is_err()
+                })
+                .collect();
+            if missing.is_empty() {
+                c(
+                    "store-db",
+                    Status::Ok,
+                    format!("integrity ok, {} valid paths, all present", paths.len()),
+                )
+            } else {
+                c(
+                    "store-db",
+                    Status::Fail,
+                    format!(
+                        "{} of {} valid paths are missing on disk, e.g. {}",
+                        missing.len(),
+                        paths.len(),
+                        missing[0]
+                    ),
+                )
+            }
+        }
+        Err(e) => c("store-db", Status::Fail, format!("{}: {e}", db.display())),
+    }
+}
+
+fn accounts_check(prefix: &Path, group: &str) -> Check {
+    use accounts::files;
+    let e = etc(prefix);
+    let read = |n: &str| std::fs::read_to_string(e.join(n));
+    let (Ok(master), Ok(passwd), Ok(groups)) =
+        (read("master.passwd"), read("passwd"), read("group"))
+    else {
+        return c(
+            "accounts",
+            Status::Fail,
+            format!(
+                "cannot read passwd, master.passwd and group in {}",
+                e.display()
+            ),
+        );
+    };
+    let (_, master) = files::parse_master(&master);
+    let (_, passwd) = files::parse_passwd(&passwd);
+    let (_, groups) = files::parse_group(&groups);
+    let key = |m: &files::MasterEntry| (m.name.clone(), m.uid.clone(), m.gid.clone());
+    let mut a: Vec<_> = master.iter().map(key).collect();
+    let mut b: Vec<_> = passwd.iter().map(key).collect();
+    a.sort();
+    b.sort();
+    if a != b {
+        let only: Vec<String> = a
+            .iter()
+            .filter(|x| !b.contains(x))
+            .chain(b.iter().filter(|x| !a.contains(x)))
+            .map(|x| x.0.clone())
+            .collect();
+        return c(
+            "accounts",
+            Status::Fail,
+            format!(
+                "passwd and master.passwd disagree about: {}",
+                only.join(", ")
+            ),
+        );
+    }
+    if group.is_empty() {
+        return c(
+            "accounts",
+            Status::Ok,
+            "no build-users-group (single-user); passwd and master.passwd agree",
+        );
+    }
+    let Some(g) = groups.iter().find(|g| g.name == group) else {
+        return c(
+            "accounts",
+            Status::Fail,
+            format!("build group `{group}` does not exist"),
+        );
+    };
+    let members: Vec<&String> = g.members.iter().filter(|m| !m.is_empty()).collect();
+    if members.is_empty() {
+        return c(
+            "accounts",
+            Status::Fail,
+            format!("build group `{group}` has no members; Nix cannot build"),
+        );
+    }
+    let unknown: Vec<&&String> = members
+        .iter()
+        .filter(|m| !master.iter().any(|u| &&u.name == *m))
+        .collect();
+    if !unknown.is_empty() {
+        return c(
+            "accounts",
+            Status::Fail,
+            format!(
+                "members of `{group}` without a user record: {}",
+                unknown
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    c(
+        "accounts",
+        Status::Ok,
+        format!(
+            "build group `{group}` (gid {}) has {} members; passwd and master.passwd agree",
+            g.gid,
+            members.len()
+        ),
+    )
+}
+
+pub fn render(r: &Report) -> String {
+    let mut s = String::new();
+    for ch in &r.checks {
+        let tag = match ch.status {
+            Status::Ok => "ok  ",
+            Status::Warn => "warn",
+            Status::Fail => "FAIL",
+            Status::Skip => "skip",
+        };
+        s.push_str(&format!("{tag}  {:<15} {}\n", ch.id, ch.message));
+    }
+    s.push_str(&format!(
+        "\n{} ok, {} warnings, {} failed, {} skipped: {}\n",
+        r.summary["ok"],
+        r.summary["warn"],
+        r.summary["fail"],
+        r.summary["skip"],
+        if r.ok { "healthy" } else { "NOT healthy" }
+    ));
+    s
+}

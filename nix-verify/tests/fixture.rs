@@ -1,0 +1,140 @@
+//! nix-verify against a fixture prefix where Debian's Nix 2.8 plays the
+//! Nix inside: real commands, a real store database, real account files.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use e2e::nix::NixPrefix;
+use e2e::Out;
+
+fn verify(p: &NixPrefix, extra: &[&str]) -> Out {
+    Command::new(env!("CARGO_BIN_EXE_nix-verify"))
+        .args(["--runner", "fixture", "--prefix"])
+        .arg(p.root())
+        .args(extra)
+        .env_remove("DARLING_PREFIX")
+        .output()
+        .unwrap()
+        .into()
+}
+
+fn jq(json: &str, filter: &str) -> bool {
+    let mut c = Command::new("jq")
+        .args(["-e", filter])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("jq (installed by .ci/run)");
+    c.stdin.take().unwrap().write_all(json.as_bytes()).unwrap();
+    c.wait().unwrap().success()
+}
+
+fn status(json: &str, id: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap()["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_healthy_prefix_passes_and_json_is_jq_friendly() {
+    let p = NixPrefix::new();
+    let o = verify(&p, &["--json", "--build"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(
+        jq(
+            &o.stdout,
+            r#".version == 1 and .ok == true and .summary.fail == 0 and ([.checks[] | select(.id == "current-system")][0].status == "ok")"#
+        ),
+        "{}",
+        o.stdout
+    );
+    for id in [
+        "prefix",
+        "tools",
+        "nix-version",
+        "current-system",
+        "store-db",
+        "nix-conf",
+        "accounts",
+        "build",
+        "unimplemented",
+    ] {
+        assert_eq!(status(&o.stdout, id), "ok", "{id}: {}", o.stdout);
+    }
+    let o = verify(&p, &[]);
+    assert_eq!(o.code, 0);
+    assert!(
+        o.stdout.contains("ok    store-db        integrity ok, "),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.trim_end().ends_with("healthy"));
+}
+
+#[test]
+fn a_corrupted_store_database_fails() {
+    let p = NixPrefix::new();
+    let db = p.root().join("nix/var/nix/db/db.sqlite");
+    let mut bytes = std::fs::read(&db).unwrap();
+    // Garbage over the schema page (after the 100-byte file header).
+    for b in &mut bytes[100..4096] {
+        *b = 0xA5;
+    }
+    std::fs::write(&db, bytes).unwrap();
+    let o = verify(&p, &["--json"]);
+    assert_eq!(o.code, 1, "{}", o.stdout);
+    assert_eq!(status(&o.stdout, "store-db"), "fail", "{}", o.stdout);
+    assert!(jq(&o.stdout, ".ok == false"));
+}
+
+#[test]
+fn a_broken_build_group_fails() {
+    let p = NixPrefix::new();
+    for u in ["_nixbld1", "_nixbld2"] {
+        let o = p.fx.run(
+            p.root().join("usr/sbin/dseditgroup"),
+            &["-o", "edit", "-t", "user", "-d", u, "nixbld"],
+        );
+        assert_eq!(o.code, 0, "{}", o.stderr);
+    }
+    let o = verify(&p, &["--json"]);
+    assert_eq!(o.code, 1);
+    assert_eq!(status(&o.stdout, "accounts"), "fail");
+    assert!(o.stdout.contains("has no members"), "{}", o.stdout);
+    // A passwd that disagrees with master.passwd fails too.
+    let passwd = p.root().join("private/etc/passwd");
+    let text = std::fs::read_to_string(&passwd)
+        .unwrap()
+        .replace("_nixbld2:*:352", "_nixbld2:*:999");
+    std::fs::write(&passwd, text).unwrap();
+    let o = verify(&p, &["--json"]);
+    assert!(
+        o.stdout
+            .contains("passwd and master.passwd disagree about: _nixbld2"),
+        "{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn missing_tools_and_nix_conf_are_reported() {
+    let p = NixPrefix::new();
+    std::fs::remove_file(p.root().join("usr/sbin/diskutil")).unwrap();
+    std::fs::write(
+        p.root().join("private/etc/nix/nix.conf"),
+        "build-users-group = nixbld\nsystem = x86_64-darwin\nsandbox = true\n",
+    )
+    .unwrap();
+    let o = verify(&p, &["--json"]);
+    assert_eq!(o.code, 1);
+    assert_eq!(status(&o.stdout, "tools"), "fail");
+    assert!(o.stdout.contains("/usr/sbin/diskutil"));
+    assert_eq!(status(&o.stdout, "nix-conf"), "warn");
+}
