@@ -1,0 +1,183 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use nix_install::{Cx, Mode, Receipt, Settings};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RunnerKind {
+    Darling,
+    Fixture,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Single,
+    Daemon,
+}
+
+const AFTER: &str = "Exit status: 0 done (or nothing to do), 1 an action failed (the receipt keeps what was done, so `uninstall` can undo it), 2 usage error.";
+
+#[derive(Parser)]
+#[command(name = "nix-install", version, about = "Install Nix into a Darling prefix as a plan of revertible actions", after_help = AFTER)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    /// Darling prefix (default: $DPREFIX, else ~/.darling).
+    #[arg(long, global = true)]
+    prefix: Option<PathBuf>,
+    /// The darling launcher (default: found on PATH).
+    #[arg(long, global = true)]
+    darling: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "darling", global = true)]
+    runner: RunnerKind,
+    /// The Nix binary tarball: a file or an https URL (nix-<version>-x86_64-darwin.tar.xz).
+    #[arg(long, global = true)]
+    tarball: Option<String>,
+    /// Its expected sha256 (hex); required for URLs.
+    #[arg(long, global = true)]
+    sha256: Option<String>,
+    /// Where the in-prefix tools are (default: next to this program).
+    #[arg(long, global = true)]
+    tools_dir: Option<PathBuf>,
+    /// Build users to create in daemon mode.
+    #[arg(long, default_value_t = 32, global = true)]
+    users: u32,
+    #[arg(long, value_enum, default_value = "single", global = true)]
+    mode: ModeArg,
+    /// Darling's libsandbox is fixed (xnu-fixes): do not set _NIX_TEST_NO_SANDBOX.
+    #[arg(long, global = true)]
+    libsandbox_fixed: bool,
+    /// Show the plan and what is already done; change nothing.
+    #[arg(long, global = true)]
+    plan: bool,
+    /// Print steps as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Seconds allowed for each command run inside.
+    #[arg(long, default_value_t = 600, global = true)]
+    timeout: u64,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install (the default).
+    Install,
+    /// Undo everything the receipt records.
+    Uninstall,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let prefix = cli
+        .prefix
+        .clone()
+        .unwrap_or_else(darling_host::default_prefix);
+    let tools_dir = cli.tools_dir.clone().unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(PathBuf::from))
+            .unwrap_or_default()
+    });
+    let cache_dir = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default()
+                .join(".cache")
+        })
+        .join("darling-nix");
+    let s = Settings {
+        prefix: prefix.clone(),
+        tarball: cli.tarball.clone(),
+        sha256: cli.sha256.clone(),
+        tools_dir,
+        users: cli.users.clamp(1, 128),
+        mode: match cli.mode {
+            ModeArg::Single => Mode::Single,
+            ModeArg::Daemon => Mode::Daemon,
+        },
+        libsandbox_fixed: cli.libsandbox_fixed,
+        cache_dir,
+        timeout: Duration::from_secs(cli.timeout),
+    };
+    let runner: Box<dyn darling_host::Runner> = match cli.runner {
+        RunnerKind::Fixture => Box::new(darling_host::FixtureRunner {
+            prefix: prefix.clone(),
+        }),
+        RunnerKind::Darling => match darling_host::find_darling(cli.darling.as_deref()) {
+            Some(d) => Box::new(darling_host::DarlingRunner {
+                darling: d,
+                prefix: prefix.clone(),
+                scratch: std::env::temp_dir(),
+            }),
+            None => {
+                eprintln!("nix-install: `darling` not found on PATH (use --darling, or install Darling first)");
+                std::process::exit(1);
+            }
+        },
+    };
+    let mut cx = Cx {
+        s: &s,
+        runner: runner.as_ref(),
+        receipt: Receipt::default(),
+        tarball_local: None,
+    };
+    let uninstall = matches!(cli.cmd, Some(Cmd::Uninstall));
+    let (steps, result) = if cli.plan {
+        if uninstall {
+            let r = nix_install::load_receipt(&cx);
+            let steps = r
+                .records
+                .iter()
+                .rev()
+                .map(|rec| nix_install::Step {
+                    id: nix_install::actions()
+                        .iter()
+                        .find(|a| a.id == rec.id)
+                        .map(|a| a.id)
+                        .unwrap_or("unknown"),
+                    description: format!(
+                        "revert: remove {} files, restore {}, delete {} users{}",
+                        rec.created.len(),
+                        rec.replaced.len(),
+                        rec.users.len(),
+                        if rec.group.is_some() {
+                            " and the group"
+                        } else {
+                            ""
+                        }
+                    ),
+                    status: "pending".into(),
+                    detail: None,
+                })
+                .collect();
+            (steps, Ok(()))
+        } else {
+            (nix_install::plan(&mut cx), Ok(()))
+        }
+    } else if uninstall {
+        nix_install::uninstall(&mut cx)
+    } else {
+        nix_install::install(&mut cx)
+    };
+    if cli.json {
+        let v = serde_json::json!({"prefix": prefix, "steps": steps, "ok": result.is_ok(), "error": result.as_ref().err()});
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).expect("serialisable")
+        );
+    } else {
+        print!("{}", nix_install::render(&steps));
+        match &result {
+            Ok(()) if cli.plan => {}
+            Ok(()) if steps.iter().all(|s| s.status == "done") => {
+                println!("Nothing to do: everything is in place.")
+            }
+            Ok(()) => println!("Done."),
+            Err(e) => eprintln!("nix-install: {e}"),
+        }
+    }
+    std::process::exit(if result.is_ok() { 0 } else { 1 });
+}

@@ -1,0 +1,302 @@
+//! nix-install's plan, install, re-run and uninstall on a fixture prefix,
+//! with a Nix binary tarball built by the test from Debian's Nix 2.8
+//! (its store paths and `.reginfo` are real; its "nix-2.8.0/bin/nix-store"
+//! hands over to the host's nix-store, which the fixture runner points at
+//! the prefix).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use e2e::{Fixture, Out};
+
+struct Tarball {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    sha256: String,
+}
+
+fn tarball(version: &str) -> Tarball {
+    e2e::nix::require_nix();
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("s");
+    let src = dir.path().join(format!("nix-{version}"));
+    fs::create_dir_all(src.join("bin")).unwrap();
+    fs::write(
+        src.join("bin/nix-store"),
+        "#!/bin/sh\nexec nix-store \"$@\"\n",
+    )
+    .unwrap();
+    fs::set_permissions(src.join("bin/nix-store"), fs::Permissions::from_mode(0o755)).unwrap();
+    let data = dir.path().join("hello-data");
+    fs::write(&data, "hello\n").unwrap();
+    let add = |p: &Path| -> String {
+        let o: Out = Command::new("nix-store")
+            .arg("--store")
+            .arg(&s)
+            .arg("--add")
+            .arg(p)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        o.stdout.trim().to_string()
+    };
+    let paths = [add(&src), add(&data)];
+    let top = dir
+        .path()
+        .join("t")
+        .join(format!("nix-{version}-x86_64-darwin"));
+    fs::create_dir_all(top.join("store")).unwrap();
+    for p in &paths {
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(s.join(p.trim_start_matches('/')))
+            .arg(top.join("store"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let o: Out = Command::new("nix-store")
+        .arg("--store")
+        .arg(&s)
+        .arg("--dump-db")
+        .args(&paths)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    fs::write(top.join(".reginfo"), &o.stdout).unwrap();
+    let path = dir.path().join(format!("nix-{version}-x86_64-darwin.tar"));
+    let st = Command::new("tar")
+        .arg("-cf")
+        .arg(&path)
+        .arg("-C")
+        .arg(dir.path().join("t"))
+        .arg(format!("nix-{version}-x86_64-darwin"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = Command::new("sha256sum").arg(&path).output().unwrap();
+    let sha256 = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    Tarball {
+        _dir: dir,
+        path,
+        sha256,
+    }
+}
+
+fn install(f: &Fixture, t: &Tarball, extra: &[&str]) -> Out {
+    Command::new(env!("CARGO_BIN_EXE_nix-install"))
+        .args([
+            "--runner", "fixture", "--mode", "daemon", "--users", "3", "--prefix",
+        ])
+        .arg(f.root())
+        .arg("--tarball")
+        .arg(&t.path)
+        .args(["--sha256", &t.sha256, "--tools-dir"])
+        .arg(e2e::bin_dir())
+        .args(extra)
+        .env_remove("DARLING_PREFIX")
+        .output()
+        .unwrap()
+        .into()
+}
+
+/// Every file and symlink under the prefix with its content, minus the
+/// account tools' own bookkeeping (lock and sidecar).
+fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut m = BTreeMap::new();
+    fn walk(root: &Path, p: &Path, m: &mut BTreeMap<String, Vec<u8>>) {
+        for e in fs::read_dir(p).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let meta = fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                walk(root, &p, m);
+            } else if !rel.contains("darling-nix/accounts.") {
+                let v = if meta.file_type().is_symlink() {
+                    fs::read_link(&p)
+                        .unwrap()
+                        .display()
+                        .to_string()
+                        .into_bytes()
+                } else {
+                    fs::read(&p).unwrap()
+                };
+                m.insert(rel, v);
+            }
+        }
+    }
+    walk(root, root, &mut m);
+    m
+}
+
+#[test]
+fn plan_install_rerun_uninstall() {
+    let f = Fixture::new();
+    let t = tarball("2.8.0");
+    let before = snapshot(f.root());
+
+    // Plan: nothing done yet, nothing changed.
+    let o = install(&f, &t, &["--plan", "--json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let ids: Vec<&str> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "check-darling",
+            "install-tools",
+            "build-users",
+            "fetch-tarball",
+            "unpack-store",
+            "load-db",
+            "profile",
+            "nix-conf",
+            "daemon"
+        ]
+    );
+    assert!(v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["id"] == "install-tools")
+        .all(|s| s["status"] == "pending"));
+    assert_eq!(snapshot(f.root()), before, "--plan changed the prefix");
+
+    // Install.
+    let o = install(&f, &t, &[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("Done."), "{}", o.stdout);
+    for (_, at) in e2e::nix::TOOL_PATHS {
+        assert!(f.root().join(at).is_file(), "{at}");
+    }
+    let group = fs::read_to_string(f.root().join("private/etc/group")).unwrap();
+    assert!(
+        group.contains("nixbld:*:350:_nixbld1,_nixbld2,_nixbld3"),
+        "{group}"
+    );
+    let conf = fs::read_to_string(f.root().join("private/etc/nix/nix.conf")).unwrap();
+    assert!(conf.contains("build-users-group = nixbld") && conf.contains("sandbox = false"));
+    assert!(
+        fs::read_to_string(f.root().join("private/etc/nix/nix-darling.sh"))
+            .unwrap()
+            .contains("_NIX_TEST_NO_SANDBOX=1")
+    );
+    assert!(fs::read_to_string(
+        f.root()
+            .join("Library/LaunchDaemons/org.nixos.nix-daemon.plist")
+    )
+    .unwrap()
+    .contains("org.nixos.nix-daemon"));
+    let profile = fs::read_link(f.root().join("nix/var/nix/profiles/default-1-link")).unwrap();
+    assert!(profile.display().to_string().ends_with("-nix-2.8.0"));
+    // The database is real: Nix sees the paths as valid.
+    let o: Out = Command::new("nix-store")
+        .args(["-q", "--hash"])
+        .arg(&profile)
+        .env("NIX_REMOTE", f.root())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // And nix-verify agrees with the accounts and the database.
+    let o: Out = Command::new(e2e::tool("nix-verify"))
+        .args(["--runner", "fixture", "--json", "--prefix"])
+        .arg(f.root())
+        .output()
+        .unwrap()
+        .into();
+    let r: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    for id in ["tools", "store-db", "accounts", "nix-conf"] {
+        let st = r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()["status"]
+            .clone();
+        assert_eq!(st, "ok", "{id}: {}", o.stdout);
+    }
+
+    // Again: nothing to do, nothing changed.
+    let installed = snapshot(f.root());
+    let o = install(&f, &t, &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("Nothing to do"), "{}", o.stdout);
+    assert_eq!(
+        snapshot(f.root()),
+        installed,
+        "a second install changed files"
+    );
+
+    // Uninstall: back to the files we started with.
+    let o = install(&f, &t, &["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(snapshot(f.root()), before, "uninstall left changes behind");
+}
+
+#[test]
+fn refusals() {
+    let f = Fixture::new();
+    let t = tarball("2.8.0");
+    let o = Command::new(env!("CARGO_BIN_EXE_nix-install"))
+        .args(["--runner", "fixture", "--prefix"])
+        .arg(f.root())
+        .arg("--tarball")
+        .arg(&t.path)
+        .args(["--sha256", "00", "--tools-dir"])
+        .arg(e2e::bin_dir())
+        .output()
+        .unwrap();
+    let o: Out = o.into();
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("sha256 is"), "{}", o.stderr);
+    // Nix 2.35 cannot install in Darling's macOS 11.
+    let t35 = tarball("2.35.0");
+    let o: Out = Command::new(env!("CARGO_BIN_EXE_nix-install"))
+        .args(["--runner", "fixture", "--prefix"])
+        .arg(f.root())
+        .arg("--tarball")
+        .arg(&t35.path)
+        .args(["--tools-dir"])
+        .arg(e2e::bin_dir())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("refuses macOS older than 14"),
+        "{}",
+        o.stderr
+    );
+    // URLs need a hash.
+    let o: Out = Command::new(env!("CARGO_BIN_EXE_nix-install"))
+        .args([
+            "--runner",
+            "fixture",
+            "--tarball",
+            "https://example.invalid/nix-2.34.1-x86_64-darwin.tar.xz",
+            "--prefix",
+        ])
+        .arg(f.root())
+        .args(["--tools-dir"])
+        .arg(e2e::bin_dir())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("needs --sha256"), "{}", o.stderr);
+}
