@@ -1,0 +1,161 @@
+# services.darling-builder: this machine builds x86_64-darwin derivations in
+# Darling, for itself and (optionally) as an ssh-ng remote builder for
+# other machines. Needs the darling-nix overlay (the flake's
+# nixosModules.darling-builder adds it) and a Darling package.
+{ config, lib, pkgs, ... }:
+
+let
+  cfg = config.services.darling-builder;
+  inherit (lib) mkOption mkEnableOption mkIf types literalExpression;
+  darling = "${config.security.wrapperDir}/darling";
+  hookSettings = {
+    runner = "darling";
+    prefix = cfg.prefix;
+    inherit darling;
+    systems = [ "x86_64-darwin" ];
+    supported-features = cfg.supportedFeatures;
+    max-jobs = cfg.maxJobs;
+    queue = cfg.queue;
+    state-dir = "/var/lib/darling-nix/build-hook";
+    build-dir = "/var/tmp/darling-nix";
+    forward = if cfg.forwardToBuildRemote then [ "${config.nix.package}/bin/nix" "__build-remote" ] else null;
+  } // cfg.extraHookSettings;
+in
+{
+  options.services.darling-builder = {
+    enable = mkEnableOption "building x86_64-darwin derivations in a Darling prefix through darling-nix's build hook";
+
+    package = mkOption {
+      type = types.package;
+      default = pkgs.darling-nix.all;
+      defaultText = literalExpression "pkgs.darling-nix.all";
+      description = "The darling-nix tools (build-hook, nix-verify, the in-prefix tools, ...).";
+    };
+
+    darlingPackage = mkOption {
+      type = types.nullOr types.package;
+      default = null;
+      example = literalExpression "inputs.darling.packages.x86_64-linux.default";
+      description = ''
+        The Darling package. nixpkgs dropped Darling in 2025 (PR #405727), so it
+        must come from elsewhere, for example an older nixpkgs or an overlay.
+      '';
+    };
+
+    prefix = mkOption {
+      type = types.path;
+      default = "/var/lib/darling-nix/prefix";
+      description = "The Darling prefix that builds run in (DPREFIX).";
+    };
+
+    maxJobs = mkOption {
+      type = types.ints.between 1 4096;
+      default = 1;
+      description = "Darwin builds running at once (build-hook slots).";
+    };
+
+    queue = mkOption {
+      type = types.nullOr (types.ints.between 0 4096);
+      default = null;
+      description = "Builds accepted to wait for a slot before Nix is told to postpone; null means build-hook's default (8 per slot, at least 32).";
+    };
+
+    supportedFeatures = mkOption {
+      type = types.listOf types.str;
+      default = [ "big-parallel" ];
+      description = "requiredSystemFeatures the Darling builder accepts.";
+    };
+
+    forwardToBuildRemote = mkOption {
+      type = types.bool;
+      default = true;
+      description = "Hand requests the hook declines to Nix's own build-remote, so ordinary remote builders (nix.buildMachines) keep working.";
+    };
+
+    extraHookSettings = mkOption {
+      type = types.attrsOf (types.oneOf [ types.str types.int types.bool (types.listOf types.str) ]);
+      default = { };
+      example = { register = "import"; };
+      description = "More keys for /etc/darling-nix/build-hook.toml (see docs/tools/build-hook.md).";
+    };
+
+    shareStore = mkOption {
+      type = types.bool;
+      default = true;
+      description = "Bind-mount the host /nix into the prefix inside darlingserver's mount namespace, which direct mode needs.";
+    };
+
+    sshServe = {
+      enable = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Let other machines use this one as an ssh-ng remote builder (x86_64-darwin through Darling, and this machine's own systems).";
+      };
+      keys = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        description = "SSH public keys of the machines allowed to build here.";
+      };
+    };
+  };
+
+  config = mkIf cfg.enable {
+    assertions = [
+      { assertion = cfg.darlingPackage != null; message = "services.darling-builder.darlingPackage must be set (nixpkgs no longer ships Darling)."; }
+      { assertion = pkgs.stdenv.hostPlatform.system == "x86_64-linux"; message = "Darling runs on x86_64-linux only."; }
+    ];
+
+    security.wrappers.darling = {
+      source = "${cfg.darlingPackage}/bin/darling";
+      owner = "root";
+      group = "root";
+      setuid = true;
+    };
+
+    environment.systemPackages = [ cfg.package ];
+    environment.etc."darling-nix/build-hook.toml".text = import ./hook-config.nix hookSettings;
+
+    nix.settings.build-hook = "${cfg.package}/bin/build-hook";
+
+    systemd.tmpfiles.rules = [
+      "d /var/lib/darling-nix 0755 root root -"
+      "d /var/lib/darling-nix/build-hook 0700 root root -"
+      "d /var/tmp/darling-nix 0755 root root -"
+    ];
+
+    # Keeps the prefix initialised and running, with our tools in it and the
+    # host store visible at /nix inside.
+    systemd.services.darling-prefix = {
+      description = "Darling prefix for darling-nix builds";
+      wantedBy = [ "multi-user.target" ];
+      before = [ "nix-daemon.service" ];
+      path = [ pkgs.util-linux pkgs.coreutils ];
+      environment.DPREFIX = cfg.prefix;
+      serviceConfig = {
+        Type = "oneshot";
+        RemainAfterExit = true;
+        ExecStop = "${darling} shutdown";
+      };
+      script = ''
+        mkdir -p ${cfg.prefix}
+        # Our tools go into the upper layer before the container starts.
+        cp -a --remove-destination ${pkgs.darling-nix.prefix-tree}/. ${cfg.prefix}/
+        ${darling} shell true
+      '' + lib.optionalString cfg.shareStore ''
+        mkdir -p ${cfg.prefix}/nix
+        pid=$(cat ${cfg.prefix}/.init.pid)
+        if ! nsenter -t "$pid" -m findmnt ${cfg.prefix}/nix >/dev/null; then
+          nsenter -t "$pid" -m mount --bind /nix ${cfg.prefix}/nix
+        fi
+      '';
+    };
+
+    nix.sshServe = mkIf cfg.sshServe.enable {
+      enable = true;
+      protocol = "ssh-ng";
+      write = true;
+      keys = cfg.sshServe.keys;
+    };
+    nix.settings.trusted-users = mkIf cfg.sshServe.enable [ "nix-ssh" ];
+  };
+}
