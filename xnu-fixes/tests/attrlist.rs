@@ -437,3 +437,87 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn fd_and_dirfd_variants_agree_with_the_path_ones() {
+    use std::os::fd::AsRawFd;
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("file");
+    fs::write(&f, "abcdef").unwrap();
+    let a = al(
+        cmn::RETURNED_ATTRS | cmn::NAME | cmn::OBJID | cmn::PAROBJID | cmn::ACCESSMASK,
+        0,
+        file::DATALENGTH,
+    );
+    let (r, by_path) = get(&f, &a, 256, 0);
+    assert_eq!(r, 0);
+    // getattrlistat relative to a directory fd.
+    let dir = fs::File::open(d.path()).unwrap();
+    let mut by_at = vec![0u8; 256];
+    let r = unsafe {
+        attrs::xnu_fixes_getattrlistat(
+            dir.as_raw_fd(),
+            c"file".as_ptr(),
+            &a,
+            by_at.as_mut_ptr().cast(),
+            256,
+            0,
+        )
+    };
+    assert_eq!(r, 0);
+    // fgetattrlist on an open fd: the name comes from the fd itself.
+    let file = fs::File::open(&f).unwrap();
+    let mut by_fd = vec![0u8; 256];
+    let r = unsafe {
+        attrs::xnu_fixes_fgetattrlist(file.as_raw_fd(), &a, by_fd.as_mut_ptr().cast(), 256, 0)
+    };
+    assert_eq!(r, 0);
+    let len = u32_at(&by_path, 0) as usize;
+    assert_eq!(&by_at[..len], &by_path[..len]);
+    assert_eq!(&by_fd[..len], &by_path[..len]);
+    // PAROBJID is the directory's inode.
+    let parent = fs::metadata(d.path()).unwrap().ino();
+    let par_at = 4 + 20 + 8 + 8;
+    assert_eq!(
+        u32_at(&by_path, par_at) as u64 | (u32_at(&by_path, par_at + 4) as u64) << 32,
+        parent
+    );
+    // fsetattrlist sets a mode through the fd; fchflags(0) succeeds.
+    let ok = unsafe {
+        setattrs::xnu_fixes_fsetattrlist(
+            file.as_raw_fd(),
+            &al(cmn::ACCESSMASK, 0, 0),
+            0o600u32.to_ne_bytes().as_ptr().cast(),
+            4,
+            0,
+        )
+    };
+    assert_eq!(ok, 0);
+    assert_eq!(
+        fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(xnu_fixes::flags::xnu_fixes_fchflags(file.as_raw_fd(), 0), 0);
+    // setattrlistat relative to a directory fd, NOFOLLOW on a symlink's times.
+    std::os::unix::fs::symlink("file", d.path().join("ln")).unwrap();
+    let r = unsafe {
+        setattrs::xnu_fixes_setattrlistat(
+            dir.as_raw_fd(),
+            c"ln".as_ptr(),
+            &al(cmn::MODTIME, 0, 0),
+            ts(42, 0).as_ptr().cast(),
+            16,
+            attrs::FSOPT_NOFOLLOW as _,
+        )
+    };
+    assert_eq!(r, 0);
+    assert_eq!(
+        fs::symlink_metadata(d.path().join("ln")).unwrap().mtime(),
+        42
+    );
+    assert_ne!(
+        fs::metadata(&f).unwrap().mtime(),
+        42,
+        "the target must not change"
+    );
+}
