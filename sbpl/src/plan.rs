@@ -233,9 +233,14 @@ pub fn plan(policy: &Policy) -> Plan {
                             for f in &r.filters {
                                 let mut paths = Vec::new();
                                 let carved = grant_paths(f, &mut paths).is_err()
-                                    || paths
-                                        .iter()
-                                        .any(|(d, _)| granted.iter().any(|g| overlaps(g, d)));
+                                    || paths.iter().any(|(d, _)| {
+                                        granted.iter().any(|g| {
+                                            overlaps(
+                                                g.trim_start_matches('='),
+                                                d.trim_start_matches('='),
+                                            )
+                                        })
+                                    });
                                 if carved {
                                     p.unenforced.push(format!(
                                         "{family}: deny {} inside an allowed area ({})",
@@ -264,7 +269,18 @@ pub fn plan(policy: &Policy) -> Plan {
     }
     p.grants = grants
         .into_iter()
-        .map(|(path, access)| Grant { path, access })
+        .map(|(key, access)| match key.strip_prefix('=') {
+            Some(path) => Grant {
+                path: path.to_string(),
+                access,
+                literal: true,
+            },
+            None => Grant {
+                path: key,
+                access,
+                literal: false,
+            },
+        })
         .collect();
 
     // Networking: IP sockets can be refused as a whole, not by address.
