@@ -16,27 +16,11 @@ pub struct Forwarder {
     replies: BufReader<std::fs::File>,
 }
 
-fn pipe() -> io::Result<(std::fs::File, std::fs::File)> {
-    let mut fds = [0; 2];
-    // SAFETY: two-element array as pipe2 requires.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    use std::os::fd::FromRawFd;
-    // SAFETY: fresh fds owned by nobody else.
-    unsafe {
-        Ok((
-            std::fs::File::from_raw_fd(fds[0]),
-            std::fs::File::from_raw_fd(fds[1]),
-        ))
-    }
-}
-
 impl Forwarder {
     /// Starts `argv` plus the verbosity, with fds 4 and 5 passed through,
     /// and sends it the settings block.
     pub fn start(argv: &[String], verbosity: u8, settings: &Settings) -> io::Result<Forwarder> {
-        let (r, w) = pipe()?;
+        let (r, w) = crate::runner::pipe()?;
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..])
             .arg(verbosity.to_string())

@@ -142,7 +142,8 @@ fn cstring(p: &Path) -> io::Result<CString> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
 }
 
-fn pipe() -> io::Result<(File, File)> {
+/// A close-on-exec pipe: (read end, write end).
+pub(crate) fn pipe() -> io::Result<(File, File)> {
     let mut fds = [0; 2];
     // SAFETY: fds is a two-element array, as pipe2 requires.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -279,9 +280,7 @@ pub struct DarlingRunner {
 }
 
 /// Quotes a word for sh: single quotes, with `'` written as `'\''`.
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
+pub use darling_host::sh_quote;
 
 impl DarlingRunner {
     /// The job script run by `/bin/sh` inside Darling.

@@ -161,17 +161,12 @@ pub fn nix_version_cached(nix_store: &Path, cache_dir: &Path) -> Result<NixVersi
         status: out.status.to_string(),
         stderr: format!("cannot parse version from {text:?}"),
     })?;
-    // Best effort, atomic: a torn cache file would only cost a re-run.
-    let tmp = cache_dir.join(format!("nix-version.{}.tmp", std::process::id()));
-    if std::fs::create_dir_all(cache_dir).is_ok()
-        && std::fs::write(
-            &tmp,
-            format!("{key}\n{}", text.lines().next().unwrap_or("")),
-        )
-        .is_ok()
-    {
-        let _ = std::fs::rename(&tmp, &file);
-    }
+    // Best effort: a missing cache only costs a re-run next time.
+    let _ = prefixfs::write_atomic(
+        &file,
+        format!("{key}\n{}", text.lines().next().unwrap_or("")).as_bytes(),
+        0o644,
+    );
     Ok(v)
 }
 

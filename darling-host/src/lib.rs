@@ -37,6 +37,16 @@ pub struct Output {
     pub stderr: String,
 }
 
+/// darling-nix's in-prefix tools and where the installers and Nix call them
+/// (paths inside the prefix).
+pub const TOOLS: &[(&str, &str)] = &[
+    ("dscl", "usr/bin/dscl"),
+    ("dseditgroup", "usr/sbin/dseditgroup"),
+    ("sysadminctl", "usr/sbin/sysadminctl"),
+    ("diskutil", "usr/sbin/diskutil"),
+    ("sandbox-exec", "usr/bin/sandbox-exec"),
+];
+
 /// Where the prefix is: `$DPREFIX`, else `~/.darling` (as `darling` does).
 pub fn default_prefix() -> PathBuf {
     if let Some(p) = std::env::var_os("DPREFIX") {
@@ -245,13 +255,17 @@ impl Runner for FixtureRunner {
         } else {
             PathBuf::from(argv[0].rsplit('/').next().unwrap_or(argv[0]))
         };
-        let etc = if self.prefix.join("private/etc").is_dir() {
-            self.prefix.join("private/etc")
-        } else {
-            self.prefix.join("etc")
-        };
+        let etc = prefixfs::Prefix::at(&self.prefix).etc_dir();
+        // Commands named in scripts find our tools first, as inside Darling.
+        let mut path = std::ffi::OsString::from(format!(
+            "{}:{}:",
+            self.prefix.join("usr/bin").display(),
+            self.prefix.join("usr/sbin").display()
+        ));
+        path.push(std::env::var_os("PATH").unwrap_or_default());
         let mut c = Command::new(&program);
         c.args(&argv[1..])
+            .env("PATH", path)
             .env("DARLING_PREFIX", &self.prefix)
             .env("NIX_REMOTE", &self.prefix)
             .env("NIX_CONF_DIR", etc.join("nix"))

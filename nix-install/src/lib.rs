@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,13 +16,7 @@ use darling_host::Runner;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub const TOOLS: &[(&str, &str)] = &[
-    ("dscl", "usr/bin/dscl"),
-    ("dseditgroup", "usr/sbin/dseditgroup"),
-    ("sysadminctl", "usr/sbin/sysadminctl"),
-    ("diskutil", "usr/sbin/diskutil"),
-    ("sandbox-exec", "usr/bin/sandbox-exec"),
-];
+pub use darling_host::TOOLS;
 
 pub const GROUP: &str = "nixbld";
 pub const GID: u32 = 350;
@@ -95,20 +89,10 @@ pub struct Cx<'a> {
 
 impl Cx<'_> {
     pub fn etc(&self) -> PathBuf {
-        let p = self.s.prefix.join("private/etc");
-        if p.is_dir() {
-            p
-        } else {
-            self.s.prefix.join("etc")
-        }
+        prefixfs::Prefix::at(&self.s.prefix).etc_dir()
     }
     pub fn var(&self) -> PathBuf {
-        let p = self.s.prefix.join("private/var");
-        if p.is_dir() {
-            p
-        } else {
-            self.s.prefix.join("var")
-        }
+        prefixfs::Prefix::at(&self.s.prefix).var_dir()
     }
     pub fn state_dir(&self) -> PathBuf {
         self.var().join("db/darling-nix")
@@ -139,24 +123,7 @@ impl Cx<'_> {
 
 /// Write, fsync, rename: the old or the new content, never a torn file.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Res<()> {
-    let dir = path.parent().ok_or("no parent directory")?;
-    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.darling-nix.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("f")
-    ));
-    let r = (|| -> io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
-    })();
-    r.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        format!("writing {}: {e}", path.display())
-    })
+    prefixfs::write_atomic(path, data, mode).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
 fn sha256_file(p: &Path) -> Res<String> {
@@ -387,21 +354,16 @@ fn users_done(cx: &mut Cx) -> Res<bool> {
         .is_some_and(|m| (1..=cx.s.users).all(|i| m.contains(&format!("_nixbld{i}")))))
 }
 
+/// All account changes as one shell script run once inside: one
+/// `darling shell` start instead of hundreds.
 fn create_users(cx: &mut Cx, rec: &mut Record) -> Res<()> {
+    use darling_host::sh_quote as q;
+    let mut script = String::from("set -e\n");
     if group_members(cx).is_none() {
-        cx.run(
-            &[
-                "/usr/sbin/dseditgroup",
-                "-o",
-                "create",
-                "-r",
-                "Nix build group for nix-daemon",
-                "-i",
-                &GID.to_string(),
-                GROUP,
-            ],
-            None,
-        )?;
+        script.push_str(&format!(
+            "dseditgroup -o create -r {} -i {GID} {GROUP}\n",
+            q("Nix build group for nix-daemon")
+        ));
         rec.group = Some(GROUP.into());
     }
     let master = fs::read_to_string(cx.etc().join("master.passwd")).unwrap_or_default();
@@ -410,7 +372,7 @@ fn create_users(cx: &mut Cx, rec: &mut Record) -> Res<()> {
         let u = format!("_nixbld{i}");
         let path = format!("/Users/{u}");
         if !users.iter().any(|x| x.name == u) {
-            cx.run(&["/usr/bin/dscl", ".", "-create", &path], None)?;
+            script.push_str(&format!("dscl . -create {path}\n"));
             rec.users.push(u.clone());
             for (k, v) in [
                 ("UniqueID", (GID + i).to_string()),
@@ -420,23 +382,12 @@ fn create_users(cx: &mut Cx, rec: &mut Record) -> Res<()> {
                 ("RealName", format!("Nix build user {i}")),
                 ("IsHidden", "1".into()),
             ] {
-                cx.run(&["/usr/bin/dscl", ".", "-create", &path, k, &v], None)?;
+                script.push_str(&format!("dscl . -create {path} {k} {}\n", q(&v)));
             }
         }
-        cx.run(
-            &[
-                "/usr/sbin/dseditgroup",
-                "-o",
-                "edit",
-                "-t",
-                "user",
-                "-a",
-                &u,
-                GROUP,
-            ],
-            None,
-        )?;
+        script.push_str(&format!("dseditgroup -o edit -t user -a {u} {GROUP}\n"));
     }
+    cx.run(&["/bin/sh", "-c", &script], None)?;
     Ok(())
 }
 

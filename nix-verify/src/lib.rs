@@ -41,14 +41,7 @@ pub struct Options {
     pub timeout: Duration,
 }
 
-/// Where each in-prefix tool goes (where the installers call it).
-pub const TOOLS: &[&str] = &[
-    "/usr/bin/dscl",
-    "/usr/sbin/dseditgroup",
-    "/usr/sbin/sysadminctl",
-    "/usr/sbin/diskutil",
-    "/usr/bin/sandbox-exec",
-];
+use darling_host::TOOLS;
 
 fn c(id: &'static str, status: Status, message: impl Into<String>) -> Check {
     Check {
@@ -59,11 +52,7 @@ fn c(id: &'static str, status: Status, message: impl Into<String>) -> Check {
 }
 
 fn etc(prefix: &Path) -> PathBuf {
-    if prefix.join("private/etc").is_dir() {
-        prefix.join("private/etc")
-    } else {
-        prefix.join("etc")
-    }
+    prefixfs::Prefix::at(prefix).etc_dir()
 }
 
 /// `key = value` lines of nix.conf (later lines win; `include` ignored).
@@ -135,9 +124,9 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
             "`darling` not found on PATH (use --darling); checks inside the prefix ran natively",
         ),
     });
-    let missing: Vec<&str> = TOOLS
+    let missing: Vec<String> = TOOLS
         .iter()
-        .copied()
+        .map(|(_, at)| format!("/{at}"))
         .filter(|t| {
             use std::os::unix::fs::PermissionsExt;
             std::fs::metadata(runner.host_path(t))

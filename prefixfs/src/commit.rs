@@ -287,3 +287,40 @@ mod tests {
         assert!(parse_journal(&encode_journal(&pairs)[..30]).is_none());
     }
 }
+
+/// Replaces one file atomically: write a temporary file next to it, fsync,
+/// rename over, fsync the directory. A crash leaves the old or the new
+/// contents. (For several files that must change together, use [`FileSet`].)
+pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)?;
+    }
+    let tmp = tmp_path(path);
+    let r = write_synced(&tmp, contents, mode)
+        .and_then(|()| fs::rename(&tmp, path))
+        .and_then(|()| sync_parents([path]));
+    if r.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    r
+}
+
+#[cfg(test)]
+mod write_atomic_tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn replaces_with_the_exact_mode_and_leaves_no_temporary() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("sub/f");
+        write_atomic(&p, b"one", 0o600).unwrap();
+        write_atomic(&p, b"two", 0o755).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        assert_eq!(fs::read_dir(d.path().join("sub")).unwrap().count(), 1);
+    }
+}

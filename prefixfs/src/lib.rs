@@ -11,5 +11,5 @@
 mod commit;
 mod prefix;
 
-pub use commit::{FileSet, Lock, PendingWrite};
+pub use commit::{write_atomic, FileSet, Lock, PendingWrite};
 pub use prefix::{privileged, Prefix, PrefixError};

@@ -184,13 +184,7 @@ pub struct NixPrefix {
 }
 
 /// Where each in-prefix tool lives inside a prefix.
-pub const TOOL_PATHS: &[(&str, &str)] = &[
-    ("dscl", "usr/bin/dscl"),
-    ("dseditgroup", "usr/sbin/dseditgroup"),
-    ("sysadminctl", "usr/sbin/sysadminctl"),
-    ("diskutil", "usr/sbin/diskutil"),
-    ("sandbox-exec", "usr/bin/sandbox-exec"),
-];
+pub use darling_host::TOOLS as TOOL_PATHS;
 
 impl NixPrefix {
     pub fn new() -> NixPrefix {
