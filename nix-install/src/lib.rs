@@ -743,6 +743,35 @@ pub fn plan(cx: &mut Cx) -> Vec<Step> {
         .collect()
 }
 
+/// What `uninstall` would undo, newest first, without changing anything.
+pub fn uninstall_plan(cx: &Cx) -> Vec<Step> {
+    load_receipt(cx)
+        .records
+        .iter()
+        .rev()
+        .map(|rec| Step {
+            id: actions()
+                .iter()
+                .find(|a| a.id == rec.id)
+                .map(|a| a.id)
+                .unwrap_or("unknown"),
+            description: format!(
+                "revert: remove {} files, restore {}, delete {} users{}",
+                rec.created.len(),
+                rec.replaced.len(),
+                rec.users.len(),
+                if rec.group.is_some() {
+                    " and the group"
+                } else {
+                    ""
+                }
+            ),
+            status: "pending".into(),
+            detail: None,
+        })
+        .collect()
+}
+
 /// Runs every action that is not done yet; stops at the first failure.
 pub fn install(cx: &mut Cx) -> (Vec<Step>, Res<()>) {
     cx.receipt = load_receipt(cx);

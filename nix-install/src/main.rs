@@ -127,32 +127,7 @@ fn main() {
     let uninstall = matches!(cli.cmd, Some(Cmd::Uninstall));
     let (steps, result) = if cli.plan {
         if uninstall {
-            let r = nix_install::load_receipt(&cx);
-            let steps = r
-                .records
-                .iter()
-                .rev()
-                .map(|rec| nix_install::Step {
-                    id: nix_install::actions()
-                        .iter()
-                        .find(|a| a.id == rec.id)
-                        .map(|a| a.id)
-                        .unwrap_or("unknown"),
-                    description: format!(
-                        "revert: remove {} files, restore {}, delete {} users{}",
-                        rec.created.len(),
-                        rec.replaced.len(),
-                        rec.users.len(),
-                        if rec.group.is_some() {
-                            " and the group"
-                        } else {
-                            ""
-                        }
-                    ),
-                    status: "pending".into(),
-                    detail: None,
-                })
-                .collect();
+            let steps = nix_install::uninstall_plan(&cx);
             (steps, Ok(()))
         } else {
             (nix_install::plan(&mut cx), Ok(()))

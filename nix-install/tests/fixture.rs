@@ -242,6 +242,23 @@ fn plan_install_rerun_uninstall() {
         "a second install changed files"
     );
 
+    // The uninstall plan lists what would be undone, newest first, and changes nothing.
+    let o = install(&f, &t, &["uninstall", "--plan", "--json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let ids: Vec<&str> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.first(), Some(&"daemon"), "{ids:?}");
+    assert!(
+        ids.contains(&"build-users") && ids.contains(&"install-tools"),
+        "{ids:?}"
+    );
+    assert_eq!(snapshot(f.root()), installed);
+
     // Uninstall: back to the files we started with.
     let o = install(&f, &t, &["uninstall"]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
