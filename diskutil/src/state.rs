@@ -35,31 +35,7 @@ pub struct State {
     pub volumes: Vec<Volume>,
 }
 
-/// A random (version 4) UUID in upper case, as diskutil prints them.
-pub fn new_uuid() -> String {
-    let mut b = [0u8; 16];
-    // SAFETY: getrandom into a 16-byte buffer.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), 16, 0) };
-    if n != 16 {
-        // Extremely unlikely; fall back to time and pid, still unique enough.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        b = (t ^ (std::process::id() as u128) << 64).to_le_bytes();
-    }
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02X}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
+pub use prefixfs::new_uuid;
 
 pub struct Store {
     pub prefix: Prefix,

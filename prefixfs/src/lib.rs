@@ -10,6 +10,8 @@
 
 mod commit;
 mod prefix;
+mod uuid;
 
 pub use commit::{write_atomic, FileSet, Lock, PendingWrite};
 pub use prefix::{privileged, Prefix, PrefixError};
+pub use uuid::new_uuid;

@@ -267,6 +267,25 @@ unsafe fn request<'a>(
     Ok((al, b))
 }
 
+/// Reads and checks a request: `None` when it asks for nothing (success
+/// without touching the file), or minus a Darwin errno.
+unsafe fn changes(
+    alist: *const AttrList,
+    buf: *const c_void,
+    size: usize,
+) -> Result<Option<Changes>, c_long> {
+    let (al, b) = request(alist, buf, size)?;
+    let empty = al.commonattr == 0
+        && al.volattr == 0
+        && al.dirattr == 0
+        && al.fileattr == 0
+        && al.forkattr == 0;
+    if empty && al.bitmapcount == ATTR_BIT_MAP_COUNT {
+        return Ok(None);
+    }
+    parse(&al, b).map(Some).map_err(|e| -(e as c_long))
+}
+
 /// # Safety
 /// `path` a NUL-terminated string, `alist` readable, `buf` readable for `size`.
 #[no_mangle]
@@ -278,22 +297,10 @@ pub unsafe extern "C" fn xnu_fixes_setattrlistat(
     size: usize,
     options: c_ulong,
 ) -> c_long {
-    let (al, b) = match request(alist, buf, size) {
-        Ok(x) => x,
+    let c = match changes(alist, buf, size) {
+        Ok(Some(c)) => c,
+        Ok(None) => return 0,
         Err(r) => return r,
-    };
-    if al.commonattr == 0
-        && al.volattr == 0
-        && al.dirattr == 0
-        && al.fileattr == 0
-        && al.forkattr == 0
-        && al.bitmapcount == ATTR_BIT_MAP_COUNT
-    {
-        return 0;
-    }
-    let c = match parse(&al, b) {
-        Ok(c) => c,
-        Err(e) => return -(e as c_long),
     };
     let nofollow = options as u32 & FSOPT_NOFOLLOW != 0;
     let mut host = PathBuf::new();
@@ -326,22 +333,10 @@ pub unsafe extern "C" fn xnu_fixes_fsetattrlist(
     size: usize,
     options: c_ulong,
 ) -> c_long {
-    let (al, b) = match request(alist, buf, size) {
-        Ok(x) => x,
+    let c = match changes(alist, buf, size) {
+        Ok(Some(c)) => c,
+        Ok(None) => return 0,
         Err(r) => return r,
-    };
-    if al.commonattr == 0
-        && al.volattr == 0
-        && al.dirattr == 0
-        && al.fileattr == 0
-        && al.forkattr == 0
-        && al.bitmapcount == ATTR_BIT_MAP_COUNT
-    {
-        return 0;
-    }
-    let c = match parse(&al, b) {
-        Ok(c) => c,
-        Err(e) => return -(e as c_long),
     };
     let _ = options;
     let mut p = PathBuf::new();
