@@ -76,6 +76,17 @@ pub struct Step {
     pub detail: Option<String>,
 }
 
+impl Step {
+    fn new(id: &'static str, description: &str, status: &str, detail: Option<String>) -> Step {
+        Step {
+            id,
+            description: description.to_string(),
+            status: status.into(),
+            detail,
+        }
+    }
+}
+
 pub type Res<T> = Result<T, String>;
 
 pub struct Cx<'a> {
@@ -782,33 +793,18 @@ pub fn install(cx: &mut Cx) -> (Vec<Step>, Res<()>) {
         let always = matches!(a.id, "check-darling" | "fetch-tarball");
         match (a.is_done)(cx) {
             Ok(true) if !always => {
-                steps.push(Step {
-                    id: a.id,
-                    description,
-                    status: "done".into(),
-                    detail: None,
-                });
+                steps.push(Step::new(a.id, &description, "done", None));
                 continue;
             }
             Err(e) => {
-                steps.push(Step {
-                    id: a.id,
-                    description,
-                    status: "failed".into(),
-                    detail: Some(e.clone()),
-                });
+                steps.push(Step::new(a.id, &description, "failed", Some(e.clone())));
                 return (steps, Err(format!("{}: {e}", a.id)));
             }
             _ => {}
         }
         // fetch-tarball is only needed when the store is not unpacked yet.
         if a.id == "fetch-tarball" && store_done(cx).unwrap_or(false) {
-            steps.push(Step {
-                id: a.id,
-                description,
-                status: "done".into(),
-                detail: None,
-            });
+            steps.push(Step::new(a.id, &description, "done", None));
             continue;
         }
         let mut rec = Record {
@@ -827,19 +823,14 @@ pub fn install(cx: &mut Cx) -> (Vec<Step>, Res<()>) {
             }
         }
         match r {
-            Ok(()) => steps.push(Step {
-                id: a.id,
-                description,
-                status: if changed { "ran".into() } else { "done".into() },
-                detail: None,
-            }),
+            Ok(()) => steps.push(Step::new(
+                a.id,
+                &description,
+                if changed { "ran" } else { "done" },
+                None,
+            )),
             Err(e) => {
-                steps.push(Step {
-                    id: a.id,
-                    description,
-                    status: "failed".into(),
-                    detail: Some(e.clone()),
-                });
+                steps.push(Step::new(a.id, &description, "failed", Some(e.clone())));
                 return (steps, Err(format!("{}: {e}", a.id)));
             }
         }

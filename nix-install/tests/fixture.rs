@@ -109,6 +109,15 @@ fn install(f: &Fixture, t: &Tarball, extra: &[&str]) -> Out {
         .into()
 }
 
+fn step_ids(v: &serde_json::Value) -> Vec<&str> {
+    v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect()
+}
+
 /// Every file and symlink under the prefix with its content, minus the
 /// account tools' own bookkeeping (lock and sidecar).
 fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -148,12 +157,7 @@ fn plan_install_rerun_uninstall() {
     let o = install(&f, &t, &["--plan", "--json"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
-    let ids: Vec<&str> = v["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap())
-        .collect();
+    let ids = step_ids(&v);
     assert_eq!(
         ids,
         [
@@ -246,12 +250,7 @@ fn plan_install_rerun_uninstall() {
     let o = install(&f, &t, &["uninstall", "--plan", "--json"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
-    let ids: Vec<&str> = v["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap())
-        .collect();
+    let ids = step_ids(&v);
     assert_eq!(ids.first(), Some(&"daemon"), "{ids:?}");
     assert!(
         ids.contains(&"build-users") && ids.contains(&"install-tools"),
