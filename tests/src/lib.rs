@@ -3,6 +3,7 @@
 //! busybox as `/bin/sh`, so that account files can be checked by a real
 //! passwd/group reader running *inside* it (`chroot <prefix> id NAME`).
 
+pub mod live;
 pub mod nix;
 
 use std::collections::BTreeMap;

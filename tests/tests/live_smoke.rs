@@ -1,0 +1,36 @@
+//! The live tier's own checks: a prefix runs Mach-O programs, output comes
+//! back through files, and nothing is left running after drop.
+
+use e2e::live::{processes_of, LivePrefix};
+
+#[test]
+fn live_prefix_runs_macho_bash_and_leaves_nothing_behind() {
+    let Some(p) = LivePrefix::new("smoke") else {
+        return;
+    };
+    let out = p.shell("echo out; echo err >&2; exit 3");
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.contains("err")),
+        (3, "out\n", true),
+        "{out:?}"
+    );
+    let sw = p.shell("sw_vers -productName; echo $OSTYPE");
+    assert_eq!(sw.code, 0, "{sw:?}");
+    assert!(sw.stdout.starts_with("macOS\ndarwin"), "{sw:?}");
+    let prefix = p.prefix().to_path_buf();
+    assert!(!processes_of(&prefix).is_empty(), "darlingserver runs");
+    drop(p);
+    assert!(processes_of(&prefix).is_empty(), "nothing left after drop");
+    assert!(!prefix.exists(), "prefix removed");
+}
+
+#[test]
+fn host_files_are_visible_under_volumes_systemroot() {
+    let Some(p) = LivePrefix::new("systemroot") else {
+        return;
+    };
+    let f = p.scratch().join("hello.txt");
+    std::fs::write(&f, "from the host\n").unwrap();
+    let out = p.shell(&format!("cat '{}'", p.inside(&f)));
+    assert_eq!((out.code, out.stdout.as_str()), (0, "from the host\n"), "{out:?}");
+}
