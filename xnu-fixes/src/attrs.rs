@@ -266,7 +266,7 @@ impl Packer<'_> {
         self.out[self.pos..self.pos + b.len()].copy_from_slice(b);
         self.pos += b.len();
         // Every field starts 4-byte aligned.
-        while self.pos % 4 != 0 {
+        while !self.pos.is_multiple_of(4) {
             self.out[self.pos] = 0;
             self.pos += 1;
         }
@@ -474,7 +474,7 @@ fn dev(major: u32, minor: u32) -> u32 {
 /// The host path of the prefix root, to report "/" as its name.
 fn prefix_root(out: &mut PathBuf) -> bool {
     // SAFETY: a static NUL-terminated string.
-    unsafe { sys::host_path(b"/\0".as_ptr() as *const c_char, true, out).is_ok() }
+    unsafe { sys::host_path(c"/".as_ptr(), true, out).is_ok() }
 }
 
 /// Gathers what `al` asks for and packs it into `buf`. Returns 0 or minus a
@@ -489,7 +489,7 @@ pub fn getattr(target: Target, al: &AttrList, options: u32, buf: &mut [u8]) -> c
     let nofollow = options & FSOPT_NOFOLLOW != 0;
     let want_btime = al.commonattr & cmn::CRTIME != 0;
     let mask = flag::STATX_BASIC_STATS | if want_btime { flag::STATX_BTIME } else { 0 };
-    let empty = b"\0".as_ptr() as *const c_char;
+    let empty = c"".as_ptr();
     let st: Statx = match target {
         Target::Path(dirfd, host, _) => {
             let at = if nofollow {

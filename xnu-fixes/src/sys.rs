@@ -141,6 +141,12 @@ pub struct PathBuf {
     pub len: usize,
 }
 
+impl Default for PathBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl PathBuf {
     pub const fn new() -> Self {
         PathBuf {

@@ -381,7 +381,8 @@ fn sandbox_init_is_safe_with_a_null_error_pointer() {
             ),
             0
         );
-        let mut err: *mut std::ffi::c_char = 1 as *mut _;
+        // A non-null junk value the call must overwrite with NULL.
+        let mut err: *mut std::ffi::c_char = std::ptr::dangling_mut();
         assert_eq!(
             sandbox::sandbox_init(c"(version 1)".as_ptr(), 0, &mut err),
             0
