@@ -467,8 +467,11 @@ fn basename(p: &[u8]) -> &[u8] {
     }
 }
 
+/// A device number as Darling's `stat` reports `st_dev`: it passes Linux's
+/// own encoding through (truncated to Darwin's 32-bit `dev_t`), so DEVID
+/// must use it too, or realpath's attributes disagree with `lstat`.
 fn dev(major: u32, minor: u32) -> u32 {
-    (major << 24) | (minor & 0x00ff_ffff)
+    (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & !0xff) << 12)
 }
 
 /// The host path of the prefix root, to report "/" as its name.
@@ -527,7 +530,10 @@ pub fn getattr(target: Target, al: &AttrList, options: u32, buf: &mut [u8]) -> c
             Target::Fd(_) => true,
             Target::Path(_, _, darwin) => {
                 let b = basename(darwin);
-                b == b"." || b == b".." || (!nofollow && is_symlink_at(&target))
+                // Following: the name is the final target's, which only
+                // the opened object knows (Darling's translation may
+                // already have resolved the link in the host path).
+                b == b"." || b == b".." || !nofollow
             }
         };
 
@@ -717,20 +723,6 @@ pub fn getattr(target: Target, al: &AttrList, options: u32, buf: &mut [u8]) -> c
     match deliver(&mut scratch, needed, buf, options) {
         Ok(()) => 0,
         Err(e) => -(e as c_long),
-    }
-}
-
-fn is_symlink_at(target: &Target) -> bool {
-    match target {
-        Target::Path(dirfd, host, _) => sys::statx(
-            *dirfd,
-            host.as_ptr(),
-            flag::AT_SYMLINK_NOFOLLOW,
-            flag::STATX_BASIC_STATS,
-        )
-        .map(|s| vtype(s.mode as u32) == VLNK)
-        .unwrap_or(false),
-        Target::Fd(_) => false,
     }
 }
 

@@ -89,41 +89,6 @@ fn archive_needs_only_the_declared_hooks_and_mem_functions() {
     }
 }
 
-/// The Rust target Darling's libsystem_kernel needs.
-const DARWIN: &str = "x86_64-apple-darwin";
-
-/// Makes sure the Rust target for Darwin is installed (running `rustup
-/// target add` if it is not). `Err` says why it cannot be.
-pub fn ensure_darwin_target() -> Result<(), String> {
-    let sysroot = Command::new("rustc")
-        .args(["--print", "sysroot"])
-        .output()
-        .map_err(|e| format!("rustc: {e}"))?;
-    let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_string();
-    let have = |s: &str| {
-        std::path::Path::new(s)
-            .join("lib/rustlib")
-            .join(DARWIN)
-            .join("lib")
-            .is_dir()
-    };
-    if have(&sysroot) {
-        return Ok(());
-    }
-    let out = Command::new("rustup")
-        .args(["target", "add", DARWIN])
-        .output()
-        .map_err(|e| format!("the {DARWIN} target is missing and rustup cannot run: {e}"))?;
-    if out.status.success() && have(&sysroot) {
-        Ok(())
-    } else {
-        Err(format!(
-            "`rustup target add {DARWIN}` failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
 /// `llvm-nm`, under its plain or versioned name (it reads Mach-O archives).
 fn llvm_nm() -> Option<std::path::PathBuf> {
     if let Ok(p) = which::which("llvm-nm") {
@@ -147,20 +112,14 @@ struct Member {
 fn macho_archive_exports_the_header_and_needs_only_the_declared_hooks() {
     // CI (DARLING_NIX_LIVE=require) must run this; elsewhere a missing tool
     // or target is one skip line.
-    let skip = |why: String| {
-        assert!(
-            !e2e::live::required(),
-            "Mach-O symbol check required but {why}"
-        );
-        eprintln!("skipped Mach-O symbol check: {why}");
-    };
-    if let Err(why) = ensure_darwin_target() {
+    let skip = |why: String| common::skip("Mach-O symbol check", &why);
+    if let Err(why) = common::ensure_darwin_target() {
         return skip(why);
     }
     let Some(nm) = llvm_nm() else {
         return skip("no llvm-nm (Debian package `llvm`)".into());
     };
-    let lib = common::staticlib_for("prod-darwin", "staticlib", Some(DARWIN));
+    let lib = common::staticlib_for("prod-darwin", "staticlib", Some(common::DARWIN));
     // --no-llvm-bc: read the Mach-O symbol tables, not the embedded bitcode
     // (which an older llvm-nm cannot parse).
     let out = Command::new(&nm)

@@ -1,5 +1,6 @@
 //! Builds the staticlib the way Darling's build would (release, fat LTO,
-//! the `staticlib` feature) into the test scratch directory.
+//! the `staticlib` feature) into the test scratch directory, for the host
+//! or for Darwin; and the tools the Mach-O tests need.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -57,4 +58,52 @@ pub fn staticlib_for(variant: &str, features: &str, triple: Option<&str>) -> Pat
     };
     assert!(lib.exists());
     lib
+}
+
+/// The Rust target Darling's libsystem_kernel needs.
+#[allow(dead_code)]
+pub const DARWIN: &str = "x86_64-apple-darwin";
+
+/// Makes sure the Rust target for Darwin is installed (running `rustup
+/// target add` if it is not). `Err` says why it cannot be.
+#[allow(dead_code)]
+pub fn ensure_darwin_target() -> Result<(), String> {
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("rustc: {e}"))?;
+    let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_string();
+    let have = |s: &str| {
+        std::path::Path::new(s)
+            .join("lib/rustlib")
+            .join(DARWIN)
+            .join("lib")
+            .is_dir()
+    };
+    if have(&sysroot) {
+        return Ok(());
+    }
+    let out = Command::new("rustup")
+        .args(["target", "add", DARWIN])
+        .output()
+        .map_err(|e| format!("the {DARWIN} target is missing and rustup cannot run: {e}"))?;
+    if out.status.success() && have(&sysroot) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`rustup target add {DARWIN}` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Skips a test that needs a tool this machine lacks, with one line saying
+/// why, unless `DARLING_NIX_LIVE=require` (CI), where that is a failure.
+#[allow(dead_code)]
+pub fn skip(test: &str, why: &str) {
+    assert!(
+        !e2e::live::required(),
+        "{test} required (DARLING_NIX_LIVE=require) but {why}"
+    );
+    eprintln!("skipped {test}: {why}");
 }
