@@ -217,6 +217,36 @@ fn macho_archive_exports_the_header_and_needs_only_the_declared_hooks() {
             "{name} declared in the header but not exported from the Mach-O archive"
         );
     }
+    // The installed Darling's libsystem_kernel (where the patch links the
+    // archive) already defines everything the archive needs except the
+    // glue's hook: `__linux_syscall`, and the mem* functions and `__bzero`
+    // as private externs from its freestanding string code.
+    let kernel = e2e::live::darling_bin()
+        .and_then(|b| std::fs::canonicalize(b).ok())
+        .and_then(|b| Some(b.parent()?.parent()?.to_path_buf()))
+        .map(|r| r.join("libexec/darling/usr/lib/system/libsystem_kernel.dylib"))
+        .filter(|k| k.exists());
+    match kernel {
+        None => eprintln!("no installed Darling: libsystem_kernel's definitions not checked"),
+        Some(k) => {
+            let out = Command::new(&nm).args(["-m"]).arg(&k).output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            let has: BTreeSet<&str> = text
+                .lines()
+                .filter(|l| l.contains("(__TEXT,"))
+                .filter_map(|l| l.split_whitespace().last())
+                .collect();
+            let missing: Vec<_> = needed
+                .iter()
+                .filter(|s| s.as_str() != "_xnu_fixes_translate_path" && !has.contains(s.as_str()))
+                .collect();
+            assert!(
+                missing.is_empty(),
+                "{} lacks what the archive needs: {missing:?}",
+                k.display()
+            );
+        }
+    }
     // No thread-local storage (Darling's libsystem_kernel sets up no TLV).
     for m in &pulled {
         let tls: Vec<_> = members[*m]
