@@ -37,34 +37,47 @@ fn run(cmd: &mut Command, what: &str) {
     );
 }
 
-/// Builds the Mach-O suite as `/work/shared/darling/README.md` shows.
-fn build_macho(root: &Path, lib: &Path, exe: &Path) {
+/// Builds a Mach-O program from `sources` as
+/// `/work/shared/darling/README.md` shows (Debian's clang, Darling's linker,
+/// SDK and libraries).
+fn build_macho(root: &Path, sources: &[PathBuf], libs: &[&str], exe: &Path) {
     let ws = common::workspace();
     let tc = root.join("libexec/darling-toolchain");
     let sys = root.join("libexec/darling");
     let mut ld_root = std::ffi::OsString::from("-Wl,-syslibroot,");
     ld_root.push(&sys);
-    let mut fuse_ld = std::ffi::OsString::from("--ld-path=");
-    fuse_ld.push(tc.join("bin/x86_64-apple-darwin20-ld"));
+    let mut ld = std::ffi::OsString::from("--ld-path=");
+    ld.push(tc.join("bin/x86_64-apple-darwin20-ld"));
     run(
         Command::new("clang")
             .args(["-target", "x86_64-apple-darwin20", "-DPLATFORM_MacOSX"])
             .args(["-O1", "-Wall", "-Wextra", "-Werror", "-isysroot"])
             .arg(tc.join("SDKs/MacOSX.sdk"))
-            .arg(fuse_ld)
+            .arg(ld)
             .arg(ld_root)
             .arg(format!("-L{}", sys.join("usr/lib").display()))
             .arg(format!("-L{}", sys.join("usr/lib/system").display()))
             .arg("-I")
             .arg(ws.join("xnu-fixes/include"))
-            .arg(ws.join("xnu-fixes/tests/c/live_suite.c"))
-            .arg(ws.join("xnu-fixes/tests/c/darling_glue.c"))
-            .arg(lib)
-            .arg("-lsystem_kernel")
+            .args(sources)
+            .args(libs)
             .arg("-o")
             .arg(exe),
         "clang (Mach-O)",
     );
+}
+
+/// Darling's root with its Mach-O toolchain and clang, or why not (after
+/// which the test is skipped, or fails under DARLING_NIX_LIVE=require).
+fn macho_tools() -> Result<PathBuf, String> {
+    let root = darling_root()
+        .filter(|r| {
+            r.join("libexec/darling-toolchain/bin/x86_64-apple-darwin20-ld")
+                .exists()
+        })
+        .ok_or("no Darling Mach-O toolchain (libexec/darling-toolchain, from ../shared/darling/install.sh)")?;
+    which::which("clang").map_err(|_| "no clang (Debian package `clang`)")?;
+    Ok(root)
 }
 
 fn build_linux(lib: &Path, exe: &Path) {
@@ -108,25 +121,23 @@ fn handlers_from_macho_code_inside_darling_match_linux() {
     if let Err(why) = common::ensure_darwin_target() {
         return common::skip(TEST, &why);
     }
-    let Some(root) = darling_root().filter(|r| {
-        r.join("libexec/darling-toolchain/bin/x86_64-apple-darwin20-ld")
-            .exists()
-    }) else {
-        return common::skip(
-            TEST,
-            "no Darling Mach-O toolchain (libexec/darling-toolchain, from ../shared/darling/install.sh)",
-        );
+    let root = match macho_tools() {
+        Ok(r) => r,
+        Err(why) => return common::skip(TEST, &why),
     };
-    if which::which("clang").is_err() {
-        return common::skip(TEST, "no clang (Debian package `clang`)");
-    }
 
     let scratch = p.scratch();
     let macho = scratch.join("suite-macho");
     let linux = scratch.join("suite-linux");
+    let c = common::workspace().join("xnu-fixes/tests/c");
     build_macho(
         &root,
-        &common::staticlib_for("prod-darwin", "staticlib", Some(common::DARWIN)),
+        &[
+            c.join("live_suite.c"),
+            c.join("darling_glue.c"),
+            common::staticlib_for("prod-darwin", "staticlib", Some(common::DARWIN)),
+        ],
+        &["-lsystem_kernel"],
         &macho,
     );
     build_linux(&common::staticlib("shim", "staticlib,linux-shim"), &linux);
@@ -234,5 +245,80 @@ fn handlers_from_macho_code_inside_darling_match_linux() {
         d.iter()
             .any(|l| l.starts_with("fclonefileat cross-fs rc=-18 ")),
         "no EXDEV across filesystems: {d:#?}"
+    );
+}
+
+/// Darling's own answers (its libSystem and syscall table, no xnu-fixes)
+/// for the requests the handlers take over, as docs/tools/xnu-fixes.md's
+/// "Darling today" column says. Each assertion is that Darling still gets
+/// it wrong where our handler gets it right; when one fails, Darling has
+/// fixed that call and the handler and the doc row need another look.
+#[test]
+fn unpatched_darling_still_needs_each_handler() {
+    const TEST: &str = "xnu-fixes Darling-today check";
+    let Some(p) = e2e::live::LivePrefix::new("xnu_fixes_today") else {
+        return;
+    };
+    let root = match macho_tools() {
+        Ok(r) => r,
+        Err(why) => return common::skip(TEST, &why),
+    };
+    let scratch = p.scratch();
+    let prog = scratch.join("darling-today");
+    build_macho(
+        &root,
+        &[common::workspace().join("xnu-fixes/tests/c/darling_today.c")],
+        &["-lsandbox"],
+        &prog,
+    );
+    let inside = p.inside(&prog);
+    let out = p.shell(&format!(
+        "mkdir -p /private/tmp/today && '{inside}' /private/tmp/today"
+    ));
+    eprintln!("Darling today:\n{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 0, "{out:?}");
+    let result = |case: &str| -> (i64, i32) {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{case} rc=")))
+            .unwrap_or_else(|| panic!("no {case} in {out:?}"));
+        let field = |k: &str| {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(k))
+                .unwrap()
+                .to_string()
+        };
+        (
+            field("rc=").parse().unwrap(),
+            field("errno=").parse().unwrap(),
+        )
+    };
+    const ENOSYS: i32 = 78;
+    // Ours: SWAP exchanges, EXCL gives EEXIST. Darling: syscall 488 missing.
+    assert_eq!(result("renamex_np swap"), (-1, ENOSYS));
+    assert_eq!(result("renamex_np excl"), (-1, ENOSYS));
+    // Ours: ENOTSUP or EXDEV, on which callers copy. Darling: ENOSYS.
+    assert_eq!(result("clonefile"), (-1, ENOSYS));
+    // Ours: answered. Darling: refused (realpath falls back to lstat).
+    assert_eq!(result("getattrlist realpath-attrs").0, -1);
+    // Ours: 0 (Nix's lchflags). Darling: refused.
+    assert_eq!(result("setattrlist flags-0-nofollow").0, -1);
+    assert_eq!(result("chflags 0").0, -1);
+    // Ours: EINVAL above 256 bytes. Darling: no limit.
+    assert_eq!(result("getentropy 257"), (0, 0));
+    // Ours: returns 0. Darling's libsandbox writes through the NULL
+    // errorbuf: the program dies before printing (the same call with an
+    // errorbuf works).
+    let buf = p.shell(&format!("'{inside}' --sandbox-buf"));
+    assert!(
+        buf.code == 0 && buf.stdout.contains("sandbox_init errorbuf rc=0"),
+        "{buf:?}"
+    );
+    let null = p.shell(&format!("'{inside}' --sandbox-null"));
+    eprintln!("sandbox_init(NULL errorbuf): {null:?}");
+    assert!(
+        null.code != 0 && !null.stdout.contains("rc="),
+        "Darling's sandbox_init now survives a NULL errorbuf: {null:?}"
     );
 }
