@@ -30,6 +30,8 @@ fi
 root=$(dirname "$(dirname "$(readlink -f "$(command -v darling)")")")
 tc=$root/libexec/darling-toolchain sys=$root/libexec/darling
 export DPREFIX=$T/prefix
+# Darling's daemons inherit the cwd and limits: no core files in the checkout.
+ulimit -c 0
 # Never leave the prefix's darlingserver running.
 trap 'darling shutdown >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
 build "--features staticlib --target x86_64-apple-darwin"

@@ -27,6 +27,14 @@ fn darling_root() -> Option<PathBuf> {
     Some(bin.parent()?.parent()?.to_path_buf())
 }
 
+/// No core files: a prefix's Darling processes (darlingserver, launchd,
+/// shellspawn) inherit this process's limits and cwd, which is the checkout,
+/// and Darling's shellspawn dumps core when the sandbox_init case crashes.
+fn no_core_dumps() {
+    use nix::sys::resource::{setrlimit, Resource};
+    setrlimit(Resource::RLIMIT_CORE, 0, 0).expect("setrlimit(RLIMIT_CORE, 0)");
+}
+
 fn run(cmd: &mut Command, what: &str) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
@@ -115,6 +123,7 @@ struct Run {
 #[test]
 fn handlers_from_macho_code_inside_darling_match_linux() {
     const TEST: &str = "xnu-fixes live suite";
+    no_core_dumps();
     let Some(p) = e2e::live::LivePrefix::new("xnu_fixes_macho") else {
         return;
     };
@@ -182,8 +191,11 @@ fn handlers_from_macho_code_inside_darling_match_linux() {
             other: format!("{prefix_host}/linux-sys/other"),
         },
     ];
+    // In the scratch directory (not the checkout, which is the inherited
+    // cwd), without core dumps.
     let mut script = format!(
-        "mkdir -p {d}/macho/base {d}/macho-sys/other {d}/linux/base {d}/linux-sys/other || exit 99\n",
+        "ulimit -c 0; cd '{}' || exit 99\nmkdir -p {d}/macho/base {d}/macho-sys/other {d}/linux/base {d}/linux-sys/other || exit 99\n",
+        p.inside(&scratch),
         d = in_prefix
     );
     for r in &runs {
@@ -256,6 +268,7 @@ fn handlers_from_macho_code_inside_darling_match_linux() {
 #[test]
 fn unpatched_darling_still_needs_each_handler() {
     const TEST: &str = "xnu-fixes Darling-today check";
+    no_core_dumps();
     let Some(p) = e2e::live::LivePrefix::new("xnu_fixes_today") else {
         return;
     };
@@ -272,9 +285,15 @@ fn unpatched_darling_still_needs_each_handler() {
         &prog,
     );
     let inside = p.inside(&prog);
-    let out = p.shell(&format!(
-        "mkdir -p /private/tmp/today && '{inside}' /private/tmp/today"
-    ));
+    // Darling's programs inherit this test's cwd (the checkout): run in the
+    // scratch directory, and without core dumps (one case crashes).
+    let today = |args: &str| {
+        p.shell(&format!(
+            "ulimit -c 0; mkdir -p /private/tmp/today && cd '{}' && '{inside}' {args}",
+            p.inside(&scratch)
+        ))
+    };
+    let out = today("/private/tmp/today");
     eprintln!("Darling today:\n{}{}", out.stdout, out.stderr);
     assert_eq!(out.code, 0, "{out:?}");
     let result = |case: &str| -> (i64, i32) {
@@ -310,12 +329,12 @@ fn unpatched_darling_still_needs_each_handler() {
     // Ours: returns 0. Darling's libsandbox writes through the NULL
     // errorbuf: the program dies before printing (the same call with an
     // errorbuf works).
-    let buf = p.shell(&format!("'{inside}' --sandbox-buf"));
+    let buf = today("--sandbox-buf");
     assert!(
         buf.code == 0 && buf.stdout.contains("sandbox_init errorbuf rc=0"),
         "{buf:?}"
     );
-    let null = p.shell(&format!("'{inside}' --sandbox-null"));
+    let null = today("--sandbox-null");
     eprintln!("sandbox_init(NULL errorbuf): {null:?}");
     assert!(
         null.code != 0 && !null.stdout.contains("rc="),
