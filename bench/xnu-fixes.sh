@@ -1,14 +1,46 @@
 #!/usr/bin/env bash
-# getattrlist for Libc realpath's attributes vs a plain statx, per call,
-# side by side in one process (see bench/xnu_fixes_bench.c). Uses the
-# staticlib with the Linux shim (Darling's trampoline adds its own cost,
-# not measured here).
-# Usage: bench/xnu-fixes.sh [PATH] [CALLS]
+# getattrlist for Libc realpath's attributes vs the floor, per call, side by
+# side in one process (see bench/xnu_fixes_bench.c).
+#   bench/xnu-fixes.sh [PATH] [CALLS]
+#       on Linux, the linux-shim archive against a plain statx;
+#   bench/xnu-fixes.sh --darling [PATH] [CALLS]
+#       a Mach-O build inside a scratch Darling prefix (needs root, a
+#       working `darling`, clang, Darling's Mach-O toolchain and the
+#       x86_64-apple-darwin Rust target): the handler through Darling's
+#       __linux_syscall and vchroot, against Darling's own lstat and against
+#       what realpath does per component on an unpatched Darling. PATH is a
+#       path inside the prefix (default /bin/bash).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
-  cargo rustc -q -p xnu-fixes --release --locked --crate-type staticlib \
-  --features staticlib,linux-shim --target-dir "$T/target"
-cc -O2 -I xnu-fixes/include bench/xnu_fixes_bench.c "$T/target/release/libxnu_fixes.a" -o "$T/bench"
-"$T/bench" "${1:-/usr/bin/env}" "${2:-200000}"
+T=$(mktemp -d)
+darling_mode=0
+if [ "${1:-}" = --darling ]; then darling_mode=1; shift; fi
+build() { # $1: extra cargo args
+  CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+    cargo rustc -q -p xnu-fixes --release --locked --crate-type staticlib $1 --target-dir "$T/target"
+}
+if [ $darling_mode = 0 ]; then
+  trap 'rm -rf "$T"' EXIT
+  build "--features staticlib,linux-shim"
+  cc -O2 -I xnu-fixes/include bench/xnu_fixes_bench.c "$T/target/release/libxnu_fixes.a" -o "$T/bench"
+  "$T/bench" "${1:-/usr/bin/env}" "${2:-200000}"
+  exit
+fi
+
+root=$(dirname "$(dirname "$(readlink -f "$(command -v darling)")")")
+tc=$root/libexec/darling-toolchain sys=$root/libexec/darling
+export DPREFIX=$T/prefix
+# Darling's daemons inherit the cwd and limits: no core files in the checkout.
+ulimit -c 0
+# Never leave the prefix's darlingserver running.
+trap 'darling shutdown >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
+build "--features staticlib --target x86_64-apple-darwin"
+clang -target x86_64-apple-darwin20 -DPLATFORM_MacOSX -O2 -isysroot "$tc/SDKs/MacOSX.sdk" \
+  --ld-path="$tc/bin/x86_64-apple-darwin20-ld" -Wl,-syslibroot,"$sys" \
+  -L"$sys/usr/lib" -L"$sys/usr/lib/system" -I xnu-fixes/include \
+  bench/xnu_fixes_bench.c xnu-fixes/tests/c/darling_glue.c \
+  "$T/target/x86_64-apple-darwin/release/libxnu_fixes.a" -lsystem_kernel -o "$T/bench"
+# Output through files: the prefix's darlingserver keeps inherited pipes open.
+darling shell "/Volumes/SystemRoot$T/bench" "${1:-/bin/bash}" "${2:-100000}" \
+  > "$T/out" 2> "$T/err" || { cat "$T/err" >&2; exit 1; }
+cat "$T/out"

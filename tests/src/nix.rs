@@ -187,6 +187,8 @@ pub struct NixPrefix {
 pub use darling_host::TOOLS as TOOL_PATHS;
 
 impl NixPrefix {
+    // Not `Default`: it runs the real Nix to build a store.
+    #[allow(clippy::new_without_default)]
     pub fn new() -> NixPrefix {
         require_nix();
         let fx = crate::Fixture::new();

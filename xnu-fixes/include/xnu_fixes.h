@@ -9,7 +9,9 @@
  *
  * The library needs exactly these symbols from its host:
  *   __linux_syscall, xnu_fixes_translate_path, memcpy, memset, bcmp
- * (memmove/memcmp may also be referenced by some compilers).
+ * (memmove/memcmp may also be referenced by some compilers; the Mach-O
+ * build for Darling also references __bzero, which LLVM emits for zeroing
+ * memsets on Darwin).
  */
 #ifndef XNU_FIXES_H
 #define XNU_FIXES_H

@@ -1,9 +1,9 @@
 /* darling-nix: the path hook xnu-fixes needs, over Darling's vchroot.
- * Goes in darling-xnu at
- *   darling/src/libsystem_kernel/emulation/src/darling_nix/xnu_fixes_glue.c
- * (see darling.patch). Written for darling-nix; no Darling code. */
+ * darling-xnu.patch adds it to darling-xnu (814a90c) as
+ *   darling/src/libsystem_kernel/emulation/linux/darling_nix/xnu_fixes_glue.c
+ * Written for darling-nix; no Darling code. */
 #include <stddef.h>
-#include <darling/emulation/linux_premigration/vchroot_expand.h>
+#include "vchroot_expand.h" /* emulation/linux is on the include path */
 
 #define LINUX_ENAMETOOLONG 36
 

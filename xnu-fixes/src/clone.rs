@@ -21,13 +21,7 @@ fn geteuid_is_root() -> bool {
 }
 
 /// Clones the open regular file `src` (with stat `st`) to `dst`.
-unsafe fn clone_regular(
-    src: &Fd,
-    st: &sys::Statx,
-    dst_dirfd: c_int,
-    dst: &PathBuf,
-    flags: u32,
-) -> c_long {
+fn clone_regular(src: &Fd, st: &sys::Statx, dst_dirfd: c_int, dst: &PathBuf, flags: u32) -> c_long {
     let mode = (st.mode as u32) & 0o7777;
     let out = match sys::openat(
         dst_dirfd,
@@ -82,12 +76,7 @@ unsafe fn clone_regular(
     0
 }
 
-unsafe fn clone_symlink(
-    src_dirfd: c_int,
-    src: &PathBuf,
-    dst_dirfd: c_int,
-    dst: &PathBuf,
-) -> c_long {
+fn clone_symlink(src_dirfd: c_int, src: &PathBuf, dst_dirfd: c_int, dst: &PathBuf) -> c_long {
     let mut target = PathBuf::new();
     match sys::syscall(
         nr::READLINKAT,
@@ -147,10 +136,13 @@ pub unsafe extern "C" fn xnu_fixes_clonefileat(
     let nofollow = flags & CLONE_NOFOLLOW != 0;
     let mut s = PathBuf::new();
     let mut d = PathBuf::new();
-    if let Err(e) = sys::host_path(src, !nofollow, &mut s) {
+    // SAFETY: `src` and `dst` are NUL-terminated strings (caller's
+    // contract); host_path checks for NULL.
+    if let Err(e) = unsafe { sys::host_path(src, !nofollow, &mut s) } {
         return ret(e);
     }
-    if let Err(e) = sys::host_path(dst, false, &mut d) {
+    // SAFETY: as above.
+    if let Err(e) = unsafe { sys::host_path(dst, false, &mut d) } {
         return ret(e);
     }
     let (sfd, dfd) = (sys::linux_dirfd(src_dirfd), sys::linux_dirfd(dst_dirfd));
@@ -206,13 +198,14 @@ pub unsafe extern "C" fn xnu_fixes_fclonefileat(
         return r;
     }
     let mut d = PathBuf::new();
-    if let Err(e) = sys::host_path(dst, false, &mut d) {
+    // SAFETY: `dst` is a NUL-terminated string (caller's contract);
+    // host_path checks for NULL.
+    if let Err(e) = unsafe { sys::host_path(dst, false, &mut d) } {
         return ret(e);
     }
-    let empty = b"\0";
     let st = match sys::statx(
         srcfd,
-        empty.as_ptr() as *const c_char,
+        c"".as_ptr(),
         flag::AT_EMPTY_PATH,
         flag::STATX_BASIC_STATS,
     ) {

@@ -154,7 +154,9 @@ pub fn apply(dirfd: c_int, host: &PathBuf, follow: bool, flags: u32) -> c_long {
 #[no_mangle]
 pub unsafe extern "C" fn xnu_fixes_chflags(path: *const c_char, flags: c_int) -> c_long {
     let mut p = PathBuf::new();
-    if let Err(e) = sys::host_path(path, true, &mut p) {
+    // SAFETY: `path` is a NUL-terminated string (caller's contract);
+    // host_path checks for NULL.
+    if let Err(e) = unsafe { sys::host_path(path, true, &mut p) } {
         return ret(e);
     }
     apply(flag::AT_FDCWD, &p, true, flags as u32)

@@ -49,10 +49,13 @@ pub unsafe extern "C" fn xnu_fixes_renameatx_np(
     };
     let mut a = PathBuf::new();
     let mut b = PathBuf::new();
-    if let Err(e) = sys::host_path(from, false, &mut a) {
+    // SAFETY: `from` and `to` are NUL-terminated strings (caller's
+    // contract); host_path checks for NULL.
+    if let Err(e) = unsafe { sys::host_path(from, false, &mut a) } {
         return ret(e);
     }
-    if let Err(e) = sys::host_path(to, false, &mut b) {
+    // SAFETY: as above.
+    if let Err(e) = unsafe { sys::host_path(to, false, &mut b) } {
         return ret(e);
     }
     let args = [
@@ -80,5 +83,6 @@ pub unsafe extern "C" fn xnu_fixes_renamex_np(
     to: *const c_char,
     flags: c_uint,
 ) -> c_long {
-    xnu_fixes_renameatx_np(-2, from, -2, to, flags)
+    // SAFETY: the same contract, with Darwin's AT_FDCWD (-2).
+    unsafe { xnu_fixes_renameatx_np(-2, from, -2, to, flags) }
 }

@@ -16,7 +16,8 @@ pub unsafe extern "C" fn sandbox_init(
     errorbuf: *mut *mut c_char,
 ) -> c_int {
     if !errorbuf.is_null() {
-        *errorbuf = core::ptr::null_mut();
+        // SAFETY: non-null, and writable by the caller's contract.
+        unsafe { *errorbuf = core::ptr::null_mut() };
     }
     0
 }
@@ -30,7 +31,8 @@ pub unsafe extern "C" fn sandbox_init_with_parameters(
     _parameters: *const *const c_char,
     errorbuf: *mut *mut c_char,
 ) -> c_int {
-    sandbox_init(_profile, _flags, errorbuf)
+    // SAFETY: the same contract for `errorbuf`.
+    unsafe { sandbox_init(_profile, _flags, errorbuf) }
 }
 
 /// # Safety
@@ -42,7 +44,8 @@ pub unsafe extern "C" fn sandbox_init_with_extensions(
     _extensions: *const *const c_char,
     errorbuf: *mut *mut c_char,
 ) -> c_int {
-    sandbox_init(_profile, _flags, errorbuf)
+    // SAFETY: the same contract for `errorbuf`.
+    unsafe { sandbox_init(_profile, _flags, errorbuf) }
 }
 
 /// Nothing to free: these functions never allocate an error string.

@@ -250,6 +250,10 @@ fn at_path(dirfd: c_int, host: &PathBuf, out: &mut PathBuf) -> Result<(), i32> {
     out.set(&tmp[..n + 1 + b.len()])
 }
 
+/// The caller's `struct attrlist` and value buffer.
+///
+/// # Safety
+/// `alist` NULL or readable; `buf` NULL or readable for `size` bytes.
 unsafe fn request<'a>(
     alist: *const AttrList,
     buf: *const c_void,
@@ -258,23 +262,32 @@ unsafe fn request<'a>(
     if alist.is_null() || (buf.is_null() && size > 0) {
         return Err(-(darwin::EFAULT as c_long));
     }
-    let al = core::ptr::read_unaligned(alist);
+    // SAFETY: non-null (checked) and readable by the contract; it may be
+    // unaligned in the caller's memory.
+    let al = unsafe { core::ptr::read_unaligned(alist) };
     let b = if size == 0 {
         &[][..]
     } else {
-        core::slice::from_raw_parts(buf as *const u8, size.min(ATTR_MAX_BUFFER + 1))
+        // SAFETY: non-null (checked); at most `size` bytes, all readable by
+        // the contract. Oversized requests are cut to one byte past the
+        // limit, which is enough to refuse them.
+        unsafe { core::slice::from_raw_parts(buf as *const u8, size.min(ATTR_MAX_BUFFER + 1)) }
     };
     Ok((al, b))
 }
 
 /// Reads and checks a request: `None` when it asks for nothing (success
 /// without touching the file), or minus a Darwin errno.
+///
+/// # Safety
+/// As [`request`].
 unsafe fn changes(
     alist: *const AttrList,
     buf: *const c_void,
     size: usize,
 ) -> Result<Option<Changes>, c_long> {
-    let (al, b) = request(alist, buf, size)?;
+    // SAFETY: this function's contract is request's.
+    let (al, b) = unsafe { request(alist, buf, size)? };
     let empty = al.commonattr == 0
         && al.volattr == 0
         && al.dirattr == 0
@@ -297,14 +310,17 @@ pub unsafe extern "C" fn xnu_fixes_setattrlistat(
     size: usize,
     options: c_ulong,
 ) -> c_long {
-    let c = match changes(alist, buf, size) {
+    // SAFETY: `alist` and `buf` as the caller promises.
+    let c = match unsafe { changes(alist, buf, size) } {
         Ok(Some(c)) => c,
         Ok(None) => return 0,
         Err(r) => return r,
     };
     let nofollow = options as u32 & FSOPT_NOFOLLOW != 0;
     let mut host = PathBuf::new();
-    if let Err(e) = sys::host_path(path, !nofollow, &mut host) {
+    // SAFETY: `path` is a NUL-terminated string (caller's contract);
+    // host_path checks for NULL.
+    if let Err(e) = unsafe { sys::host_path(path, !nofollow, &mut host) } {
         return ret(e);
     }
     apply(sys::linux_dirfd(fd), &host, nofollow, &c)
@@ -320,7 +336,8 @@ pub unsafe extern "C" fn xnu_fixes_setattrlist(
     size: usize,
     options: c_ulong,
 ) -> c_long {
-    xnu_fixes_setattrlistat(-2, path, alist, buf, size, options)
+    // SAFETY: the same contract, with Darwin's AT_FDCWD (-2).
+    unsafe { xnu_fixes_setattrlistat(-2, path, alist, buf, size, options) }
 }
 
 /// # Safety
@@ -333,7 +350,8 @@ pub unsafe extern "C" fn xnu_fixes_fsetattrlist(
     size: usize,
     options: c_ulong,
 ) -> c_long {
-    let c = match changes(alist, buf, size) {
+    // SAFETY: `alist` and `buf` as the caller promises.
+    let c = match unsafe { changes(alist, buf, size) } {
         Ok(Some(c)) => c,
         Ok(None) => return 0,
         Err(r) => return r,

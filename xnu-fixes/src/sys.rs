@@ -141,6 +141,12 @@ pub struct PathBuf {
     pub len: usize,
 }
 
+impl Default for PathBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl PathBuf {
     pub const fn new() -> Self {
         PathBuf {
@@ -176,7 +182,9 @@ impl PathBuf {
 /// `p` must point to a NUL-terminated string or at least `max` readable bytes.
 pub unsafe fn cstr_len(p: *const c_char, max: usize) -> usize {
     let mut n = 0;
-    while n < max && *p.add(n) != 0 {
+    // SAFETY: every byte read is before the NUL or within `max` bytes,
+    // which the contract says are readable.
+    while n < max && unsafe { *p.add(n) } != 0 {
         n += 1;
     }
     n
@@ -200,27 +208,34 @@ pub unsafe fn host_path(path: *const c_char, follow: bool, out: &mut PathBuf) ->
     if path.is_null() {
         return Err(errno::EFAULT);
     }
-    let len = cstr_len(path, PATH_MAX);
+    // SAFETY: non-null, NUL-terminated by the contract.
+    let len = unsafe { cstr_len(path, PATH_MAX) };
     if len >= PATH_MAX {
         return Err(errno::ENAMETOOLONG);
     }
     if len == 0 {
         return Err(errno::ENOENT);
     }
-    let bytes = core::slice::from_raw_parts(path as *const u8, len);
+    // SAFETY: the `len` bytes before the NUL were just read.
+    let bytes = unsafe { core::slice::from_raw_parts(path as *const u8, len) };
     if bytes[0] != b'/' {
         return out.set(bytes);
     }
-    let r = xnu_fixes_translate_path(
-        path,
-        out.buf.as_mut_ptr() as *mut c_char,
-        PATH_MAX,
-        follow as c_int,
-    );
+    // SAFETY: `path` is NUL-terminated; `out.buf` is writable for PATH_MAX
+    // bytes, which is what the hook is told.
+    let r = unsafe {
+        xnu_fixes_translate_path(
+            path,
+            out.buf.as_mut_ptr() as *mut c_char,
+            PATH_MAX,
+            follow as c_int,
+        )
+    };
     if r < 0 {
         return Err(-r as Errno);
     }
-    out.len = cstr_len(out.buf.as_ptr() as *const c_char, PATH_MAX);
+    // SAFETY: `out.buf` is PATH_MAX readable bytes.
+    out.len = unsafe { cstr_len(out.buf.as_ptr() as *const c_char, PATH_MAX) };
     Ok(())
 }
 
@@ -388,6 +403,9 @@ mod shim {
     use core::ffi::{c_char, c_int, c_long};
 
     /// The `syscall` instruction, standing in for Darling's trampoline.
+    ///
+    /// # Safety
+    /// The arguments must be valid for syscall `nr`, as for the kernel.
     #[no_mangle]
     pub unsafe extern "C" fn __linux_syscall(
         nr: c_int,
@@ -399,17 +417,26 @@ mod shim {
         a6: c_long,
     ) -> c_int {
         let ret: c_long;
-        core::arch::asm!(
-            "syscall",
-            inlateout("rax") nr as c_long => ret,
-            in("rdi") a1, in("rsi") a2, in("rdx") a3, in("r10") a4, in("r8") a5, in("r9") a6,
-            lateout("rcx") _, lateout("r11") _,
-            options(nostack)
-        );
+        // SAFETY: the x86_64 Linux syscall convention: number in rax,
+        // arguments in rdi, rsi, rdx, r10, r8, r9; the kernel clobbers rcx
+        // and r11 and touches no stack. Pointer arguments are the caller's
+        // to make valid.
+        unsafe {
+            core::arch::asm!(
+                "syscall",
+                inlateout("rax") nr as c_long => ret,
+                in("rdi") a1, in("rsi") a2, in("rdx") a3, in("r10") a4, in("r8") a5, in("r9") a6,
+                lateout("rcx") _, lateout("r11") _,
+                options(nostack)
+            );
+        }
         ret as c_int
     }
 
     /// Identity translation: on plain Linux the "prefix" is the host root.
+    ///
+    /// # Safety
+    /// `path` NUL-terminated; `out` writable for `out_size` bytes.
     #[no_mangle]
     pub unsafe extern "C" fn xnu_fixes_translate_path(
         path: *const c_char,
@@ -417,12 +444,17 @@ mod shim {
         out_size: usize,
         _follow: c_int,
     ) -> c_long {
-        let n = super::cstr_len(path, out_size);
+        // SAFETY: `path` is NUL-terminated (contract).
+        let n = unsafe { super::cstr_len(path, out_size) };
         if n >= out_size {
             return -(super::errno::ENAMETOOLONG as c_long);
         }
-        core::ptr::copy_nonoverlapping(path, out, n);
-        *out.add(n) = 0;
+        // SAFETY: n < out_size, so n bytes plus the NUL fit in `out`; the
+        // caller's buffers do not overlap.
+        unsafe {
+            core::ptr::copy_nonoverlapping(path, out, n);
+            *out.add(n) = 0;
+        }
         0
     }
 }

@@ -2,6 +2,8 @@
 //! realpath attributes, ordering, alignment, the length header rules, and
 //! property tests with random requests and buffer sizes behind a canary.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use std::ffi::CString;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -35,6 +37,7 @@ fn al(common: u32, d: u32, f: u32) -> AttrList {
 
 fn get(p: &Path, a: &AttrList, size: usize, opts: u32) -> (i64, Vec<u8>) {
     let mut buf = vec![0xAAu8; size];
+    // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
     let r = unsafe {
         attrs::xnu_fixes_getattrlist(c(p).as_ptr(), a, buf.as_mut_ptr().cast(), size, opts as _)
     };
@@ -70,9 +73,9 @@ fn realpath_attributes_are_packed_exactly() {
     );
     assert_eq!(u32_at(&b, 8) as usize, name.len());
     assert_eq!(&b[4 + ref_off..4 + ref_off + name.len()], name);
-    let dev = m.dev();
-    let (maj, min) = (libc::major(dev), libc::minor(dev));
-    assert_eq!(u32_at(&b, 12), (maj << 24) | (min & 0xffffff));
+    // DEVID is `st_dev` as `stat` reports it (Darling passes Linux's
+    // encoding through).
+    assert_eq!(u32_at(&b, 12), m.dev() as u32);
     assert_eq!(u32_at(&b, 16), 1, "VREG");
     assert_eq!(
         u32_at(&b, 20) as u64 | (u32_at(&b, 24) as u64) << 32,
@@ -220,6 +223,7 @@ fn unsupported_requests_are_einval_and_pack_inval_needs_returned_attrs() {
 // --- setattrlist ---------------------------------------------------------------
 
 fn set(p: &Path, a: &AttrList, buf: &[u8], opts: u32) -> i64 {
+    // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
     unsafe {
         setattrs::xnu_fixes_setattrlist(c(p).as_ptr(), a, buf.as_ptr().cast(), buf.len(), opts as _)
             as i64
@@ -379,6 +383,7 @@ proptest! {
         std::os::unix::fs::symlink("file", d.path().join("link")).unwrap();
         let target = [f.clone(), d.path().to_path_buf(), d.path().join("link")][which].clone();
         let mut buf = vec![0x5Au8; size + 64];
+        // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
         let r = unsafe { attrs::xnu_fixes_getattrlist(c(&target).as_ptr(), &a, buf.as_mut_ptr().cast(), size, opts as _) } as i64;
         prop_assert!(buf[size..].iter().all(|b| *b == 0x5A), "wrote past the buffer");
         let invalid = count != 5 || vol != 0
@@ -454,6 +459,7 @@ fn fd_and_dirfd_variants_agree_with_the_path_ones() {
     // getattrlistat relative to a directory fd.
     let dir = fs::File::open(d.path()).unwrap();
     let mut by_at = vec![0u8; 256];
+    // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
     let r = unsafe {
         attrs::xnu_fixes_getattrlistat(
             dir.as_raw_fd(),
@@ -468,6 +474,7 @@ fn fd_and_dirfd_variants_agree_with_the_path_ones() {
     // fgetattrlist on an open fd: the name comes from the fd itself.
     let file = fs::File::open(&f).unwrap();
     let mut by_fd = vec![0u8; 256];
+    // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
     let r = unsafe {
         attrs::xnu_fixes_fgetattrlist(file.as_raw_fd(), &a, by_fd.as_mut_ptr().cast(), 256, 0)
     };
@@ -483,6 +490,7 @@ fn fd_and_dirfd_variants_agree_with_the_path_ones() {
         parent
     );
     // fsetattrlist sets a mode through the fd; fchflags(0) succeeds.
+    // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
     let ok = unsafe {
         setattrs::xnu_fixes_fsetattrlist(
             file.as_raw_fd(),
@@ -500,6 +508,7 @@ fn fd_and_dirfd_variants_agree_with_the_path_ones() {
     assert_eq!(xnu_fixes::flags::xnu_fixes_fchflags(file.as_raw_fd(), 0), 0);
     // setattrlistat relative to a directory fd, NOFOLLOW on a symlink's times.
     std::os::unix::fs::symlink("file", d.path().join("ln")).unwrap();
+    // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
     let r = unsafe {
         setattrs::xnu_fixes_setattrlistat(
             dir.as_raw_fd(),

@@ -3,6 +3,8 @@
 //! image can be mounted, one with it. Results are Darwin conventions:
 //! >= 0, or minus a Darwin errno.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use std::ffi::CString;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -37,6 +39,7 @@ fn errno_exports() {
 // --- renameatx_np ------------------------------------------------------------
 
 fn rename(from: &Path, to: &Path, flags: u32) -> i64 {
+    // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
     unsafe { rename::xnu_fixes_renamex_np(c(from).as_ptr(), c(to).as_ptr(), flags) as i64 }
 }
 
@@ -92,6 +95,7 @@ fn rename_relative_to_directory_fds() {
     let s = fs::File::open(d.path().join("s")).unwrap();
     let t = fs::File::open(d.path().join("t")).unwrap();
     use std::os::fd::AsRawFd;
+    // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
     let r = unsafe {
         rename::xnu_fixes_renameatx_np(
             s.as_raw_fd(),
@@ -105,6 +109,7 @@ fn rename_relative_to_directory_fds() {
     assert!(d.path().join("t/g").exists());
     // Darwin's AT_FDCWD (-2) means the current directory.
     std::env::set_current_dir(d.path()).unwrap();
+    // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
     let r = unsafe {
         rename::xnu_fixes_renameatx_np(AT_FDCWD, c"t/g".as_ptr(), AT_FDCWD, c"h".as_ptr(), 0)
     };
@@ -115,6 +120,7 @@ fn rename_relative_to_directory_fds() {
 // --- clonefileat -------------------------------------------------------------
 
 fn clone(src: &Path, dst: &Path, flags: u32) -> i64 {
+    // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
     unsafe {
         clone::xnu_fixes_clonefileat(AT_FDCWD, c(src).as_ptr(), AT_FDCWD, c(dst).as_ptr(), flags)
             as i64
@@ -248,6 +254,7 @@ fn clone_on_btrfs_is_a_real_reflink() {
     // fclonefileat from an fd, including a write-only one.
     let f = fs::OpenOptions::new().write(true).open(&src).unwrap();
     use std::os::fd::AsRawFd;
+    // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
     let r = unsafe {
         clone::xnu_fixes_fclonefileat(
             f.as_raw_fd(),
@@ -268,6 +275,7 @@ fn chflags_zero_always_succeeds_and_unmappable_flags_are_enotsup() {
     let f = d.path().join("f");
     fs::write(&f, "x").unwrap();
     std::os::unix::fs::symlink("f", d.path().join("l")).unwrap();
+    // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
     assert_eq!(unsafe { flags::xnu_fixes_chflags(c(&f).as_ptr(), 0) }, 0);
     for unmappable in [
         flags::UF_IMMUTABLE,
@@ -276,6 +284,7 @@ fn chflags_zero_always_succeeds_and_unmappable_flags_are_enotsup() {
         flags::SF_ARCHIVED,
     ] {
         assert_eq!(
+            // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
             unsafe { flags::xnu_fixes_chflags(c(&f).as_ptr(), unmappable as i32) },
             ENOTSUP
         );
@@ -287,6 +296,7 @@ fn chflags_zero_always_succeeds_and_unmappable_flags_are_enotsup() {
         ..Default::default()
     };
     let zero = 0u32.to_ne_bytes();
+    // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
     let r = unsafe {
         setattrs::xnu_fixes_setattrlist(
             c(&d.path().join("l")).as_ptr(),
@@ -298,6 +308,7 @@ fn chflags_zero_always_succeeds_and_unmappable_flags_are_enotsup() {
     };
     assert_eq!(r, 0);
     let one = flags::UF_NODUMP.to_ne_bytes();
+    // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
     let r = unsafe {
         setattrs::xnu_fixes_setattrlist(
             c(&d.path().join("l")).as_ptr(),
@@ -309,6 +320,7 @@ fn chflags_zero_always_succeeds_and_unmappable_flags_are_enotsup() {
     };
     assert_eq!(r, ENOTSUP);
     // UF_NODUMP maps to the Linux nodump flag where the filesystem has flags.
+    // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
     let r = unsafe { flags::xnu_fixes_chflags(c(&f).as_ptr(), flags::UF_NODUMP as i32) };
     if r == 0 {
         let out = Command::new("lsattr").arg(&f).output().unwrap();
@@ -318,6 +330,7 @@ fn chflags_zero_always_succeeds_and_unmappable_flags_are_enotsup() {
             .unwrap()
             .contains('d'));
         assert_eq!(get_flags(&f), flags::UF_NODUMP);
+        // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
         assert_eq!(unsafe { flags::xnu_fixes_chflags(c(&f).as_ptr(), 0) }, 0);
         assert_eq!(get_flags(&f), 0);
     } else {
@@ -336,6 +349,7 @@ fn get_flags(p: &Path) -> u32 {
     };
     let mut buf = [0u8; 8];
     let r =
+        // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
         unsafe { attrs::xnu_fixes_getattrlist(c(p).as_ptr(), &al, buf.as_mut_ptr().cast(), 8, 0) };
     assert_eq!(r, 0);
     u32::from_ne_bytes(buf[4..8].try_into().unwrap())
@@ -347,21 +361,25 @@ fn get_flags(p: &Path) -> u32 {
 fn getentropy_limits_and_fills() {
     let mut buf = [0u8; 300];
     assert_eq!(
+        // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
         unsafe { entropy::xnu_fixes_getentropy(buf.as_mut_ptr().cast(), 257) },
         EINVAL
     );
     assert_eq!(
+        // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
         unsafe { entropy::xnu_fixes_getentropy(buf.as_mut_ptr().cast(), 256) },
         0
     );
     assert!(buf[..256].iter().any(|b| *b != 0));
     assert!(buf[256..].iter().all(|b| *b == 0), "wrote past the size");
     assert_eq!(
+        // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
         unsafe { entropy::xnu_fixes_getentropy(std::ptr::null_mut(), 0) },
         0
     );
     // A bad buffer is a real error, not success (Darling's bug).
     assert_eq!(
+        // SAFETY: a bad pointer on purpose: only the kernel touches it (EFAULT).
         unsafe { entropy::xnu_fixes_getentropy(8 as *mut _, 16) },
         -14
     );
@@ -371,6 +389,7 @@ fn getentropy_limits_and_fills() {
 
 #[test]
 fn sandbox_init_is_safe_with_a_null_error_pointer() {
+    // SAFETY: NUL-terminated strings and buffers that outlive the call, with their real sizes.
     unsafe {
         assert_eq!(
             sandbox::sandbox_init_with_parameters(
@@ -381,7 +400,8 @@ fn sandbox_init_is_safe_with_a_null_error_pointer() {
             ),
             0
         );
-        let mut err: *mut std::ffi::c_char = 1 as *mut _;
+        // A non-null junk value the call must overwrite with NULL.
+        let mut err: *mut std::ffi::c_char = std::ptr::dangling_mut();
         assert_eq!(
             sandbox::sandbox_init(c"(version 1)".as_ptr(), 0, &mut err),
             0

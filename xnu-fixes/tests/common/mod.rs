@@ -1,5 +1,6 @@
 //! Builds the staticlib the way Darling's build would (release, fat LTO,
-//! the `staticlib` feature) into the test scratch directory.
+//! the `staticlib` feature) into the test scratch directory, for the host
+//! or for Darwin; and the tools the Mach-O tests need.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,22 +12,33 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds `libxnu_fixes.a` with `features`; returns its path.
+/// Builds `libxnu_fixes.a` with `features` for the host; returns its path.
+#[allow(dead_code)] // not every test binary builds for the host
 pub fn staticlib(variant: &str, features: &str) -> PathBuf {
+    staticlib_for(variant, features, None)
+}
+
+/// Builds `libxnu_fixes.a` with `features`, for `triple` (a Rust target
+/// that must be installed) or the host; returns its path.
+pub fn staticlib_for(variant: &str, features: &str, triple: Option<&str>) -> PathBuf {
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("xnu-staticlib-{variant}"));
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "rustc",
-            "-q",
-            "-p",
-            "xnu-fixes",
-            "--release",
-            "--locked",
-            "--crate-type",
-            "staticlib",
-            "--features",
-            features,
-        ])
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args([
+        "rustc",
+        "-q",
+        "-p",
+        "xnu-fixes",
+        "--release",
+        "--locked",
+        "--crate-type",
+        "staticlib",
+        "--features",
+        features,
+    ]);
+    if let Some(t) = triple {
+        cmd.args(["--target", t]);
+    }
+    let out = cmd
         .arg("--manifest-path")
         .arg(workspace().join("Cargo.toml"))
         .arg("--target-dir")
@@ -40,7 +52,58 @@ pub fn staticlib(variant: &str, features: &str) -> PathBuf {
         "building the staticlib failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let lib = target.join("release/libxnu_fixes.a");
+    let lib = match triple {
+        Some(t) => target.join(t).join("release/libxnu_fixes.a"),
+        None => target.join("release/libxnu_fixes.a"),
+    };
     assert!(lib.exists());
     lib
+}
+
+/// The Rust target Darling's libsystem_kernel needs.
+#[allow(dead_code)]
+pub const DARWIN: &str = "x86_64-apple-darwin";
+
+/// Makes sure the Rust target for Darwin is installed (running `rustup
+/// target add` if it is not). `Err` says why it cannot be.
+#[allow(dead_code)]
+pub fn ensure_darwin_target() -> Result<(), String> {
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("rustc: {e}"))?;
+    let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_string();
+    let have = |s: &str| {
+        std::path::Path::new(s)
+            .join("lib/rustlib")
+            .join(DARWIN)
+            .join("lib")
+            .is_dir()
+    };
+    if have(&sysroot) {
+        return Ok(());
+    }
+    let out = Command::new("rustup")
+        .args(["target", "add", DARWIN])
+        .output()
+        .map_err(|e| format!("the {DARWIN} target is missing and rustup cannot run: {e}"))?;
+    if out.status.success() && have(&sysroot) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`rustup target add {DARWIN}` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Skips a test that needs a tool this machine lacks, with one line saying
+/// why, unless `DARLING_NIX_LIVE=require` (CI), where that is a failure.
+#[allow(dead_code)]
+pub fn skip(test: &str, why: &str) {
+    assert!(
+        !e2e::live::required(),
+        "{test} required (DARLING_NIX_LIVE=require) but {why}"
+    );
+    eprintln!("skipped {test}: {why}");
 }

@@ -1,0 +1,98 @@
+//! The C entry points Darling's syscall table calls: pointer checks, path
+//! translation, then [`getattr`].
+
+use core::ffi::{c_char, c_int, c_long, c_ulong, c_void};
+
+use super::abi::{AttrList, FSOPT_NOFOLLOW};
+use super::gather::{getattr, Target};
+use crate::errno::{darwin, ret};
+use crate::sys::{self, PathBuf};
+
+/// # Safety
+/// Pointers as for Darwin's getattrlist: `alist` readable, `buf` writable
+/// for `size` bytes, `path` a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn xnu_fixes_getattrlistat(
+    fd: c_int,
+    path: *const c_char,
+    alist: *const AttrList,
+    buf: *mut c_void,
+    size: usize,
+    options: c_ulong,
+) -> c_long {
+    if alist.is_null() || (buf.is_null() && size > 0) {
+        return -(darwin::EFAULT as c_long);
+    }
+    // SAFETY: non-null (checked) and readable, as the caller promises; it
+    // may be unaligned in the caller's memory.
+    let al = unsafe { core::ptr::read_unaligned(alist) };
+    let options = options as u32;
+    let mut host = PathBuf::new();
+    // SAFETY: `path` is a NUL-terminated string (caller's contract);
+    // host_path checks for NULL.
+    if let Err(e) = unsafe { sys::host_path(path, options & FSOPT_NOFOLLOW == 0, &mut host) } {
+        return ret(e);
+    }
+    // SAFETY: host_path succeeded, so `path` is non-null and NUL-terminated
+    // within PATH_MAX bytes, which cstr_len reads up to.
+    let darwin_path = unsafe {
+        core::slice::from_raw_parts(path as *const u8, sys::cstr_len(path, sys::PATH_MAX))
+    };
+    // SAFETY: `buf` is non-null when size > 0 (checked) and writable for
+    // `size` bytes (caller's contract); nothing else aliases it here.
+    let out = unsafe { out_buffer(buf, size) };
+    getattr(
+        Target::Path(sys::linux_dirfd(fd), &host, darwin_path),
+        &al,
+        options,
+        out,
+    )
+}
+
+/// # Safety
+/// As [`xnu_fixes_getattrlistat`].
+#[no_mangle]
+pub unsafe extern "C" fn xnu_fixes_getattrlist(
+    path: *const c_char,
+    alist: *const AttrList,
+    buf: *mut c_void,
+    size: usize,
+    options: c_ulong,
+) -> c_long {
+    // SAFETY: the same contract, with Darwin's AT_FDCWD (-2).
+    unsafe { xnu_fixes_getattrlistat(-2, path, alist, buf, size, options) }
+}
+
+/// # Safety
+/// As [`xnu_fixes_getattrlistat`], without a path.
+#[no_mangle]
+pub unsafe extern "C" fn xnu_fixes_fgetattrlist(
+    fd: c_int,
+    alist: *const AttrList,
+    buf: *mut c_void,
+    size: usize,
+    options: c_ulong,
+) -> c_long {
+    if alist.is_null() || (buf.is_null() && size > 0) {
+        return -(darwin::EFAULT as c_long);
+    }
+    // SAFETY: non-null (checked) and readable, as the caller promises.
+    let al = unsafe { core::ptr::read_unaligned(alist) };
+    // SAFETY: as in xnu_fixes_getattrlistat.
+    let out = unsafe { out_buffer(buf, size) };
+    getattr(Target::Fd(fd), &al, options as u32, out)
+}
+
+/// The caller's answer buffer as a slice (empty when `size` is 0).
+///
+/// # Safety
+/// When `size > 0`, `buf` must be non-null and writable for `size` bytes,
+/// and not used otherwise while the slice lives.
+unsafe fn out_buffer<'a>(buf: *mut c_void, size: usize) -> &'a mut [u8] {
+    if size == 0 {
+        &mut []
+    } else {
+        // SAFETY: the function's contract.
+        unsafe { core::slice::from_raw_parts_mut(buf as *mut u8, size) }
+    }
+}
