@@ -11,6 +11,7 @@
 //! see EOF until `darling shutdown`.
 
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -28,7 +29,9 @@ fn unavailable() -> Option<&'static str> {
                 return Some("no `darling` on PATH".into());
             };
             if !crate::is_root() {
-                return Some("the live tier needs root (darling prefixes, mount namespaces)".into());
+                return Some(
+                    "the live tier needs root (darling prefixes, mount namespaces)".into(),
+                );
             }
             let p = match LivePrefix::create("probe", &darling) {
                 Ok(p) => p,
@@ -114,10 +117,23 @@ impl LivePrefix {
         format!("/Volumes/SystemRoot{}", host.display())
     }
 
-    /// A `darling` command for this prefix, with a clean environment.
+    /// A `darling` command for this prefix. It runs in the scratch
+    /// directory (processes inside inherit the cwd) with core dumps off:
+    /// Darling's daemons and `shellspawn` dump core on some crashes, and a
+    /// core file must not land in the checkout or outlive the test.
     pub fn command(&self) -> Command {
         let mut c = Command::new(&self.darling);
-        c.env("DPREFIX", &self.prefix).stdin(Stdio::null());
+        c.env("DPREFIX", &self.prefix)
+            .current_dir(self.scratch())
+            .stdin(Stdio::null());
+        // SAFETY: setrlimit(2) is async-signal-safe and touches no memory
+        // of the parent.
+        unsafe {
+            c.pre_exec(|| {
+                nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0)
+                    .map_err(std::io::Error::from)
+            });
+        }
         c
     }
 
@@ -241,9 +257,7 @@ pub fn processes_of(prefix: &Path) -> Vec<i32> {
     for (pid, p) in &entries {
         let cmd = fs::read(p.join("cmdline")).unwrap_or_default();
         let mut words = cmd.split(|b| *b == 0);
-        let is_server = words
-            .next()
-            .is_some_and(|w| w.ends_with(b"darlingserver"))
+        let is_server = words.next().is_some_and(|w| w.ends_with(b"darlingserver"))
             && words.next() == Some(want);
         if is_server && alive(p) {
             pids.push(*pid);

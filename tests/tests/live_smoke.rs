@@ -32,5 +32,9 @@ fn host_files_are_visible_under_volumes_systemroot() {
     let f = p.scratch().join("hello.txt");
     std::fs::write(&f, "from the host\n").unwrap();
     let out = p.shell(&format!("cat '{}'", p.inside(&f)));
-    assert_eq!((out.code, out.stdout.as_str()), (0, "from the host\n"), "{out:?}");
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "from the host\n"),
+        "{out:?}"
+    );
 }
