@@ -66,6 +66,9 @@ pub struct LivePrefix {
     dir: tempfile::TempDir,
     prefix: PathBuf,
     darling: PathBuf,
+    /// The prefix's mount namespace, once seen: processes inside can
+    /// outlive the darlingserver during shutdown, and are found by it.
+    ns: std::sync::Mutex<Option<PathBuf>>,
 }
 
 impl LivePrefix {
@@ -96,6 +99,7 @@ impl LivePrefix {
             dir,
             prefix,
             darling: darling.to_path_buf(),
+            ns: std::sync::Mutex::new(None),
         })
     }
 
@@ -169,6 +173,7 @@ impl LivePrefix {
             }
             std::thread::sleep(Duration::from_millis(5));
         };
+        self.remember_namespace();
         Out {
             code,
             stdout: fs::read_to_string(&so).unwrap_or_default(),
@@ -188,17 +193,33 @@ impl LivePrefix {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
-        // shutdown returns before the server has gone; wait (bounded).
+        // shutdown returns before everything has gone; wait (bounded, and
+        // generous: a loaded 2-core machine is slow to tear a prefix down).
         let start = Instant::now();
-        while !self.processes().is_empty() && start.elapsed() < Duration::from_secs(10) {
+        while !self.processes().is_empty() && start.elapsed() < Duration::from_secs(30) {
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Records the prefix's mount namespace (from `.init.pid`), so that
+    /// [`LivePrefix::processes`] still finds what runs inside after the
+    /// darlingserver has gone. Tests that start Darling by other means than
+    /// [`LivePrefix::shell`] may call it too.
+    pub fn remember_namespace(&self) {
+        let mut ns = self.ns.lock().unwrap();
+        if ns.is_none() {
+            *ns = fs::read_to_string(self.prefix.join(".init.pid"))
+                .ok()
+                .and_then(|pid| fs::read_link(format!("/proc/{}/ns/mnt", pid.trim())).ok());
         }
     }
 
     /// Host pids of live (non-zombie) processes that belong to this prefix:
     /// its darlingserver and everything inside its namespace.
     pub fn processes(&self) -> Vec<i32> {
-        processes_of(&self.prefix)
+        self.remember_namespace();
+        let ns = self.ns.lock().unwrap().clone();
+        processes_in(&self.prefix, ns.into_iter().collect())
     }
 }
 
@@ -212,6 +233,14 @@ impl Drop for LivePrefix {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(*pid),
                 nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        // TempDir's own removal ignores errors; a prefix that cannot be
+        // removed is worth a line.
+        if let Err(e) = fs::remove_dir_all(self.dir.path()) {
+            eprintln!(
+                "live prefix {}: not removed: {e}",
+                self.dir.path().display()
             );
         }
         if !left.is_empty() && !std::thread::panicking() {
@@ -235,8 +264,12 @@ fn scratch_root() -> PathBuf {
 /// argv names the prefix) and every process whose root or cwd is under it
 /// or that shares the darlingserver's mount namespace.
 pub fn processes_of(prefix: &Path) -> Vec<i32> {
+    processes_in(prefix, Vec::new())
+}
+
+/// [`processes_of`], plus every process in the given mount namespaces.
+fn processes_in(prefix: &Path, mut server_ns: Vec<PathBuf>) -> Vec<i32> {
     let want = prefix.as_os_str().as_encoded_bytes();
-    let mut server_ns = Vec::new();
     let mut pids = Vec::new();
     let Ok(rd) = fs::read_dir("/proc") else {
         return pids;
