@@ -316,3 +316,92 @@ fn refusals() {
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("needs --sha256"), "{}", o.stderr);
 }
+
+#[test]
+fn a_corrupt_receipt_is_an_error_that_names_it_and_changes_nothing() {
+    let f = Fixture::new();
+    let receipt = f
+        .root()
+        .join("private/var/db/darling-nix/install-receipt.json");
+    fs::create_dir_all(receipt.parent().unwrap()).unwrap();
+    fs::write(
+        &receipt,
+        "{\"version\": 1, \"records\": [{\"id\": \"install-to",
+    )
+    .unwrap();
+    let before = snapshot(f.root());
+    for args in [&["uninstall"][..], &["uninstall", "--plan"], &["install"]] {
+        let o: Out = Command::new(env!("CARGO_BIN_EXE_nix-install"))
+            .args(["--runner", "fixture", "--prefix"])
+            .arg(f.root())
+            .arg("--tools-dir")
+            .arg(e2e::bin_dir())
+            .args(args)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(o.code, 1, "{args:?}: {}{}", o.stdout, o.stderr);
+        assert!(
+            o.stderr.contains(&receipt.display().to_string())
+                && o.stderr.contains("corrupt receipt"),
+            "{args:?}: {}",
+            o.stderr
+        );
+        assert_eq!(snapshot(f.root()), before, "{args:?} changed the prefix");
+    }
+}
+
+#[test]
+fn skipped_store_actions_need_no_tarball_and_uninstall_still_reverts() {
+    let f = Fixture::new();
+    let before = snapshot(f.root());
+    let run = |extra: &[&str]| -> Out {
+        Command::new(env!("CARGO_BIN_EXE_nix-install"))
+            .args([
+                "--runner", "fixture", "--mode", "daemon", "--users", "2", "--json",
+            ])
+            .args(["--skip", "fetch-tarball", "--skip", "unpack-store"])
+            .args(["--skip", "load-db", "--skip", "profile", "--prefix"])
+            .arg(f.root())
+            .arg("--tools-dir")
+            .arg(e2e::bin_dir())
+            .args(extra)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let o = run(&[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let status: BTreeMap<&str, &str> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    for id in ["fetch-tarball", "unpack-store", "load-db", "profile"] {
+        assert_eq!(status[id], "skipped", "{}", o.stdout);
+    }
+    for id in ["install-tools", "build-users", "nix-conf", "daemon"] {
+        assert_eq!(status[id], "ran", "{}", o.stdout);
+    }
+    // The plist is a real one.
+    let plist = plist::Value::from_file(
+        f.root()
+            .join("Library/LaunchDaemons/org.nixos.nix-daemon.plist"),
+    )
+    .unwrap();
+    let d = plist.as_dictionary().unwrap();
+    assert_eq!(d["Label"].as_string(), Some("org.nixos.nix-daemon"));
+    assert_eq!(
+        d["EnvironmentVariables"].as_dictionary().unwrap()["_NIX_TEST_NO_SANDBOX"].as_string(),
+        Some("1")
+    );
+    let o = run(&["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(snapshot(f.root()), before, "uninstall left changes behind");
+    // Nothing recorded any more: a second uninstall has nothing to do.
+    let o = run(&["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(o.stdout.matches("\"id\"").count(), 0, "{}", o.stdout);
+}
