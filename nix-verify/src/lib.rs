@@ -148,7 +148,13 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
         )
     });
 
-    // Nix inside.
+    // The store database first, read-only from the host: Nix run against a
+    // prefix without one would create it (and this check would then pass).
+    let db_present = prefix.join(DB).exists();
+    let store_check = store_db(&prefix);
+
+    // Nix inside. `nix --version` opens no store, and the evaluation uses
+    // Nix's dummy store, so neither writes into the prefix.
     let nix_ok = match ctx.run(&["nix", "--version"]) {
         Ok(o) if o.code == 0 => {
             let line = o.stdout.lines().next().unwrap_or("").to_string();
@@ -181,7 +187,14 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
     };
     if nix_ok {
         checks.push(
-            match ctx.run(&["nix-instantiate", "--eval", "-E", "builtins.currentSystem"]) {
+            match ctx.run(&[
+                "nix-instantiate",
+                "--store",
+                "dummy://",
+                "--eval",
+                "-E",
+                "builtins.currentSystem",
+            ]) {
                 Ok(o) if o.code == 0 && o.stdout.trim() == "\"x86_64-darwin\"" => {
                     c("current-system", Status::Ok, "x86_64-darwin")
                 }
@@ -205,8 +218,7 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
         checks.push(c("current-system", Status::Skip, "Nix does not run"));
     }
 
-    // The store database, read from the host.
-    checks.push(store_db(&prefix));
+    checks.push(store_check);
 
     // nix.conf and the build users.
     let conf_path = etc(&prefix).join("nix/nix.conf");
@@ -227,7 +239,7 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
     checks.push(accounts_check(&prefix, &group));
 
     // Optional.
-    if opts.build && nix_ok {
+    if opts.build && nix_ok && db_present {
         let expr = "derivation { name = \"nix-verify-probe\"; system = builtins.currentSystem; builder = \"/bin/sh\"; args = [ \"-c\" \"echo ok > $out\" ]; }";
         checks.push(match ctx.run(&["nix-build", "--no-out-link", "-E", expr]) {
             Ok(o) if o.code == 0 => c("build", Status::Ok, format!("built {}", o.stdout.trim())),
@@ -245,10 +257,12 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
         checks.push(c(
             "build",
             Status::Skip,
-            if opts.build {
+            if !opts.build {
+                "not requested (--build)"
+            } else if !nix_ok {
                 "Nix does not run"
             } else {
-                "not requested (--build)"
+                "no store database: a build would create one"
             },
         ));
     }
@@ -330,8 +344,38 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
     }
 }
 
+/// Opens Nix's database without writing anything next to it. A read-only
+/// SQLite connection to a WAL database still creates `-wal` and `-shm`
+/// files; when there is no `-wal` (no Nix has it open, and everything is
+/// checkpointed) the file alone is the whole database and is read as
+/// immutable. With a `-wal` there, Nix has it open (or crashed with it
+/// open): read through the WAL files it keeps.
+fn open_read_only(db: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags as F;
+    let flags = F::SQLITE_OPEN_READ_ONLY | F::SQLITE_OPEN_NO_MUTEX | F::SQLITE_OPEN_URI;
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    if Path::new(&wal).exists() {
+        return rusqlite::Connection::open_with_flags(db, flags & !F::SQLITE_OPEN_URI);
+    }
+    // A URI path: percent-encode everything but unreserved characters.
+    let mut uri = String::from("file:");
+    for b in db.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(b) {
+            uri.push(*b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    rusqlite::Connection::open_with_flags(uri, flags)
+}
+
+/// The store database, relative to the prefix.
+const DB: &str = "nix/var/nix/db/db.sqlite";
+
 fn store_db(prefix: &Path) -> Check {
-    let db = prefix.join("nix/var/nix/db/db.sqlite");
+    let db = prefix.join(DB);
     if !db.exists() {
         return c(
             "store-db",
@@ -342,9 +386,7 @@ fn store_db(prefix: &Path) -> Check {
             ),
         );
     }
-    let flags =
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = match rusqlite::Connection::open_with_flags(&db, flags) {
+    let conn = match open_read_only(&db) {
         Ok(c) => c,
         Err(e) => return c("store-db", Status::Fail, format!("{}: {e}", db.display())),
     };
