@@ -5,12 +5,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 use nix_install::{ActionId, Cx, Mode, Settings, Status};
 
 #[derive(Clone, Copy, ValueEnum)]
-enum RunnerKind {
-    Darling,
-    Fixture,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
 enum ModeArg {
     Single,
     Daemon,
@@ -29,8 +23,9 @@ struct Cli {
     /// The darling launcher (default: found on PATH).
     #[arg(long, global = true)]
     darling: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "darling", global = true)]
-    runner: RunnerKind,
+    /// How to reach the prefix: darling (production) or fixture (tests).
+    #[arg(long, default_value = "darling", global = true)]
+    runner: darling_host::RunnerKind,
     /// The Nix binary tarball: a file or an https URL (nix-<version>-x86_64-darwin.tar.xz).
     #[arg(long, global = true)]
     tarball: Option<String>,
@@ -108,22 +103,12 @@ fn main() {
         timeout: Duration::from_secs(cli.timeout),
         skip: cli.skip.clone(),
     };
-    let runner: Box<dyn darling_host::Runner> = match cli.runner {
-        RunnerKind::Fixture => Box::new(darling_host::FixtureRunner {
-            prefix: prefix.clone(),
-        }),
-        RunnerKind::Darling => match darling_host::find_darling(cli.darling.as_deref()) {
-            Some(d) => Box::new(darling_host::DarlingRunner {
-                darling: d,
-                prefix: prefix.clone(),
-                scratch: std::env::temp_dir(),
-            }),
-            None => {
-                eprintln!("nix-install: `darling` not found on PATH (use --darling, or install Darling first)");
-                std::process::exit(1);
-            }
-        },
-    };
+    let selected = darling_host::select_runner(cli.runner, prefix.clone(), cli.darling.as_deref())
+        .unwrap_or_else(|e| {
+            eprintln!("nix-install: {e}");
+            std::process::exit(1);
+        });
+    let runner = selected.runner;
     let mut cx = Cx::new(&s, runner.as_ref());
     let uninstall = matches!(cli.cmd, Some(Cmd::Uninstall));
     let (steps, result) = if cli.plan {
