@@ -346,16 +346,16 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
 
 /// Opens Nix's database without writing anything next to it. A read-only
 /// SQLite connection to a WAL database still creates `-wal` and `-shm`
-/// files; when there is no `-wal` (no Nix has it open, and everything is
-/// checkpointed) the file alone is the whole database and is read as
-/// immutable. With a `-wal` there, Nix has it open (or crashed with it
-/// open): read through the WAL files it keeps.
-fn open_read_only(db: &Path) -> rusqlite::Result<rusqlite::Connection> {
+/// files, and a reader changes `-shm`. With no `-wal`, or an empty one,
+/// everything is checkpointed: the file alone is the whole database and is
+/// read as immutable. Only a non-empty `-wal` (Nix is writing, or crashed
+/// while writing) is read through SQLite's WAL files.
+pub fn open_store_db(db: &Path) -> rusqlite::Result<rusqlite::Connection> {
     use rusqlite::OpenFlags as F;
     let flags = F::SQLITE_OPEN_READ_ONLY | F::SQLITE_OPEN_NO_MUTEX | F::SQLITE_OPEN_URI;
     let mut wal = db.as_os_str().to_owned();
     wal.push("-wal");
-    if Path::new(&wal).exists() {
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
         return rusqlite::Connection::open_with_flags(db, flags & !F::SQLITE_OPEN_URI);
     }
     // A URI path: percent-encode everything but unreserved characters.
@@ -386,7 +386,7 @@ fn store_db(prefix: &Path) -> Check {
             ),
         );
     }
-    let conn = match open_read_only(&db) {
+    let conn = match open_store_db(&db) {
         Ok(c) => c,
         Err(e) => return c("store-db", Status::Fail, format!("{}: {e}", db.display())),
     };
@@ -547,4 +547,38 @@ pub fn render(r: &Report) -> String {
         if r.ok { "healthy" } else { "NOT healthy" }
     ));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reading_a_wal_database_leaves_no_files_behind() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("db w.sqlite");
+        {
+            let c = rusqlite::Connection::open(&db).unwrap();
+            c.query_row("PRAGMA journal_mode = wal", [], |_| Ok(()))
+                .unwrap();
+            c.execute_batch("CREATE TABLE ValidPaths (path TEXT); INSERT INTO ValidPaths VALUES ('/nix/store/x');")
+                .unwrap();
+        }
+        let names = || {
+            let mut v: Vec<String> = std::fs::read_dir(d.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(), ["db w.sqlite"]);
+        let c = open_store_db(&db).unwrap();
+        let n: i64 = c
+            .query_row("SELECT COUNT(*) FROM ValidPaths", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        drop(c);
+        assert_eq!(names(), ["db w.sqlite"]);
+    }
 }

@@ -38,9 +38,8 @@ impl Action for LoadDb {
             path: db.clone(),
             source,
         };
-        let conn =
-            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .map_err(e)?;
+        // Read without writing anything next to the database.
+        let conn = nix_verify::open_store_db(&db).map_err(e)?;
         for p in reginfo_paths(&text) {
             let n: i64 = conn
                 .query_row(
