@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod select;
-pub use select::{select_runner, DarlingNotFound, RunnerKind, Selected};
+pub use select::{file_view, select_runner, DarlingNotFound, RunnerKind, Selected};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {

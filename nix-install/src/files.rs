@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{io_at, Error};
+use crate::Cx;
 
 /// What one action changed, as it recorded it in the receipt.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -37,25 +38,26 @@ impl Changes {
             && self.group.is_none()
     }
 
-    pub fn created(&mut self, p: &Path) {
-        self.created.push(p.display().to_string());
+    /// Records a file created at `path` (as [`Cx::record`] spells it).
+    pub fn created(&mut self, cx: &Cx, path: &Path) {
+        self.created.push(cx.record(path));
     }
 
     /// Restores replaced files, then removes created ones, newest first.
-    pub fn revert_files(&self) -> Result<(), Error> {
+    pub fn revert_files(&self, cx: &Cx) -> Result<(), Error> {
         for (path, backup) in &self.replaced {
-            let backup = Path::new(backup);
-            let data = fs::read(backup).map_err(io_at(backup))?;
-            let mode = fs::metadata(backup)
-                .map_err(io_at(backup))?
+            let (path, backup) = (cx.view(path), cx.view(backup));
+            let data = fs::read(&backup).map_err(io_at(&backup))?;
+            let mode = fs::metadata(&backup)
+                .map_err(io_at(&backup))?
                 .permissions()
                 .mode();
-            write_atomic(Path::new(path), &data, mode & 0o7777)?;
-            fs::remove_file(backup).map_err(io_at(backup))?;
+            write_atomic(&path, &data, mode & 0o7777)?;
+            fs::remove_file(&backup).map_err(io_at(&backup))?;
         }
         for path in self.created.iter().rev() {
-            let p = Path::new(path);
-            remove_any(p).map_err(io_at(p))?;
+            let p = cx.view(path);
+            remove_any(&p).map_err(io_at(&p))?;
         }
         Ok(())
     }
@@ -64,40 +66,6 @@ impl Changes {
 /// Write, fsync, rename: the old or the new content, never a torn file.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), Error> {
     prefixfs::write_atomic(path, data, mode).map_err(io_at(path))
-}
-
-/// Puts `data` at `path` (mode `mode` for a new file), keeping a backup of
-/// different old content in `backups` and recording either in `changes`.
-pub fn replace_file(
-    changes: &mut Changes,
-    backups: &Path,
-    path: &Path,
-    data: &[u8],
-    mode: u32,
-) -> Result<(), Error> {
-    let mode = match fs::read(path) {
-        Ok(old) if old == data => return Ok(()),
-        Ok(old) => {
-            let old_mode = fs::metadata(path)
-                .map_err(io_at(path))?
-                .permissions()
-                .mode()
-                & 0o7777;
-            let name = path.file_name().unwrap_or(path.as_os_str());
-            let b = backups.join(name);
-            write_atomic(&b, &old, old_mode)?;
-            changes
-                .replaced
-                .push((path.display().to_string(), b.display().to_string()));
-            old_mode
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            changes.created(path);
-            mode
-        }
-        Err(e) => return Err(io_at(path)(e)),
-    };
-    write_atomic(path, data, mode)
 }
 
 /// Removes a file, symlink or tree; store trees are read-only, so their

@@ -11,7 +11,10 @@ mod plan;
 pub mod receipt;
 pub mod tarball;
 
-use std::path::PathBuf;
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use darling_host::Runner;
@@ -19,8 +22,10 @@ use serde::{Deserialize, Serialize};
 
 pub use actions::{Action, ActionId};
 pub use darling_host::TOOLS;
+use error::io_at;
 pub use error::{Error, RunError};
 pub use files::write_atomic;
+use files::Changes;
 pub use plan::{install, plan, render, uninstall, uninstall_plan};
 pub use receipt::{Receipt, Record};
 pub use tarball::{tarball_version, version_gate};
@@ -108,11 +113,37 @@ impl<'a> Cx<'a> {
             tarball_local: None,
         }
     }
+    /// Where the prefix's files are read and written: the merged view of a
+    /// running prefix, else the prefix directory
+    /// ([`darling_host::file_view`]). Asked each time: running a command
+    /// inside may have started the prefix.
+    pub fn root(&self) -> PathBuf {
+        darling_host::file_view(&self.s.prefix)
+    }
+    /// A path under [`Cx::root`] as the receipt keeps it: under the prefix
+    /// directory, which stays valid whether or not the prefix runs.
+    pub fn record(&self, path: &Path) -> String {
+        match path.strip_prefix(self.root()) {
+            Ok(rel) => self.s.prefix.join(rel),
+            Err(_) => path.to_path_buf(),
+        }
+        .display()
+        .to_string()
+    }
+    /// A path from the receipt, where it is now (the inverse of
+    /// [`Cx::record`]).
+    pub fn view(&self, recorded: &str) -> PathBuf {
+        let p = Path::new(recorded);
+        match p.strip_prefix(&self.s.prefix) {
+            Ok(rel) => self.root().join(rel),
+            Err(_) => p.to_path_buf(),
+        }
+    }
     pub fn etc(&self) -> PathBuf {
-        prefixfs::Prefix::at(&self.s.prefix).etc_dir()
+        prefixfs::Prefix::at(self.root()).etc_dir()
     }
     pub fn var(&self) -> PathBuf {
-        prefixfs::Prefix::at(&self.s.prefix).var_dir()
+        prefixfs::Prefix::at(self.root()).var_dir()
     }
     /// darling-nix's own state in the prefix: receipt, backups, reginfo.
     pub fn state_dir(&self) -> PathBuf {
@@ -123,6 +154,38 @@ impl<'a> Cx<'a> {
     }
     pub fn receipt_path(&self) -> PathBuf {
         self.state_dir().join("install-receipt.json")
+    }
+    /// Puts `data` at `path` (mode `mode` for a new file), keeping a backup
+    /// of different old content (with its mode) and recording either in
+    /// `changes`.
+    pub fn replace_file(
+        &self,
+        changes: &mut Changes,
+        path: &Path,
+        data: &[u8],
+        mode: u32,
+    ) -> Result<(), Error> {
+        let mode = match fs::read(path) {
+            Ok(old) if old == data => return Ok(()),
+            Ok(old) => {
+                let old_mode = fs::metadata(path)
+                    .map_err(io_at(path))?
+                    .permissions()
+                    .mode()
+                    & 0o7777;
+                let name = path.file_name().unwrap_or(path.as_os_str());
+                let b = self.backups().join(name);
+                write_atomic(&b, &old, old_mode)?;
+                changes.replaced.push((self.record(path), self.record(&b)));
+                old_mode
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                changes.created(self, path);
+                mode
+            }
+            Err(e) => return Err(io_at(path)(e)),
+        };
+        write_atomic(path, data, mode)
     }
     /// Runs `argv` inside; anything but exit 0 is an error.
     pub fn run(&self, argv: &[&str], stdin: Option<&[u8]>) -> Result<darling_host::Output, Error> {

@@ -94,6 +94,9 @@ pub enum Launcher<'a> {
 
 pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report {
     let prefix = runner.prefix().to_path_buf();
+    // The prefix's files as Darling sees them (the merged view of a running
+    // prefix; see darling_host::file_view).
+    let files = darling_host::file_view(&prefix);
     let mut checks = Vec::new();
     let mut ctx = Ctx {
         runner,
@@ -102,7 +105,7 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
     };
 
     // Infrastructure.
-    let prefix_ok = prefix.is_dir() && etc(&prefix).is_dir();
+    let prefix_ok = files.is_dir() && etc(&files).is_dir();
     checks.push(if prefix_ok {
         c("prefix", Status::Ok, prefix.display().to_string())
     } else {
@@ -129,7 +132,7 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
         .map(|(_, at)| format!("/{at}"))
         .filter(|t| {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::metadata(runner.host_path(t))
+            std::fs::metadata(files.join(t.trim_start_matches('/')))
                 .map(|m| !m.is_file() || m.permissions().mode() & 0o111 == 0)
                 .unwrap_or(true)
         })
@@ -150,8 +153,8 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
 
     // The store database first, read-only from the host: Nix run against a
     // prefix without one would create it (and this check would then pass).
-    let db_present = prefix.join(DB).exists();
-    let store_check = store_db(&prefix);
+    let db_present = files.join(DB).exists();
+    let store_check = store_db(&files);
 
     // Nix inside. `nix --version` opens no store, and the evaluation uses
     // Nix's dummy store, so neither writes into the prefix.
@@ -221,7 +224,7 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
     checks.push(store_check);
 
     // nix.conf and the build users.
-    let conf_path = etc(&prefix).join("nix/nix.conf");
+    let conf_path = etc(&files).join("nix/nix.conf");
     let conf = std::fs::read_to_string(&conf_path)
         .ok()
         .map(|t| parse_nix_conf(&t));
@@ -236,7 +239,7 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
         .as_ref()
         .and_then(|cf| cf.get("build-users-group").cloned())
         .unwrap_or_else(|| "nixbld".into());
-    checks.push(accounts_check(&prefix, &group));
+    checks.push(accounts_check(&files, &group));
 
     // Optional.
     if opts.build && nix_ok && db_present {
@@ -319,6 +322,15 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
             ),
         )
     });
+
+    // Paths in messages as the user knows them: under the prefix, not
+    // under /proc/<pid>/root.
+    if files != prefix {
+        let (from, to) = (files.display().to_string(), prefix.display().to_string());
+        for ch in &mut checks {
+            ch.message = ch.message.replace(&from, &to);
+        }
+    }
 
     let mut summary = BTreeMap::new();
     for s in ["ok", "warn", "fail", "skip"] {

@@ -127,6 +127,6 @@ impl Action for BuildUsers {
         if script.lines().count() > 1 {
             cx.run(&["/bin/sh", "-c", &script], None)?;
         }
-        changes.revert_files()
+        changes.revert_files(cx)
     }
 }

@@ -23,9 +23,9 @@ impl Action for CheckDarling {
     }
 
     fn execute(&self, cx: &mut Cx, _: &mut Changes) -> Result<(), Error> {
-        if !cx.s.prefix.is_dir() {
-            cx.run(&["true"], None)?;
-        }
+        // Started (and created if missing) now, so that the other actions
+        // see the prefix as Darling does (see `Cx::root`).
+        cx.run(&["true"], None)?;
         if !cx.etc().is_dir() {
             return Err(Error::NotPrefix(cx.s.prefix.clone()));
         }

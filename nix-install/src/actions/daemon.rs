@@ -8,7 +8,7 @@ use plist::{Dictionary, Value};
 
 use super::{Action, ActionId};
 use crate::error::Error;
-use crate::files::{replace_file, Changes};
+use crate::files::Changes;
 use crate::{Cx, Mode, Settings};
 
 pub struct Daemon;
@@ -16,7 +16,7 @@ pub struct Daemon;
 pub const LABEL: &str = "org.nixos.nix-daemon";
 
 fn plist_path(cx: &Cx) -> PathBuf {
-    cx.s.prefix
+    cx.root()
         .join("Library/LaunchDaemons")
         .join(format!("{LABEL}.plist"))
 }
@@ -70,7 +70,6 @@ impl Action for Daemon {
 
     fn execute(&self, cx: &mut Cx, changes: &mut Changes) -> Result<(), Error> {
         let p = plist_path(cx);
-        let backups = cx.backups();
-        replace_file(changes, &backups, &p, &plist_bytes(cx.s), 0o644)
+        cx.replace_file(changes, &p, &plist_bytes(cx.s), 0o644)
     }
 }

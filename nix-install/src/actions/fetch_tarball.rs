@@ -70,7 +70,7 @@ impl Action for FetchTarball {
                 });
             }
             fs::rename(&partial, &dest).map_err(io_at(&dest))?;
-            changes.created(&dest);
+            changes.created(cx, &dest);
             dest
         } else {
             PathBuf::from(&src)

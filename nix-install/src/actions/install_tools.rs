@@ -5,7 +5,7 @@ use std::fs;
 
 use super::{Action, ActionId};
 use crate::error::Error;
-use crate::files::{replace_file, Changes};
+use crate::files::Changes;
 use crate::{Cx, Settings, TOOLS};
 
 pub struct InstallTools;
@@ -23,21 +23,21 @@ impl Action for InstallTools {
     }
 
     fn is_done(&self, cx: &Cx) -> Result<bool, Error> {
+        let root = cx.root();
         Ok(TOOLS.iter().all(|(name, at)| {
-            let (a, b) = (cx.s.tools_dir.join(name), cx.s.prefix.join(at));
+            let (a, b) = (cx.s.tools_dir.join(name), root.join(at));
             matches!((fs::read(&a), fs::read(&b)), (Ok(x), Ok(y)) if x == y)
         }))
     }
 
     fn execute(&self, cx: &mut Cx, changes: &mut Changes) -> Result<(), Error> {
-        let backups = cx.backups();
         for (name, at) in TOOLS {
             let src = cx.s.tools_dir.join(name);
             let data = fs::read(&src).map_err(|source| Error::ToolMissing {
                 path: src.clone(),
                 source,
             })?;
-            replace_file(changes, &backups, &cx.s.prefix.join(at), &data, 0o755)?;
+            cx.replace_file(changes, &cx.root().join(at), &data, 0o755)?;
         }
         Ok(())
     }

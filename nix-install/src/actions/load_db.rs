@@ -13,7 +13,7 @@ use crate::{Cx, Settings};
 pub struct LoadDb;
 
 fn db_path(cx: &Cx) -> PathBuf {
-    cx.s.prefix.join("nix/var/nix/db/db.sqlite")
+    cx.root().join("nix/var/nix/db/db.sqlite")
 }
 
 impl Action for LoadDb {
@@ -59,9 +59,9 @@ impl Action for LoadDb {
         let nix = nix_store_path(cx)?;
         let reginfo_path = saved_reginfo(cx);
         let reginfo = fs::read(&reginfo_path).map_err(io_at(&reginfo_path))?;
-        let db_dir = cx.s.prefix.join("nix/var/nix/db");
+        let db_dir = cx.root().join("nix/var/nix/db");
         if !db_dir.exists() {
-            changes.created(&db_dir);
+            changes.created(cx, &db_dir);
         }
         cx.run(
             &[&format!("{nix}/bin/nix-store"), "--load-db"],

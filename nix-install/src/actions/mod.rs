@@ -30,8 +30,8 @@ pub trait Action: Sync {
     fn execute(&self, cx: &mut Cx, changes: &mut Changes) -> Result<(), Error>;
     /// Undoes what `changes` records. By default: restores replaced files
     /// and removes created ones.
-    fn revert(&self, _cx: &Cx, changes: &Changes) -> Result<(), Error> {
-        changes.revert_files()
+    fn revert(&self, cx: &Cx, changes: &Changes) -> Result<(), Error> {
+        changes.revert_files(cx)
     }
 }
 
@@ -119,8 +119,7 @@ fn nix_store_path(cx: &Cx) -> Result<String, Error> {
         .find(|p| {
             crate::tarball::is_nix_path(p)
                 && cx
-                    .s
-                    .prefix
+                    .root()
                     .join(p.trim_start_matches('/'))
                     .join("bin/nix-store")
                     .exists()

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Action, ActionId};
 use crate::error::{io_at, Error};
-use crate::files::{replace_file, Changes};
+use crate::files::Changes;
 use crate::{Cx, Mode, Settings, GROUP};
 
 pub struct NixConf;
@@ -86,7 +86,6 @@ impl Action for NixConf {
     }
 
     fn execute(&self, cx: &mut Cx, changes: &mut Changes) -> Result<(), Error> {
-        let backups = cx.backups();
         for (p, want) in files(cx) {
             let new = match want {
                 Want::Whole(w) => w,
@@ -104,7 +103,7 @@ impl Action for NixConf {
                     new
                 }
             };
-            replace_file(changes, &backups, &p, new.as_bytes(), 0o644)?;
+            cx.replace_file(changes, &p, new.as_bytes(), 0o644)?;
         }
         Ok(())
     }

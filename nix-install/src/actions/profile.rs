@@ -23,7 +23,7 @@ impl Action for Profile {
         let Ok(nix) = nix_store_path(cx) else {
             return Ok(false);
         };
-        let dir = cx.s.prefix.join("nix/var/nix/profiles");
+        let dir = cx.root().join("nix/var/nix/profiles");
         Ok(
             fs::read_link(dir.join("default-1-link")).ok().as_deref() == Some(Path::new(&nix))
                 && fs::read_link(dir.join("default")).is_ok(),
@@ -32,7 +32,7 @@ impl Action for Profile {
 
     fn execute(&self, cx: &mut Cx, changes: &mut Changes) -> Result<(), Error> {
         let nix = nix_store_path(cx)?;
-        let dir = cx.s.prefix.join("nix/var/nix/profiles");
+        let dir = cx.root().join("nix/var/nix/profiles");
         fs::create_dir_all(&dir).map_err(io_at(&dir))?;
         // Relative links inside the profiles dir, absolute to the (logical)
         // store.
@@ -42,7 +42,7 @@ impl Action for Profile {
         ] {
             let p = dir.join(link);
             if fs::symlink_metadata(&p).is_err() {
-                changes.created(&p);
+                changes.created(cx, &p);
             }
             symlink_atomic(target, &p)?;
         }

@@ -37,21 +37,23 @@ impl Action for UnpackStore {
             return Ok(false);
         };
         let paths = reginfo_paths(&text);
+        let root = cx.root();
         Ok(!paths.is_empty()
             && paths
                 .iter()
-                .all(|p| cx.s.prefix.join(p.trim_start_matches('/')).exists()))
+                .all(|p| root.join(p.trim_start_matches('/')).exists()))
     }
 
     fn execute(&self, cx: &mut Cx, changes: &mut Changes) -> Result<(), Error> {
         let tarball = cx.tarball_local.clone().ok_or(Error::NoTarballFetched)?;
         // Unpacked on the prefix's file system, so the store paths move by
         // rename.
-        let tmp_base = cx.s.prefix.join("private/tmp");
+        let root = cx.root();
+        let tmp_base = root.join("private/tmp");
         let tmp_base = if tmp_base.is_dir() {
             tmp_base
         } else {
-            cx.s.prefix.join("tmp")
+            root.join("tmp")
         };
         fs::create_dir_all(&tmp_base).map_err(io_at(&tmp_base))?;
         let work = tempfile::Builder::new()
@@ -83,12 +85,12 @@ impl Action for UnpackStore {
             });
         }
         let (store, reginfo) = unpacked(work.path())?;
-        let nix_root = cx.s.prefix.join("nix");
+        let nix_root = root.join("nix");
         if fs::symlink_metadata(&nix_root).is_err() {
             // Ours entirely: revert may remove all of /nix. (A /nix that
             // already exists, such as the host store bind-mounted for direct
             // mode, is never recorded and never removed.)
-            changes.created(&nix_root);
+            changes.created(cx, &nix_root);
         }
         let store_dir = nix_root.join("store");
         fs::create_dir_all(&store_dir).map_err(io_at(&store_dir))?;
@@ -99,12 +101,12 @@ impl Action for UnpackStore {
                 continue;
             }
             fs::rename(&p, &dest).map_err(io_at(&dest))?;
-            changes.created(&dest);
+            changes.created(cx, &dest);
         }
         let text = fs::read(&reginfo).map_err(io_at(&reginfo))?;
         let saved = saved_reginfo(cx);
         write_atomic(&saved, &text, 0o644)?;
-        changes.created(&saved);
+        changes.created(cx, &saved);
         Ok(())
     }
 }
