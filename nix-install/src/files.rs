@@ -28,6 +28,10 @@ pub struct Changes {
     /// The group created.
     #[serde(default)]
     pub group: Option<String>,
+    /// Directories created for those files, parents first; removed on
+    /// revert when empty (anything else put there since stays).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dirs: Vec<String>,
 }
 
 impl Changes {
@@ -36,6 +40,7 @@ impl Changes {
             && self.replaced.is_empty()
             && self.users.is_empty()
             && self.group.is_none()
+            && self.dirs.is_empty()
     }
 
     /// Records a file created at `path` (as [`Cx::record`] spells it).
@@ -58,6 +63,20 @@ impl Changes {
         for path in self.created.iter().rev() {
             let p = cx.view(path);
             remove_any(&p).map_err(io_at(&p))?;
+        }
+        for dir in self.dirs.iter().rev() {
+            let d = cx.view(dir);
+            match fs::remove_dir(&d) {
+                Err(e)
+                    if !matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::DirectoryNotEmpty
+                    ) =>
+                {
+                    return Err(io_at(&d)(e))
+                }
+                _ => {}
+            }
         }
         Ok(())
     }

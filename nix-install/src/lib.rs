@@ -180,6 +180,17 @@ impl<'a> Cx<'a> {
                 old_mode
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // Missing parents, outermost first, so revert can take them
+                // away again.
+                let mut missing: Vec<&Path> = path
+                    .ancestors()
+                    .skip(1)
+                    .take_while(|d| fs::symlink_metadata(d).is_err())
+                    .collect();
+                missing.reverse();
+                for d in missing {
+                    changes.dirs.push(self.record(d));
+                }
                 changes.created(self, path);
                 mode
             }

@@ -118,7 +118,7 @@ fn step_ids(v: &serde_json::Value) -> Vec<&str> {
         .collect()
 }
 
-/// Every file and symlink under the prefix with its content, minus the
+/// Every directory, file and symlink under the prefix with its content, minus the
 /// account tools' own bookkeeping (lock and sidecar).
 fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut m = BTreeMap::new();
@@ -128,6 +128,12 @@ fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
             let rel = p.strip_prefix(root).unwrap().display().to_string();
             let meta = fs::symlink_metadata(&p).unwrap();
             if meta.is_dir() {
+                // Directories count too: uninstall must not leave empty
+                // ones behind (except where the account tools keep their
+                // bookkeeping).
+                if !rel.starts_with("private/var/db") {
+                    m.insert(rel, b"<dir>".to_vec());
+                }
                 walk(root, &p, m);
             } else if !rel.contains("darling-nix/accounts.") {
                 let v = if meta.file_type().is_symlink() {
