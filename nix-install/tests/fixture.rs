@@ -6,90 +6,18 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use common::{tarball as build_tarball, Tarball};
 use e2e::{Fixture, Out};
 
-struct Tarball {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-    sha256: String,
-}
+mod common;
 
+/// A tarball whose nix-store hands over to the host's, which the fixture
+/// runner points at the prefix.
 fn tarball(version: &str) -> Tarball {
-    e2e::nix::require_nix();
-    let dir = tempfile::tempdir().unwrap();
-    let s = dir.path().join("s");
-    let src = dir.path().join(format!("nix-{version}"));
-    fs::create_dir_all(src.join("bin")).unwrap();
-    fs::write(
-        src.join("bin/nix-store"),
-        "#!/bin/sh\nexec nix-store \"$@\"\n",
-    )
-    .unwrap();
-    fs::set_permissions(src.join("bin/nix-store"), fs::Permissions::from_mode(0o755)).unwrap();
-    let data = dir.path().join("hello-data");
-    fs::write(&data, "hello\n").unwrap();
-    let add = |p: &Path| -> String {
-        let o: Out = Command::new("nix-store")
-            .arg("--store")
-            .arg(&s)
-            .arg("--add")
-            .arg(p)
-            .output()
-            .unwrap()
-            .into();
-        assert_eq!(o.code, 0, "{}", o.stderr);
-        o.stdout.trim().to_string()
-    };
-    let paths = [add(&src), add(&data)];
-    let top = dir
-        .path()
-        .join("t")
-        .join(format!("nix-{version}-x86_64-darwin"));
-    fs::create_dir_all(top.join("store")).unwrap();
-    for p in &paths {
-        let st = Command::new("cp")
-            .arg("-a")
-            .arg(s.join(p.trim_start_matches('/')))
-            .arg(top.join("store"))
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-    let o: Out = Command::new("nix-store")
-        .arg("--store")
-        .arg(&s)
-        .arg("--dump-db")
-        .args(&paths)
-        .output()
-        .unwrap()
-        .into();
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    fs::write(top.join(".reginfo"), &o.stdout).unwrap();
-    let path = dir.path().join(format!("nix-{version}-x86_64-darwin.tar"));
-    let st = Command::new("tar")
-        .arg("-cf")
-        .arg(&path)
-        .arg("-C")
-        .arg(dir.path().join("t"))
-        .arg(format!("nix-{version}-x86_64-darwin"))
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let out = Command::new("sha256sum").arg(&path).output().unwrap();
-    let sha256 = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
-    Tarball {
-        _dir: dir,
-        path,
-        sha256,
-    }
+    build_tarball(version, "#!/bin/sh\nexec nix-store \"$@\"\n")
 }
 
 fn install(f: &Fixture, t: &Tarball, extra: &[&str]) -> Out {

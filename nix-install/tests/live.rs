@@ -7,6 +7,8 @@ use std::path::Path;
 use std::process::Command;
 
 use e2e::live::LivePrefix;
+
+mod common;
 use e2e::Out;
 
 /// The store actions, which need a Nix tarball.
@@ -164,4 +166,95 @@ fn install_rerun_uninstall_on_a_live_prefix() {
     assert!(!Path::new(&darling_host::file_view(p.prefix()))
         .join("private/var/db/darling-nix/install-receipt.json")
         .exists());
+}
+
+/// The store actions on a live prefix, with one stand-in: the tarball's
+/// `bin/nix-store` is a script that runs the host's (ELF) nix-store, which
+/// Darling executes natively, on the prefix as a chroot store. Everything
+/// else is real: the darling runner creates the prefix, the tarball is
+/// checked and unpacked into the running prefix, `--load-db` gets the
+/// `.reginfo` on stdin inside Darling, and Darling's own `cat` and
+/// `readlink` read the result.
+#[test]
+fn store_actions_on_a_live_prefix_with_a_stand_in_nix_store() {
+    e2e::nix::require_nix();
+    let Some(p) = LivePrefix::new("nix-install-store") else {
+        return;
+    };
+    let host_nix_store = which::which("nix-store").unwrap();
+    let t = common::tarball(
+        "2.8.0",
+        &format!(
+            "#!/bin/sh\nexec /Volumes/SystemRoot{} --store {} \"$@\"\n",
+            host_nix_store.display(),
+            p.prefix().display()
+        ),
+    );
+    assert!(!p.prefix().exists());
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nix-install"));
+    c.args(["--runner", "darling", "--json", "--prefix"])
+        .arg(p.prefix())
+        .arg("--tarball")
+        .arg(&t.path)
+        .args(["--sha256", &t.sha256, "--tools-dir"])
+        .arg(e2e::bin_dir())
+        .env_remove("DPREFIX");
+    let o = run(&p, c, "store-install");
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let ran: Vec<String> = statuses(&o.stdout)
+        .into_iter()
+        .filter(|(_, st)| st == "ran")
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        ran,
+        [
+            "install-tools",
+            "unpack-store",
+            "load-db",
+            "profile",
+            "nix-conf"
+        ],
+        "{}",
+        o.stdout
+    );
+    // Darling's own programs see the store and the profile.
+    let o = p.shell(
+        "cat /nix/store/*-hello-data; readlink /nix/var/nix/profiles/default; \
+         basename $(readlink /nix/var/nix/profiles/default-1-link)",
+    );
+    assert_eq!(o.code, 0, "{o:?}");
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines[..2], ["hello", "default-1-link"], "{o:?}");
+    assert!(lines[2].ends_with("-nix-2.8.0"), "{o:?}");
+    // nix-verify reads the database nix-store loaded inside.
+    let mut c = Command::new(e2e::tool("nix-verify"));
+    c.args(["--runner", "darling", "--json", "--prefix"])
+        .arg(p.prefix());
+    let o = run(&p, c, "store-verify");
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let db = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "store-db")
+        .unwrap();
+    assert_eq!(
+        (db["status"].as_str(), db["message"].as_str()),
+        (Some("ok"), Some("integrity ok, 2 valid paths, all present")),
+        "{}",
+        o.stdout
+    );
+    // Uninstall takes /nix away again.
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nix-install"));
+    c.args(["uninstall", "--runner", "darling", "--prefix"])
+        .arg(p.prefix())
+        .env_remove("DPREFIX");
+    let o = run(&p, c, "store-uninstall");
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let o = p.shell("ls -d /nix 2>&1; ls -d /etc/nix 2>&1; true");
+    assert_eq!(
+        o.stdout, "ls: /nix: No such file or directory\nls: /etc/nix: No such file or directory\n",
+        "{o:?}"
+    );
 }
