@@ -204,16 +204,28 @@ impl<'a> Cx<'a> {
             .runner
             .run(argv, stdin, self.s.timeout)
             .map_err(|source| Error::Run {
-                argv: argv.join(" "),
+                argv: shown(argv),
                 source,
             })?;
         if o.code != 0 {
             return Err(Error::Exited {
-                argv: argv.join(" "),
+                argv: shown(argv),
                 code: o.code,
                 stderr: o.stderr.trim().to_string(),
             });
         }
         Ok(o)
     }
+}
+
+/// A command for a message: a script argument (several lines) is shown by
+/// its size, not in full.
+fn shown(argv: &[&str]) -> String {
+    argv.iter()
+        .map(|a| match a.lines().count() {
+            0 | 1 => a.to_string(),
+            n => format!("<script of {n} lines>"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

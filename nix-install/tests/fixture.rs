@@ -370,3 +370,48 @@ fn skipped_store_actions_need_no_tarball_and_uninstall_still_reverts() {
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert_eq!(o.stdout.matches("\"id\"").count(), 0, "{}", o.stdout);
 }
+
+/// An action that fails half-way keeps what it did in the receipt, and
+/// uninstall undoes it.
+#[test]
+fn a_half_done_action_is_recorded_and_uninstalled() {
+    let f = Fixture::new();
+    let before = snapshot(f.root());
+    // Only the first two tools are there.
+    let tools = tempfile::tempdir().unwrap();
+    for name in ["dscl", "dseditgroup"] {
+        fs::copy(e2e::tool(name), tools.path().join(name)).unwrap();
+    }
+    let run = |extra: &[&str]| -> Out {
+        Command::new(env!("CARGO_BIN_EXE_nix-install"))
+            .args(["--runner", "fixture", "--prefix"])
+            .arg(f.root())
+            .arg("--tools-dir")
+            .arg(tools.path())
+            .args(extra)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let o = run(&[]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let missing = tools.path().join("sysadminctl").display().to_string();
+    assert!(
+        o.stderr.contains("install-tools: ")
+            && o.stderr.contains(&missing)
+            && o.stderr.contains("(build the tools, or pass --tools-dir)"),
+        "{}",
+        o.stderr
+    );
+    assert!(f.root().join("usr/sbin/dseditgroup").is_file());
+    let o = run(&["uninstall", "--plan", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(step_ids(&v), ["install-tools"], "{}", o.stdout);
+    let o = run(&["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(
+        changed(&snapshot(f.root()), &before),
+        Vec::<String>::new(),
+        "uninstall left changes behind"
+    );
+}
