@@ -130,12 +130,7 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
     let missing: Vec<String> = TOOLS
         .iter()
         .map(|(_, at)| format!("/{at}"))
-        .filter(|t| {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::metadata(files.join(t.trim_start_matches('/')))
-                .map(|m| !m.is_file() || m.permissions().mode() & 0o111 == 0)
-                .unwrap_or(true)
-        })
+        .filter(|t| !is_our_tool(&files.join(t.trim_start_matches('/'))))
         .collect();
     checks.push(if missing.is_empty() {
         c(
@@ -147,7 +142,10 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
         c(
             "tools",
             Status::Fail,
-            format!("missing or not executable: {}", missing.join(", ")),
+            format!(
+                "missing, not executable, or not ours (Darling's own has no ELF header): {}",
+                missing.join(", ")
+            ),
         )
     });
 
@@ -354,6 +352,22 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
         summary,
         checks,
     }
+}
+
+/// An executable ELF file: our in-prefix tools are Linux programs that
+/// Darling runs natively, while what Darling ships at those paths (its
+/// `diskutil` is a shell script) is not.
+fn is_our_tool(p: &Path) -> bool {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let executable =
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    let mut magic = [0u8; 4];
+    executable
+        && std::fs::File::open(p)
+            .and_then(|mut f| f.read_exact(&mut magic))
+            .is_ok()
+        && magic == *b"\x7fELF"
 }
 
 /// Opens Nix's database without writing anything next to it. A read-only

@@ -72,6 +72,15 @@ fn verify_a_live_prefix_without_nix() {
     );
     let files = darling_host::file_view(p.prefix());
     assert!(!files.join("nix").exists(), "nix-verify created /nix");
+    // Darling's own /usr/sbin/diskutil (a script) is not taken for ours.
+    assert!(
+        jq(
+            &o.stdout,
+            r#"[.checks[] | select(.id == "tools")][0].message | test("/usr/bin/dscl, .*/usr/sbin/diskutil")"#
+        ),
+        "{}",
+        o.stdout
+    );
     // Darling itself found no nix: exit 127 from the prefix's own bash.
     assert!(
         jq(
