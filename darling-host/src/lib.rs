@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod select;
+pub use select::{file_view, select_runner, DarlingNotFound, RunnerKind, Selected};
+
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     #[error("`darling` not found on PATH (set --darling)")]

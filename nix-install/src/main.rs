@@ -2,13 +2,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use nix_install::{Cx, Mode, Receipt, Settings};
-
-#[derive(Clone, Copy, ValueEnum)]
-enum RunnerKind {
-    Darling,
-    Fixture,
-}
+use nix_install::{ActionId, Cx, Mode, Settings, Status};
 
 #[derive(Clone, Copy, ValueEnum)]
 enum ModeArg {
@@ -29,8 +23,9 @@ struct Cli {
     /// The darling launcher (default: found on PATH).
     #[arg(long, global = true)]
     darling: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "darling", global = true)]
-    runner: RunnerKind,
+    /// How to reach the prefix: darling (production) or fixture (tests).
+    #[arg(long, default_value = "darling", global = true)]
+    runner: darling_host::RunnerKind,
     /// The Nix binary tarball: a file or an https URL (nix-<version>-x86_64-darwin.tar.xz).
     #[arg(long, global = true)]
     tarball: Option<String>,
@@ -57,6 +52,11 @@ struct Cli {
     /// Seconds allowed for each command run inside.
     #[arg(long, default_value_t = 600, global = true)]
     timeout: u64,
+    /// Do not run this action (repeatable), e.g. the store actions
+    /// (fetch-tarball, unpack-store, load-db, profile) for a prefix whose
+    /// store comes from elsewhere.
+    #[arg(long, value_enum, value_name = "ACTION", global = true)]
+    skip: Vec<ActionId>,
 }
 
 #[derive(Subcommand)]
@@ -101,34 +101,22 @@ fn main() {
         libsandbox_fixed: cli.libsandbox_fixed,
         cache_dir,
         timeout: Duration::from_secs(cli.timeout),
+        skip: cli.skip.clone(),
     };
-    let runner: Box<dyn darling_host::Runner> = match cli.runner {
-        RunnerKind::Fixture => Box::new(darling_host::FixtureRunner {
-            prefix: prefix.clone(),
-        }),
-        RunnerKind::Darling => match darling_host::find_darling(cli.darling.as_deref()) {
-            Some(d) => Box::new(darling_host::DarlingRunner {
-                darling: d,
-                prefix: prefix.clone(),
-                scratch: std::env::temp_dir(),
-            }),
-            None => {
-                eprintln!("nix-install: `darling` not found on PATH (use --darling, or install Darling first)");
-                std::process::exit(1);
-            }
-        },
-    };
-    let mut cx = Cx {
-        s: &s,
-        runner: runner.as_ref(),
-        receipt: Receipt::default(),
-        tarball_local: None,
-    };
+    let selected = darling_host::select_runner(cli.runner, prefix.clone(), cli.darling.as_deref())
+        .unwrap_or_else(|e| {
+            eprintln!("nix-install: {e}");
+            std::process::exit(1);
+        });
+    let runner = selected.runner;
+    let mut cx = Cx::new(&s, runner.as_ref());
     let uninstall = matches!(cli.cmd, Some(Cmd::Uninstall));
     let (steps, result) = if cli.plan {
         if uninstall {
-            let steps = nix_install::uninstall_plan(&cx);
-            (steps, Ok(()))
+            match nix_install::uninstall_plan(&cx) {
+                Ok(steps) => (steps, Ok(())),
+                Err(e) => (Vec::new(), Err(e)),
+            }
         } else {
             (nix_install::plan(&mut cx), Ok(()))
         }
@@ -138,7 +126,7 @@ fn main() {
         nix_install::install(&mut cx)
     };
     if cli.json {
-        let v = serde_json::json!({"prefix": prefix, "steps": steps, "ok": result.is_ok(), "error": result.as_ref().err()});
+        let v = serde_json::json!({"prefix": prefix, "steps": steps, "ok": result.is_ok(), "error": result.as_ref().err().map(|e| e.to_string())});
         println!(
             "{}",
             serde_json::to_string_pretty(&v).expect("serialisable")
@@ -147,7 +135,11 @@ fn main() {
         print!("{}", nix_install::render(&steps));
         match &result {
             Ok(()) if cli.plan => {}
-            Ok(()) if steps.iter().all(|s| s.status == "done") => {
+            Ok(())
+                if steps
+                    .iter()
+                    .all(|s| matches!(s.status, Status::Done | Status::Skipped)) =>
+            {
                 println!("Nothing to do: everything is in place.")
             }
             Ok(()) => println!("Done."),

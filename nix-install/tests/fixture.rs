@@ -6,90 +6,18 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use common::{tarball as build_tarball, Tarball};
 use e2e::{Fixture, Out};
 
-struct Tarball {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-    sha256: String,
-}
+mod common;
 
+/// A tarball whose nix-store hands over to the host's, which the fixture
+/// runner points at the prefix.
 fn tarball(version: &str) -> Tarball {
-    e2e::nix::require_nix();
-    let dir = tempfile::tempdir().unwrap();
-    let s = dir.path().join("s");
-    let src = dir.path().join(format!("nix-{version}"));
-    fs::create_dir_all(src.join("bin")).unwrap();
-    fs::write(
-        src.join("bin/nix-store"),
-        "#!/bin/sh\nexec nix-store \"$@\"\n",
-    )
-    .unwrap();
-    fs::set_permissions(src.join("bin/nix-store"), fs::Permissions::from_mode(0o755)).unwrap();
-    let data = dir.path().join("hello-data");
-    fs::write(&data, "hello\n").unwrap();
-    let add = |p: &Path| -> String {
-        let o: Out = Command::new("nix-store")
-            .arg("--store")
-            .arg(&s)
-            .arg("--add")
-            .arg(p)
-            .output()
-            .unwrap()
-            .into();
-        assert_eq!(o.code, 0, "{}", o.stderr);
-        o.stdout.trim().to_string()
-    };
-    let paths = [add(&src), add(&data)];
-    let top = dir
-        .path()
-        .join("t")
-        .join(format!("nix-{version}-x86_64-darwin"));
-    fs::create_dir_all(top.join("store")).unwrap();
-    for p in &paths {
-        let st = Command::new("cp")
-            .arg("-a")
-            .arg(s.join(p.trim_start_matches('/')))
-            .arg(top.join("store"))
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-    let o: Out = Command::new("nix-store")
-        .arg("--store")
-        .arg(&s)
-        .arg("--dump-db")
-        .args(&paths)
-        .output()
-        .unwrap()
-        .into();
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    fs::write(top.join(".reginfo"), &o.stdout).unwrap();
-    let path = dir.path().join(format!("nix-{version}-x86_64-darwin.tar"));
-    let st = Command::new("tar")
-        .arg("-cf")
-        .arg(&path)
-        .arg("-C")
-        .arg(dir.path().join("t"))
-        .arg(format!("nix-{version}-x86_64-darwin"))
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let out = Command::new("sha256sum").arg(&path).output().unwrap();
-    let sha256 = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
-    Tarball {
-        _dir: dir,
-        path,
-        sha256,
-    }
+    build_tarball(version, "#!/bin/sh\nexec nix-store \"$@\"\n")
 }
 
 fn install(f: &Fixture, t: &Tarball, extra: &[&str]) -> Out {
@@ -118,7 +46,7 @@ fn step_ids(v: &serde_json::Value) -> Vec<&str> {
         .collect()
 }
 
-/// Every file and symlink under the prefix with its content, minus the
+/// Every directory, file and symlink under the prefix with its content, minus the
 /// account tools' own bookkeeping (lock and sidecar).
 fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut m = BTreeMap::new();
@@ -128,6 +56,12 @@ fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
             let rel = p.strip_prefix(root).unwrap().display().to_string();
             let meta = fs::symlink_metadata(&p).unwrap();
             if meta.is_dir() {
+                // Directories count too: uninstall must not leave empty
+                // ones behind (except where the account tools keep their
+                // bookkeeping).
+                if !rel.starts_with("private/var/db") {
+                    m.insert(rel, b"<dir>".to_vec());
+                }
                 walk(root, &p, m);
             } else if !rel.contains("darling-nix/accounts.") {
                 let v = if meta.file_type().is_symlink() {
@@ -145,6 +79,18 @@ fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
     }
     walk(root, root, &mut m);
     m
+}
+
+/// The paths that differ between two snapshots (contents are too long to
+/// print).
+fn changed(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    a.keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 #[test]
@@ -178,7 +124,11 @@ fn plan_install_rerun_uninstall() {
         .iter()
         .filter(|s| s["id"] == "install-tools")
         .all(|s| s["status"] == "pending"));
-    assert_eq!(snapshot(f.root()), before, "--plan changed the prefix");
+    assert_eq!(
+        changed(&snapshot(f.root()), &before),
+        Vec::<String>::new(),
+        "--plan changed the prefix"
+    );
 
     // Install.
     let o = install(&f, &t, &[]);
@@ -241,8 +191,8 @@ fn plan_install_rerun_uninstall() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("Nothing to do"), "{}", o.stdout);
     assert_eq!(
-        snapshot(f.root()),
-        installed,
+        changed(&snapshot(f.root()), &installed),
+        Vec::<String>::new(),
         "a second install changed files"
     );
 
@@ -256,12 +206,19 @@ fn plan_install_rerun_uninstall() {
         ids.contains(&"build-users") && ids.contains(&"install-tools"),
         "{ids:?}"
     );
-    assert_eq!(snapshot(f.root()), installed);
+    assert_eq!(
+        changed(&snapshot(f.root()), &installed),
+        Vec::<String>::new()
+    );
 
     // Uninstall: back to the files we started with.
     let o = install(&f, &t, &["uninstall"]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    assert_eq!(snapshot(f.root()), before, "uninstall left changes behind");
+    assert_eq!(
+        changed(&snapshot(f.root()), &before),
+        Vec::<String>::new(),
+        "uninstall left changes behind"
+    );
 }
 
 #[test]
@@ -315,4 +272,146 @@ fn refusals() {
         .into();
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("needs --sha256"), "{}", o.stderr);
+}
+
+#[test]
+fn a_corrupt_receipt_is_an_error_that_names_it_and_changes_nothing() {
+    let f = Fixture::new();
+    let receipt = f
+        .root()
+        .join("private/var/db/darling-nix/install-receipt.json");
+    fs::create_dir_all(receipt.parent().unwrap()).unwrap();
+    fs::write(
+        &receipt,
+        "{\"version\": 1, \"records\": [{\"id\": \"install-to",
+    )
+    .unwrap();
+    let before = snapshot(f.root());
+    for args in [&["uninstall"][..], &["uninstall", "--plan"], &["install"]] {
+        let o: Out = Command::new(env!("CARGO_BIN_EXE_nix-install"))
+            .args(["--runner", "fixture", "--prefix"])
+            .arg(f.root())
+            .arg("--tools-dir")
+            .arg(e2e::bin_dir())
+            .args(args)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(o.code, 1, "{args:?}: {}{}", o.stdout, o.stderr);
+        assert!(
+            o.stderr.contains(&receipt.display().to_string())
+                && o.stderr.contains("corrupt receipt"),
+            "{args:?}: {}",
+            o.stderr
+        );
+        assert_eq!(
+            changed(&snapshot(f.root()), &before),
+            Vec::<String>::new(),
+            "{args:?} changed the prefix"
+        );
+    }
+}
+
+#[test]
+fn skipped_store_actions_need_no_tarball_and_uninstall_still_reverts() {
+    let f = Fixture::new();
+    let before = snapshot(f.root());
+    let run = |extra: &[&str]| -> Out {
+        Command::new(env!("CARGO_BIN_EXE_nix-install"))
+            .args([
+                "--runner", "fixture", "--mode", "daemon", "--users", "2", "--json",
+            ])
+            .args(["--skip", "fetch-tarball", "--skip", "unpack-store"])
+            .args(["--skip", "load-db", "--skip", "profile", "--prefix"])
+            .arg(f.root())
+            .arg("--tools-dir")
+            .arg(e2e::bin_dir())
+            .args(extra)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let o = run(&[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let status: BTreeMap<&str, &str> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    for id in ["fetch-tarball", "unpack-store", "load-db", "profile"] {
+        assert_eq!(status[id], "skipped", "{}", o.stdout);
+    }
+    for id in ["install-tools", "build-users", "nix-conf", "daemon"] {
+        assert_eq!(status[id], "ran", "{}", o.stdout);
+    }
+    // The plist is a real one.
+    let plist = plist::Value::from_file(
+        f.root()
+            .join("Library/LaunchDaemons/org.nixos.nix-daemon.plist"),
+    )
+    .unwrap();
+    let d = plist.as_dictionary().unwrap();
+    assert_eq!(d["Label"].as_string(), Some("org.nixos.nix-daemon"));
+    assert_eq!(
+        d["EnvironmentVariables"].as_dictionary().unwrap()["_NIX_TEST_NO_SANDBOX"].as_string(),
+        Some("1")
+    );
+    let o = run(&["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(
+        changed(&snapshot(f.root()), &before),
+        Vec::<String>::new(),
+        "uninstall left changes behind"
+    );
+    // Nothing recorded any more: a second uninstall has nothing to do.
+    let o = run(&["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(o.stdout.matches("\"id\"").count(), 0, "{}", o.stdout);
+}
+
+/// An action that fails half-way keeps what it did in the receipt, and
+/// uninstall undoes it.
+#[test]
+fn a_half_done_action_is_recorded_and_uninstalled() {
+    let f = Fixture::new();
+    let before = snapshot(f.root());
+    // Only the first two tools are there.
+    let tools = tempfile::tempdir().unwrap();
+    for name in ["dscl", "dseditgroup"] {
+        fs::copy(e2e::tool(name), tools.path().join(name)).unwrap();
+    }
+    let run = |extra: &[&str]| -> Out {
+        Command::new(env!("CARGO_BIN_EXE_nix-install"))
+            .args(["--runner", "fixture", "--prefix"])
+            .arg(f.root())
+            .arg("--tools-dir")
+            .arg(tools.path())
+            .args(extra)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let o = run(&[]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let missing = tools.path().join("sysadminctl").display().to_string();
+    assert!(
+        o.stderr.contains("install-tools: ")
+            && o.stderr.contains(&missing)
+            && o.stderr.contains("(build the tools, or pass --tools-dir)"),
+        "{}",
+        o.stderr
+    );
+    assert!(f.root().join("usr/sbin/dseditgroup").is_file());
+    let o = run(&["uninstall", "--plan", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(step_ids(&v), ["install-tools"], "{}", o.stdout);
+    let o = run(&["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(
+        changed(&snapshot(f.root()), &before),
+        Vec::<String>::new(),
+        "uninstall left changes behind"
+    );
 }

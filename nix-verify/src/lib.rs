@@ -94,6 +94,9 @@ pub enum Launcher<'a> {
 
 pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report {
     let prefix = runner.prefix().to_path_buf();
+    // The prefix's files as Darling sees them (the merged view of a running
+    // prefix; see darling_host::file_view).
+    let files = darling_host::file_view(&prefix);
     let mut checks = Vec::new();
     let mut ctx = Ctx {
         runner,
@@ -102,7 +105,7 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
     };
 
     // Infrastructure.
-    let prefix_ok = prefix.is_dir() && etc(&prefix).is_dir();
+    let prefix_ok = files.is_dir() && etc(&files).is_dir();
     checks.push(if prefix_ok {
         c("prefix", Status::Ok, prefix.display().to_string())
     } else {
@@ -127,12 +130,7 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
     let missing: Vec<String> = TOOLS
         .iter()
         .map(|(_, at)| format!("/{at}"))
-        .filter(|t| {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::metadata(runner.host_path(t))
-                .map(|m| !m.is_file() || m.permissions().mode() & 0o111 == 0)
-                .unwrap_or(true)
-        })
+        .filter(|t| !is_our_tool(&files.join(t.trim_start_matches('/'))))
         .collect();
     checks.push(if missing.is_empty() {
         c(
@@ -144,11 +142,20 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
         c(
             "tools",
             Status::Fail,
-            format!("missing or not executable: {}", missing.join(", ")),
+            format!(
+                "missing, not executable, or not ours (Darling's own has no ELF header): {}",
+                missing.join(", ")
+            ),
         )
     });
 
-    // Nix inside.
+    // The store database first, read-only from the host: Nix run against a
+    // prefix without one would create it (and this check would then pass).
+    let db_present = files.join(DB).exists();
+    let store_check = store_db(&files);
+
+    // Nix inside. `nix --version` opens no store, and the evaluation uses
+    // Nix's dummy store, so neither writes into the prefix.
     let nix_ok = match ctx.run(&["nix", "--version"]) {
         Ok(o) if o.code == 0 => {
             let line = o.stdout.lines().next().unwrap_or("").to_string();
@@ -181,7 +188,14 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
     };
     if nix_ok {
         checks.push(
-            match ctx.run(&["nix-instantiate", "--eval", "-E", "builtins.currentSystem"]) {
+            match ctx.run(&[
+                "nix-instantiate",
+                "--store",
+                "dummy://",
+                "--eval",
+                "-E",
+                "builtins.currentSystem",
+            ]) {
                 Ok(o) if o.code == 0 && o.stdout.trim() == "\"x86_64-darwin\"" => {
                     c("current-system", Status::Ok, "x86_64-darwin")
                 }
@@ -205,11 +219,10 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
         checks.push(c("current-system", Status::Skip, "Nix does not run"));
     }
 
-    // The store database, read from the host.
-    checks.push(store_db(&prefix));
+    checks.push(store_check);
 
     // nix.conf and the build users.
-    let conf_path = etc(&prefix).join("nix/nix.conf");
+    let conf_path = etc(&files).join("nix/nix.conf");
     let conf = std::fs::read_to_string(&conf_path)
         .ok()
         .map(|t| parse_nix_conf(&t));
@@ -224,10 +237,10 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
         .as_ref()
         .and_then(|cf| cf.get("build-users-group").cloned())
         .unwrap_or_else(|| "nixbld".into());
-    checks.push(accounts_check(&prefix, &group));
+    checks.push(accounts_check(&files, &group));
 
     // Optional.
-    if opts.build && nix_ok {
+    if opts.build && nix_ok && db_present {
         let expr = "derivation { name = \"nix-verify-probe\"; system = builtins.currentSystem; builder = \"/bin/sh\"; args = [ \"-c\" \"echo ok > $out\" ]; }";
         checks.push(match ctx.run(&["nix-build", "--no-out-link", "-E", expr]) {
             Ok(o) if o.code == 0 => c("build", Status::Ok, format!("built {}", o.stdout.trim())),
@@ -245,10 +258,12 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
         checks.push(c(
             "build",
             Status::Skip,
-            if opts.build {
+            if !opts.build {
+                "not requested (--build)"
+            } else if !nix_ok {
                 "Nix does not run"
             } else {
-                "not requested (--build)"
+                "no store database: a build would create one"
             },
         ));
     }
@@ -306,6 +321,15 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
         )
     });
 
+    // Paths in messages as the user knows them: under the prefix, not
+    // under /proc/<pid>/root.
+    if files != prefix {
+        let (from, to) = (files.display().to_string(), prefix.display().to_string());
+        for ch in &mut checks {
+            ch.message = ch.message.replace(&from, &to);
+        }
+    }
+
     let mut summary = BTreeMap::new();
     for s in ["ok", "warn", "fail", "skip"] {
         summary.insert(s, 0);
@@ -330,8 +354,54 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
     }
 }
 
+/// An executable ELF file: our in-prefix tools are Linux programs that
+/// Darling runs natively, while what Darling ships at those paths (its
+/// `diskutil` is a shell script) is not.
+fn is_our_tool(p: &Path) -> bool {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let executable =
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    let mut magic = [0u8; 4];
+    executable
+        && std::fs::File::open(p)
+            .and_then(|mut f| f.read_exact(&mut magic))
+            .is_ok()
+        && magic == *b"\x7fELF"
+}
+
+/// Opens Nix's database without writing anything next to it. A read-only
+/// SQLite connection to a WAL database still creates `-wal` and `-shm`
+/// files, and a reader changes `-shm`. With no `-wal`, or an empty one,
+/// everything is checkpointed: the file alone is the whole database and is
+/// read as immutable. Only a non-empty `-wal` (Nix is writing, or crashed
+/// while writing) is read through SQLite's WAL files.
+pub fn open_store_db(db: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags as F;
+    let flags = F::SQLITE_OPEN_READ_ONLY | F::SQLITE_OPEN_NO_MUTEX | F::SQLITE_OPEN_URI;
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        return rusqlite::Connection::open_with_flags(db, flags & !F::SQLITE_OPEN_URI);
+    }
+    // A URI path: percent-encode everything but unreserved characters.
+    let mut uri = String::from("file:");
+    for b in db.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(b) {
+            uri.push(*b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    rusqlite::Connection::open_with_flags(uri, flags)
+}
+
+/// The store database, relative to the prefix.
+const DB: &str = "nix/var/nix/db/db.sqlite";
+
 fn store_db(prefix: &Path) -> Check {
-    let db = prefix.join("nix/var/nix/db/db.sqlite");
+    let db = prefix.join(DB);
     if !db.exists() {
         return c(
             "store-db",
@@ -342,9 +412,7 @@ fn store_db(prefix: &Path) -> Check {
             ),
         );
     }
-    let flags =
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = match rusqlite::Connection::open_with_flags(&db, flags) {
+    let conn = match open_store_db(&db) {
         Ok(c) => c,
         Err(e) => return c("store-db", Status::Fail, format!("{}: {e}", db.display())),
     };
@@ -505,4 +573,38 @@ pub fn render(r: &Report) -> String {
         if r.ok { "healthy" } else { "NOT healthy" }
     ));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reading_a_wal_database_leaves_no_files_behind() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("db w.sqlite");
+        {
+            let c = rusqlite::Connection::open(&db).unwrap();
+            c.query_row("PRAGMA journal_mode = wal", [], |_| Ok(()))
+                .unwrap();
+            c.execute_batch("CREATE TABLE ValidPaths (path TEXT); INSERT INTO ValidPaths VALUES ('/nix/store/x');")
+                .unwrap();
+        }
+        let names = || {
+            let mut v: Vec<String> = std::fs::read_dir(d.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(), ["db w.sqlite"]);
+        let c = open_store_db(&db).unwrap();
+        let n: i64 = c
+            .query_row("SELECT COUNT(*) FROM ValidPaths", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        drop(c);
+        assert_eq!(names(), ["db w.sqlite"]);
+    }
 }

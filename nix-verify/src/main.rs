@@ -1,15 +1,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
-
-#[derive(Clone, Copy, ValueEnum)]
-enum RunnerKind {
-    /// `darling shell` (production).
-    Darling,
-    /// Run natively against the prefix as a fixture (tests, CI).
-    Fixture,
-}
+use clap::Parser;
+use darling_host::{select_runner, RunnerKind};
 
 const AFTER: &str = "Exit status: 0 healthy (warnings allowed), 1 at least one check failed, 2 usage error.\nJSON schema: docs/tools/nix-verify.md.";
 
@@ -22,7 +15,8 @@ struct Cli {
     /// The darling launcher (default: found on PATH).
     #[arg(long)]
     darling: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "darling")]
+    /// How to reach the prefix: darling (production) or fixture (tests).
+    #[arg(long, default_value = "darling")]
     runner: RunnerKind,
     /// Also build a trivial derivation inside.
     #[arg(long)]
@@ -49,28 +43,20 @@ fn main() {
         online: cli.online,
         timeout: Duration::from_secs(cli.timeout),
     };
-    let report = match cli.runner {
-        RunnerKind::Fixture => nix_verify::verify(
+    let report = match select_runner(cli.runner, prefix.clone(), cli.darling.as_deref()) {
+        Ok(sel) => {
+            let launcher = match &sel.darling {
+                Some(d) => nix_verify::Launcher::Found(d),
+                None => nix_verify::Launcher::Fixture,
+            };
+            nix_verify::verify(sel.runner.as_ref(), launcher, &opts)
+        }
+        // Still check what can be checked from the host.
+        Err(_) => nix_verify::verify(
             &darling_host::FixtureRunner { prefix },
-            nix_verify::Launcher::Fixture,
+            nix_verify::Launcher::Missing,
             &opts,
         ),
-        RunnerKind::Darling => match darling_host::find_darling(cli.darling.as_deref()) {
-            Some(d) => {
-                let r = darling_host::DarlingRunner {
-                    darling: d.clone(),
-                    prefix,
-                    scratch: std::env::temp_dir(),
-                };
-                nix_verify::verify(&r, nix_verify::Launcher::Found(&d), &opts)
-            }
-            // Still check what can be checked from the host.
-            None => nix_verify::verify(
-                &darling_host::FixtureRunner { prefix },
-                nix_verify::Launcher::Missing,
-                &opts,
-            ),
-        },
     };
     if cli.json {
         println!(

@@ -18,6 +18,24 @@ fn verify(p: &NixPrefix, extra: &[&str]) -> Out {
         .into()
 }
 
+/// Every path under `root` with its size and modification time.
+fn listing(root: &std::path::Path) -> Vec<(String, u64, std::time::SystemTime)> {
+    fn walk(p: &std::path::Path, v: &mut Vec<(String, u64, std::time::SystemTime)>) {
+        for e in std::fs::read_dir(p).unwrap() {
+            let p = e.unwrap().path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            v.push((p.display().to_string(), m.len(), m.modified().unwrap()));
+            if m.is_dir() {
+                walk(&p, v);
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(root, &mut v);
+    v.sort();
+    v
+}
+
 fn jq(json: &str, filter: &str) -> bool {
     let mut c = Command::new("jq")
         .args(["-e", filter])
@@ -45,6 +63,15 @@ fn status(json: &str, id: &str) -> String {
 #[test]
 fn a_healthy_prefix_passes_and_json_is_jq_friendly() {
     let p = NixPrefix::new();
+    // Checking changes nothing (a build, asked for below, may).
+    let before = listing(p.root());
+    let o = verify(&p, &["--json"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(
+        listing(p.root()),
+        before,
+        "nix-verify wrote into the prefix"
+    );
     let o = verify(&p, &["--json", "--build"]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert!(
@@ -137,4 +164,34 @@ fn missing_tools_and_nix_conf_are_reported() {
     assert_eq!(status(&o.stdout, "tools"), "fail");
     assert!(o.stdout.contains("/usr/sbin/diskutil"));
     assert_eq!(status(&o.stdout, "nix-conf"), "warn");
+}
+
+/// A verifier changes nothing: on a prefix without a store, running Nix
+/// inside would create `nix/var/nix/db` (and the store-db check would then
+/// pass on the database Nix just made).
+#[test]
+fn a_prefix_without_a_store_fails_store_db_and_is_not_written() {
+    e2e::nix::require_nix();
+    let f = e2e::Fixture::new();
+    let before = listing(f.root());
+    let o: Out = Command::new(env!("CARGO_BIN_EXE_nix-verify"))
+        .args(["--runner", "fixture", "--json", "--build", "--prefix"])
+        .arg(f.root())
+        .env_remove("DARLING_PREFIX")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert_eq!(status(&o.stdout, "store-db"), "fail", "{}", o.stdout);
+    assert!(
+        !f.root().join("nix").exists(),
+        "nix-verify created {}/nix: {}",
+        f.root().display(),
+        o.stdout
+    );
+    assert_eq!(
+        listing(f.root()),
+        before,
+        "nix-verify wrote into the prefix"
+    );
 }

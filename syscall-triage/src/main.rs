@@ -58,16 +58,14 @@ fn main() {
             command,
         }) => {
             let prefix = prefix.clone().unwrap_or_else(darling_host::default_prefix);
-            let Some(darling) = darling_host::find_darling(darling.as_deref()) else {
-                fail("`darling` not found on PATH (use --darling)".into())
-            };
-            let runner = darling_host::DarlingRunner {
-                darling,
+            let runner = darling_host::select_runner(
+                darling_host::RunnerKind::Darling,
                 prefix,
-                scratch: std::env::temp_dir(),
-            };
+                darling.as_deref(),
+            )
+            .unwrap_or_else(|e| fail(e.to_string()))
+            .runner;
             let argv: Vec<&str> = command.iter().map(String::as_str).collect();
-            use darling_host::Runner;
             let out = runner
                 .run(&argv, None, Duration::from_secs(*timeout))
                 .unwrap_or_else(|e| fail(e.to_string()));

@@ -297,48 +297,49 @@ pub fn bsd_name(n: u32) -> Option<&'static str> {
 /// A coarse area for a BSD syscall name.
 pub fn category(name: &str) -> &'static str {
     let has = |parts: &[&str]| parts.iter().any(|p| name.contains(p));
-    if has(&[
-        "attrlist",
-        "xattr",
-        "clonefile",
-        "rename",
-        "stat",
-        "open",
-        "link",
-        "mkdir",
-        "chflags",
-        "chmod",
-        "chown",
-        "fsgetpath",
-        "getdirentries",
-        "access",
-        "truncate",
-        "mount",
-        "fs_snapshot",
-        "copyfile",
-        "exchangedata",
-        "searchfs",
-        "fsctl",
-        "utimes",
-        "readv",
-        "writev",
-        "pread",
-        "pwrite",
-        "read",
-        "write",
-        "close",
-        "lseek",
-        "sync",
-        "revoke",
-        "undelete",
-        "delete",
-        "mknod",
-        "mkfifo",
-        "pathconf",
-        "chdir",
-        "chroot",
-        "pivot_root",
-    ]) {
+    // read/write only as the start of a name: "thread" and
+    // "task_read_for_pid" contain "read" too.
+    let io = ["read", "write", "pread", "pwrite"]
+        .iter()
+        .any(|p| name.starts_with(p));
+    if io
+        || has(&[
+            "attrlist",
+            "xattr",
+            "clonefile",
+            "rename",
+            "stat",
+            "open",
+            "link",
+            "mkdir",
+            "chflags",
+            "chmod",
+            "chown",
+            "fsgetpath",
+            "getdirentries",
+            "access",
+            "truncate",
+            "mount",
+            "fs_snapshot",
+            "copyfile",
+            "exchangedata",
+            "searchfs",
+            "fsctl",
+            "utimes",
+            "close",
+            "lseek",
+            "sync",
+            "revoke",
+            "undelete",
+            "delete",
+            "mknod",
+            "mkfifo",
+            "pathconf",
+            "chdir",
+            "chroot",
+            "pivot_root",
+        ])
+    {
         "file system"
     } else if has(&[
         "socket", "connect", "accept", "bind", "listen", "send", "recv", "peer", "sock", "necp",
@@ -434,5 +435,15 @@ mod tests {
         assert_eq!(super::bsd_name(999), None);
         assert_eq!(super::category("getattrlistbulk"), "file system");
         assert_eq!(super::category("ulock_wait2"), "sync and events");
+        // Seen on a live Darling: `ps aux` calls task_read_for_pid.
+        assert_eq!(
+            super::category("task_read_for_pid"),
+            "processes and threads"
+        );
+        assert_eq!(super::category("bsdthread_create"), "processes and threads");
+        assert_eq!(super::category("thread_selfid"), "processes and threads");
+        for io in ["read_nocancel", "pwritev", "readlinkat", "writev"] {
+            assert_eq!(super::category(io), "file system", "{io}");
+        }
     }
 }

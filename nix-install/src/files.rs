@@ -1,0 +1,139 @@
+//! File changes that can be undone: every file an action creates or replaces
+//! is written atomically and recorded in its [`Changes`].
+
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{io_at, Error};
+use crate::Cx;
+
+/// What one action changed, as it recorded it in the receipt.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Changes {
+    /// Files created (host paths), removed on revert.
+    #[serde(default)]
+    pub created: Vec<String>,
+    /// Files replaced: (host path, backup path), restored on revert with the
+    /// backup's mode (the original's).
+    #[serde(default)]
+    pub replaced: Vec<(String, String)>,
+    /// Users created.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// The group created.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Directories created for those files, parents first; removed on
+    /// revert when empty (anything else put there since stays).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dirs: Vec<String>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.created.is_empty()
+            && self.replaced.is_empty()
+            && self.users.is_empty()
+            && self.group.is_none()
+            && self.dirs.is_empty()
+    }
+
+    /// Records a file created at `path` (as [`Cx::record`] spells it).
+    pub fn created(&mut self, cx: &Cx, path: &Path) {
+        self.created.push(cx.record(path));
+    }
+
+    /// Restores replaced files, then removes created ones, newest first.
+    pub fn revert_files(&self, cx: &Cx) -> Result<(), Error> {
+        for (path, backup) in &self.replaced {
+            let (path, backup) = (cx.view(path), cx.view(backup));
+            let data = fs::read(&backup).map_err(io_at(&backup))?;
+            let mode = fs::metadata(&backup)
+                .map_err(io_at(&backup))?
+                .permissions()
+                .mode();
+            write_atomic(&path, &data, mode & 0o7777)?;
+            fs::remove_file(&backup).map_err(io_at(&backup))?;
+        }
+        for path in self.created.iter().rev() {
+            let p = cx.view(path);
+            remove_any(&p).map_err(io_at(&p))?;
+        }
+        for dir in self.dirs.iter().rev() {
+            let d = cx.view(dir);
+            match fs::remove_dir(&d) {
+                Err(e)
+                    if !matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::DirectoryNotEmpty
+                    ) =>
+                {
+                    return Err(io_at(&d)(e))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Write, fsync, rename: the old or the new content, never a torn file.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), Error> {
+    prefixfs::write_atomic(path, data, mode).map_err(io_at(path))
+}
+
+/// Removes a file, symlink or tree; store trees are read-only, so their
+/// directories are made writable first. A missing path is fine.
+pub fn remove_any(p: &Path) -> io::Result<()> {
+    let m = match fs::symlink_metadata(p) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !m.is_dir() {
+        return fs::remove_file(p);
+    }
+    fn writable(p: &Path) -> io::Result<()> {
+        if fs::symlink_metadata(p)?.is_dir() {
+            fs::set_permissions(p, fs::Permissions::from_mode(0o755))?;
+            for e in fs::read_dir(p)? {
+                writable(&e?.path())?;
+            }
+        }
+        Ok(())
+    }
+    writable(p)?;
+    fs::remove_dir_all(p)
+}
+
+pub fn sha256_file(p: &Path) -> Result<String, Error> {
+    let mut f = fs::File::open(p).map_err(io_at(p))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(io_at(p))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A fresh symlink `link -> target`, replacing any old one atomically.
+pub fn symlink_atomic(target: &str, link: &Path) -> Result<(), Error> {
+    let dir = link.parent().unwrap_or(Path::new("."));
+    let name = link.file_name().unwrap_or_default().to_string_lossy();
+    let tmp: PathBuf = dir.join(format!(".{name}.darling-nix.tmp"));
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_at(&tmp)(e)),
+        _ => {}
+    }
+    std::os::unix::fs::symlink(target, &tmp).map_err(io_at(&tmp))?;
+    fs::rename(&tmp, link).map_err(io_at(link))
+}

@@ -1,0 +1,194 @@
+//! Driving the actions: the plan, install, uninstall and their rendering.
+
+use std::fs;
+use std::io;
+
+use crate::actions::{self, ActionId};
+use crate::error::{io_at, Error, RunError};
+use crate::files::Changes;
+use crate::receipt::{Receipt, Record};
+use crate::{Cx, Status, Step};
+
+fn step(id: ActionId, description: String, status: Status, detail: Option<String>) -> Step {
+    Step {
+        id,
+        description,
+        status,
+        detail,
+    }
+}
+
+/// The plan with each action's current state, without changing anything.
+pub fn plan(cx: &mut Cx) -> Vec<Step> {
+    actions::all()
+        .iter()
+        .map(|a| {
+            let description = a.describe(cx.s);
+            if cx.s.skip.contains(&a.id()) {
+                return step(a.id(), description, Status::Skipped, None);
+            }
+            match a.is_done(cx) {
+                Ok(true) => step(a.id(), description, Status::Done, None),
+                Ok(false) => step(a.id(), description, Status::Pending, None),
+                Err(e) => step(a.id(), description, Status::Pending, Some(e.to_string())),
+            }
+        })
+        .collect()
+}
+
+fn revert_description(c: &Changes) -> String {
+    format!(
+        "revert: remove {} files, restore {}, delete {} users{}",
+        c.created.len(),
+        c.replaced.len(),
+        c.users.len(),
+        if c.group.is_some() {
+            " and the group"
+        } else {
+            ""
+        }
+    )
+}
+
+/// What `uninstall` would undo, newest first, without changing anything.
+pub fn uninstall_plan(cx: &Cx) -> Result<Vec<Step>, RunError> {
+    let receipt = Receipt::load(&cx.receipt_path()).map_err(RunError::Receipt)?;
+    Ok(receipt
+        .records
+        .iter()
+        .rev()
+        .map(|r| step(r.id, revert_description(&r.changes), Status::Pending, None))
+        .collect())
+}
+
+/// Runs every action that is not done yet; stops at the first failure. The
+/// receipt is saved after each action that changed something.
+pub fn install(cx: &mut Cx) -> (Vec<Step>, Result<(), RunError>) {
+    let mut steps = Vec::new();
+    cx.receipt = match Receipt::load(&cx.receipt_path()) {
+        Ok(r) => r,
+        Err(e) => return (steps, Err(RunError::Receipt(e))),
+    };
+    for a in actions::all() {
+        let (id, description) = (a.id(), a.describe(cx.s));
+        if cx.s.skip.contains(&id) {
+            steps.push(step(id, description, Status::Skipped, None));
+            continue;
+        }
+        let fail = |mut steps: Vec<Step>, e: Error| {
+            steps.push(step(
+                id,
+                description.clone(),
+                Status::Failed,
+                Some(e.to_string()),
+            ));
+            let err = RunError::Action {
+                action: id,
+                source: e,
+            };
+            (steps, Err(err))
+        };
+        match a.is_done(cx) {
+            Ok(true) => {
+                steps.push(step(id, description, Status::Done, None));
+                continue;
+            }
+            Ok(false) => {}
+            Err(e) => return fail(steps, e),
+        }
+        let mut changes = Changes::default();
+        let r = a.execute(cx, &mut changes);
+        let changed = !changes.is_empty();
+        if changed {
+            // Recorded even when the action failed half-way, so uninstall
+            // can revert what it did.
+            cx.receipt.records.push(Record { id, changes });
+            if let Err(e) = cx.receipt.save(&cx.receipt_path()) {
+                return fail(steps, e);
+            }
+        }
+        if let Err(e) = r {
+            return fail(steps, e);
+        }
+        let status = if changed { Status::Ran } else { Status::Done };
+        steps.push(step(id, description, status, None));
+    }
+    (steps, Ok(()))
+}
+
+/// Reverts every recorded action, newest first. The receipt is saved after
+/// each, so a failed uninstall can be run again.
+pub fn uninstall(cx: &mut Cx) -> (Vec<Step>, Result<(), RunError>) {
+    let mut steps = Vec::new();
+    let path = cx.receipt_path();
+    cx.receipt = match Receipt::load(&path) {
+        Ok(r) => r,
+        Err(e) => return (steps, Err(RunError::Receipt(e))),
+    };
+    while let Some(rec) = cx.receipt.records.pop() {
+        let description = revert_description(&rec.changes);
+        if let Err(e) = rec.id.action().revert(cx, &rec.changes) {
+            steps.push(step(
+                rec.id,
+                description,
+                Status::Failed,
+                Some(e.to_string()),
+            ));
+            let id = rec.id;
+            cx.receipt.records.push(rec);
+            // The receipt still holds this record; it is unchanged on disk.
+            return (
+                steps,
+                Err(RunError::Action {
+                    action: id,
+                    source: e,
+                }),
+            );
+        }
+        if let Err(e) = cx.receipt.save(&path) {
+            return (steps, Err(RunError::Receipt(e)));
+        }
+        steps.push(step(rec.id, description, Status::Ran, None));
+    }
+    // Our state directory goes once it is empty; anything else left in it
+    // (not ours) stays.
+    let cleanup = || -> Result<(), Error> {
+        fs::remove_file(&path).map_err(io_at(&path))?;
+        for d in [cx.backups(), cx.state_dir()] {
+            match fs::remove_dir(&d) {
+                Err(e)
+                    if !matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::DirectoryNotEmpty
+                    ) =>
+                {
+                    return Err(io_at(&d)(e))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    };
+    match fs::symlink_metadata(&path) {
+        Ok(_) => (steps, cleanup().map_err(RunError::Receipt)),
+        Err(_) => (steps, Ok(())),
+    }
+}
+
+pub fn render(steps: &[Step]) -> String {
+    steps
+        .iter()
+        .map(|s| {
+            format!(
+                "{:<8} {:<14} {}{}\n",
+                s.status.as_str(),
+                s.id.as_str(),
+                s.description,
+                s.detail
+                    .as_ref()
+                    .map(|d| format!("\n         {d}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect()
+}
