@@ -34,6 +34,9 @@ pub fn tool(name: &str) -> PathBuf {
 const MASTER: &str = "##\n# User Database\n#\n# Note that this file is consulted directly only when the system is running\n# in single-user mode.\n##\nnobody:*:-2:-2::0:0:Unprivileged User:/var/empty:/usr/bin/false\nroot:*:0:0::0:0:System Administrator:/var/root:/bin/sh\ndaemon:*:1:1::0:0:System Services:/var/root:/usr/bin/false\n";
 const GROUP: &str = "##\n# Group Database\n##\nnobody:*:-2:\nnogroup:*:-1:\nwheel:*:0:root\ndaemon:*:1:root\nstaff:*:20:root\nadmin:*:80:root\n";
 
+/// The uid and gid the non-root tests switch to (`nobody` on Debian).
+const NOBODY: u32 = 65534;
+
 pub struct Fixture {
     dir: tempfile::TempDir,
 }
@@ -127,11 +130,31 @@ impl Fixture {
         Out::from(self.command(program).args(args).output().expect("spawn"))
     }
 
-    /// Run as an unprivileged uid (needs root to switch).
-    pub fn run_as_nobody(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Out {
+    /// Run as an unprivileged uid (needs root to switch). The program is
+    /// copied into the fixture first: the checkout (and so cargo's target
+    /// directory) may sit under a 0700 home that the uid cannot enter.
+    pub fn run_as_nobody(&self, program: impl AsRef<Path>, args: &[&str]) -> Out {
+        let program = self.reachable_copy(program.as_ref());
         let mut c = self.command(program);
-        c.args(args).uid(65534).gid(65534);
+        c.args(args).uid(NOBODY).gid(NOBODY);
         Out::from(c.output().expect("spawn"))
+    }
+
+    /// A copy of `program` (same file name, so argv[0] reads the same) in a
+    /// directory of the fixture that every uid can reach.
+    fn reachable_copy(&self, program: &Path) -> PathBuf {
+        let dir = self.root().join(".bin");
+        fs::create_dir_all(&dir).unwrap();
+        let name = program.file_name().expect("program has a file name");
+        let copy = dir.join(name);
+        if !copy.exists() {
+            // Copy then rename: a half-written executable is never run.
+            let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+            fs::copy(program, &tmp).expect("copy program into the fixture");
+            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).unwrap();
+            fs::rename(&tmp, &copy).unwrap();
+        }
+        copy
     }
 
     /// A directory holding our tools under their macOS names, for scripts.
