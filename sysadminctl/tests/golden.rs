@@ -105,3 +105,20 @@ fn delete_user_leaves_groups_clean() {
     assert!(!a.users.contains_key("bob"));
     assert!(!a.groups["admin"].1.contains(&"bob".to_string()));
 }
+
+#[test]
+fn missing_prefix_is_logged_and_still_exits_zero() {
+    if !e2e::is_root() {
+        eprintln!(
+            "skipped: needs root (a non-root caller is refused before the prefix is looked up)"
+        );
+        return;
+    }
+    // sysadminctl reports every failure in its log and exits 0; the
+    // sysexits code other tools give would break that contract.
+    let o = e2e::run_without_prefix(env!("CARGO_BIN_EXE_sysadminctl"), &["-addUser", "x"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{o:?}");
+    let l = lines(&o.stderr);
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert!(l[0].starts_with("cannot find the Darling prefix"), "{l:?}");
+}

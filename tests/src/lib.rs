@@ -273,6 +273,24 @@ impl Fixture {
     }
 }
 
+/// Runs `program` where no prefix can be found: a copy in a fresh directory
+/// with no `.init.pid` above it, no `DARLING_PREFIX`, and the host's mount
+/// namespace (no prefix overlay). The tools must exit `EX_UNAVAILABLE`.
+pub fn run_without_prefix(program: impl AsRef<Path>, args: &[&str]) -> Out {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let program = program.as_ref();
+    let copy = dir.path().join(program.file_name().expect("file name"));
+    fs::copy(program, &copy).expect("copy program");
+    let o = Command::new(&copy)
+        .args(args)
+        .env_remove("DARLING_PREFIX")
+        .env_remove("__FAKE_SETUID_ROOT")
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn");
+    Out::from(o)
+}
+
 /// The parsed files after a consistency check.
 #[derive(Debug)]
 pub struct Accounts {
