@@ -162,7 +162,7 @@ impl Fixture {
         let d = self.root().join(".tools");
         if !d.exists() {
             fs::create_dir_all(&d).unwrap();
-            for t in ["dscl", "dseditgroup", "sysadminctl"] {
+            for t in ["dscl", "dseditgroup", "sysadminctl", "diskutil"] {
                 std::os::unix::fs::symlink(tool(t), d.join(t)).unwrap();
             }
         }
