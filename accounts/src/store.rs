@@ -34,13 +34,6 @@ impl Kind {
         }
     }
 
-    pub fn path_name(self) -> &'static str {
-        match self {
-            Kind::Users => "Users",
-            Kind::Groups => "Groups",
-        }
-    }
-
     pub fn record_type(self) -> &'static str {
         match self {
             Kind::Users => "dsRecTypeStandard:Users",

@@ -297,7 +297,7 @@ fn invoking_user(store: &Store) -> Option<String> {
     let uid = if prefixfs::privileged() {
         0
     } else {
-        unsafe { libc::getuid() }
+        nix::unistd::getuid().as_raw()
     };
     let uid = uid.to_string();
     store

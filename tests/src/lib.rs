@@ -191,19 +191,19 @@ impl Fixture {
     /// group reader looking at the files from inside. None when busybox or
     /// chroot rights are missing.
     pub fn id_inside(&self, args: &[&str]) -> Option<Out> {
-        if !self.root().join("bin/busybox").exists() || unsafe { libc::geteuid() } != 0 {
+        if !self.root().join("bin/busybox").exists() || !is_root() {
             return None;
         }
         let mut c = Command::new("/bin/busybox");
         c.arg("id").args(args).env_clear();
-        let root = self.root().to_path_buf();
-        // SAFETY: chroot/chdir are async-signal-safe.
+        // Built before the fork: the child may not allocate.
+        let root = std::ffi::CString::new(self.root().as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: the closure only calls chroot(2) and chdir(2), which are
+        // async-signal-safe, on C strings that already exist (no allocation).
         unsafe {
             c.pre_exec(move || {
-                let p = std::ffi::CString::new(root.as_os_str().as_encoded_bytes()).unwrap();
-                if libc::chroot(p.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
+                ::nix::unistd::chroot(root.as_c_str())?;
+                ::nix::unistd::chdir(c"/")?;
                 Ok(())
             });
         }
@@ -345,6 +345,5 @@ impl Out {
 
 /// Whether the test process runs as root (needed for uid switches and chroot).
 pub fn is_root() -> bool {
-    // SAFETY: no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    ::nix::unistd::geteuid().is_root()
 }
