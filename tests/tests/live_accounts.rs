@@ -32,12 +32,16 @@ impl Live {
         let p = LivePrefix::new(test)?;
         // The first shell creates the prefix; its directory is then the
         // overlay's upper layer, so files put there appear inside.
-        // Under load, the very first shell can come before the new prefix's
-        // launchd has opened shellspawn's socket; that one error is retried.
+        // Under load (many prefixes starting at once) a new prefix's launchd
+        // may not bring shellspawn up; `darling shell` then fails to connect
+        // to its socket. Retry that one error, restarting the prefix.
         let mut o = p.shell("true");
-        for _ in 0..10 {
+        for attempt in 0..6 {
             if o.code == 0 || !o.stderr.contains("Error connecting to shellspawn") {
                 break;
+            }
+            if attempt % 2 == 1 {
+                p.shutdown();
             }
             std::thread::sleep(std::time::Duration::from_millis(500));
             o = p.shell("true");
