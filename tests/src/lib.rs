@@ -137,7 +137,7 @@ impl Fixture {
         let program = self.reachable_copy(program.as_ref());
         let mut c = self.command(program);
         c.args(args).uid(NOBODY).gid(NOBODY);
-        Out::from(c.output().expect("spawn"))
+        Out::from(output_of_fresh_copy(&mut c))
     }
 
     /// A copy of `program` (same file name, so argv[0] reads the same) in a
@@ -281,14 +281,28 @@ pub fn run_without_prefix(program: impl AsRef<Path>, args: &[&str]) -> Out {
     let program = program.as_ref();
     let copy = dir.path().join(program.file_name().expect("file name"));
     fs::copy(program, &copy).expect("copy program");
-    let o = Command::new(&copy)
-        .args(args)
+    let mut c = Command::new(&copy);
+    c.args(args)
         .env_remove("DARLING_PREFIX")
         .env_remove("__FAKE_SETUID_ROOT")
-        .stdin(Stdio::null())
-        .output()
-        .expect("spawn");
-    Out::from(o)
+        .stdin(Stdio::null());
+    Out::from(output_of_fresh_copy(&mut c))
+}
+
+/// `c.output()` for a program copied just now. While another test thread
+/// forks, its child briefly holds the copy's write descriptor (until it
+/// execs), and executing the copy then fails with ETXTBSY; that passes.
+fn output_of_fresh_copy(c: &mut Command) -> Output {
+    let mut tries = 0;
+    loop {
+        match c.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => return r.expect("spawn"),
+        }
+    }
 }
 
 /// The parsed files after a consistency check.
