@@ -333,6 +333,20 @@ fn diskutil_as_the_installers_call_it() {
     assert_eq!(l.stdout(DISKUTIL_INSTALLERS), DISKUTIL_INSTALLERS_OUT);
     // The mount point was made in the prefix the tool found itself.
     assert!(l.p.prefix().join("nix").is_dir());
+    // A prefix that is not there is EX_UNAVAILABLE, through Darling's bash.
+    let o = l.run(
+        "export DARLING_PREFIX=/nonexistent
+         diskutil list > /dev/null 2>&1; echo \"diskutil $?\"
+         dscl . -list /Users > /dev/null 2>&1; echo \"dscl $?\"
+         dseditgroup -o read nixbld > /dev/null 2>&1; echo \"dseditgroup $?\"
+         dscl . -list /Users 2>&1 >/dev/null",
+    );
+    assert_eq!(
+        o.stdout,
+        "diskutil 69\ndscl 69\ndseditgroup 69\n\
+         dscl: DARLING_PREFIX=\"/nonexistent\" is not a directory\n",
+        "{o:?}"
+    );
     // Darling's own shell-script diskutil is shadowed, not changed.
     let o = l.ok("head -c 2 /usr/sbin/diskutil | LC_ALL=C tr -c '#!' '?'; echo");
     assert_eq!(o.stdout, "??\n", "our ELF binary, not Darling's script");
