@@ -90,6 +90,11 @@ fn password_is_never_stored_or_logged() {
         f.root().join("Users/alice").is_dir(),
         "home created inside the prefix"
     );
+    if e2e::is_root() {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(f.root().join("Users/alice")).unwrap();
+        assert_eq!((m.uid(), m.gid()), (501, 20), "a new home is the user's");
+    }
 }
 
 #[test]

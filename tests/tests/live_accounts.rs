@@ -315,6 +315,24 @@ fn nix_darwin_activation_twice() {
         "UserShell: /bin/zsh\n"
     );
 
+    // sysadminctl -addUser with its defaults: a home of the user's own on
+    // the host. (Darling's stat shows every file as root's, whatever its
+    // owner on the host, so that cannot be checked from inside.)
+    let o = l.ok("sysadminctl -addUser alice -fullName 'Alice A'");
+    assert!(
+        o.stderr.contains("Creating home directory at /Users/alice"),
+        "{o:?}"
+    );
+    assert_eq!(
+        l.stdout("id -un 501; echo ~alice; stat -f '%Su %Lp' ~alice"),
+        "alice\n/Users/alice\nroot 755\n"
+    );
+    {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata(l.p.prefix().join("Users/alice")).unwrap();
+        assert_eq!((m.uid(), m.gid()), (501, 20));
+    }
+
     // sysadminctl -deleteUser, then Libinfo no longer finds the user.
     let o = l.ok("sysadminctl -deleteUser _nixbld3");
     assert!(o.stderr.contains("Deleting record for _nixbld3"), "{o:?}");
