@@ -8,8 +8,12 @@
 pub mod attr;
 pub mod ds;
 pub mod files;
+mod kind;
+mod mapping;
+mod record;
 mod sidecar;
 mod store;
+mod tracked;
 pub mod validate;
 
 pub use ds::DsStatus;

@@ -1,82 +1,22 @@
 //! Loading, changing and saving the local node's records.
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use prefixfs::{FileSet, Lock, PendingWrite, Prefix};
+use prefixfs::{FileSet, Lock, Prefix};
 
 use crate::attr;
-use crate::files::{self, GroupEntry, Line, MasterEntry};
+use crate::files::{self, Line};
+use crate::mapping::{
+    apply_overlays, group_attrs, group_entry, incomplete, overlay_for, user_attrs, user_entry,
+};
 use crate::sidecar::{Attrs, Overlay, Sidecar};
+use crate::tracked::{ensure_parent, AccountFiles};
 use crate::validate;
 use crate::DsStatus;
 
-/// Placeholders for fields a client has not set yet. They only fill the file
-/// line; `dscl -read` does not show them (the sidecar marks them unset).
-const PLACEHOLDER_GID: &str = "-2";
-const PLACEHOLDER_HOME: &str = "/var/empty";
-const PLACEHOLDER_SHELL: &str = "/usr/bin/false";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Users,
-    Groups,
-}
-
-impl Kind {
-    /// The record type as it appears in a dscl path (`/Users/x`).
-    pub fn from_path(component: &str) -> Option<Kind> {
-        match component {
-            "Users" => Some(Kind::Users),
-            "Groups" => Some(Kind::Groups),
-            _ => None,
-        }
-    }
-
-    pub fn path_name(self) -> &'static str {
-        match self {
-            Kind::Users => "Users",
-            Kind::Groups => "Groups",
-        }
-    }
-
-    pub fn record_type(self) -> &'static str {
-        match self {
-            Kind::Users => "dsRecTypeStandard:Users",
-            Kind::Groups => "dsRecTypeStandard:Groups",
-        }
-    }
-
-    /// Attributes that live in this kind's file fields.
-    fn mapped(self) -> &'static [&'static str] {
-        match self {
-            Kind::Users => &[
-                attr::RECORD_NAME,
-                attr::PASSWORD,
-                attr::UNIQUE_ID,
-                attr::PRIMARY_GROUP_ID,
-                attr::REAL_NAME,
-                attr::HOME,
-                attr::SHELL,
-            ],
-            Kind::Groups => &[
-                attr::RECORD_NAME,
-                attr::PASSWORD,
-                attr::PRIMARY_GROUP_ID,
-                attr::GROUP_MEMBERSHIP,
-            ],
-        }
-    }
-
-    /// The id attribute that must be unique among records of this kind.
-    fn id_key(self) -> &'static str {
-        match self {
-            Kind::Users => attr::UNIQUE_ID,
-            Kind::Groups => attr::PRIMARY_GROUP_ID,
-        }
-    }
-}
+pub use crate::kind::Kind;
+pub use crate::record::Record;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -90,7 +30,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    fn io(path: &Path, source: io::Error) -> StoreError {
+    pub(crate) fn io(path: &Path, source: io::Error) -> StoreError {
         StoreError::Io {
             path: path.to_path_buf(),
             source,
@@ -103,97 +43,17 @@ impl StoreError {
     }
 }
 
-/// One user or group record.
-#[derive(Debug, Clone)]
-pub struct Record {
-    attrs: Attrs,
-    /// The name of this record's line in the files when loaded, to keep its
-    /// place when the files are written again.
-    origin: Option<String>,
-    /// master.passwd fields with no dscl attribute.
-    class: String,
-    change: String,
-    expire: String,
-}
-
-impl Record {
-    fn new(attrs: Attrs) -> Record {
-        Record {
-            attrs,
-            origin: None,
-            class: String::new(),
-            change: "0".into(),
-            expire: "0".into(),
-        }
-    }
-
-    /// The first RecordName.
-    pub fn name(&self) -> &str {
-        self.first(attr::RECORD_NAME).unwrap_or("")
-    }
-
-    pub fn has_name(&self, name: &str) -> bool {
-        self.get(attr::RECORD_NAME)
-            .is_some_and(|v| v.iter().any(|n| n == name))
-    }
-
-    pub fn get(&self, key: &str) -> Option<&[String]> {
-        self.attrs.get(key).map(Vec::as_slice)
-    }
-
-    pub fn first(&self, key: &str) -> Option<&str> {
-        self.get(key).and_then(|v| v.first()).map(String::as_str)
-    }
-
-    /// The stored attributes (no computed ones).
-    pub fn attrs(&self) -> &Attrs {
-        &self.attrs
-    }
-}
-
-struct Paths {
-    passwd: PathBuf,
-    master: PathBuf,
-    group: PathBuf,
-    sidecar: PathBuf,
-    lock: PathBuf,
-    journal: PathBuf,
-}
-
-impl Paths {
-    fn new(prefix: &Prefix) -> Paths {
-        let etc = prefix.etc_dir();
-        let state = prefix.var_dir().join("db").join("darling-nix");
-        Paths {
-            passwd: etc.join("passwd"),
-            master: etc.join("master.passwd"),
-            group: etc.join("group"),
-            sidecar: state.join("accounts.json"),
-            lock: state.join("accounts.lock"),
-            journal: state.join("accounts.journal"),
-        }
-    }
-}
-
 /// The records of one prefix, loaded under a lock.
 pub struct Store {
-    paths: Paths,
+    files: AccountFiles,
     users: Vec<Record>,
     groups: Vec<Record>,
+    /// Each file's lines as loaded, so that comments and unknown lines keep
+    /// their places when it is written again.
     passwd_lines: Vec<Line>,
     master_lines: Vec<Line>,
     group_lines: Vec<Line>,
-    /// The bytes loaded, to write only files that change.
-    loaded: [Option<Vec<u8>>; 4],
     _lock: Option<Lock>,
-}
-
-fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
-    match fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(StoreError::io(path, e)),
-    }
 }
 
 impl Store {
@@ -211,10 +71,10 @@ impl Store {
     /// Load for reading: a shared lock when possible; an interrupted commit is
     /// finished first when we may write.
     pub fn open_read(prefix: &Prefix) -> Result<Store, StoreError> {
-        let paths = Paths::new(prefix);
-        let set = FileSet::new(&paths.journal);
+        let files = AccountFiles::new(prefix);
+        let set = FileSet::new(&files.journal);
         let lock = if set.needs_recovery() {
-            match Lock::exclusive(&paths.lock) {
+            match Lock::exclusive(&files.lock) {
                 Ok(l) => {
                     // Best effort: a reader without write access reads as is.
                     let _ = set.recover();
@@ -223,51 +83,49 @@ impl Store {
                 Err(_) => None,
             }
         } else {
-            Lock::shared(&paths.lock)
+            Lock::shared(&files.lock)
         };
-        Self::load(paths, lock, false)
+        Self::load(files, lock, false)
     }
 
     /// Load for writing: the exclusive lock, held until the store is dropped.
     pub fn open_write(prefix: &Prefix) -> Result<Store, StoreError> {
-        let paths = Paths::new(prefix);
-        let lock = Lock::exclusive(&paths.lock).map_err(|e| StoreError::io(&paths.lock, e))?;
-        FileSet::new(&paths.journal)
+        let files = AccountFiles::new(prefix);
+        let lock = Lock::exclusive(&files.lock).map_err(|e| StoreError::io(&files.lock, e))?;
+        FileSet::new(&files.journal)
             .recover()
-            .map_err(|e| StoreError::io(&paths.journal, e))?;
-        Self::load(paths, Some(lock), true)
+            .map_err(|e| StoreError::io(&files.journal, e))?;
+        Self::load(files, Some(lock), true)
     }
 
-    fn load(paths: Paths, lock: Option<Lock>, write: bool) -> Result<Store, StoreError> {
-        let sidecar_raw =
-            read_optional(&paths.sidecar).or_else(|e| if write { Err(e) } else { Ok(None) })?;
-        let sidecar = match &sidecar_raw {
+    fn load(mut files: AccountFiles, lock: Option<Lock>, write: bool) -> Result<Store, StoreError> {
+        // A reader that cannot read the sidecar sees the files alone.
+        if let Err(e) = files.sidecar.read() {
+            if write {
+                return Err(e);
+            }
+        }
+        let sidecar = match &files.sidecar.bytes {
             Some(raw) => Sidecar::parse(&String::from_utf8_lossy(raw)).map_err(|source| {
                 StoreError::Sidecar {
-                    path: paths.sidecar.clone(),
+                    path: files.sidecar.path.clone(),
                     source,
                 }
             })?,
             None => Sidecar::default(),
         };
-        let master_raw = match read_optional(&paths.master) {
-            Ok(r) => r,
+        match files.master.read() {
+            Ok(()) => {}
             // Non-root cannot read master.passwd; Libinfo falls back to passwd.
-            Err(e) if !write && e.is_permission() => None,
+            Err(e) if !write && e.is_permission() => {}
             Err(e) => return Err(e),
-        };
-        let passwd_raw = read_optional(&paths.passwd)?;
-        let group_raw = read_optional(&paths.group)?;
+        }
+        files.passwd.read()?;
+        files.group.read()?;
 
-        let text = |b: &Option<Vec<u8>>| {
-            b.as_deref()
-                .map(String::from_utf8_lossy)
-                .unwrap_or_default()
-                .into_owned()
-        };
-        let (master_lines, master) = files::parse_master(&text(&master_raw));
-        let (passwd_lines, passwd) = files::parse_passwd(&text(&passwd_raw));
-        let (group_lines, group) = files::parse_group(&text(&group_raw));
+        let (master_lines, master) = files::parse_master(&files.master.text());
+        let (passwd_lines, passwd) = files::parse_passwd(&files.passwd.text());
+        let (group_lines, group) = files::parse_group(&files.group.text());
 
         let mut users: Vec<Record> = Vec::new();
         for e in master.iter().chain(
@@ -294,13 +152,12 @@ impl Store {
         apply_overlays(&mut groups, &sidecar.groups);
 
         Ok(Store {
-            paths,
+            files,
             users,
             groups,
             passwd_lines,
             master_lines,
             group_lines,
-            loaded: [passwd_raw, master_raw, group_raw, sidecar_raw],
             _lock: lock,
         })
     }
@@ -615,202 +472,45 @@ impl Store {
                 }
             }
         }
-        let new = [
-            (
-                self.paths.passwd.clone(),
-                files::render(&self.passwd_lines, &passwd_entries).into_bytes(),
-                0o644,
-            ),
-            (
-                self.paths.master.clone(),
-                files::render(&self.master_lines, &master_entries).into_bytes(),
-                0o600,
-            ),
-            (
-                self.paths.group.clone(),
-                files::render(&self.group_lines, &group_entries).into_bytes(),
-                0o644,
-            ),
-            (self.paths.sidecar.clone(), sidecar.to_bytes(), 0o644),
-        ];
-        let mut writes = Vec::new();
-        for (k, (path, contents, mode)) in new.into_iter().enumerate() {
-            let absent_and_empty = k == 3
-                && self.loaded[k].is_none()
-                && sidecar.users.is_empty()
-                && sidecar.groups.is_empty();
-            if self.loaded[k].as_deref() != Some(contents.as_slice()) && !absent_and_empty {
-                writes.push(PendingWrite {
-                    path,
-                    contents,
-                    mode,
-                });
-            }
-        }
+        // A sidecar is only created when some record needs one.
+        let sidecar_needed = !(sidecar.users.is_empty() && sidecar.groups.is_empty());
+        let f = &self.files;
+        let writes: Vec<_> = [
+            f.passwd
+                .write_if_changed(files::render(&self.passwd_lines, &passwd_entries).into_bytes()),
+            f.master
+                .write_if_changed(files::render(&self.master_lines, &master_entries).into_bytes()),
+            f.group
+                .write_if_changed(files::render(&self.group_lines, &group_entries).into_bytes()),
+            if f.sidecar.bytes.is_some() || sidecar_needed {
+                f.sidecar.write_if_changed(sidecar.to_bytes())
+            } else {
+                None
+            },
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         if writes.is_empty() {
             return Ok(());
         }
         for w in &writes {
-            if let Some(dir) = w.path.parent() {
-                fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
-            }
+            ensure_parent(&w.path)?;
         }
-        FileSet::new(&self.paths.journal)
+        FileSet::new(&self.files.journal)
             .commit(&writes)
-            .map_err(|e| StoreError::io(&self.paths.journal, e))?;
+            .map_err(|e| StoreError::io(&self.files.journal, e))?;
         for w in writes {
-            let k = [
-                &self.paths.passwd,
-                &self.paths.master,
-                &self.paths.group,
-                &self.paths.sidecar,
-            ]
-            .iter()
-            .position(|p| **p == w.path);
-            if let Some(k) = k {
-                self.loaded[k] = Some(w.contents);
-            }
+            self.files.written(w);
         }
         Ok(())
-    }
-}
-
-fn nonempty(v: &str) -> Option<Vec<String>> {
-    (!v.is_empty()).then(|| vec![v.to_string()])
-}
-
-/// The attributes a passwd line gives.
-fn user_attrs(e: &MasterEntry) -> Attrs {
-    let mut a = Attrs::new();
-    a.insert(attr::RECORD_NAME.into(), vec![e.name.clone()]);
-    let fields = [
-        (attr::PASSWORD, &e.pw),
-        (attr::UNIQUE_ID, &e.uid),
-        (attr::PRIMARY_GROUP_ID, &e.gid),
-        (attr::REAL_NAME, &e.gecos),
-        (attr::HOME, &e.home),
-        (attr::SHELL, &e.shell),
-    ];
-    for (key, value) in fields {
-        if let Some(v) = nonempty(value) {
-            a.insert(key.into(), v);
-        }
-    }
-    a
-}
-
-/// The attributes a group line gives.
-fn group_attrs(e: &GroupEntry) -> Attrs {
-    let mut a = Attrs::new();
-    a.insert(attr::RECORD_NAME.into(), vec![e.name.clone()]);
-    for (key, value) in [(attr::PASSWORD, &e.pw), (attr::PRIMARY_GROUP_ID, &e.gid)] {
-        if let Some(v) = nonempty(value) {
-            a.insert(key.into(), v);
-        }
-    }
-    if !e.members.is_empty() {
-        a.insert(attr::GROUP_MEMBERSHIP.into(), e.members.clone());
-    }
-    a
-}
-
-fn first<'a>(r: &'a Record, key: &str, default: &'a str) -> &'a str {
-    r.first(key).unwrap_or(default)
-}
-
-/// The passwd line of a user, or None while it has no UniqueID.
-fn user_entry(r: &Record) -> Option<MasterEntry> {
-    let uid = r.first(attr::UNIQUE_ID)?;
-    Some(MasterEntry {
-        name: r.name().to_string(),
-        pw: first(r, attr::PASSWORD, "*").to_string(),
-        uid: uid.to_string(),
-        gid: first(r, attr::PRIMARY_GROUP_ID, PLACEHOLDER_GID).to_string(),
-        class: r.class.clone(),
-        change: r.change.clone(),
-        expire: r.expire.clone(),
-        gecos: first(r, attr::REAL_NAME, "").to_string(),
-        home: first(r, attr::HOME, PLACEHOLDER_HOME).to_string(),
-        shell: first(r, attr::SHELL, PLACEHOLDER_SHELL).to_string(),
-    })
-}
-
-/// The group line of a group, or None while it has no PrimaryGroupID.
-fn group_entry(r: &Record) -> Option<GroupEntry> {
-    let gid = r.first(attr::PRIMARY_GROUP_ID)?;
-    let mut members: Vec<String> = Vec::new();
-    // gr_mem holds each member once, whatever GroupMembership holds.
-    for m in r.get(attr::GROUP_MEMBERSHIP).unwrap_or_default() {
-        if !members.contains(m) {
-            members.push(m.clone());
-        }
-    }
-    Some(GroupEntry {
-        name: r.name().to_string(),
-        pw: first(r, attr::PASSWORD, "*").to_string(),
-        gid: gid.to_string(),
-        members,
-    })
-}
-
-/// What the sidecar must add so that loading the file line gives `r` back.
-fn overlay_for(kind: Kind, r: &Record, from_file: &Attrs) -> Overlay {
-    let mut o = Overlay::default();
-    for (key, values) in &r.attrs {
-        if from_file.get(key) != Some(values) {
-            o.set.insert(key.clone(), values.clone());
-        }
-    }
-    for key in kind.mapped() {
-        if from_file.contains_key(*key) && !r.attrs.contains_key(*key) {
-            o.unset.push(key.to_string());
-        }
-    }
-    o
-}
-
-fn incomplete(r: &Record) -> Overlay {
-    Overlay {
-        set: r.attrs.clone(),
-        unset: Vec::new(),
-        incomplete: true,
-    }
-}
-
-fn apply_overlays(
-    records: &mut Vec<Record>,
-    overlays: &std::collections::BTreeMap<String, Overlay>,
-) {
-    for (name, o) in overlays {
-        match records
-            .iter_mut()
-            .find(|r| r.origin.as_deref() == Some(name.as_str()))
-        {
-            Some(r) => {
-                for (k, v) in &o.set {
-                    r.attrs.insert(k.clone(), v.clone());
-                }
-                for k in &o.unset {
-                    r.attrs.remove(k);
-                }
-            }
-            // A sidecar entry whose line is gone (edited by hand) is dropped
-            // unless it is a record still waiting for its id.
-            None if o.incomplete => {
-                let mut attrs = o.set.clone();
-                attrs
-                    .entry(attr::RECORD_NAME.into())
-                    .or_insert_with(|| vec![name.clone()]);
-                records.push(Record::new(attrs));
-            }
-            None => {}
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn prefix() -> (tempfile::TempDir, Prefix) {
         let dir = tempfile::tempdir().unwrap();

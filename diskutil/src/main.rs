@@ -1,12 +1,14 @@
 use std::io::Write;
 
+use prefixfs::sysexits::{EX_IOERR, EX_UNAVAILABLE};
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let prefix = match prefixfs::Prefix::resolve() {
         Ok(p) => p,
         Err(e) => {
             eprintln!("diskutil: {e}");
-            std::process::exit(1);
+            std::process::exit(EX_UNAVAILABLE);
         }
     };
     let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -20,8 +22,10 @@ fn main() {
     ) {
         Ok(c) => c,
         Err(e) => {
+            // Our own state files could not be read or written: not one of
+            // diskutil's answers, so a sysexits code rather than its 1.
             let _ = writeln!(err, "diskutil: {e}");
-            1
+            EX_IOERR
         }
     };
     let _ = std::io::stdout().write_all(&out);

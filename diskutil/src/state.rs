@@ -123,19 +123,14 @@ impl Store {
     }
 }
 
-/// Space figures from statfs of a host path: (total, free, used) bytes.
+/// Space figures from statvfs of a host path: (total, free, used) bytes.
 pub fn space(path: &Path) -> (u64, u64, u64) {
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+    let Ok(s) = nix::sys::statvfs::statvfs(path) else {
         return (0, 0, 0);
     };
-    // SAFETY: statfs into a zeroed struct with a valid path.
-    let mut s: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statfs(c.as_ptr(), &mut s) } != 0 {
-        return (0, 0, 0);
-    }
-    let bs = s.f_frsize as u64;
-    let total = s.f_blocks as u64 * bs;
-    let free = s.f_bavail as u64 * bs;
-    let used = (s.f_blocks as u64 - s.f_bfree as u64) * bs;
+    let bs = s.fragment_size();
+    let total = s.blocks() * bs;
+    let free = s.blocks_available() * bs;
+    let used = (s.blocks() - s.blocks_free()) * bs;
     (total, free, used)
 }

@@ -279,3 +279,21 @@ fn refusals_change_nothing() {
     let o = du(&f, &["apfs", "listCryptoUsers", "-plist", "disk1s1"]);
     assert!(!o.stdout.contains("APFSCryptoUserUUID"));
 }
+
+#[test]
+fn missing_prefix_is_ex_unavailable() {
+    let o = e2e::run_without_prefix(env!("CARGO_BIN_EXE_diskutil"), &["info", "-plist", "/"]);
+    assert_eq!((o.code, o.stdout.as_str()), (69, ""), "{o:?}");
+    assert!(
+        o.stderr
+            .starts_with("diskutil: cannot find the Darling prefix"),
+        "{o:?}"
+    );
+    let o = Fixture::new()
+        .command(env!("CARGO_BIN_EXE_diskutil"))
+        .env("DARLING_PREFIX", "/nonexistent/prefix")
+        .args(["list"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(69));
+}

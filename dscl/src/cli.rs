@@ -5,6 +5,8 @@
 /// version; nothing parses it).
 const VERSION: &str = "11.0";
 
+use prefixfs::sysexits::{EX_UNAVAILABLE, EX_USAGE};
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
     pub raw: bool,
@@ -140,7 +142,7 @@ pub fn parse(args: &[String]) -> Parsed {
     }
     if i >= args.len() {
         return Parsed::Exit {
-            code: 64,
+            code: EX_USAGE,
             stdout: String::new(),
             stderr: format!("{myname}: interactive mode is not supported here; give a datasource and a command\n"),
         };
@@ -151,7 +153,7 @@ pub fn parse(args: &[String]) -> Parsed {
         "." | "/Local/Default" | "/Search" | "localhost" | "localonly"
     ) {
         return Parsed::Exit {
-            code: 69,
+            code: EX_UNAVAILABLE,
             stdout: format!("Data source ({datasource}) is not valid.\n"),
             stderr: String::new(),
         };
@@ -159,7 +161,7 @@ pub fn parse(args: &[String]) -> Parsed {
     i += 1;
     if i >= args.len() {
         return Parsed::Exit {
-            code: 64,
+            code: EX_USAGE,
             stdout: String::new(),
             stderr: format!("{myname}: interactive mode is not supported here; give a command\n"),
         };
@@ -183,7 +185,7 @@ pub fn parse(args: &[String]) -> Parsed {
     };
     if rest.len() < min {
         return Parsed::Exit {
-            code: 64,
+            code: EX_USAGE,
             stdout: String::new(),
             stderr: format!(
                 "Too few parameters for {word} operation\n{}",

@@ -5,6 +5,7 @@
 use std::io::Write;
 
 use accounts::{attr, DsStatus, Kind, Store, StoreError};
+use prefixfs::sysexits::{EX_UNAVAILABLE, EX_USAGE};
 use prefixfs::Prefix;
 
 use crate::cli::{Invocation, Op};
@@ -104,13 +105,13 @@ pub fn dispatch(inv: &Invocation, out: &mut dyn Write, err: &mut dyn Write) -> i
             "{}: -{} is not supported for a Darling prefix",
             inv.myname, inv.cmd
         );
-        return 64;
+        return EX_USAGE;
     }
     let prefix = match Prefix::resolve() {
         Ok(p) => p,
         Err(e) => {
             let _ = writeln!(err, "{}: {e}", inv.myname);
-            return 69;
+            return EX_UNAVAILABLE;
         }
     };
     let privileged = prefixfs::privileged();

@@ -334,3 +334,10 @@ fn change_record_name_renames() {
     );
     assert!(f.read_etc("master.passwd").contains("\nnixbld10x:*:360:"));
 }
+
+#[test]
+fn missing_prefix_is_ex_unavailable() {
+    let o = e2e::run_without_prefix(env!("CARGO_BIN_EXE_dscl"), &[".", "-read", "/Users/root"]);
+    assert_eq!((o.code, o.stdout.as_str()), (69, ""), "{o:?}");
+    assert!(o.stderr.contains("cannot find the Darling prefix"), "{o:?}");
+}

@@ -10,13 +10,9 @@ use std::io::{BufRead, Write};
 use accounts::{attr, DsStatus, Kind, Store, StoreError};
 use prefixfs::Prefix;
 
-const EX_OK: i32 = 0;
-const EX_USAGE: i32 = 64;
-const EX_NOUSER: i32 = 67;
-const EX_UNAVAILABLE: i32 = 69;
-const EX_CANTCREAT: i32 = 73;
-const EX_IOERR: i32 = 74;
-const EX_NOPERM: i32 = 77;
+use prefixfs::sysexits::{
+    EX_CANTCREAT, EX_IOERR, EX_NOPERM, EX_NOUSER, EX_OK, EX_UNAVAILABLE, EX_USAGE,
+};
 
 pub fn usage() -> String {
     concat!(
@@ -108,7 +104,7 @@ fn run_inner(
     }
     let mut a = Args::default();
     let mut g = getopt::Getopt::new(argv, "LT:o:pqvn:m:u:P:a:d:t:i:g:r:k:c:s:S:f:?h");
-    while let Some(opt) = g.next() {
+    for opt in g.by_ref() {
         let (c, val) = match opt {
             Ok(x) => x,
             Err(msg) => {
@@ -301,7 +297,7 @@ fn invoking_user(store: &Store) -> Option<String> {
     let uid = if prefixfs::privileged() {
         0
     } else {
-        unsafe { libc::getuid() }
+        nix::unistd::getuid().as_raw()
     };
     let uid = uid.to_string();
     store
@@ -409,7 +405,10 @@ fn edit(store: &mut Store, g: usize, a: &Args, creating: bool, err: &mut dyn Wri
     ];
     for (value, key) in plain {
         if let Some(v) = value {
-            if store.set(Kind::Groups, g, key, &[v.clone()]).is_err() {
+            if store
+                .set(Kind::Groups, g, key, std::slice::from_ref(v))
+                .is_err()
+            {
                 let _ = writeln!(err, "Invalid value for {}", attr::display(key, false));
                 return EX_USAGE;
             }

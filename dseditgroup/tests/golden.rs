@@ -211,3 +211,14 @@ fn non_root_edit_needs_credentials() {
     assert_eq!(o.code, 67, "checkmember works without root");
     assert_eq!(f.snapshot(), before);
 }
+
+#[test]
+fn missing_prefix_is_ex_unavailable() {
+    let o = e2e::run_without_prefix(env!("CARGO_BIN_EXE_dseditgroup"), &["-o", "read", "nixbld"]);
+    assert_eq!((o.code, o.stdout.as_str()), (69, ""), "{o:?}");
+    assert!(
+        o.stderr
+            .starts_with("dseditgroup: cannot find the Darling prefix"),
+        "{o:?}"
+    );
+}

@@ -7,9 +7,11 @@
 //!   either all old or all new contents (lock, write+fsync, journal, rename).
 //! * [`privileged`]: whether the caller counts as root the way Darling's own
 //!   `geteuid` emulation decides it.
+//! * [`sysexits`]: the BSD exit statuses the tools share.
 
 mod commit;
 mod prefix;
+pub mod sysexits;
 mod uuid;
 
 pub use commit::{write_atomic, FileSet, Lock, PendingWrite};

@@ -164,9 +164,7 @@ fn unescape_mountinfo(s: &str) -> String {
 /// `__FAKE_SETUID_ROOT`, and Darling's `geteuid` then answers 0; an ELF tool
 /// sees the real uid, so it must apply the same rule itself.
 pub fn privileged() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    euid == 0 || std::env::var_os("__FAKE_SETUID_ROOT").is_some()
+    nix::unistd::geteuid().is_root() || std::env::var_os("__FAKE_SETUID_ROOT").is_some()
 }
 
 #[cfg(test)]

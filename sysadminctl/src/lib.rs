@@ -221,11 +221,37 @@ fn add_user(a: &AddUser, log: &mut NsLog) {
         ));
     } else {
         let host = prefix.host_path(&home);
+        let existed = host.exists();
         match std::fs::create_dir_all(&host) {
-            Ok(()) => log.line(&format!("Creating home directory at {home}")),
+            Ok(()) => {
+                log.line(&format!("Creating home directory at {home}"));
+                // A new home belongs to its user, as on macOS; a directory
+                // that was already there is left as it is.
+                if !existed {
+                    if let Err(e) = chown_to(&host, &uid, &gid) {
+                        log.line(&format!("Failed to set the owner of {home}: {e}"));
+                    }
+                }
+            }
             Err(e) => log.line(&format!("Failed to create home directory at {home}: {e}")),
         }
     }
+}
+
+/// chown to the record's ids; macOS writes `-2` for 4294967294.
+fn chown_to(path: &std::path::Path, uid: &str, gid: &str) -> Result<(), String> {
+    let id = |s: &str| {
+        s.parse::<i64>()
+            .map(|n| n as u32)
+            .map_err(|_| format!("bad id {s:?}"))
+    };
+    let (uid, gid) = (id(uid)?, id(gid)?);
+    nix::unistd::chown(
+        path,
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    )
+    .map_err(|e| e.desc().to_string())
 }
 
 fn delete_user(name: &str, keep_home: bool, log: &mut NsLog) {

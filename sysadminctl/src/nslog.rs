@@ -10,8 +10,7 @@ pub struct NsLog<'a> {
 
 impl<'a> NsLog<'a> {
     pub fn new(w: &'a mut dyn Write) -> NsLog<'a> {
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::gettid() } as i64;
+        let tid = i64::from(nix::unistd::gettid().as_raw());
         NsLog {
             w,
             pid: std::process::id(),
@@ -36,16 +35,17 @@ impl<'a> NsLog<'a> {
 
 /// Local time with milliseconds, as NSLog prints it.
 fn local_timestamp() -> String {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = libc::time_t::try_from(now.as_secs()).unwrap_or_default();
+    // The local time zone needs libc's localtime_r: neither std nor nix
+    // converts to local time.
+    // SAFETY: all-zero is a valid `tm` (integers and a null tm_zone).
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: valid out-pointers; localtime_r is thread-safe.
-    unsafe {
-        libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts);
-        libc::localtime_r(&ts.tv_sec, &mut tm);
-    }
+    // SAFETY: both pointers are valid for the call; localtime_r is the
+    // thread-safe variant and keeps no reference to them.
+    unsafe { libc::localtime_r(&secs, &mut tm) };
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
         tm.tm_year + 1900,
@@ -54,7 +54,7 @@ fn local_timestamp() -> String {
         tm.tm_hour,
         tm.tm_min,
         tm.tm_sec,
-        ts.tv_nsec / 1_000_000
+        now.subsec_millis()
     )
 }
 

@@ -90,6 +90,11 @@ fn password_is_never_stored_or_logged() {
         f.root().join("Users/alice").is_dir(),
         "home created inside the prefix"
     );
+    if e2e::is_root() {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(f.root().join("Users/alice")).unwrap();
+        assert_eq!((m.uid(), m.gid()), (501, 20), "a new home is the user's");
+    }
 }
 
 #[test]
@@ -104,4 +109,21 @@ fn delete_user_leaves_groups_clean() {
     let a = f.assert_consistent();
     assert!(!a.users.contains_key("bob"));
     assert!(!a.groups["admin"].1.contains(&"bob".to_string()));
+}
+
+#[test]
+fn missing_prefix_is_logged_and_still_exits_zero() {
+    if !e2e::is_root() {
+        eprintln!(
+            "skipped: needs root (a non-root caller is refused before the prefix is looked up)"
+        );
+        return;
+    }
+    // sysadminctl reports every failure in its log and exits 0; the
+    // sysexits code other tools give would break that contract.
+    let o = e2e::run_without_prefix(env!("CARGO_BIN_EXE_sysadminctl"), &["-addUser", "x"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{o:?}");
+    let l = lines(&o.stderr);
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert!(l[0].starts_with("cannot find the Darling prefix"), "{l:?}");
 }

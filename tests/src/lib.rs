@@ -34,6 +34,9 @@ pub fn tool(name: &str) -> PathBuf {
 const MASTER: &str = "##\n# User Database\n#\n# Note that this file is consulted directly only when the system is running\n# in single-user mode.\n##\nnobody:*:-2:-2::0:0:Unprivileged User:/var/empty:/usr/bin/false\nroot:*:0:0::0:0:System Administrator:/var/root:/bin/sh\ndaemon:*:1:1::0:0:System Services:/var/root:/usr/bin/false\n";
 const GROUP: &str = "##\n# Group Database\n##\nnobody:*:-2:\nnogroup:*:-1:\nwheel:*:0:root\ndaemon:*:1:root\nstaff:*:20:root\nadmin:*:80:root\n";
 
+/// The uid and gid the non-root tests switch to (`nobody` on Debian).
+const NOBODY: u32 = 65534;
+
 pub struct Fixture {
     dir: tempfile::TempDir,
 }
@@ -127,11 +130,31 @@ impl Fixture {
         Out::from(self.command(program).args(args).output().expect("spawn"))
     }
 
-    /// Run as an unprivileged uid (needs root to switch).
-    pub fn run_as_nobody(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Out {
+    /// Run as an unprivileged uid (needs root to switch). The program is
+    /// copied into the fixture first: the checkout (and so cargo's target
+    /// directory) may sit under a 0700 home that the uid cannot enter.
+    pub fn run_as_nobody(&self, program: impl AsRef<Path>, args: &[&str]) -> Out {
+        let program = self.reachable_copy(program.as_ref());
         let mut c = self.command(program);
-        c.args(args).uid(65534).gid(65534);
-        Out::from(c.output().expect("spawn"))
+        c.args(args).uid(NOBODY).gid(NOBODY);
+        Out::from(output_of_fresh_copy(&mut c))
+    }
+
+    /// A copy of `program` (same file name, so argv[0] reads the same) in a
+    /// directory of the fixture that every uid can reach.
+    fn reachable_copy(&self, program: &Path) -> PathBuf {
+        let dir = self.root().join(".bin");
+        fs::create_dir_all(&dir).unwrap();
+        let name = program.file_name().expect("program has a file name");
+        let copy = dir.join(name);
+        if !copy.exists() {
+            // Copy then rename: a half-written executable is never run.
+            let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+            fs::copy(program, &tmp).expect("copy program into the fixture");
+            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).unwrap();
+            fs::rename(&tmp, &copy).unwrap();
+        }
+        copy
     }
 
     /// A directory holding our tools under their macOS names, for scripts.
@@ -139,7 +162,7 @@ impl Fixture {
         let d = self.root().join(".tools");
         if !d.exists() {
             fs::create_dir_all(&d).unwrap();
-            for t in ["dscl", "dseditgroup", "sysadminctl"] {
+            for t in ["dscl", "dseditgroup", "sysadminctl", "diskutil"] {
                 std::os::unix::fs::symlink(tool(t), d.join(t)).unwrap();
             }
         }
@@ -168,19 +191,19 @@ impl Fixture {
     /// group reader looking at the files from inside. None when busybox or
     /// chroot rights are missing.
     pub fn id_inside(&self, args: &[&str]) -> Option<Out> {
-        if !self.root().join("bin/busybox").exists() || unsafe { libc::geteuid() } != 0 {
+        if !self.root().join("bin/busybox").exists() || !is_root() {
             return None;
         }
         let mut c = Command::new("/bin/busybox");
         c.arg("id").args(args).env_clear();
-        let root = self.root().to_path_buf();
-        // SAFETY: chroot/chdir are async-signal-safe.
+        // Built before the fork: the child may not allocate.
+        let root = std::ffi::CString::new(self.root().as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: the closure only calls chroot(2) and chdir(2), which are
+        // async-signal-safe, on C strings that already exist (no allocation).
         unsafe {
             c.pre_exec(move || {
-                let p = std::ffi::CString::new(root.as_os_str().as_encoded_bytes()).unwrap();
-                if libc::chroot(p.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
+                ::nix::unistd::chroot(root.as_c_str())?;
+                ::nix::unistd::chdir(c"/")?;
                 Ok(())
             });
         }
@@ -250,6 +273,38 @@ impl Fixture {
     }
 }
 
+/// Runs `program` where no prefix can be found: a copy in a fresh directory
+/// with no `.init.pid` above it, no `DARLING_PREFIX`, and the host's mount
+/// namespace (no prefix overlay). The tools must exit `EX_UNAVAILABLE`.
+pub fn run_without_prefix(program: impl AsRef<Path>, args: &[&str]) -> Out {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let program = program.as_ref();
+    let copy = dir.path().join(program.file_name().expect("file name"));
+    fs::copy(program, &copy).expect("copy program");
+    let mut c = Command::new(&copy);
+    c.args(args)
+        .env_remove("DARLING_PREFIX")
+        .env_remove("__FAKE_SETUID_ROOT")
+        .stdin(Stdio::null());
+    Out::from(output_of_fresh_copy(&mut c))
+}
+
+/// `c.output()` for a program copied just now. While another test thread
+/// forks, its child briefly holds the copy's write descriptor (until it
+/// execs), and executing the copy then fails with ETXTBSY; that passes.
+fn output_of_fresh_copy(c: &mut Command) -> Output {
+    let mut tries = 0;
+    loop {
+        match c.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => return r.expect("spawn"),
+        }
+    }
+}
+
 /// The parsed files after a consistency check.
 #[derive(Debug)]
 pub struct Accounts {
@@ -304,6 +359,5 @@ impl Out {
 
 /// Whether the test process runs as root (needed for uid switches and chroot).
 pub fn is_root() -> bool {
-    // SAFETY: no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    ::nix::unistd::geteuid().is_root()
 }

@@ -5,6 +5,9 @@
 
 use e2e::{Fixture, Out};
 
+mod common;
+use common::*;
+
 /// `id NAME` inside the prefix must agree with the files (when we can chroot).
 fn assert_id(f: &Fixture, user: &str, expect_prefix: &str) {
     if let Some(o) = f.id_inside(&[user]) {
@@ -26,46 +29,6 @@ fn ok(o: Out) -> Out {
     assert_eq!(o.code, 0, "stdout:\n{}\nstderr:\n{}", o.stdout, o.stderr);
     o
 }
-
-/// The NixOS/nix shell installer's create_build_group / create_build_user_for_core
-/// sequence (scripts/install-darwin-multi-user.sh, 2.34), with its checks.
-const NIX_SHELL_INSTALLER: &str = r#"
-set -e
-NIX_BUILD_GROUP_NAME=nixbld; NIX_BUILD_GROUP_ID=350; NIX_USER_COUNT=3; NIX_FIRST_BUILD_UID=351
-dscl_create() {
-  # retry while eNotYetImplemented, as the installer does
-  while ! out=$(dscl . -create "$@" 2>&1); do
-    case "$out" in *"-14988 (eNotYetImplemented)"*) continue;; esac
-    echo "$out" >&2; return 1
-  done
-}
-if dscl . -read /Groups/$NIX_BUILD_GROUP_NAME > /dev/null 2>&1; then
-  gid=$(dscl . -read /Groups/$NIX_BUILD_GROUP_NAME | awk '/PrimaryGroupID/ {print $2}')
-  [ "$gid" -ne "$NIX_BUILD_GROUP_ID" ] && { echo "gid mismatch $gid" >&2; exit 1; }
-  echo "group exists"
-else
-  dseditgroup -o create -r "Nix build group for nix-daemon" -i "$NIX_BUILD_GROUP_ID" "$NIX_BUILD_GROUP_NAME" >&2
-  echo "group created"
-fi
-i=1
-while [ $i -le $NIX_USER_COUNT ]; do
-  username=_nixbld$i; uid=$((NIX_FIRST_BUILD_UID + i - 1)); dsclpath=/Users/$username
-  if ! dscl . -read "$dsclpath" > /dev/null 2>&1; then
-    dscl . create "$dsclpath" UniqueID "$uid"
-  fi
-  actual=$(dscl . -read "$dsclpath" | awk '/UniqueID/ {print $2}')
-  [ "$actual" = "$uid" ] || { echo "uid mismatch for $username: $actual" >&2; exit 1; }
-  [ "$(dscl . -read "$dsclpath" | awk '/IsHidden/ {print $2}')" = "1" ] || dscl_create "$dsclpath" IsHidden 1
-  [ "$(dscl . -read "$dsclpath" | awk '/NFSHomeDirectory/ {print $2}')" = "/var/empty" ] || dscl_create "$dsclpath" NFSHomeDirectory /var/empty
-  dscl . -read "$dsclpath" | awk '/RealName/ {print $2}' | grep -q "Nix build user $i" || dscl_create "$dsclpath" RealName "Nix build user $i"
-  [ "$(dscl . -read "$dsclpath" | awk '/UserShell/ {print $2}')" = "/sbin/nologin" ] || dscl_create "$dsclpath" UserShell /sbin/nologin
-  if dseditgroup -o checkmember -m "$username" "$NIX_BUILD_GROUP_NAME" > /dev/null 2>&1; then :; else
-    dseditgroup -o edit -t user -a "$username" "$NIX_BUILD_GROUP_NAME"
-  fi
-  [ "$(dscl . -read "$dsclpath" | awk '/PrimaryGroupID/ {print $2}')" = "$NIX_BUILD_GROUP_ID" ] || dscl . -create "$dsclpath" PrimaryGroupID "$NIX_BUILD_GROUP_ID"
-  i=$((i + 1))
-done
-"#;
 
 #[test]
 fn nix_shell_installer_twice_then_uninstall() {
@@ -93,9 +56,7 @@ fn nix_shell_installer_twice_then_uninstall() {
     assert_id(&f, "_nixbld3", "uid=353(_nixbld3) gid=350(nixbld)");
 
     // `nix` installer docs' uninstall step.
-    ok(f.sh(r#"set -e
-        dscl . -delete /Groups/nixbld
-        for u in $(dscl . -list /Users | grep _nixbld); do dscl . -delete /Users/$u; done"#));
+    ok(f.sh(NIX_UNINSTALL));
     let a = f.assert_consistent();
     assert!(!a.groups.contains_key("nixbld"));
     assert!(a.users.keys().all(|u| !u.starts_with("_nixbld")));
@@ -105,34 +66,10 @@ fn nix_shell_installer_twice_then_uninstall() {
 fn sequoia_migration_moves_uids() {
     let f = Fixture::new();
     // Pre-Sequoia layout: gid 350 group, users at 301+.
-    ok(f.sh(r#"set -e
-        dseditgroup -o create -r "Nix build group for nix-daemon" -i 350 nixbld
-        for i in 1 2 3; do
-          dscl . -create /Users/_nixbld$i UniqueID $((300 + i))
-          dscl . -create /Users/_nixbld$i PrimaryGroupID 350
-          dseditgroup -o edit -t user -a _nixbld$i nixbld
-        done"#));
+    ok(f.sh(SEQUOIA_SETUP));
     // The migration script's loop (scripts/sequoia-nixbld-user-migration.sh).
-    let o = ok(f.sh(r#"set -e
-        old=301; new=351
-        while [ $old -le 303 ]; do
-          dscl . list /Users UniqueID | grep -E "\b$old\b" | grep _nixbld | sort -n -k2 | while read -r name uid; do
-            dscl . read /Users/$name > /dev/null
-            gid=$(dscl . read /Groups/nixbld PrimaryGroupID | awk '{print $2}')
-            dscl . -create /Users/$name UniqueID $new
-            dscl . -create /Users/$name IsHidden 1
-            dscl . -create /Users/$name NFSHomeDirectory /var/empty
-            dscl . -create /Users/$name RealName "Nix build user $name"
-            dscl . -create /Users/$name UserShell /sbin/nologin
-            dscl . -create /Users/$name PrimaryGroupID $gid
-            echo "$name $uid -> $new"
-          done
-          old=$((old + 1)); new=$((new + 1))
-        done"#));
-    assert_eq!(
-        o.stdout,
-        "_nixbld1 301 -> 351\n_nixbld2 302 -> 352\n_nixbld3 303 -> 353\n"
-    );
+    let o = ok(f.sh(SEQUOIA_MIGRATION));
+    assert_eq!(o.stdout, SEQUOIA_MIGRATION_OUT);
     let a = f.assert_consistent();
     for i in 1..=3 {
         assert_eq!(a.users[&format!("_nixbld{i}")][2], (350 + i).to_string());
@@ -143,26 +80,9 @@ fn sequoia_migration_moves_uids() {
 #[test]
 fn bigsur_migration_renames_records() {
     let f = Fixture::new();
-    ok(f.sh(r#"set -e
-        dseditgroup -o create -i 30000 nixbld
-        for i in 1 2; do
-          dscl . -create /Users/nixbld$i UniqueID $((30000 + i))
-          dscl . -create /Users/nixbld$i PrimaryGroupID 30000
-          dscl . -create /Users/nixbld$i dsAttrTypeNative:_writers_passwd nixbld$i
-          dscl . -create /Users/nixbld$i NFSHomeDirectory "/private/var/empty 1"
-          dseditgroup -o edit -t user -a nixbld$i nixbld
-        done"#));
+    ok(f.sh(BIGSUR_SETUP));
     // scripts/bigsur-nixbld-user-migration.sh, per user.
-    ok(f.sh(r#"set -e
-        for i in 1 2; do
-          n=nixbld$i
-          dscl . delete /Users/$n dsAttrTypeNative:_writers_passwd 2>/dev/null || true
-          dscl . change /Users/$n NFSHomeDirectory "/private/var/empty 1" "/var/empty" 2>/dev/null || true
-          dseditgroup -o edit -t user -d $n nixbld
-          dscl . change /Users/$n UniqueID $((30000 + i)) $((300 + i))
-          dscl . change /Users/$n RecordName $n _$n
-          dseditgroup -o edit -t user -a _$n nixbld
-        done"#));
+    ok(f.sh(BIGSUR_MIGRATION));
     let a = f.assert_consistent();
     assert_eq!(a.groups["nixbld"].1, ["_nixbld1", "_nixbld2"]);
     assert_eq!(
@@ -282,42 +202,6 @@ fn rust_installer_create_repair_uninstall() {
     f.assert_consistent();
 }
 
-/// nix-darwin's checks and activation scripts (modules/users, checks.nix),
-/// run twice.
-const NIX_DARWIN_ACTIVATION: &str = r#"
-set -e
-# groups
-g=$(dscl . -read /Groups/nixbld PrimaryGroupID 2>/dev/null) || true
-g=${g#PrimaryGroupID: }
-if [ -z "$g" ]; then
-  dscl . -create /Groups/nixbld PrimaryGroupID 350
-  dscl . -create /Groups/nixbld RealName "Nix build group for nix-daemon"
-elif [ "$g" -ne 350 ]; then echo "wrong gid $g" >&2; exit 2; fi
-members=$(dscl . -read /Groups/nixbld GroupMembership 2>/dev/null) || true
-if [ "$members" != "GroupMembership: _nixbld1 _nixbld2 _nixbld3" ]; then
-  dscl . -create /Groups/nixbld GroupMembership _nixbld1 _nixbld2 _nixbld3
-fi
-# users
-for i in 1 2 3; do
-  u=_nixbld$i
-  if ! id -u $u >/dev/null 2>&1 && ! dscl . -read /Users/$u UniqueID >/dev/null 2>&1; then
-    sysadminctl -addUser $u -UID $((350 + i)) -GID 350 -fullName "Nix build user $i" -home /var/empty -shell /usr/bin/false 2>/dev/null
-    dscl . -create /Users/$u IsHidden 1
-  fi
-  dscl . -create /Users/$u PrimaryGroupID 350
-  dscl . -create /Users/$u RealName "Nix build user $i"
-  dscl . -create /Users/$u UserShell /usr/bin/false
-done
-# ensurePerms: the nobody probe must succeed
-h=$(dscl . -read /Users/nobody NFSHomeDirectory); h=${h#NFSHomeDirectory: }
-dscl . -change /Users/nobody NFSHomeDirectory "$h" "$h" >/dev/null 2>&1
-# checks
-[ "$(dscl . -read /Users/_nixbld1 UniqueID | awk '{print $2}')" = 351 ]
-[ "$(dscl . -read /Groups/nixbld PrimaryGroupID | awk '{print $2}')" = 350 ]
-if dscl . -list /Users | grep -q '^nixbld'; then echo "old users left" >&2; exit 3; fi
-echo activated
-"#;
-
 #[test]
 fn nix_darwin_activation_twice() {
     let f = Fixture::new();
@@ -337,5 +221,46 @@ fn nix_darwin_activation_twice() {
     );
     assert_id(&f, "_nixbld1", "uid=351(_nixbld1) gid=350(nixbld)");
     // The uninstaller's shell reset.
-    ok(f.sh(r#"for u in $(dscl . -list /Users UserShell | grep "\s/run/" | awk '{print $1}'); do dscl . -create /Users/$u UserShell /bin/zsh; done"#));
+    ok(f.sh(NIX_DARWIN_UNINSTALL_SHELLS));
+}
+
+/// The Rust installers' sequence as the shell transcript the live tier
+/// compares against (live_accounts.rs): same commands, same codes.
+#[test]
+fn rust_installer_script_transcript() {
+    let f = Fixture::new();
+    assert_eq!(ok(f.sh(RUST_INSTALLER)).stdout, RUST_INSTALLER_OUT);
+    assert_eq!(
+        f.assert_consistent().groups["nixbld"].1,
+        ["_nixbld1", "_nixbld2", "_nixbld3"]
+    );
+    assert_eq!(ok(f.sh(RUST_UNINSTALL)).stdout, RUST_UNINSTALL_OUT);
+    let a = f.assert_consistent();
+    assert!(!a.groups.contains_key("nixbld"));
+    assert!(a.users.keys().all(|u| !u.starts_with("_nixbld")));
+}
+
+/// The uninstaller's shell reset finds a user whose shell is under /run.
+#[test]
+fn nix_darwin_uninstall_resets_run_shells() {
+    let f = Fixture::new();
+    ok(f.sh("dscl . -create /Users/_nixbld2 UniqueID 352 && dscl . -create /Users/_nixbld2 UserShell /run/current-system/sw/bin/fish"));
+    ok(f.sh(NIX_DARWIN_UNINSTALL_SHELLS));
+    let o = f.run(
+        e2e::tool("dscl"),
+        &[".", "-read", "/Users/_nixbld2", "UserShell"],
+    );
+    assert_eq!(o.stdout, "UserShell: /bin/zsh\n");
+}
+
+/// diskutil as the installers call it, the transcript the live tier
+/// compares against.
+#[test]
+fn diskutil_installers_script_transcript() {
+    let f = Fixture::new();
+    assert_eq!(
+        ok(f.sh(DISKUTIL_INSTALLERS)).stdout,
+        DISKUTIL_INSTALLERS_OUT
+    );
+    assert!(f.root().join("nix").is_dir());
 }

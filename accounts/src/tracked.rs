@@ -1,0 +1,104 @@
+//! The files a store keeps in step (passwd, master.passwd, group and the
+//! sidecar), each with the bytes last read from or written to it, so that
+//! a save rewrites only the files whose contents change.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use prefixfs::{PendingWrite, Prefix};
+
+use crate::store::StoreError;
+
+/// One file of the set.
+pub(crate) struct Tracked {
+    pub(crate) path: PathBuf,
+    /// The mode a rewrite gives it.
+    mode: u32,
+    /// What the file held when last read or written; None when absent.
+    pub(crate) bytes: Option<Vec<u8>>,
+}
+
+impl Tracked {
+    fn new(path: PathBuf, mode: u32) -> Tracked {
+        Tracked {
+            path,
+            mode,
+            bytes: None,
+        }
+    }
+
+    /// Read the file; a missing file is `None`.
+    pub(crate) fn read(&mut self) -> Result<(), StoreError> {
+        self.bytes = match fs::read(&self.path) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(StoreError::io(&self.path, e)),
+        };
+        Ok(())
+    }
+
+    /// The loaded contents as text (empty when absent).
+    pub(crate) fn text(&self) -> String {
+        self.bytes
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default()
+            .into_owned()
+    }
+
+    /// A write of `contents`, unless the file already holds exactly that.
+    pub(crate) fn write_if_changed(&self, contents: Vec<u8>) -> Option<PendingWrite> {
+        (self.bytes.as_deref() != Some(contents.as_slice())).then(|| PendingWrite {
+            path: self.path.clone(),
+            contents,
+            mode: self.mode,
+        })
+    }
+}
+
+/// Where a prefix keeps its accounts.
+pub(crate) struct AccountFiles {
+    pub(crate) passwd: Tracked,
+    pub(crate) master: Tracked,
+    pub(crate) group: Tracked,
+    pub(crate) sidecar: Tracked,
+    pub(crate) lock: PathBuf,
+    pub(crate) journal: PathBuf,
+}
+
+impl AccountFiles {
+    pub(crate) fn new(prefix: &Prefix) -> AccountFiles {
+        let etc = prefix.etc_dir();
+        let state = prefix.var_dir().join("db").join("darling-nix");
+        AccountFiles {
+            passwd: Tracked::new(etc.join("passwd"), 0o644),
+            master: Tracked::new(etc.join("master.passwd"), 0o600),
+            group: Tracked::new(etc.join("group"), 0o644),
+            sidecar: Tracked::new(state.join("accounts.json"), 0o644),
+            lock: state.join("accounts.lock"),
+            journal: state.join("accounts.journal"),
+        }
+    }
+
+    /// Remember what a committed write put in its file.
+    pub(crate) fn written(&mut self, w: PendingWrite) {
+        let tracked = [
+            &mut self.passwd,
+            &mut self.master,
+            &mut self.group,
+            &mut self.sidecar,
+        ];
+        if let Some(t) = tracked.into_iter().find(|t| t.path == w.path) {
+            t.bytes = Some(w.contents);
+        }
+    }
+}
+
+/// The directory a write needs, created if missing.
+pub(crate) fn ensure_parent(path: &Path) -> Result<(), StoreError> {
+    match path.parent() {
+        Some(dir) => fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e)),
+        None => Ok(()),
+    }
+}
