@@ -91,10 +91,13 @@ impl LivePrefix {
     fn create(test: &str, darling: &Path) -> std::io::Result<LivePrefix> {
         // Not under a 0700 home or checkout: Darling's own daemons and our
         // tools running inside must reach it.
+        // Short: Darling's sockets live under the prefix and a socket path
+        // must fit in 108 bytes.
+        let short: String = test.chars().take(12).collect();
         let dir = tempfile::Builder::new()
-            .prefix(&format!("darling-nix-live-{test}-"))
+            .prefix(&format!("dnl-{short}-"))
             .tempdir_in(scratch_root())?;
-        let prefix = dir.path().join("prefix");
+        let prefix = dir.path().join("p");
         Ok(LivePrefix {
             dir,
             prefix,
@@ -142,7 +145,10 @@ impl LivePrefix {
     }
 
     /// Runs `script` with Darling's `/bin/bash` inside the prefix and
-    /// returns its output (read from files) and exit status.
+    /// returns its output (read from files) and exit status. The script
+    /// ends with an explicit `exit $?`: when bash execs an ELF program in
+    /// place of itself (its last command), `darling shell` returns 0 at
+    /// once, while the program still runs.
     pub fn shell(&self, script: &str) -> Out {
         self.shell_timeout(script, Duration::from_secs(300))
     }
@@ -150,6 +156,12 @@ impl LivePrefix {
     /// [`LivePrefix::shell`] with a time limit; on expiry the prefix is
     /// shut down and the result has code -1.
     pub fn shell_timeout(&self, script: &str, limit: Duration) -> Out {
+        self.shell_exact(&format!("{script}\nexit $?"), limit)
+    }
+
+    /// Runs `script` as given, without the trailing `exit $?` (to observe
+    /// Darling's own behaviour).
+    pub fn shell_exact(&self, script: &str, limit: Duration) -> Out {
         let d = self.scratch();
         let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (so, se) = (d.join(format!("out.{n}")), d.join(format!("err.{n}")));
