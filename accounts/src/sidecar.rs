@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub type Attrs = BTreeMap<String, Vec<String>>;
+pub(crate) type Attrs = BTreeMap<String, Vec<String>>;
 
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Sidecar {
+pub(crate) struct Sidecar {
     pub version: u32,
     #[serde(default, rename = "Users")]
     pub users: BTreeMap<String, Overlay>,
@@ -21,7 +21,7 @@ pub struct Sidecar {
 /// has no file line at all yet (a user without UniqueID, a group without
 /// PrimaryGroupID) and lives here entirely.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Overlay {
+pub(crate) struct Overlay {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub set: Attrs,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -31,13 +31,13 @@ pub struct Overlay {
 }
 
 impl Sidecar {
-    pub const VERSION: u32 = 1;
+    pub(crate) const VERSION: u32 = 1;
 
-    pub fn parse(text: &str) -> Result<Sidecar, serde_json::Error> {
+    pub(crate) fn parse(text: &str) -> Result<Sidecar, serde_json::Error> {
         serde_json::from_str(text)
     }
 
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
         let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
         v.push(b'\n');
         v

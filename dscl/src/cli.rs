@@ -41,7 +41,7 @@ pub struct Invocation {
     pub myname: String,
 }
 
-pub enum Parsed {
+pub(crate) enum Parsed {
     Run(Invocation),
     Exit {
         code: i32,
@@ -50,7 +50,7 @@ pub enum Parsed {
     },
 }
 
-pub fn usage(myname: &str) -> String {
+pub(crate) fn usage(myname: &str) -> String {
     let mut u =
         format!("dscl (v{VERSION})\nusage: {myname} [options] [<datasource> [<command>]]\n");
     u.push_str(concat!(
@@ -120,7 +120,7 @@ fn lookup(cmd: &str) -> Option<(Op, usize)> {
     })
 }
 
-pub fn parse(args: &[String]) -> Parsed {
+pub(crate) fn parse(args: &[String]) -> Parsed {
     let myname = args
         .first()
         .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())

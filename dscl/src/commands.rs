@@ -98,7 +98,7 @@ fn resolve(store: &Store, comps: &[String]) -> Option<Target> {
     Some(t)
 }
 
-pub fn dispatch(inv: &Invocation, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+pub(crate) fn dispatch(inv: &Invocation, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     if inv.op == Op::Unsupported {
         let _ = writeln!(
             err,

@@ -22,7 +22,7 @@ fn url_encode(v: &str) -> String {
 
 /// One `Key: v1 v2` line; if any value contains a space every value goes on
 /// its own line, indented by one space.
-pub fn attribute(
+pub(crate) fn attribute(
     w: &mut dyn Write,
     key: &str,
     values: &[String],
@@ -42,7 +42,7 @@ pub fn attribute(
 }
 
 /// A record in text form: keys sorted case-insensitively on the full key.
-pub fn record_text(w: &mut dyn Write, attrs: &Attrs, opts: &Options) -> io::Result<()> {
+pub(crate) fn record_text(w: &mut dyn Write, attrs: &Attrs, opts: &Options) -> io::Result<()> {
     let mut keys: Vec<&String> = attrs.keys().collect();
     keys.sort_by(|a, b| attr::case_insensitive_cmp(a, b));
     for k in keys {
@@ -64,7 +64,7 @@ fn plist_dict(attrs: &Attrs) -> plist::Value {
 }
 
 /// A CF-style XML plist, as `CFPropertyListCreateXMLData` lays it out.
-pub fn plist(w: &mut dyn Write, value: &plist::Value) -> io::Result<()> {
+pub(crate) fn plist(w: &mut dyn Write, value: &plist::Value) -> io::Result<()> {
     let mut buf = Vec::new();
     value.to_writer_xml(&mut buf).map_err(io::Error::other)?;
     w.write_all(&buf)?;
@@ -74,11 +74,11 @@ pub fn plist(w: &mut dyn Write, value: &plist::Value) -> io::Result<()> {
     Ok(())
 }
 
-pub fn record_plist(w: &mut dyn Write, attrs: &Attrs) -> io::Result<()> {
+pub(crate) fn record_plist(w: &mut dyn Write, attrs: &Attrs) -> io::Result<()> {
     plist(w, &plist_dict(attrs))
 }
 
-pub fn records_plist(w: &mut dyn Write, records: &[Attrs]) -> io::Result<()> {
+pub(crate) fn records_plist(w: &mut dyn Write, records: &[Attrs]) -> io::Result<()> {
     plist(
         w,
         &plist::Value::Array(records.iter().map(plist_dict).collect()),
@@ -87,7 +87,7 @@ pub fn records_plist(w: &mut dyn Write, records: &[Attrs]) -> io::Result<()> {
 
 /// `-list path key`: name, padding to the longest name plus two, then the
 /// values each behind one space.
-pub fn list_with_values(
+pub(crate) fn list_with_values(
     w: &mut dyn Write,
     rows: &[(String, Vec<String>)],
     opts: &Options,
@@ -122,7 +122,12 @@ fn ns_array(values: &[String]) -> String {
     format!("(\n{}\n)", quoted.join(",\n"))
 }
 
-pub fn search_hit(w: &mut dyn Write, name: &str, key: &str, values: &[String]) -> io::Result<()> {
+pub(crate) fn search_hit(
+    w: &mut dyn Write,
+    name: &str,
+    key: &str,
+    values: &[String],
+) -> io::Result<()> {
     writeln!(
         w,
         "{name}\t\t{} = {}",

@@ -1,6 +1,6 @@
 //! BSD getopt(3): no argument permutation, stops at the first operand or `--`.
 
-pub struct Getopt<'a> {
+pub(crate) struct Getopt<'a> {
     args: &'a [String],
     spec: &'a str,
     index: usize,
@@ -8,7 +8,7 @@ pub struct Getopt<'a> {
 }
 
 impl<'a> Getopt<'a> {
-    pub fn new(args: &'a [String], spec: &'a str) -> Getopt<'a> {
+    pub(crate) fn new(args: &'a [String], spec: &'a str) -> Getopt<'a> {
         Getopt {
             args,
             spec,
@@ -18,7 +18,7 @@ impl<'a> Getopt<'a> {
     }
 
     /// The index of the first operand once options are exhausted.
-    pub fn index(&self) -> usize {
+    pub(crate) fn index(&self) -> usize {
         self.index
     }
 

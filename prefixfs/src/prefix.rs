@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 /// The environment variable that names the prefix explicitly. It wins over
 /// every detection method, for tests and for host-side use.
-pub const PREFIX_ENV: &str = "DARLING_PREFIX";
+pub(crate) const PREFIX_ENV: &str = "DARLING_PREFIX";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrefixError {

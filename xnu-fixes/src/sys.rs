@@ -407,7 +407,7 @@ mod shim {
     /// # Safety
     /// The arguments must be valid for syscall `nr`, as for the kernel.
     #[no_mangle]
-    pub unsafe extern "C" fn __linux_syscall(
+    pub(super) unsafe extern "C" fn __linux_syscall(
         nr: c_int,
         a1: c_long,
         a2: c_long,
@@ -438,7 +438,7 @@ mod shim {
     /// # Safety
     /// `path` NUL-terminated; `out` writable for `out_size` bytes.
     #[no_mangle]
-    pub unsafe extern "C" fn xnu_fixes_translate_path(
+    pub(super) unsafe extern "C" fn xnu_fixes_translate_path(
         path: *const c_char,
         out: *mut c_char,
         out_size: usize,

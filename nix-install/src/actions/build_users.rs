@@ -10,7 +10,7 @@ use crate::error::{io_at, Error};
 use crate::files::Changes;
 use crate::{Cx, Mode, Settings, GID, GROUP};
 
-pub struct BuildUsers;
+pub(super) struct BuildUsers;
 
 /// The account names the prefix has now, read from its files on the host.
 struct Accounts {

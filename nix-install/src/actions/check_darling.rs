@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::files::Changes;
 use crate::{Cx, Settings};
 
-pub struct CheckDarling;
+pub(super) struct CheckDarling;
 
 impl Action for CheckDarling {
     fn id(&self) -> ActionId {

@@ -11,9 +11,9 @@ use crate::error::Error;
 use crate::files::Changes;
 use crate::{Cx, Mode, Settings};
 
-pub struct Daemon;
+pub(super) struct Daemon;
 
-pub const LABEL: &str = "org.nixos.nix-daemon";
+pub(super) const LABEL: &str = "org.nixos.nix-daemon";
 
 fn plist_path(cx: &Cx) -> PathBuf {
     cx.root()
@@ -22,7 +22,7 @@ fn plist_path(cx: &Cx) -> PathBuf {
 }
 
 /// The launchd job as XML.
-pub fn plist_bytes(s: &Settings) -> Vec<u8> {
+pub(super) fn plist_bytes(s: &Settings) -> Vec<u8> {
     let mut d = Dictionary::new();
     if !s.libsandbox_fixed {
         // Darling's libsandbox cannot run Nix's sandbox profile yet.

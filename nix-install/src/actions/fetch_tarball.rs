@@ -10,7 +10,7 @@ use crate::files::{sha256_file, Changes};
 use crate::tarball::version_gate;
 use crate::{Cx, Settings};
 
-pub struct FetchTarball;
+pub(super) struct FetchTarball;
 
 impl Action for FetchTarball {
     fn id(&self) -> ActionId {

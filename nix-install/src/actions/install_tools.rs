@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::files::Changes;
 use crate::{Cx, Settings, TOOLS};
 
-pub struct InstallTools;
+pub(super) struct InstallTools;
 
 impl Action for InstallTools {
     fn id(&self) -> ActionId {

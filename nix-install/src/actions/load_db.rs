@@ -10,7 +10,7 @@ use crate::files::Changes;
 use crate::tarball::reginfo_paths;
 use crate::{Cx, Settings};
 
-pub struct LoadDb;
+pub(super) struct LoadDb;
 
 fn db_path(cx: &Cx) -> PathBuf {
     cx.root().join("nix/var/nix/db/db.sqlite")

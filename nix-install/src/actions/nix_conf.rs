@@ -11,7 +11,7 @@ use crate::error::{io_at, Error};
 use crate::files::Changes;
 use crate::{Cx, Mode, Settings, GROUP};
 
-pub struct NixConf;
+pub(super) struct NixConf;
 
 const HOOK_LINE: &str = "[ -r /etc/nix/nix-darling.sh ] && . /etc/nix/nix-darling.sh # darling-nix";
 

@@ -8,7 +8,7 @@ use crate::error::{io_at, Error};
 use crate::files::{symlink_atomic, Changes};
 use crate::{Cx, Settings};
 
-pub struct Profile;
+pub(super) struct Profile;
 
 impl Action for Profile {
     fn id(&self) -> ActionId {

@@ -10,7 +10,7 @@ use crate::files::{write_atomic, Changes};
 use crate::tarball::reginfo_paths;
 use crate::{Cx, Settings};
 
-pub struct UnpackStore;
+pub(super) struct UnpackStore;
 
 /// `store/` and `.reginfo` of an unpacked tarball (`<dir>/store`).
 fn unpacked(dir: &Path) -> Result<(PathBuf, PathBuf), Error> {

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use e2e::Out;
 
-pub struct Tarball {
+pub(crate) struct Tarball {
     _dir: tempfile::TempDir,
     pub path: PathBuf,
     pub sha256: String,
@@ -19,7 +19,7 @@ pub struct Tarball {
 /// Nix: a `nix-<version>` store path whose `bin/nix-store` is `nix_store`
 /// (a script standing in for the darwin binary) and one data path. Its
 /// `.reginfo` is real (`nix-store --dump-db`).
-pub fn tarball(version: &str, nix_store: &str) -> Tarball {
+pub(crate) fn tarball(version: &str, nix_store: &str) -> Tarball {
     e2e::nix::require_nix();
     let dir = tempfile::tempdir().unwrap();
     let s = dir.path().join("s");

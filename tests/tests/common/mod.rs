@@ -3,24 +3,26 @@
 //! (live_accounts.rs, Darling's bash), with the transcripts both must print.
 #![allow(dead_code)] // each test binary uses its own subset
 
-pub const NIX_SHELL_INSTALLER: &str = include_str!("../../scenarios/nix-shell-installer.sh");
-pub const NIX_UNINSTALL: &str = include_str!("../../scenarios/nix-uninstall.sh");
-pub const SEQUOIA_SETUP: &str = include_str!("../../scenarios/sequoia-setup.sh");
-pub const SEQUOIA_MIGRATION: &str = include_str!("../../scenarios/sequoia-migration.sh");
-pub const BIGSUR_SETUP: &str = include_str!("../../scenarios/bigsur-setup.sh");
-pub const BIGSUR_MIGRATION: &str = include_str!("../../scenarios/bigsur-migration.sh");
-pub const RUST_INSTALLER: &str = include_str!("../../scenarios/rust-installer.sh");
-pub const RUST_UNINSTALL: &str = include_str!("../../scenarios/rust-uninstall.sh");
-pub const NIX_DARWIN_ACTIVATION: &str = include_str!("../../scenarios/nix-darwin-activation.sh");
-pub const NIX_DARWIN_UNINSTALL_SHELLS: &str =
+pub(crate) const NIX_SHELL_INSTALLER: &str = include_str!("../../scenarios/nix-shell-installer.sh");
+pub(crate) const NIX_UNINSTALL: &str = include_str!("../../scenarios/nix-uninstall.sh");
+pub(crate) const SEQUOIA_SETUP: &str = include_str!("../../scenarios/sequoia-setup.sh");
+pub(crate) const SEQUOIA_MIGRATION: &str = include_str!("../../scenarios/sequoia-migration.sh");
+pub(crate) const BIGSUR_SETUP: &str = include_str!("../../scenarios/bigsur-setup.sh");
+pub(crate) const BIGSUR_MIGRATION: &str = include_str!("../../scenarios/bigsur-migration.sh");
+pub(crate) const RUST_INSTALLER: &str = include_str!("../../scenarios/rust-installer.sh");
+pub(crate) const RUST_UNINSTALL: &str = include_str!("../../scenarios/rust-uninstall.sh");
+pub(crate) const NIX_DARWIN_ACTIVATION: &str =
+    include_str!("../../scenarios/nix-darwin-activation.sh");
+pub(crate) const NIX_DARWIN_UNINSTALL_SHELLS: &str =
     include_str!("../../scenarios/nix-darwin-uninstall-shells.sh");
-pub const MACOS_STOCK_ACCOUNTS: &str = include_str!("../../scenarios/macos-stock-accounts.sh");
-pub const DISKUTIL_INSTALLERS: &str = include_str!("../../scenarios/diskutil-installers.sh");
+pub(crate) const MACOS_STOCK_ACCOUNTS: &str =
+    include_str!("../../scenarios/macos-stock-accounts.sh");
+pub(crate) const DISKUTIL_INSTALLERS: &str = include_str!("../../scenarios/diskutil-installers.sh");
 
-pub const SEQUOIA_MIGRATION_OUT: &str =
+pub(crate) const SEQUOIA_MIGRATION_OUT: &str =
     "_nixbld1 301 -> 351\n_nixbld2 302 -> 352\n_nixbld3 303 -> 353\n";
 
-pub const RUST_INSTALLER_OUT: &str = "plan checkmember: 64
+pub(crate) const RUST_INSTALLER_OUT: &str = "plan checkmember: 64
 _nixbld1 checkmember before: 67
 _nixbld1 checkmember after: 0
 _nixbld2 checkmember before: 67
@@ -29,12 +31,12 @@ _nixbld3 checkmember before: 67
 _nixbld3 checkmember after: 0
 ";
 
-pub const RUST_UNINSTALL_OUT: &str = "second delete: 185 delete: Invalid Path
+pub(crate) const RUST_UNINSTALL_OUT: &str = "second delete: 185 delete: Invalid Path
 <dscl_cmd> DS Error: -14009 (eDSUnknownNodeName)
 members left: GroupMembership:
 ";
 
-pub const DISKUTIL_INSTALLERS_OUT: &str = "root GlobalPermissionsEnabled: <true/>
+pub(crate) const DISKUTIL_INSTALLERS_OUT: &str = "root GlobalPermissionsEnabled: <true/>
 root ParentWholeDisk: disk1
 Nix Store before: 1
 created: disk1s7

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub fn workspace() -> PathBuf {
+pub(crate) fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
@@ -14,13 +14,13 @@ pub fn workspace() -> PathBuf {
 
 /// Builds `libxnu_fixes.a` with `features` for the host; returns its path.
 #[allow(dead_code)] // not every test binary builds for the host
-pub fn staticlib(variant: &str, features: &str) -> PathBuf {
+pub(crate) fn staticlib(variant: &str, features: &str) -> PathBuf {
     staticlib_for(variant, features, None)
 }
 
 /// Builds `libxnu_fixes.a` with `features`, for `triple` (a Rust target
 /// that must be installed) or the host; returns its path.
-pub fn staticlib_for(variant: &str, features: &str, triple: Option<&str>) -> PathBuf {
+pub(crate) fn staticlib_for(variant: &str, features: &str, triple: Option<&str>) -> PathBuf {
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("xnu-staticlib-{variant}"));
     let mut cmd = Command::new(env!("CARGO"));
     cmd.args([
@@ -62,12 +62,12 @@ pub fn staticlib_for(variant: &str, features: &str, triple: Option<&str>) -> Pat
 
 /// The Rust target Darling's libsystem_kernel needs.
 #[allow(dead_code)]
-pub const DARWIN: &str = "x86_64-apple-darwin";
+pub(crate) const DARWIN: &str = "x86_64-apple-darwin";
 
 /// Makes sure the Rust target for Darwin is installed (running `rustup
 /// target add` if it is not). `Err` says why it cannot be.
 #[allow(dead_code)]
-pub fn ensure_darwin_target() -> Result<(), String> {
+pub(crate) fn ensure_darwin_target() -> Result<(), String> {
     let sysroot = Command::new("rustc")
         .args(["--print", "sysroot"])
         .output()
@@ -100,7 +100,7 @@ pub fn ensure_darwin_target() -> Result<(), String> {
 /// Skips a test that needs a tool this machine lacks, with one line saying
 /// why, unless `DARLING_NIX_LIVE=require` (CI), where that is a failure.
 #[allow(dead_code)]
-pub fn skip(test: &str, why: &str) {
+pub(crate) fn skip(test: &str, why: &str) {
     assert!(
         !e2e::live::required(),
         "{test} required (DARLING_NIX_LIVE=require) but {why}"
