@@ -48,6 +48,8 @@ pub enum StoreError {
         status: String,
         stderr: String,
     },
+    #[error("`register = \"import\"` cannot work with Nix {0}.{1}: it ignores NIX_HELD_LOCKS, so the import would wait for ever on the output locks Nix holds; set `register = \"auto\"`")]
+    ImportDeadlocks(u32, u32),
     #[error("writing the store database {db}: {msg}")]
     Db { db: String, msg: String },
 }
@@ -410,7 +412,15 @@ pub fn register_route(
     };
     match mode {
         Register::Db => db::register(loc, outputs, deriver).map(|_| Route::Db),
-        Register::Import => import(nix_store, loc, outputs, deriver).map(|_| Route::Import),
+        Register::Import => {
+            // A Nix that ignores NIX_HELD_LOCKS would hang on the import
+            // until Nix gives up on us: refuse at once instead.
+            let v = nix_version_cached(nix_store, cache_dir)?;
+            if !v.honours_held_locks() {
+                return Err(StoreError::ImportDeadlocks(v.major, v.minor));
+            }
+            import(nix_store, loc, outputs, deriver).map(|_| Route::Import)
+        }
         _ => register_validity(nix_store, loc, outputs, deriver).map(|_| Route::RegisterValidity),
     }
 }
