@@ -11,7 +11,10 @@ use std::process::{Command, Stdio};
 
 use crate::roots::NixEnv;
 use crate::Out;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 
 const APPLETS: &[&str] = &[
     "sh", "cat", "echo", "ls", "wc", "sleep", "mkdir", "rmdir", "mv", "cp", "touch", "date",
@@ -143,6 +146,44 @@ impl NixStore {
     /// A command of this Nix (`nix-store`, `nix-daemon`, ...).
     pub fn command(&self, program: &str) -> Command {
         self.env.command(program)
+    }
+
+    /// A command of this Nix that sees this store's files at the logical
+    /// `/nix/store` (a private bind mount), as a daemon's clients do: they
+    /// read `.drv` files at their logical paths.
+    pub fn client(&self, program: &str) -> Command {
+        let mut c = self.env.command(program);
+        let logical = match &self.env.root {
+            Some(r) => r.join("nix/store"),
+            None => PathBuf::from("/nix/store"),
+        };
+        fs::create_dir_all(&logical).expect("mount point for /nix/store");
+        let from = CString::new(
+            self.inside(&self.store.join("nix/store"))
+                .into_os_string()
+                .into_vec(),
+        )
+        .unwrap();
+        let to = c"/nix/store";
+        // SAFETY: runs between fork and exec after the root was entered;
+        // only system calls on C strings made before the fork.
+        unsafe {
+            c.pre_exec(move || {
+                use nix::mount::{mount, MsFlags};
+                let none: Option<&std::ffi::CStr> = None;
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+                mount(
+                    none,
+                    c"/",
+                    none,
+                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                    none,
+                )?;
+                mount(Some(from.as_c_str()), to, none, MsFlags::MS_BIND, none)?;
+                Ok(())
+            });
+        }
+        c
     }
 
     /// `nix-store --store <dir> ARGS`.
