@@ -24,6 +24,10 @@ pub const VERSIONS: &[(&str, Option<&str>)] = &[
     ("2.34", Some("sid")),
 ];
 
+/// What a root holds besides a minimal Debian: Nix, a static shell for the
+/// chroot runner, and an ssh client for Nix's `ssh-ng://` builders.
+pub const PACKAGES: &str = "nix-bin,busybox-static,openssh-client";
+
 /// Whether `DARLING_NIX_ROOTS=require` is set (CI): a missing root fails.
 pub fn required() -> bool {
     std::env::var("DARLING_NIX_ROOTS").is_ok_and(|v| v == "require")
@@ -223,14 +227,16 @@ fn ensure_root(suite: &str) -> Result<PathBuf, String> {
     let dir = roots_dir();
     let root = dir.join(suite);
     let marker = root.join(".darling-nix-root");
-    if !marker.exists() {
+    let want = format!("{suite} {PACKAGES}\n");
+    let current = || fs::read_to_string(&marker).ok().as_deref() == Some(want.as_str());
+    if !current() {
         fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         // One builder per suite; the others wait for it here.
         let lock = fs::File::create(dir.join(format!("{suite}.lock")))
             .map_err(|e| format!("lock in {}: {e}", dir.display()))?;
         lock.lock().map_err(|e| format!("locking: {e}"))?;
-        if !marker.exists() {
-            build_root(suite, &dir, &root)?;
+        if !current() {
+            build_root(suite, &dir, &root, &want)?;
         }
     }
     let conf = root.join(CONF_DIR.trim_start_matches('/')).join("nix.conf");
@@ -248,7 +254,7 @@ fn write_replace(path: &Path, text: &str) -> Result<(), String> {
     fs::rename(&tmp, path).map_err(|e| e.to_string())
 }
 
-fn build_root(suite: &str, dir: &Path, root: &Path) -> Result<(), String> {
+fn build_root(suite: &str, dir: &Path, root: &Path, marker: &str) -> Result<(), String> {
     let mm = which::which("mmdebstrap").map_err(|_| {
         format!(
             "no root at {} and mmdebstrap is not installed (`bash .ci/run` installs it)",
@@ -263,7 +269,8 @@ fn build_root(suite: &str, dir: &Path, root: &Path) -> Result<(), String> {
     let log = fs::File::create(&log_path).map_err(|e| e.to_string())?;
     eprintln!("building the Nix root {} with mmdebstrap", root.display());
     let mut c = Command::new(mm);
-    c.args(["--variant=minbase", "--include=nix-bin,busybox-static"]);
+    c.arg("--variant=minbase")
+        .arg(format!("--include={PACKAGES}"));
     // sid's Release file on the mirror is often past its Valid-Until date.
     c.arg("--aptopt=Acquire::Check-Valid-Until \"false\"");
     c.arg(suite).arg(&tmp);
@@ -279,7 +286,7 @@ fn build_root(suite: &str, dir: &Path, root: &Path) -> Result<(), String> {
             log_path.display()
         ));
     }
-    fs::write(tmp.join(".darling-nix-root"), format!("{suite}\n")).map_err(|e| e.to_string())?;
+    fs::write(tmp.join(".darling-nix-root"), marker).map_err(|e| e.to_string())?;
     if root.exists() {
         fs::remove_dir_all(root).map_err(|e| e.to_string())?;
     }
