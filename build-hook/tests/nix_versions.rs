@@ -299,7 +299,49 @@ fn external_builders(s: &NixStore) {
     s.verify();
 }
 
+fn store_setting_as_this_nix_sends_it(s: &NixStore) {
+    // A probe hook keeps what Nix writes to it (the settings block), then
+    // goes away. The `store` setting it carries must be one the hook maps
+    // to this very chroot store (2.34 writes `local:///DIR`).
+    let capture = s.scratch().join("settings.bin");
+    let probe = s.scratch().join("probe.sh");
+    fs::write(
+        &probe,
+        format!(
+            "#!/bin/sh\nexec 3<&0\ncat <&3 > {} &\nsleep 1\nkill $!\n",
+            s.inside(&capture).display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&probe, fs::Permissions::from_mode(0o755)).unwrap();
+    let drv = darwin(s, "probe", "echo > $out");
+    let mut c = s.command("nix-store");
+    c.arg("--store").arg(s.store_arg()).arg("-r").arg(&drv);
+    c.args(["--option", "builders", "", "--option", "substituters", ""]);
+    c.arg("--option").arg("build-hook").arg(s.inside(&probe));
+    let o: Out = c.output().unwrap().into();
+    assert_ne!(o.code, 0, "the probe cannot build: {}", o.stderr);
+    let bytes = fs::read(&capture).unwrap();
+    let mut r = build_hook::wire::WireReader::new(&bytes[..]);
+    let settings = build_hook::protocol::read_settings(&mut r).unwrap();
+    let store = settings.get("store").unwrap_or_else(|| {
+        panic!(
+            "no `store` among {} settings ({} bytes)",
+            settings.len(),
+            bytes.len()
+        )
+    });
+    if s.env().at_least(2, 34) {
+        assert!(store.starts_with("local://"), "{store}");
+    }
+    let loc = build_hook::store::StoreLoc::from_setting(Some(&store)).unwrap();
+    assert_eq!(loc.root, s.store_arg(), "{store}");
+    assert_eq!(loc.state_dir, s.store_arg().join("nix/var/nix"), "{store}");
+}
+
 each_nix!(
+    store_setting_as_this_nix_sends_it,
     argv_shape,
     check_against_this_nix,
     through_a_real_daemon,
