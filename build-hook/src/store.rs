@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use crate::config::Register;
 use crate::nar::{self, NarDigest, PathInfo};
@@ -342,19 +341,21 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn nix_store_cmd(nix_store: &Path, loc: &StoreLoc) -> Command {
-    let mut c = Command::new(nix_store);
+/// `nix-store [--store S] ARGS` with stdout discarded and stderr kept for
+/// the error message.
+fn nix_store_cmd(nix_store: &Path, loc: &StoreLoc, args: &[&str]) -> duct::Expression {
+    let mut argv: Vec<&str> = Vec::new();
     if let Some(u) = &loc.cli {
-        c.args(["--store", u]);
+        argv.extend(["--store", u.as_str()]);
     }
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    c
+    argv.extend(args);
+    duct::cmd(nix_store, argv)
+        .stdout_null()
+        .stderr_capture()
+        .unchecked()
 }
 
-fn finish(child: std::process::Child, cmd: &str) -> Result<(), StoreError> {
-    let out = child.wait_with_output()?;
+fn finish(out: std::process::Output, cmd: &str) -> Result<(), StoreError> {
     if out.status.success() {
         Ok(())
     } else {
@@ -434,10 +435,13 @@ fn import(
     deriver: &str,
 ) -> Result<(), StoreError> {
     let held: Vec<&str> = outputs.iter().map(|o| o.path.as_str()).collect();
-    let mut cmd = nix_store_cmd(nix_store, loc);
-    cmd.arg("--import").env("NIX_HELD_LOCKS", held.join(" "));
-    let mut child = cmd.spawn()?;
-    let mut stdin = io::BufWriter::with_capacity(1 << 16, child.stdin.take().expect("piped"));
+    // Streamed through a pipe: outputs can be far larger than memory.
+    let (reader, writer) = io::pipe()?;
+    let handle = nix_store_cmd(nix_store, loc, &["--import"])
+        .env("NIX_HELD_LOCKS", held.join(" "))
+        .stdin_file(reader)
+        .start()?;
+    let mut stdin = io::BufWriter::with_capacity(1 << 16, writer);
     let write_result = (|| -> io::Result<()> {
         for b in topo_order(outputs) {
             stdin.write_all(&1u64.to_le_bytes())?;
@@ -461,7 +465,7 @@ fn import(
         stdin.flush()
     })();
     drop(stdin);
-    let r = finish(child, "nix-store --import");
+    let r = finish(handle.into_output()?, "nix-store --import");
     write_result?;
     r
 }
@@ -488,17 +492,10 @@ fn register_validity(
             text.push('\n');
         }
     }
-    let mut cmd = nix_store_cmd(nix_store, loc);
-    cmd.args(["--register-validity", "--hash-given"]);
-    let mut child = cmd.spawn()?;
-    let w = child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(text.as_bytes());
-    let r = finish(child, "nix-store --register-validity");
-    w?;
-    r
+    let out = nix_store_cmd(nix_store, loc, &["--register-validity", "--hash-given"])
+        .stdin_bytes(text)
+        .run()?;
+    finish(out, "nix-store --register-validity")
 }
 
 #[cfg(test)]
