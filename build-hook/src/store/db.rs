@@ -146,3 +146,56 @@ pub fn register(loc: &StoreLoc, outputs: &[Built], deriver: &str) -> Result<(), 
     }
     tx.commit().map_err(|e| err(&db_file, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nar::PathInfo;
+
+    fn built(p: &str, refs: &[&str]) -> Built {
+        Built {
+            path: p.into(),
+            info: PathInfo {
+                nar_sha256: [0; 32],
+                nar_size: 8,
+                references: refs.iter().map(|s| s.to_string()).collect(),
+            },
+        }
+    }
+
+    fn store(schema: &str) -> (tempfile::TempDir, StoreLoc) {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("nix/var/nix/db");
+        std::fs::create_dir_all(&db).unwrap();
+        std::fs::write(db.join("schema"), schema).unwrap();
+        std::fs::write(db.join("big-lock"), "").unwrap();
+        let loc = StoreLoc::from_setting(Some(d.path().to_str().unwrap())).unwrap();
+        (d, loc)
+    }
+
+    #[test]
+    fn refuses_another_schema_version() {
+        let (_d, loc) = store("11");
+        let e = register(&loc, &[built("/nix/store/a-x", &[])], "").unwrap_err();
+        assert!(e.to_string().contains("schema version 11 is not 10"), "{e}");
+    }
+
+    #[test]
+    fn never_waits_behind_an_exclusive_big_lock() {
+        let (d, loc) = store("10");
+        let f = File::open(d.path().join("nix/var/nix/db/big-lock")).unwrap();
+        let _held = Flock::lock(f, FlockArg::LockExclusiveNonblock).unwrap();
+        let t = std::time::Instant::now();
+        let e = register(&loc, &[built("/nix/store/a-x", &[])], "").unwrap_err();
+        assert!(e.to_string().contains("held exclusively"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn cycles_between_outputs_are_refused() {
+        let ok = [built("/s/a", &["/s/a", "/s/b"]), built("/s/b", &["/s/in"])];
+        assert!(check_acyclic(&ok).is_ok());
+        let cyclic = [built("/s/a", &["/s/b"]), built("/s/b", &["/s/a"])];
+        assert!(check_acyclic(&cyclic).unwrap_err().contains("cycle"));
+    }
+}
