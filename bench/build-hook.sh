@@ -104,7 +104,7 @@ run_ours() { # STORE [EXTRA-CONFIG]
 WAYS=${WAYS:-floor peer ours ours-nix ours-noq}
 minor=$(nix-store --version | awk '{ split($NF, v, "."); print v[2] }')
 if [ "$minor" -ge 29 ]; then NIXREG=register-validity; else NIXREG=import; fi
-declare -A total
+declare -A total times
 for r in $(seq "$ROUNDS"); do
   for way in $WAYS; do
     s="$WORK/$way-$r"; new_store "$s"
@@ -122,15 +122,22 @@ for r in $(seq "$ROUNDS"); do
     t1=$(now)
     ms=$(( (t1 - t0) / 1000000 ))
     total[$way]=$(( ${total[$way]:-0} + ms ))
+    times[$way]="${times[$way]:-} $ms"
     echo "round $r $way: $ms ms"
   done
 done
 
 per() { awk -v t="${total[$1]}" -v r="$ROUNDS" -v n="$N" 'BEGIN { printf "%.1f", t / r / n }'; }
 ratio() { awk -v a="${total[$1]}" -v b="${total[$2]}" 'BEGIN { printf "%.2f", a / b }'; }
+# Medians too: one round that waits out a `postpone` (a whole
+# build-poll-interval) moves the mean a lot.
+median() { printf '%s\n' ${times[$1]} | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+mper() { awk -v t="$(median "$1")" -v n="$N" 'BEGIN { printf "%.1f", t / n }'; }
+mratio() { awk -v a="$(median "$1")" -v b="$(median "$2")" 'BEGIN { printf "%.2f", a / b }'; }
 echo
 echo "$(nix-store --version): N=$N derivations, $ROUNDS rounds, 2 parallel builds each way, build-poll-interval $POLL s"
-printf '| way | ms per derivation | way / floor | way / ours |\n|---|---|---|---|\n'
+printf '| way | ms per derivation (mean) | way / floor | way / ours | median ms | median way / floor | median way / ours |\n|---|---|---|---|---|---|---|\n'
 for way in $WAYS; do
-  printf '| %s | %s | %s | %s |\n' "$way" "$(per $way)" "$(ratio $way floor)" "$(ratio $way ours)"
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$way" "$(per $way)" "$(ratio $way floor)" "$(ratio $way ours)" \
+    "$(mper $way)" "$(mratio $way floor)" "$(mratio $way ours)"
 done
