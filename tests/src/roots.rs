@@ -98,9 +98,9 @@ impl NixEnv {
                     !required(),
                     "Nix {name} root required (DARLING_NIX_ROOTS=require) but {why}"
                 );
-                eprintln!(
+                skip_line(&format!(
                     "skipped {test} against Nix {name}: {why} (needs root and mmdebstrap; DARLING_NIX_ROOTS=require makes this a failure)"
-                );
+                ));
                 None
             }
         }
@@ -160,6 +160,13 @@ impl NixEnv {
         }
         self.inside(&dest)
     }
+}
+
+/// Prints a skip line straight to the process's stderr: the test harness
+/// captures `eprintln!` of passing tests, and a skip must never be silent.
+pub fn skip_line(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 fn parse_version(text: &str) -> Option<(u32, u32)> {
