@@ -84,6 +84,7 @@ pub fn supervise(run: &mut Running, log: &mut dyn Write, limits: Limits) -> io::
     let mut buf = vec![0u8; 64 * 1024];
     let mut eof = false;
     let mut status = None;
+    let mut exit_poll_ms: u64 = 1;
     loop {
         if TERMINATED.load(Ordering::SeqCst) {
             run.kill();
@@ -135,7 +136,12 @@ pub fn supervise(run: &mut Running, log: &mut dyn Write, limits: Limits) -> io::
                 }
             }
         } else {
-            std::thread::sleep(Duration::from_millis(wait_ms.clamp(1, 50) as u64));
+            // The builder usually exits right after its output ends: look
+            // again soon, then back off (1, 2, 4 ... 50 ms).
+            std::thread::sleep(Duration::from_millis(
+                (wait_ms.clamp(1, 50) as u64).min(exit_poll_ms),
+            ));
+            exit_poll_ms = (exit_poll_ms * 2).min(50);
         }
         if status.is_none() {
             if let Some(st) = run.child.try_wait()? {

@@ -105,8 +105,11 @@ pub fn run(cfg: Result<Config, ConfigError>) -> Vec<Finding> {
             let how = match cfg.register {
                 Register::Import => "import with NIX_HELD_LOCKS",
                 Register::RegisterValidity => "register-validity",
-                Register::Auto if v.honours_held_locks() => "import with NIX_HELD_LOCKS (auto)",
-                Register::Auto => "register-validity (auto)",
+                Register::Db => "a direct write to the store database",
+                Register::Auto if v.honours_held_locks() => {
+                    "the store database, else import with NIX_HELD_LOCKS (auto)"
+                }
+                Register::Auto => "the store database, else register-validity (auto)",
             };
             let name = if v.lix { "Lix" } else { "Nix" };
             let mut level = Level::Ok;

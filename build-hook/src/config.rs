@@ -23,9 +23,13 @@ pub enum RunnerKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Register {
+    /// [`Register::Db`] when the store's database can be used, else
     /// `--import` with NIX_HELD_LOCKS for Nix before 2.29 and for Lix,
     /// `--register-validity` for Nix 2.29 and later.
     Auto,
+    /// Write the rows Nix's registration writes into the store database
+    /// directly (no Nix process per build).
+    Db,
     Import,
     RegisterValidity,
 }
@@ -303,7 +307,12 @@ impl Config {
                     "auto" => Register::Auto,
                     "import" => Register::Import,
                     "register-validity" => Register::RegisterValidity,
-                    _ => return Err(bad("expected `auto`, `import` or `register-validity`")),
+                    "db" => Register::Db,
+                    _ => {
+                        return Err(bad(
+                            "expected `auto`, `db`, `import` or `register-validity`",
+                        ))
+                    }
                 }
             }
             "nix-store" => {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -95,6 +95,11 @@ pub fn run(cfg: &Config, build_json: &Path) -> anyhow::Result<i32> {
         .start(&job)
         .map_err(|e| anyhow::anyhow!("{}: {e}", runner.describe()))?;
     let mut out = io::stdout();
+    // Nix reads "sandbox setup" lines until one starting with \x02 (the
+    // build environment is ready); everything after it is the build log.
+    // Without it Nix 2.34 fails with "unexpected EOF reading a line".
+    out.write_all(b"\x02\n")?;
+    out.flush()?;
     Ok(
         match supervise(&mut running, &mut out, Limits::default())? {
             Supervised::Ended(Ended::Exited(c)) => c,

@@ -170,27 +170,17 @@ pub fn canonicalise(path: &Path) -> io::Result<()> {
 }
 
 fn set_mtime_one(path: &Path) -> io::Result<()> {
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    let t = libc::timespec {
-        tv_sec: 1,
-        tv_nsec: 0,
-    };
-    let times = [t, t];
-    // SAFETY: valid NUL-terminated path and a two-element timespec array.
-    let r = unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    use nix::sys::stat::{utimensat, UtimensatFlags};
+    use nix::sys::time::TimeSpec;
+    let one = TimeSpec::new(1, 0);
+    utimensat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        &one,
+        &one,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .map_err(io::Error::from)
 }
 
 /// Removes a tree even if canonicalisation made it read-only.

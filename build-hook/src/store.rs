@@ -4,27 +4,41 @@
 use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use crate::config::Register;
 use crate::nar::{self, NarDigest, PathInfo};
 use crate::refs::RefScanner;
 use crate::wire::WireWriter;
 
-/// Where logical store paths really live.
+pub mod db;
+
+/// Where logical store paths really live, from Nix's `store` setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreLoc {
-    /// The `store` setting, passed to `nix-store --store` as is.
-    pub uri: Option<String>,
-    /// Host directory that logical `/nix/store/...` paths are under
-    /// (`/` for the real store, the chroot directory for a chroot store).
+    /// The `store` setting as Nix sent it (for messages).
+    pub setting: Option<String>,
+    /// What to pass to `nix-store --store` for the same local store
+    /// (None: the default local store).
+    pub cli: Option<String>,
+    /// Host directory the store is rooted at (`/`, or a chroot store's
+    /// directory).
     pub root: PathBuf,
+    /// The logical store directory (`/nix/store`).
+    pub store_dir: String,
+    /// Where the logical store directory really is.
+    pub real_store: PathBuf,
+    /// Nix's state directory of this store (the database is in `db/`).
+    pub state_dir: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store `{0}` is not a local store; the hook must run where the store's files are")]
+    #[error("store `{0}` (Nix's `store` setting) is not a local store; the hook must run where the store's files are: set `store` to `auto`, `local`, a directory or `local?root=DIR` for the Nix that runs the hook")]
     NotLocal(String),
+    #[error("store `{0}` (Nix's `store` setting) is a Nix daemon at a socket other than this machine's default one, so the hook cannot tell where its files are: set `store` to that daemon's own store (`local`, a directory or `local?root=DIR`)")]
+    OtherDaemon(String),
+    #[error("store `{0}` (Nix's `store` setting): {1}; set `store` to `auto`, `local`, an absolute directory or `local?root=DIR`")]
+    BadLocal(String, String),
     #[error("{0}")]
     Io(#[from] io::Error),
     #[error("`{cmd}` failed ({status}): {stderr}")]
@@ -33,35 +47,151 @@ pub enum StoreError {
         status: String,
         stderr: String,
     },
+    #[error("`register = \"import\"` cannot work with Nix {0}.{1}: it ignores NIX_HELD_LOCKS, so the import would wait for ever on the output locks Nix holds; set `register = \"auto\"`")]
+    ImportDeadlocks(u32, u32),
+    #[error("writing the store database {db}: {msg}")]
+    Db { db: String, msg: String },
+}
+
+/// Undoes `%XX` escapes (Nix percent-encodes store URLs it prints).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() && s.is_char_boundary(i + 3) {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The default state directory of the machine's own store.
+fn default_state_dir() -> PathBuf {
+    std::env::var_os("NIX_STATE_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/nix/var/nix"))
+}
+
+/// The socket of the machine's own daemon (what `daemon` connects to).
+fn default_socket() -> PathBuf {
+    std::env::var_os("NIX_DAEMON_SOCKET_PATH")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| default_state_dir().join("daemon-socket/socket"))
 }
 
 impl StoreLoc {
-    /// Interprets the `store` setting: `auto`, `local`, `local?root=DIR`,
-    /// or a bare directory (a chroot store).
+    /// Interprets the `store` setting in every form Nix writes for a local
+    /// store: `auto`, `local`, `local?root=DIR`, `local:///DIR`,
+    /// `local://?root=DIR`, a bare directory (chroot store), each with
+    /// query parameters; `daemon` and `unix://` at the default socket mean
+    /// this machine's store.
     pub fn from_setting(store: Option<&str>) -> Result<StoreLoc, StoreError> {
-        let uri = store.map(str::trim).filter(|s| !s.is_empty());
-        let root = match uri {
-            None | Some("auto") | Some("local") => PathBuf::from("/"),
-            Some(u) if u.starts_with('/') => PathBuf::from(u.split('?').next().unwrap_or(u)),
-            Some(u) if u.starts_with("local?") || u.starts_with("auto?") => {
-                let q = u.split_once('?').map(|x| x.1).unwrap_or("");
-                let root = q
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("root="))
-                    .unwrap_or("/");
-                PathBuf::from(root)
-            }
-            Some(u) => return Err(StoreError::NotLocal(u.to_string())),
+        let setting = store.map(str::trim).filter(|s| !s.is_empty());
+        let s = setting.unwrap_or("auto");
+        let (base, query) = s.split_once('?').unwrap_or((s, ""));
+        let params: Vec<(String, String)> = query
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect();
+        let param = |k: &str| {
+            params
+                .iter()
+                .rev()
+                .find(|(pk, _)| pk == k)
+                .map(|(_, v)| v.clone())
+                .filter(|v| !v.is_empty())
         };
+        let bad = |why: &str| StoreError::BadLocal(s.to_string(), why.to_string());
+        // (root, what nix-store --store gets)
+        let (root, cli): (PathBuf, Option<String>) = if base == "auto" || base == "local" {
+            // `auto` is the local store for the root (or store-owning)
+            // user the hook runs as; spell it `local` so a sub-command
+            // never goes through the daemon (whose worker would wait on
+            // the locks our parent holds).
+            let root = param("root").map(PathBuf::from);
+            let cli = if setting.is_none() {
+                None
+            } else {
+                Some(format!("local{}", s.strip_prefix(base).unwrap_or("")))
+            };
+            (root.unwrap_or_else(|| PathBuf::from("/")), cli)
+        } else if let Some(path) = base.strip_prefix("local://") {
+            let path = percent_decode(path);
+            let root = if path.is_empty() {
+                param("root").unwrap_or_else(|| "/".into())
+            } else {
+                path
+            };
+            (PathBuf::from(root), Some(s.to_string()))
+        } else if base.starts_with('/') {
+            (PathBuf::from(percent_decode(base)), Some(s.to_string()))
+        } else if base == "daemon" || base == "unix" || base.starts_with("unix://") {
+            let socket = base.strip_prefix("unix://").unwrap_or("");
+            let socket = percent_decode(socket);
+            if !socket.is_empty() && Path::new(&socket) != default_socket() {
+                return Err(StoreError::OtherDaemon(s.to_string()));
+            }
+            (PathBuf::from("/"), Some("local".into()))
+        } else if base.starts_with("./") || base.starts_with("../") || base == "." {
+            return Err(bad("a store directory must be an absolute path"));
+        } else {
+            return Err(StoreError::NotLocal(s.to_string()));
+        };
+        if !root.is_absolute() {
+            return Err(bad("the store's root must be an absolute path"));
+        }
+        let store_dir = param("store")
+            .or_else(|| {
+                std::env::var("NIX_STORE_DIR")
+                    .ok()
+                    .filter(|v| !v.is_empty())
+            })
+            .unwrap_or_else(|| "/nix/store".into());
+        if !store_dir.starts_with('/') {
+            return Err(bad("the logical store directory must be absolute"));
+        }
+        let real_store = param("real")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join(store_dir.trim_start_matches('/')));
+        let state_dir = param("state").map(PathBuf::from).unwrap_or_else(|| {
+            if root == Path::new("/") {
+                default_state_dir()
+            } else {
+                root.join("nix/var/nix")
+            }
+        });
         Ok(StoreLoc {
-            uri: uri.map(str::to_string),
+            setting: setting.map(str::to_string),
+            cli,
             root,
+            store_dir: store_dir.trim_end_matches('/').to_string(),
+            real_store,
+            state_dir,
         })
     }
 
     /// The host path of a logical store path.
     pub fn real(&self, logical: &str) -> PathBuf {
-        self.root.join(logical.trim_start_matches('/'))
+        match logical
+            .strip_prefix(self.store_dir.as_str())
+            .and_then(|r| r.strip_prefix('/'))
+        {
+            Some(rest) => self.real_store.join(rest),
+            None => self.root.join(logical.trim_start_matches('/')),
+        }
     }
 }
 
@@ -97,8 +227,7 @@ pub fn find_nix_store(configured: Option<&Path>) -> PathBuf {
     if let Some(p) = configured {
         return p.to_path_buf();
     }
-    // SAFETY: getppid has no preconditions.
-    let ppid = unsafe { libc::getppid() };
+    let ppid = nix::unistd::getppid();
     if let Ok(exe) = std::fs::read_link(format!("/proc/{ppid}/exe")) {
         if let Some(dir) = exe.parent() {
             let p = dir.join("nix-store");
@@ -107,39 +236,54 @@ pub fn find_nix_store(configured: Option<&Path>) -> PathBuf {
             }
         }
     }
-    PathBuf::from("nix-store")
+    which::which("nix-store").unwrap_or_else(|_| PathBuf::from("nix-store"))
+}
+
+/// Runs `nix-store --version`; the parsed version and its first line.
+fn ask_version(nix_store: &Path) -> Result<(NixVersion, String), StoreError> {
+    let out = duct::cmd(nix_store, ["--version"])
+        .stdin_null()
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap_or("").to_string();
+    match NixVersion::parse(&first) {
+        Some(v) if out.status.success() => Ok((v, first)),
+        _ => Err(StoreError::Command {
+            cmd: format!("{} --version", nix_store.display()),
+            status: out.status.to_string(),
+            stderr: format!(
+                "cannot parse a version from {first:?} {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        }),
+    }
 }
 
 pub fn nix_version(nix_store: &Path) -> Result<NixVersion, StoreError> {
-    let out = Command::new(nix_store)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    NixVersion::parse(&text).ok_or_else(|| StoreError::Command {
-        cmd: format!("{} --version", nix_store.display()),
-        status: out.status.to_string(),
-        stderr: format!("cannot parse version from {text:?}"),
-    })
+    ask_version(nix_store).map(|(v, _)| v)
 }
 
 /// [`nix_version`], remembered in `cache_dir` per binary (path, size and
 /// mtime), so a build does not pay for starting Nix once more just to ask.
 pub fn nix_version_cached(nix_store: &Path, cache_dir: &Path) -> Result<NixVersion, StoreError> {
     use std::os::unix::fs::MetadataExt;
-    let real = std::fs::canonicalize(nix_store).ok().or_else(|| {
-        std::env::var_os("PATH").and_then(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join(nix_store))
-                .find(|c| c.is_file())
-        })
-    });
-    let Some(real) = real else {
+    let real = if nix_store.components().count() > 1 {
+        std::fs::canonicalize(nix_store).ok()
+    } else {
+        which::which(nix_store)
+            .ok()
+            .and_then(|p| std::fs::canonicalize(p).ok())
+    };
+    let Some(meta) = real
+        .as_ref()
+        .and_then(|r| std::fs::metadata(r).ok().map(|m| (r, m)))
+    else {
         return nix_version(nix_store);
     };
-    let Ok(meta) = std::fs::metadata(&real) else {
-        return nix_version(nix_store);
-    };
+    let (real, meta) = meta;
     let key = format!("{}\t{}\t{}", real.display(), meta.size(), meta.mtime());
     let file = cache_dir.join("nix-version");
     if let Ok(text) = std::fs::read_to_string(&file) {
@@ -151,22 +295,9 @@ pub fn nix_version_cached(nix_store: &Path, cache_dir: &Path) -> Result<NixVersi
             }
         }
     }
-    let out = Command::new(nix_store)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let v = NixVersion::parse(&text).ok_or_else(|| StoreError::Command {
-        cmd: format!("{} --version", nix_store.display()),
-        status: out.status.to_string(),
-        stderr: format!("cannot parse version from {text:?}"),
-    })?;
+    let (v, first) = ask_version(nix_store)?;
     // Best effort: a missing cache only costs a re-run next time.
-    let _ = prefixfs::write_atomic(
-        &file,
-        format!("{key}\n{}", text.lines().next().unwrap_or("")).as_bytes(),
-        0o644,
-    );
+    let _ = prefixfs::write_atomic(&file, format!("{key}\n{first}").as_bytes(), 0o644);
     Ok(v)
 }
 
@@ -210,19 +341,21 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn nix_store_cmd(nix_store: &Path, loc: &StoreLoc) -> Command {
-    let mut c = Command::new(nix_store);
-    if let Some(u) = &loc.uri {
-        c.args(["--store", u]);
+/// `nix-store [--store S] ARGS` with stdout discarded and stderr kept for
+/// the error message.
+fn nix_store_cmd(nix_store: &Path, loc: &StoreLoc, args: &[&str]) -> duct::Expression {
+    let mut argv: Vec<&str> = Vec::new();
+    if let Some(u) = &loc.cli {
+        argv.extend(["--store", u.as_str()]);
     }
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    c
+    argv.extend(args);
+    duct::cmd(nix_store, argv)
+        .stdout_null()
+        .stderr_capture()
+        .unchecked()
 }
 
-fn finish(child: std::process::Child, cmd: &str) -> Result<(), StoreError> {
-    let out = child.wait_with_output()?;
+fn finish(out: std::process::Output, cmd: &str) -> Result<(), StoreError> {
     if out.status.success() {
         Ok(())
     } else {
@@ -234,6 +367,14 @@ fn finish(child: std::process::Child, cmd: &str) -> Result<(), StoreError> {
     }
 }
 
+/// How the outputs were registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Db,
+    Import,
+    RegisterValidity,
+}
+
 /// Makes the outputs valid in the store Nix uses.
 pub fn register(
     nix_store: &Path,
@@ -243,19 +384,45 @@ pub fn register(
     deriver: &str,
     cache_dir: &Path,
 ) -> Result<(), StoreError> {
+    register_route(nix_store, loc, mode, outputs, deriver, cache_dir).map(|_| ())
+}
+
+/// [`register`], saying which route it took. `auto` writes the database
+/// itself (no Nix process per build) and falls back to the `nix-store`
+/// route that suits the Nix version when the database cannot be used.
+pub fn register_route(
+    nix_store: &Path,
+    loc: &StoreLoc,
+    mode: Register,
+    outputs: &[Built],
+    deriver: &str,
+    cache_dir: &Path,
+) -> Result<Route, StoreError> {
     let mode = match mode {
-        Register::Auto => {
-            if nix_version_cached(nix_store, cache_dir)?.honours_held_locks() {
-                Register::Import
-            } else {
-                Register::RegisterValidity
+        Register::Auto => match db::register(loc, outputs, deriver) {
+            Ok(()) => return Ok(Route::Db),
+            Err(_unusable) => {
+                if nix_version_cached(nix_store, cache_dir)?.honours_held_locks() {
+                    Register::Import
+                } else {
+                    Register::RegisterValidity
+                }
             }
-        }
+        },
         m => m,
     };
     match mode {
-        Register::Import => import(nix_store, loc, outputs, deriver),
-        _ => register_validity(nix_store, loc, outputs, deriver),
+        Register::Db => db::register(loc, outputs, deriver).map(|_| Route::Db),
+        Register::Import => {
+            // A Nix that ignores NIX_HELD_LOCKS would hang on the import
+            // until Nix gives up on us: refuse at once instead.
+            let v = nix_version_cached(nix_store, cache_dir)?;
+            if !v.honours_held_locks() {
+                return Err(StoreError::ImportDeadlocks(v.major, v.minor));
+            }
+            import(nix_store, loc, outputs, deriver).map(|_| Route::Import)
+        }
+        _ => register_validity(nix_store, loc, outputs, deriver).map(|_| Route::RegisterValidity),
     }
 }
 
@@ -268,10 +435,13 @@ fn import(
     deriver: &str,
 ) -> Result<(), StoreError> {
     let held: Vec<&str> = outputs.iter().map(|o| o.path.as_str()).collect();
-    let mut cmd = nix_store_cmd(nix_store, loc);
-    cmd.arg("--import").env("NIX_HELD_LOCKS", held.join(" "));
-    let mut child = cmd.spawn()?;
-    let mut stdin = io::BufWriter::with_capacity(1 << 16, child.stdin.take().expect("piped"));
+    // Streamed through a pipe: outputs can be far larger than memory.
+    let (reader, writer) = io::pipe()?;
+    let handle = nix_store_cmd(nix_store, loc, &["--import"])
+        .env("NIX_HELD_LOCKS", held.join(" "))
+        .stdin_file(reader)
+        .start()?;
+    let mut stdin = io::BufWriter::with_capacity(1 << 16, writer);
     let write_result = (|| -> io::Result<()> {
         for b in topo_order(outputs) {
             stdin.write_all(&1u64.to_le_bytes())?;
@@ -295,7 +465,7 @@ fn import(
         stdin.flush()
     })();
     drop(stdin);
-    let r = finish(child, "nix-store --import");
+    let r = finish(handle.into_output()?, "nix-store --import");
     write_result?;
     r
 }
@@ -322,45 +492,106 @@ fn register_validity(
             text.push('\n');
         }
     }
-    let mut cmd = nix_store_cmd(nix_store, loc);
-    cmd.args(["--register-validity", "--hash-given"]);
-    let mut child = cmd.spawn()?;
-    let w = child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(text.as_bytes());
-    let r = finish(child, "nix-store --register-validity");
-    w?;
-    r
+    let out = nix_store_cmd(nix_store, loc, &["--register-validity", "--hash-given"])
+        .stdin_bytes(text)
+        .run()?;
+    finish(out, "nix-store --register-validity")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn loc(s: &str) -> StoreLoc {
+        StoreLoc::from_setting(Some(s)).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
     #[test]
-    fn store_settings() {
+    fn every_form_nix_writes_for_a_local_store() {
+        let machine = StoreLoc::from_setting(None).unwrap();
+        assert_eq!(machine.root, PathBuf::from("/"));
+        assert_eq!(machine.cli, None);
         assert_eq!(
-            StoreLoc::from_setting(Some("auto")).unwrap().root,
-            PathBuf::from("/")
+            machine.real("/nix/store/abc-x"),
+            PathBuf::from("/nix/store/abc-x")
         );
-        assert_eq!(
-            StoreLoc::from_setting(None).unwrap().root,
-            PathBuf::from("/")
-        );
-        let c = StoreLoc::from_setting(Some("/tmp/s")).unwrap();
+        // (setting, root, what nix-store --store gets)
+        for (s, root, cli) in [
+            ("auto", "/", "local"),
+            ("local", "/", "local"),
+            ("auto?trusted=1", "/", "local?trusted=1"),
+            ("/tmp/s", "/tmp/s", "/tmp/s"),
+            ("/tmp/s?read-only=false", "/tmp/s", "/tmp/s?read-only=false"),
+            ("local?root=/r&state=/x", "/r", "local?root=/r&state=/x"),
+            (
+                "local:///tmp/x/store",
+                "/tmp/x/store",
+                "local:///tmp/x/store",
+            ),
+            (
+                "local:///tmp/x%20y?require-sigs=false",
+                "/tmp/x y",
+                "local:///tmp/x%20y?require-sigs=false",
+            ),
+            ("local://?root=/tmp/r", "/tmp/r", "local://?root=/tmp/r"),
+            (
+                "local://?root=%2Ftmp%2Fr",
+                "/tmp/r",
+                "local://?root=%2Ftmp%2Fr",
+            ),
+            ("local://", "/", "local://"),
+            ("daemon", "/", "local"),
+            ("daemon?trusted=1", "/", "local"),
+            ("unix://", "/", "local"),
+            ("unix:///nix/var/nix/daemon-socket/socket", "/", "local"),
+            (
+                "unix:///nix/var/nix/daemon-socket/socket?max-connections=1",
+                "/",
+                "local",
+            ),
+        ] {
+            let l = loc(s);
+            assert_eq!(l.root, PathBuf::from(root), "{s}");
+            assert_eq!(l.cli.as_deref(), Some(cli), "{s}");
+            assert_eq!(l.setting.as_deref(), Some(s));
+        }
+        let c = loc("local:///tmp/x/store");
         assert_eq!(
             c.real("/nix/store/abc-x"),
-            PathBuf::from("/tmp/s/nix/store/abc-x")
+            PathBuf::from("/tmp/x/store/nix/store/abc-x")
         );
+        assert_eq!(c.state_dir, PathBuf::from("/tmp/x/store/nix/var/nix"));
+        let r = loc("local?root=/r&state=/x");
+        assert_eq!(r.state_dir, PathBuf::from("/x"));
+        let real = loc("local?root=/r&real=/data/store");
         assert_eq!(
-            StoreLoc::from_setting(Some("local?root=/r&state=/x"))
-                .unwrap()
-                .root,
-            PathBuf::from("/r")
+            real.real("/nix/store/abc-x"),
+            PathBuf::from("/data/store/abc-x")
         );
-        assert!(StoreLoc::from_setting(Some("ssh://host")).is_err());
+        let other = loc("local?store=/gnu/store&root=/r");
+        assert_eq!(
+            other.real("/gnu/store/a-b"),
+            PathBuf::from("/r/gnu/store/a-b")
+        );
+    }
+
+    #[test]
+    fn stores_elsewhere_are_refused_naming_the_setting() {
+        for s in [
+            "ssh://host",
+            "ssh-ng://builder?remote-store=/x",
+            "https://cache.nixos.org",
+            "file:///tmp/cache",
+            "s3://bucket",
+            "unix:///run/other/socket",
+            "./relative",
+            "local?root=relative",
+        ] {
+            let e = StoreLoc::from_setting(Some(s)).unwrap_err().to_string();
+            assert!(e.contains(&format!("`{s}`")), "{e}");
+            assert!(e.contains("Nix's `store` setting"), "{e}");
+            assert!(e.contains("set `store` to"), "{e}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! value or a store path, so lengths and counts above generous limits are
 //! reported as malformed input instead of being allocated.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 /// Longest string accepted (settings such as `nix-path` can be long, but
 /// nothing Nix sends comes near this).
@@ -53,10 +53,6 @@ pub struct WireReader<R> {
 impl<R: Read> WireReader<R> {
     pub fn new(inner: R) -> Self {
         WireReader { inner }
-    }
-
-    pub fn into_inner(self) -> R {
-        self.inner
     }
 
     /// Fills `buf` completely. `Ok(false)` means the input ended before the
@@ -178,10 +174,6 @@ impl WireWriter {
             self.str(s.as_ref());
         }
         self
-    }
-
-    pub fn write_to(&self, w: &mut impl Write) -> io::Result<()> {
-        w.write_all(&self.buf)
     }
 }
 

@@ -1,8 +1,9 @@
-//! The `--external-builder BUILD_JSON` entry (Nix 2.32+ external-builders).
-//! Nix 2.32 is not available here, so the test writes build.json exactly
-//! as Nix's ExternalDerivationBuilder does (version 1, tmpDirInSandbox
-//! "/build") and checks what Nix relies on: the outputs appear, the log is
-//! on stdout, and the exit status is the builder's.
+//! The `--external-builder BUILD_JSON` entry (Nix 2.32+ external-builders)
+//! on edge cases real Nix does not produce (a failing builder, a bad file).
+//! The test writes build.json as Nix's ExternalDerivationBuilder does
+//! (version 1, tmpDirInSandbox "/build") and checks what Nix relies on:
+//! the "ready" line, the outputs, the log on stdout, and the exit status.
+//! Real Nix 2.34 driving it: tests/nix_versions.rs `external_builders`.
 
 use std::fs;
 use std::path::PathBuf;
@@ -49,7 +50,7 @@ fn runs_build_json_through_the_runner() {
     };
     let o = run(&write("echo log line; pwd > $out; echo $TMPDIR >> $out"));
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(o.stdout, "log line\n");
+    assert_eq!(o.stdout, "\x02\nlog line\n");
     // "/build" was rewritten to where the runner shows Nix's tmpDir.
     assert_eq!(
         fs::read_to_string(s.real(out)).unwrap(),
@@ -57,7 +58,7 @@ fn runs_build_json_through_the_runner() {
     );
 
     let o = run(&write("echo failing >&2; exit 7"));
-    assert_eq!((o.code, o.stdout.as_str()), (7, "failing\n"));
+    assert_eq!((o.code, o.stdout.as_str()), (7, "\x02\nfailing\n"));
 
     let bad = top.join("bad.json");
     fs::write(&bad, "{\"version\": 2}").unwrap();

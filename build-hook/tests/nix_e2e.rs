@@ -1,6 +1,8 @@
-//! End to end with the real Nix (Debian's nix-bin 2.8) and a chroot store:
-//! `nix-store -r` runs our hook, which runs each darwin builder through the
-//! chroot runner (standing in for Darling) and registers the outputs.
+//! End to end with real Nix and a chroot store: `nix-store -r` runs our
+//! hook, which runs each darwin builder through the chroot runner (standing
+//! in for Darling) and registers the outputs. Every test runs against each
+//! Nix Debian ships: bookworm's 2.8 on the host, trixie's 2.26 and sid's
+//! 2.34 in roots made by mmdebstrap (see `e2e::roots`).
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -8,6 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use e2e::nix::NixStore;
+use e2e::roots::{NixEnv, VERSIONS};
 
 fn hook() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
@@ -25,9 +28,51 @@ fn expr(body: &str) -> String {
     format!("{PRELUDE}{body}")
 }
 
+/// Runs `test` with a fresh chroot store of the Nix called `version`, or
+/// prints one skip line when that Nix is not available.
+fn with_nix(version: &str, name: &str, test: fn(&NixStore)) {
+    if let Some(env) = NixEnv::get(version, name) {
+        test(&NixStore::with(&env));
+    }
+}
+
+/// One `#[test]` per Nix version for each listed test function:
+/// `NAME::nix_2_8`, `NAME::nix_2_26`, `NAME::nix_2_34`.
+macro_rules! each_nix {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn nix_2_8() {
+                super::with_nix("2.8", stringify!($name), super::$name)
+            }
+            #[test]
+            fn nix_2_26() {
+                super::with_nix("2.26", stringify!($name), super::$name)
+            }
+            #[test]
+            fn nix_2_34() {
+                super::with_nix("2.34", stringify!($name), super::$name)
+            }
+        }
+    )*};
+}
+
 #[test]
-fn simple_build_streams_its_log_and_registers_the_output() {
-    let s = NixStore::new();
+fn the_macro_covers_every_version() {
+    let names: Vec<&str> = VERSIONS.iter().map(|v| v.0).collect();
+    assert_eq!(names, ["2.8", "2.26", "2.34"]);
+}
+
+/// Nix 2.29 stopped mapping hook statuses 100/101 to their own codes.
+fn failed_code(s: &NixStore, code: i32) -> i32 {
+    if s.env().at_least(2, 29) {
+        1
+    } else {
+        code
+    }
+}
+
+fn simple_build_streams_its_log_and_registers_the_output(s: &NixStore) {
     let cfg = s.hook_config("h", "");
     let drv = s.instantiate(&expr(
         r#"mk "simple" "echo building simple; echo hi > $out""#,
@@ -68,9 +113,7 @@ fn simple_build_streams_its_log_and_registers_the_output() {
     assert!(!again.stderr.contains("on 'darling'"), "{}", again.stderr);
 }
 
-#[test]
-fn references_to_inputs_and_self_are_registered() {
-    let s = NixStore::new();
+fn references_to_inputs_and_self_are_registered(s: &NixStore) {
     let cfg = s.hook_config("h", "");
     let drv = s.instantiate(&expr(
         r#"let dep = mk "dep" "echo dep > $out";
@@ -91,9 +134,7 @@ fn references_to_inputs_and_self_are_registered() {
     assert_eq!(deriver.stdout.trim(), drv[0]);
 }
 
-#[test]
-fn multi_output_derivation() {
-    let s = NixStore::new();
+fn multi_output_derivation(s: &NixStore) {
     let cfg = s.hook_config("h", "");
     let drv = s.instantiate(
         r#"derivation { name = "multi"; system = "x86_64-darwin"; builder = "/bin/sh"; PATH = "/bin";
@@ -113,17 +154,15 @@ fn multi_output_derivation() {
     assert_eq!(x.permissions().mode() & 0o777, 0o555);
 }
 
-#[test]
-fn failing_builder_registers_nothing_and_shows_the_log_tail() {
-    let s = NixStore::new();
+fn failing_builder_registers_nothing_and_shows_the_log_tail(s: &NixStore) {
     let cfg = s.hook_config("h", "");
     let drv = s.instantiate(&expr(
         r#"mk "fails" "echo step one; echo about to fail >&2; mkdir $out; echo partial > $out/f; exit 3""#,
     ));
     let out = s.outputs(&drv[0]).remove(0);
     let o = s.realise(&drv, &hook(), &cfg, &[]);
-    // Nix 2.8 maps hook status 100 to a permanent build failure.
-    assert_eq!(o.code, 100, "{}", o.stderr);
+    // Nix 2.8 to 2.28 map hook status 100 to a permanent build failure.
+    assert_eq!(o.code, failed_code(s, 100), "{}", o.stderr);
     assert!(
         o.stderr.contains("about to fail"),
         "log tail missing: {}",
@@ -136,19 +175,19 @@ fn failing_builder_registers_nothing_and_shows_the_log_tail() {
     assert!(leftovers.is_empty(), "build directory left behind");
 }
 
-#[test]
-fn silent_builder_is_killed_by_max_silent_time() {
-    let s = NixStore::new();
+fn silent_builder_is_killed_by_max_silent_time(s: &NixStore) {
     let cfg = s.hook_config("h", "");
     let marker = format!("silent-{}", std::process::id());
+    // A sleep no other test (of another Nix version) runs at the same time.
+    let secs = 100 + s.env().version.1;
     let drv = s.instantiate(&expr(&format!(
-        r#"mk "{marker}" "echo started; sleep 61 & wait; touch $out""#
+        r#"mk "{marker}" "echo started; sleep {secs} & wait; touch $out""#
     )));
     let out = s.outputs(&drv[0]).remove(0);
     let t = Instant::now();
     let o = s.realise(&drv, &hook(), &cfg, &[("max-silent-time", "1")]);
     assert!(t.elapsed() < Duration::from_secs(30), "not killed in time");
-    assert_eq!(o.code, 101, "{}", o.stderr);
+    assert_eq!(o.code, failed_code(s, 101), "{}", o.stderr);
     assert!(
         o.stderr.contains("timed out after 1 seconds of silence"),
         "{}",
@@ -160,20 +199,18 @@ fn silent_builder_is_killed_by_max_silent_time() {
     let survivors = fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| fs::read(e.ok()?.path().join("cmdline")).ok())
-        .filter(|c| c == b"sleep\x0061\x00")
+        .filter(|c| *c == format!("sleep\0{secs}\0").into_bytes())
         .count();
     assert_eq!(survivors, 0, "builder processes survived the timeout");
 }
 
-#[test]
-fn chatty_builder_is_killed_by_timeout() {
-    let s = NixStore::new();
+fn chatty_builder_is_killed_by_timeout(s: &NixStore) {
     let cfg = s.hook_config("h", "");
     let drv = s.instantiate(&expr(
         r#"mk "chatty" "while true; do echo tick; sleep 0.2; done""#,
     ));
     let o = s.realise(&drv, &hook(), &cfg, &[("timeout", "1")]);
-    assert_eq!(o.code, 101, "{}", o.stderr);
+    assert_eq!(o.code, failed_code(s, 101), "{}", o.stderr);
     assert!(
         o.stderr.contains("timed out after 1 seconds"),
         "{}",
@@ -182,9 +219,7 @@ fn chatty_builder_is_killed_by_timeout() {
     assert!(!o.stderr.contains("of silence"), "{}", o.stderr);
 }
 
-#[test]
-fn twenty_builds_never_exceed_two_slots() {
-    let s = NixStore::new();
+fn twenty_builds_never_exceed_two_slots(s: &NixStore) {
     let cfg = s.hook_config("h", "max-jobs = 2");
     fs::create_dir_all(s.root().join("tmp/running")).unwrap();
     fs::create_dir_all(s.root().join("tmp/counts")).unwrap();
@@ -220,9 +255,7 @@ fn twenty_builds_never_exceed_two_slots() {
     assert_eq!(max, 2, "the two slots were never used together: {counts:?}");
 }
 
-#[test]
-fn non_darwin_is_declined_and_built_locally_even_through_a_forwarded_hook() {
-    let s = NixStore::new();
+fn non_darwin_is_declined_and_built_locally_even_through_a_forwarded_hook(s: &NixStore) {
     // Nix's own build-remote, which declines permanently with no builders:
     // we must not pass that on, or Nix would stop asking us about darwin.
     let cfg = s.hook_config("h", "forward = [\"/usr/libexec/nix/build-remote\"]");
@@ -232,7 +265,7 @@ fn non_darwin_is_declined_and_built_locally_even_through_a_forwarded_hook() {
                                   builder = "/bin/sh"; args = [ "-c" "echo local > $out" ]; };
            in mk "after-linux" "cat ${lin} > $out""#,
     ));
-    let sandbox = format!("/bin/sh={}", busybox.display());
+    let sandbox = format!("/bin/sh={}", s.inside(&busybox).display());
     let o = s.realise(&drv, &hook(), &cfg, &[("sandbox-paths", &sandbox)]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(
@@ -256,34 +289,118 @@ fn non_darwin_is_declined_and_built_locally_even_through_a_forwarded_hook() {
     assert!(!o.stderr.contains("on 'darling'"), "{}", o.stderr);
 }
 
-#[test]
-fn register_validity_on_a_chroot_store_fails_cleanly() {
-    // Nix 2.8's --register-validity hashes the logical path, so on a chroot
-    // store it must fail cleanly (not hang, nothing registered); this pins
-    // down why `auto` picks --import before 2.29.
-    let s = NixStore::new();
+fn register_validity_route(s: &NixStore) {
+    // Nix 2.8 and 2.26 hash the logical path in --register-validity, so on
+    // a chroot store it must fail cleanly (not hang, nothing registered);
+    // from 2.29 (which ignores NIX_HELD_LOCKS) it is the route that takes no
+    // output lock, so it must not deadlock against the locks Nix holds.
     let cfg = s.hook_config("h", "register = \"register-validity\"");
-    let drv = s.instantiate(&expr(r#"mk "regval" "echo x > $out""#));
+    let drv = s.instantiate(&expr(
+        r#"let dep = mk "regval-dep" "echo dep > $out"; in mk "regval" "echo ${dep} > $out""#,
+    ));
     let out = s.outputs(&drv[0]).remove(0);
+    let t = Instant::now();
     let o = s.realise(&drv, &hook(), &cfg, &[]);
-    assert_ne!(o.code, 0, "{}", o.stderr);
-    assert!(o.stderr.contains("registering the outputs"), "{}", o.stderr);
-    assert!(!s.is_valid(&out));
-    assert!(!s.real(&out).exists());
+    assert!(t.elapsed() < Duration::from_secs(60), "{}", o.stderr);
+    if s.env().at_least(2, 29) {
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        assert!(s.is_valid(&out));
+        let dep = fs::read_to_string(s.real(&out)).unwrap().trim().to_string();
+        assert_eq!(s.references(&out), vec![dep]);
+        s.verify();
+    } else {
+        assert_ne!(o.code, 0, "{}", o.stderr);
+        assert!(o.stderr.contains("registering the outputs"), "{}", o.stderr);
+        assert!(!s.is_valid(&out));
+        assert!(!s.real(&out).exists());
+    }
 }
 
-#[test]
-fn forwarded_hook_that_accepts_gets_a_transparent_relay() {
+fn import_route_and_the_version_cache(s: &NixStore) {
+    // --import with NIX_HELD_LOCKS works up to 2.28; later versions ignore
+    // the variable, so the hook refuses at once instead of hanging. Either
+    // way the version came from the hook's cache of `nix-store --version`.
+    let cfg = s.hook_config("h", "register = \"import\"");
+    let drv = s.instantiate(&expr(r#"mk "imported" "echo imported > $out""#));
+    let out = s.outputs(&drv[0]).remove(0);
+    let t = Instant::now();
+    let o = s.realise(&drv, &hook(), &cfg, &[]);
+    assert!(t.elapsed() < Duration::from_secs(60), "{}", o.stderr);
+    if s.env().at_least(2, 29) {
+        assert_ne!(o.code, 0, "{}", o.stderr);
+        assert!(
+            o.stderr.contains("it ignores NIX_HELD_LOCKS")
+                && o.stderr.contains("register = \"auto\""),
+            "{}",
+            o.stderr
+        );
+        assert!(!s.is_valid(&out) && !s.real(&out).exists());
+    } else {
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        assert!(s.is_valid(&out));
+        s.verify();
+    }
+    let cache = fs::read_to_string(s.scratch().join("h-state/nix-version")).unwrap();
+    let (key, line) = cache.split_once('\n').unwrap();
+    // Keyed by the real binary (nix-store is a link to nix from 2.x on).
+    assert!(key.starts_with('/'), "{cache}");
+    let (maj, min) = s.env().version;
+    assert!(
+        line.starts_with("nix-store (Nix) ") && line.contains(&format!(" {maj}.{min}.")),
+        "{cache}"
+    );
+}
+
+fn db_route_writes_what_nix_itself_verifies(s: &NixStore) {
+    // The default route: the rows Nix's registration writes, straight into
+    // the store database. Nix's own verify re-hashes every path against
+    // them; references, deriver and validity come back through Nix.
+    let cfg = s.hook_config("h", "register = \"db\"");
+    let drv = s.instantiate(
+        r#"let dep = derivation { name = "db-dep"; system = "x86_64-darwin"; builder = "/bin/sh";
+                                  PATH = "/bin"; args = [ "-c" "mkdir -p $out/lib; echo dep > $out/lib/f; ln -s f $out/lib/link" ]; };
+           in derivation { name = "db-multi"; system = "x86_64-darwin"; builder = "/bin/sh"; PATH = "/bin";
+             outputs = [ "out" "dev" ];
+             args = [ "-c" "mkdir -p $out/bin $dev; echo '#!/bin/sh' > $out/bin/x; echo ${dep} >> $out/bin/x; chmod +x $out/bin/x; echo $out > $dev/ref; echo $dev > $dev/self" ]; }"#,
+    );
+    let outs = s.outputs(&drv[0]);
+    let o = s.realise(&drv, &hook(), &cfg, &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let dev = outs.iter().find(|p| p.ends_with("-dev")).unwrap();
+    let out = outs.iter().find(|p| !p.ends_with("-dev")).unwrap();
+    let x = fs::read_to_string(s.real(out).join("bin/x")).unwrap();
+    let dep = x.lines().nth(1).unwrap().to_string();
+    assert!(s.is_valid(out) && s.is_valid(dev) && s.is_valid(&dep));
+    assert_eq!(s.references(out), vec![dep.clone()]);
+    let mut want = vec![dev.clone(), out.clone()];
+    want.sort();
+    assert_eq!(s.references(dev), want);
+    assert!(s.references(&dep).is_empty());
+    let referrers = s.nix_store(&["-q", "--referrers", &dep]);
+    assert_eq!(referrers.stdout.trim(), out.as_str());
+    for p in [out, dev] {
+        let d = s.nix_store(&["-q", "--deriver", p]);
+        assert_eq!(d.stdout.trim(), drv[0]);
+    }
+    s.verify();
+    let hash = s.nix_store(&["-q", "--hash", out]);
+    assert!(hash.stdout.starts_with("sha256:"), "{}", hash.stdout);
+    // And the closure is complete for the garbage collector.
+    let gc = s.nix_store(&["--gc", "--print-dead"]);
+    assert_eq!(gc.code, 0, "{}", gc.stderr);
+    assert!(!gc.stdout.contains(&dep) || gc.stdout.contains(out.as_str()));
+}
+
+fn forwarded_hook_that_accepts_gets_a_transparent_relay(s: &NixStore) {
     // The forwarded hook here is a second instance of ours configured for
     // x86_64-linux, so the relay path (settings replay, accept, inputs,
     // log on fd 4, exit status) runs against real Nix without a network.
-    let s = NixStore::new();
     let inner = s.hook_config("inner", "systems = [\"x86_64-linux\"]\nlabel = \"inner\"");
     let outer = s.hook_config(
         "outer",
         &format!(
             "forward = [\"{}\", \"--config\", \"{}\"]",
-            hook().display(),
+            s.install(&hook()).display(),
             inner.display()
         ),
     );
@@ -300,3 +417,18 @@ fn forwarded_hook_that_accepts_gets_a_transparent_relay() {
         "relayed\n"
     );
 }
+
+each_nix!(
+    simple_build_streams_its_log_and_registers_the_output,
+    references_to_inputs_and_self_are_registered,
+    multi_output_derivation,
+    failing_builder_registers_nothing_and_shows_the_log_tail,
+    silent_builder_is_killed_by_max_silent_time,
+    chatty_builder_is_killed_by_timeout,
+    twenty_builds_never_exceed_two_slots,
+    non_darwin_is_declined_and_built_locally_even_through_a_forwarded_hook,
+    register_validity_route,
+    import_route_and_the_version_cache,
+    db_route_writes_what_nix_itself_verifies,
+    forwarded_hook_that_accepts_gets_a_transparent_relay,
+);

@@ -5,6 +5,7 @@
 
 pub mod live;
 pub mod nix;
+pub mod roots;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -9,7 +9,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::roots::NixEnv;
 use crate::Out;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 
 const APPLETS: &[&str] = &[
     "sh", "cat", "echo", "ls", "wc", "sleep", "mkdir", "rmdir", "mv", "cp", "touch", "date",
@@ -17,6 +22,7 @@ const APPLETS: &[&str] = &[
 ];
 
 pub struct NixStore {
+    env: NixEnv,
     dir: tempfile::TempDir,
     store: PathBuf,
 }
@@ -46,9 +52,20 @@ pub fn require_nix() {
 }
 
 impl NixStore {
+    /// A chroot store driven by the host's Nix (2.8).
     pub fn new() -> NixStore {
         require_nix();
-        let dir = tempfile::tempdir().expect("tempdir");
+        NixStore::with(&NixEnv {
+            name: "2.8",
+            version: (2, 8),
+            root: None,
+        })
+    }
+
+    /// A chroot store driven by `env`'s Nix (inside its root, if any).
+    pub fn with(env: &NixEnv) -> NixStore {
+        let dir = env.tempdir();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let store = dir.path().join("store");
         fs::create_dir_all(store.join("bin")).unwrap();
         fs::create_dir_all(store.join("tmp")).unwrap();
@@ -59,26 +76,47 @@ impl NixStore {
         .unwrap();
         // Builders redirect to /dev/null (sh does for `cmd &`).
         fs::create_dir_all(store.join("dev")).unwrap();
-        let null =
-            std::ffi::CString::new(store.join("dev/null").into_os_string().into_encoded_bytes())
-                .unwrap();
-        // SAFETY: valid path; makes the character device 1:3 (root only).
-        let r = unsafe { libc::mknod(null.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
-        assert_eq!(r, 0, "mknod /dev/null: {}", std::io::Error::last_os_error());
+        nix::sys::stat::mknod(
+            &store.join("dev/null"),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(1, 3),
+        )
+        .expect("mknod /dev/null (root only)");
         for a in APPLETS {
             std::os::unix::fs::symlink("busybox", store.join("bin").join(a)).unwrap();
         }
-        NixStore { dir, store }
+        NixStore {
+            env: env.clone(),
+            dir,
+            store,
+        }
     }
 
-    /// The chroot store directory (`--store` argument and prefix root).
+    /// The Nix this store is driven by.
+    pub fn env(&self) -> &NixEnv {
+        &self.env
+    }
+
+    /// The chroot store directory on the host (the prefix root).
     pub fn root(&self) -> &Path {
         &self.store
     }
 
-    /// A scratch directory outside the store.
+    /// The chroot store directory as Nix (and our hook) see it: the
+    /// `--store` argument.
+    pub fn store_arg(&self) -> PathBuf {
+        self.env.inside(&self.store)
+    }
+
+    /// A scratch directory outside the store (on the host).
     pub fn scratch(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The path Nix sees for a host path in this store's directory.
+    pub fn inside(&self, host: &Path) -> PathBuf {
+        self.env.inside(host)
     }
 
     /// The host path of a logical store path.
@@ -86,26 +124,74 @@ impl NixStore {
         self.store.join(logical.trim_start_matches('/'))
     }
 
+    /// Makes `program` runnable by this Nix; the path it sees.
+    pub fn install(&self, program: &Path) -> PathBuf {
+        self.env.install(program, self.dir.path())
+    }
+
     /// Writes a hook config using the chroot runner on this store, with
-    /// `extra` TOML lines appended.
+    /// `extra` TOML lines appended; returns its path as Nix sees it.
     pub fn hook_config(&self, name: &str, extra: &str) -> PathBuf {
         let p = self.dir.path().join(format!("{name}.toml"));
         let text = format!(
             "runner = \"chroot\"\nprefix = \"{}\"\nstate-dir = \"{}\"\n{extra}\n",
-            self.store.display(),
-            self.dir.path().join(format!("{name}-state")).display()
+            self.store_arg().display(),
+            self.inside(&self.dir.path().join(format!("{name}-state")))
+                .display()
         );
         fs::write(&p, text).unwrap();
-        p
+        self.inside(&p)
+    }
+
+    /// A command of this Nix (`nix-store`, `nix-daemon`, ...).
+    pub fn command(&self, program: &str) -> Command {
+        self.env.command(program)
+    }
+
+    /// A command of this Nix that sees this store's files at the logical
+    /// `/nix/store` (a private bind mount), as a daemon's clients do: they
+    /// read `.drv` files at their logical paths.
+    pub fn client(&self, program: &str) -> Command {
+        let mut c = self.env.command(program);
+        let logical = match &self.env.root {
+            Some(r) => r.join("nix/store"),
+            None => PathBuf::from("/nix/store"),
+        };
+        fs::create_dir_all(&logical).expect("mount point for /nix/store");
+        let from = CString::new(
+            self.inside(&self.store.join("nix/store"))
+                .into_os_string()
+                .into_vec(),
+        )
+        .unwrap();
+        let to = c"/nix/store";
+        // SAFETY: runs between fork and exec after the root was entered;
+        // only system calls on C strings made before the fork.
+        unsafe {
+            c.pre_exec(move || {
+                use nix::mount::{mount, MsFlags};
+                let none: Option<&std::ffi::CStr> = None;
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+                mount(
+                    none,
+                    c"/",
+                    none,
+                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                    none,
+                )?;
+                mount(Some(from.as_c_str()), to, none, MsFlags::MS_BIND, none)?;
+                Ok(())
+            });
+        }
+        c
     }
 
     /// `nix-store --store <dir> ARGS`.
     pub fn nix_store(&self, args: &[&str]) -> Out {
-        Command::new("nix-store")
+        self.command("nix-store")
             .arg("--store")
-            .arg(&self.store)
+            .arg(self.store_arg())
             .args(args)
-            .stdin(Stdio::null())
             .output()
             .expect("nix-store")
             .into()
@@ -115,10 +201,11 @@ impl NixStore {
     pub fn instantiate(&self, expr: &str) -> Vec<String> {
         let f = self.dir.path().join(format!("expr-{}.nix", fastid()));
         fs::write(&f, expr).unwrap();
-        let o: Out = Command::new("nix-instantiate")
+        let o: Out = self
+            .command("nix-instantiate")
             .arg("--store")
-            .arg(&self.store)
-            .arg(&f)
+            .arg(self.store_arg())
+            .arg(self.inside(&f))
             .output()
             .expect("nix-instantiate")
             .into();
@@ -126,8 +213,10 @@ impl NixStore {
         o.stdout.lines().map(str::to_string).collect()
     }
 
-    /// `nix-store -r` offline, with `hook` as the build hook and the config
-    /// file in `DARLING_NIX_HOOK_CONFIG`; `opts` are extra `--option`s.
+    /// `nix-store -r` offline, with `hook` (a host path, installed for this
+    /// Nix) as the build hook and `config` (as [`NixStore::hook_config`]
+    /// returns it) in `DARLING_NIX_HOOK_CONFIG`; `opts` are extra
+    /// `--option`s.
     pub fn realise(
         &self,
         drvs: &[String],
@@ -135,15 +224,14 @@ impl NixStore {
         config: &Path,
         opts: &[(&str, &str)],
     ) -> Out {
-        let mut c = Command::new("nix-store");
-        c.arg("--store").arg(&self.store).arg("-r").args(drvs);
+        let mut c = self.command("nix-store");
+        c.arg("--store").arg(self.store_arg()).arg("-r").args(drvs);
         c.args(["--option", "builders", "", "--option", "substituters", ""]);
-        c.arg("--option").arg("build-hook").arg(hook);
+        c.arg("--option").arg("build-hook").arg(self.install(hook));
         for (k, v) in opts {
             c.args(["--option", k, v]);
         }
-        c.env("DARLING_NIX_HOOK_CONFIG", config)
-            .stdin(Stdio::null());
+        c.env("DARLING_NIX_HOOK_CONFIG", config);
         c.output().expect("nix-store -r").into()
     }
 
@@ -163,6 +251,20 @@ impl NixStore {
 
     pub fn is_valid(&self, path: &str) -> bool {
         self.nix_store(&["--check-validity", path]).code == 0
+    }
+
+    /// `nix-store --verify --check-contents`: Nix re-hashes every valid
+    /// path and compares it with the database; the output must be clean.
+    pub fn verify(&self) {
+        let o = self.nix_store(&["--verify", "--check-contents"]);
+        assert_eq!(o.code, 0, "nix-store --verify failed: {}", o.stderr);
+        let noise: Vec<&str> = o
+            .stderr
+            .lines()
+            .filter(|l| !l.starts_with("reading the Nix store") && !l.starts_with("checking "))
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert!(noise.is_empty(), "nix-store --verify: {}", o.stderr);
     }
 }
 

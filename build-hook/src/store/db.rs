@@ -1,0 +1,201 @@
+//! Registration without starting Nix: the rows Nix's own registration of a
+//! built output writes (`ValidPaths`, `Refs`), in one transaction in the
+//! store's SQLite database, under the same shared "big lock" every Nix
+//! process holds (an exclusive holder is upgrading the schema).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::Path;
+use std::time::Duration;
+
+use nix::fcntl::{Flock, FlockArg};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+
+use super::{hex, Built, StoreError, StoreLoc};
+
+/// The schema every Nix from 2.0 to 2.35 uses (`db/schema`).
+pub const SCHEMA: &str = "10";
+
+/// How long to wait for another writer (Nix retries for ever; a stuck
+/// writer is better reported than waited on).
+const BUSY: Duration = Duration::from_secs(60);
+
+fn err(db: &Path, msg: impl std::fmt::Display) -> StoreError {
+    StoreError::Db {
+        db: db.display().to_string(),
+        msg: msg.to_string(),
+    }
+}
+
+/// Paths the outputs refer to among themselves must not form a cycle
+/// (Nix rolls the registration back then, too).
+fn check_acyclic(outputs: &[Built]) -> Result<(), String> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Visiting,
+        Done,
+    }
+    fn visit<'a>(
+        p: &'a str,
+        all: &BTreeMap<&'a str, &'a Built>,
+        marks: &mut BTreeMap<&'a str, Mark>,
+    ) -> Result<(), String> {
+        match marks.get(p) {
+            Some(Mark::Done) => return Ok(()),
+            Some(Mark::Visiting) => {
+                return Err(format!("cycle detected in the references of '{p}'"))
+            }
+            None => {}
+        }
+        marks.insert(p, Mark::Visiting);
+        for r in &all[p].info.references {
+            if r != p && all.contains_key(r.as_str()) {
+                visit(r, all, marks)?;
+            }
+        }
+        marks.insert(p, Mark::Done);
+        Ok(())
+    }
+    let all: BTreeMap<&str, &Built> = outputs.iter().map(|b| (b.path.as_str(), b)).collect();
+    let mut marks = BTreeMap::new();
+    for p in all.keys() {
+        visit(p, &all, &mut marks)?;
+    }
+    Ok(())
+}
+
+/// Registers `outputs` (built by `deriver`) as valid. Errors leave the
+/// database unchanged.
+pub fn register(loc: &StoreLoc, outputs: &[Built], deriver: &str) -> Result<(), StoreError> {
+    let dir = loc.state_dir.join("db");
+    let db_file = dir.join("db.sqlite");
+    let schema = std::fs::read_to_string(dir.join("schema"))
+        .map_err(|e| err(&db_file, format!("reading the schema version: {e}")))?;
+    if schema.trim() != SCHEMA {
+        return Err(err(
+            &db_file,
+            format!("schema version {} is not {SCHEMA}", schema.trim()),
+        ));
+    }
+    // Shared, as every Nix process holds it; never wait behind an upgrade.
+    let lock_file = File::options()
+        .read(true)
+        .write(true)
+        .open(dir.join("big-lock"))
+        .map_err(|e| err(&db_file, format!("opening big-lock: {e}")))?;
+    let _big_lock = Flock::lock(lock_file, FlockArg::LockSharedNonblock)
+        .map_err(|(_, e)| err(&db_file, format!("the big lock is held exclusively: {e}")))?;
+    check_acyclic(outputs).map_err(|e| err(&db_file, e))?;
+
+    let mut conn = Connection::open_with_flags(
+        &db_file,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| err(&db_file, e))?;
+    conn.busy_timeout(BUSY).map_err(|e| err(&db_file, e))?;
+    // As Nix itself (fsync-metadata = true): the WAL is synced at
+    // checkpoints; foreign keys keep Refs consistent.
+    conn.execute_batch("pragma synchronous = normal; pragma foreign_keys = 1;")
+        .map_err(|e| err(&db_file, e))?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| err(&db_file, e))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let id_of = |tx: &rusqlite::Transaction, p: &str| -> Result<Option<i64>, StoreError> {
+        tx.query_row("select id from ValidPaths where path = ?", [p], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(|e| err(&db_file, e))
+    };
+    for b in outputs {
+        let hash = format!("sha256:{}", hex(&b.info.nar_sha256));
+        let size = (b.info.nar_size != 0).then_some(b.info.nar_size as i64);
+        let deriver = (!deriver.is_empty()).then_some(deriver);
+        if id_of(&tx, &b.path)?.is_some() {
+            tx.execute(
+                "update ValidPaths set narSize = ?, hash = ?, ultimate = 1, sigs = NULL, ca = NULL where path = ?",
+                rusqlite::params![size, hash, b.path],
+            )
+        } else {
+            tx.execute(
+                "insert into ValidPaths (path, hash, registrationTime, deriver, narSize, ultimate, sigs, ca) values (?, ?, ?, ?, ?, 1, NULL, NULL)",
+                rusqlite::params![b.path, hash, now, deriver, size],
+            )
+        }
+        .map_err(|e| err(&db_file, e))?;
+    }
+    for b in outputs {
+        let referrer = id_of(&tx, &b.path)?.expect("inserted above");
+        for r in &b.info.references {
+            let reference = id_of(&tx, r)?.ok_or_else(|| {
+                err(
+                    &db_file,
+                    format!("'{}' refers to '{r}', which is not valid", b.path),
+                )
+            })?;
+            tx.execute(
+                "insert or replace into Refs (referrer, reference) values (?, ?)",
+                [referrer, reference],
+            )
+            .map_err(|e| err(&db_file, e))?;
+        }
+    }
+    tx.commit().map_err(|e| err(&db_file, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nar::PathInfo;
+
+    fn built(p: &str, refs: &[&str]) -> Built {
+        Built {
+            path: p.into(),
+            info: PathInfo {
+                nar_sha256: [0; 32],
+                nar_size: 8,
+                references: refs.iter().map(|s| s.to_string()).collect(),
+            },
+        }
+    }
+
+    fn store(schema: &str) -> (tempfile::TempDir, StoreLoc) {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("nix/var/nix/db");
+        std::fs::create_dir_all(&db).unwrap();
+        std::fs::write(db.join("schema"), schema).unwrap();
+        std::fs::write(db.join("big-lock"), "").unwrap();
+        let loc = StoreLoc::from_setting(Some(d.path().to_str().unwrap())).unwrap();
+        (d, loc)
+    }
+
+    #[test]
+    fn refuses_another_schema_version() {
+        let (_d, loc) = store("11");
+        let e = register(&loc, &[built("/nix/store/a-x", &[])], "").unwrap_err();
+        assert!(e.to_string().contains("schema version 11 is not 10"), "{e}");
+    }
+
+    #[test]
+    fn never_waits_behind_an_exclusive_big_lock() {
+        let (d, loc) = store("10");
+        let f = File::open(d.path().join("nix/var/nix/db/big-lock")).unwrap();
+        let _held = Flock::lock(f, FlockArg::LockExclusiveNonblock).unwrap();
+        let t = std::time::Instant::now();
+        let e = register(&loc, &[built("/nix/store/a-x", &[])], "").unwrap_err();
+        assert!(e.to_string().contains("held exclusively"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn cycles_between_outputs_are_refused() {
+        let ok = [built("/s/a", &["/s/a", "/s/b"]), built("/s/b", &["/s/in"])];
+        assert!(check_acyclic(&ok).is_ok());
+        let cyclic = [built("/s/a", &["/s/b"]), built("/s/b", &["/s/a"])];
+        assert!(check_acyclic(&cyclic).unwrap_err().contains("cycle"));
+    }
+}

@@ -1,0 +1,301 @@
+//! Real Nix versions for the end-to-end tests: Debian's nix-bin on the host
+//! (bookworm, 2.8) and Debian roots made by `mmdebstrap` holding trixie's
+//! 2.26 and sid's 2.34. A root is built once, under a lock, into a
+//! directory the tests own (`$DARLING_NIX_ROOTS_DIR`, default
+//! `<target>/nix-roots`) and shared by every test. Nix runs inside a root
+//! in a private mount namespace (the root pivoted to `/`, its own `/proc`),
+//! so nothing is left mounted when the command ends.
+//!
+//! A missing root is one skip line on stderr; with
+//! `DARLING_NIX_ROOTS=require` (what `.ci/run` sets) it is a failure.
+
+use std::ffi::CString;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Every Nix the suite runs against: (name, Debian suite making the root;
+/// None for the host's own nix-bin).
+pub const VERSIONS: &[(&str, Option<&str>)] = &[
+    ("2.8", None),
+    ("2.26", Some("trixie")),
+    ("2.34", Some("sid")),
+];
+
+/// What a root holds besides a minimal Debian: Nix, a static shell for the
+/// chroot runner, and an ssh client for Nix's `ssh-ng://` builders.
+pub const PACKAGES: &str = "nix-bin,busybox-static,openssh-client";
+
+/// Whether `DARLING_NIX_ROOTS=require` is set (CI): a missing root fails.
+pub fn required() -> bool {
+    std::env::var("DARLING_NIX_ROOTS").is_ok_and(|v| v == "require")
+}
+
+/// Where roots are kept between runs.
+pub fn roots_dir() -> PathBuf {
+    match std::env::var_os("DARLING_NIX_ROOTS_DIR").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => crate::bin_dir()
+            .parent()
+            .map(|t| t.join("nix-roots"))
+            .expect("target dir"),
+    }
+}
+
+/// The nix.conf every command in a root reads (a tests-only directory, so
+/// Debian's own /etc/nix/nix.conf is left as shipped).
+const CONF_DIR: &str = "/etc/darling-nix-tests";
+const CONF: &str = "build-users-group =\nsubstituters =\nbuilders =\nrequire-sigs = false\n";
+
+/// One Nix to run: the host's, or the one inside a root.
+#[derive(Debug, Clone)]
+pub struct NixEnv {
+    /// "2.8", "2.26", "2.34".
+    pub name: &'static str,
+    /// (major, minor) as `nix-store --version` prints it.
+    pub version: (u32, u32),
+    /// The root directory on the host (None: the host itself).
+    pub root: Option<PathBuf>,
+}
+
+impl NixEnv {
+    /// The Nix called `name`, or None after one skip line naming `test`.
+    pub fn get(name: &str, test: &str) -> Option<NixEnv> {
+        let &(name, suite) = VERSIONS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("unknown Nix version {name}"));
+        let env = match suite {
+            None => {
+                crate::nix::require_nix();
+                Ok(NixEnv {
+                    name,
+                    version: (0, 0),
+                    root: None,
+                })
+            }
+            Some(suite) => ensure_root(suite).map(|root| NixEnv {
+                name,
+                version: (0, 0),
+                root: Some(root),
+            }),
+        };
+        match env {
+            Ok(mut env) => {
+                let o = env.command("nix-store").arg("--version").output();
+                let text = o
+                    .as_ref()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                env.version = parse_version(&text)
+                    .unwrap_or_else(|| panic!("Nix {name}: nix-store --version said {text:?}"));
+                Some(env)
+            }
+            Err(why) => {
+                assert!(
+                    !required(),
+                    "Nix {name} root required (DARLING_NIX_ROOTS=require) but {why}"
+                );
+                skip_line(&format!(
+                    "skipped {test} against Nix {name}: {why} (needs root and mmdebstrap; DARLING_NIX_ROOTS=require makes this a failure)"
+                ));
+                None
+            }
+        }
+    }
+
+    /// Whether this Nix is `major.minor` or newer.
+    pub fn at_least(&self, major: u32, minor: u32) -> bool {
+        self.version >= (major, minor)
+    }
+
+    /// Runs `program` of this Nix (inside its root, if it has one).
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.stdin(Stdio::null());
+        if let Some(root) = &self.root {
+            c.env("NIX_CONF_DIR", CONF_DIR)
+                .env("HOME", "/root")
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+            enter_root(&mut c, root);
+        }
+        c
+    }
+
+    /// The path Nix sees for the host path `host` (which must be inside
+    /// the root).
+    pub fn inside(&self, host: &Path) -> PathBuf {
+        match &self.root {
+            None => host.to_path_buf(),
+            Some(r) => Path::new("/").join(
+                host.strip_prefix(r)
+                    .unwrap_or_else(|_| panic!("{} is not in {}", host.display(), r.display())),
+            ),
+        }
+    }
+
+    /// A scratch directory visible to this Nix (in the root's /tmp).
+    pub fn tempdir(&self) -> tempfile::TempDir {
+        match &self.root {
+            None => tempfile::tempdir().expect("tempdir"),
+            Some(r) => tempfile::Builder::new()
+                .prefix("e2e-")
+                .tempdir_in(r.join("tmp"))
+                .expect("tempdir in root"),
+        }
+    }
+
+    /// Puts `file` (e.g. our hook binary) where this Nix can run it, in
+    /// `dir` (a directory from [`NixEnv::tempdir`]); returns the path Nix
+    /// sees.
+    pub fn install(&self, file: &Path, dir: &Path) -> PathBuf {
+        if self.root.is_none() {
+            return file.to_path_buf();
+        }
+        let dest = dir.join(file.file_name().expect("file name"));
+        if !dest.exists() && fs::hard_link(file, &dest).is_err() {
+            fs::copy(file, &dest).expect("copying into the root");
+        }
+        self.inside(&dest)
+    }
+}
+
+/// Prints a skip line straight to the process's stderr: the test harness
+/// captures `eprintln!` of passing tests, and a skip must never be silent.
+pub fn skip_line(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let v = text.lines().next()?.split_whitespace().last()?;
+    let mut it = v.split('.');
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+/// Makes `c` run with `root` as its `/`, in a mount namespace of its own
+/// with a fresh `/proc` (Nix reads /proc/self/exe) and `/dev/pts`.
+fn enter_root(c: &mut Command, root: &Path) {
+    let root = CString::new(root.as_os_str().as_bytes()).expect("root path");
+    let slash = c"/";
+    let dot = c".";
+    let proc_ = c"proc";
+    let proc_dir = c"/proc";
+    let devpts = c"devpts";
+    let pts_dir = c"/dev/pts";
+    let pts_opts = c"newinstance,ptmxmode=0666,mode=0620";
+    // SAFETY: the closure runs between fork and exec; it only makes system
+    // calls on C strings prepared before the fork (no allocation).
+    unsafe {
+        c.pre_exec(move || {
+            use nix::mount::{mount, umount2, MntFlags, MsFlags};
+            let none: Option<&std::ffi::CStr> = None;
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+            mount(
+                none,
+                slash,
+                none,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                none,
+            )?;
+            mount(
+                Some(root.as_c_str()),
+                root.as_c_str(),
+                none,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                none,
+            )?;
+            nix::unistd::chdir(root.as_c_str())?;
+            nix::unistd::pivot_root(dot, dot)?;
+            umount2(dot, MntFlags::MNT_DETACH)?;
+            nix::unistd::chdir(slash)?;
+            mount(Some(proc_), proc_dir, Some(proc_), MsFlags::empty(), none)?;
+            // Nix's sandbox gives builders a pseudo-terminal.
+            mount(
+                Some(devpts),
+                pts_dir,
+                Some(devpts),
+                MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+                Some(pts_opts),
+            )?;
+            Ok(())
+        });
+    }
+}
+
+/// The root for `suite`, built now if it is missing and mmdebstrap is
+/// installed.
+fn ensure_root(suite: &str) -> Result<PathBuf, String> {
+    if !crate::is_root() {
+        return Err("the tests are not running as root".into());
+    }
+    let dir = roots_dir();
+    let root = dir.join(suite);
+    let marker = root.join(".darling-nix-root");
+    let want = format!("{suite} {PACKAGES}\n");
+    let current = || fs::read_to_string(&marker).ok().as_deref() == Some(want.as_str());
+    if !current() {
+        fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        // One builder per suite; the others wait for it here.
+        let lock = fs::File::create(dir.join(format!("{suite}.lock")))
+            .map_err(|e| format!("lock in {}: {e}", dir.display()))?;
+        lock.lock().map_err(|e| format!("locking: {e}"))?;
+        if !current() {
+            build_root(suite, &dir, &root, &want)?;
+        }
+    }
+    let conf = root.join(CONF_DIR.trim_start_matches('/')).join("nix.conf");
+    if fs::read_to_string(&conf).ok().as_deref() != Some(CONF) {
+        fs::create_dir_all(conf.parent().unwrap()).map_err(|e| e.to_string())?;
+        write_replace(&conf, CONF)?;
+    }
+    Ok(root)
+}
+
+/// Atomic replace without depending on prefixfs.
+fn write_replace(path: &Path, text: &str) -> Result<(), String> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    fs::write(&tmp, text).map_err(|e| e.to_string())?;
+    fs::rename(&tmp, path).map_err(|e| e.to_string())
+}
+
+fn build_root(suite: &str, dir: &Path, root: &Path, marker: &str) -> Result<(), String> {
+    let mm = which::which("mmdebstrap").map_err(|_| {
+        format!(
+            "no root at {} and mmdebstrap is not installed (`bash .ci/run` installs it)",
+            root.display()
+        )
+    })?;
+    let tmp = dir.join(format!("{suite}.tmp"));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(|e| format!("removing {}: {e}", tmp.display()))?;
+    }
+    let log_path = dir.join(format!("{suite}.log"));
+    let log = fs::File::create(&log_path).map_err(|e| e.to_string())?;
+    eprintln!("building the Nix root {} with mmdebstrap", root.display());
+    let mut c = Command::new(mm);
+    c.arg("--variant=minbase")
+        .arg(format!("--include={PACKAGES}"));
+    // sid's Release file on the mirror is often past its Valid-Until date.
+    c.arg("--aptopt=Acquire::Check-Valid-Until \"false\"");
+    c.arg(suite).arg(&tmp);
+    let st = c
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .status()
+        .map_err(|e| format!("running mmdebstrap: {e}"))?;
+    if !st.success() {
+        return Err(format!(
+            "mmdebstrap {suite} failed ({st}); see {}",
+            log_path.display()
+        ));
+    }
+    fs::write(tmp.join(".darling-nix-root"), marker).map_err(|e| e.to_string())?;
+    if root.exists() {
+        fs::remove_dir_all(root).map_err(|e| e.to_string())?;
+    }
+    fs::rename(&tmp, root).map_err(|e| format!("renaming {}: {e}", tmp.display()))
+}
