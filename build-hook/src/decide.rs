@@ -13,7 +13,7 @@ pub enum Verdict {
 }
 
 pub fn classify(cfg: &Config, req: &TryRequest) -> Verdict {
-    if !cfg.systems.iter().any(|s| *s == req.system) {
+    if !cfg.systems.contains(&req.system) {
         return Verdict::NotOurs(format!(
             "system `{}` is not one of {:?}",
             req.system, cfg.systems
