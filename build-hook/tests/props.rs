@@ -126,7 +126,7 @@ proptest! {
         }
         let naive: std::collections::BTreeSet<String> = paths
             .iter()
-            .filter(|p| data.windows(32).any(|w| w == p[11..43].as_bytes()))
+            .filter(|p| data.windows(32).any(|w| w == &p.as_bytes()[11..43]))
             .map(|p| p.to_string())
             .collect();
         let mut s = RefScanner::new(paths);
