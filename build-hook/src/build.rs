@@ -111,8 +111,9 @@ pub fn supervise(run: &mut Running, log: &mut dyn Write, limits: Limits) -> io::
             }
         }
         if eof {
-            // Output is closed; only the end is still to come.
-            std::thread::sleep(Duration::from_millis(u64::from(wait_ms.clamp(1, 5))));
+            // Output is closed; the end (the job server writes the status
+            // as it reaps the job) follows within milliseconds.
+            std::thread::sleep(Duration::from_millis(1));
             continue;
         }
         if run.wait_output(wait_ms)? {

@@ -138,10 +138,14 @@ pub struct Running {
     started: Instant,
     /// Set once the job's exit is known (child reaped, or status read).
     reaped: Option<ExitStatus>,
+    /// When the output reached EOF.
+    eof_at: Option<Instant>,
 }
 
 /// How long a job server may take to start a job before it is given up.
 const START_LIMIT: Duration = Duration::from_secs(60);
+/// How long after a served job's EOF its status may take to appear.
+const STATUS_LIMIT: Duration = Duration::from_secs(10);
 
 impl Running {
     /// Whether the job is over, given whether its output has reached EOF.
@@ -177,13 +181,16 @@ impl Running {
             }
             How::Served(ctl, _) => {
                 if eof {
-                    return Ok(Some(match ctl.status() {
-                        Some(c) => Ended::from_shell_status(c),
-                        None => Ended::Unknown(
-                            "the job ended without reporting a status (killed inside Darling?)"
-                                .into(),
-                        ),
-                    }));
+                    // The server writes the status when it reaps the job,
+                    // just after the job closed its output.
+                    let since = *self.eof_at.get_or_insert_with(Instant::now);
+                    return Ok(match ctl.status() {
+                        Some(c) => Some(Ended::from_shell_status(c)),
+                        None if since.elapsed() > STATUS_LIMIT => Some(Ended::Unknown(
+                            "the job ended without the job server reporting its status".into(),
+                        )),
+                        None => None,
+                    });
                 }
                 if self.started.elapsed() > START_LIMIT && !ctl.pgrp.exists() {
                     return Ok(Some(Ended::Unknown(format!(
@@ -368,6 +375,7 @@ impl Launcher for ChrootLauncher {
             how: How::Native(child),
             started: Instant::now(),
             reaped: None,
+            eof_at: None,
         })
     }
 
@@ -404,6 +412,12 @@ pub struct DarlingLauncher {
 impl DarlingLauncher {
     /// The job script for `job`, reporting through the given inside paths.
     pub fn job_script(job: &Job, fifo: &str, status: &str, pgrp: Option<&str>) -> String {
+        Self::render(job, fifo, status, pgrp, false)
+    }
+
+    /// `served`: the script ends by replacing itself with the builder, and
+    /// the job server writes the status.
+    fn render(job: &Job, fifo: &str, status: &str, pgrp: Option<&str>, served: bool) -> String {
         let mut argv = vec![job.builder.as_str()];
         argv.extend(job.args.iter().map(String::as_str));
         script::render(
@@ -411,6 +425,7 @@ impl DarlingLauncher {
                 argv,
                 cwd: Some(&job.dir.inside),
                 env: Some(&job.env),
+                exec: served,
             },
             &script::Streams {
                 stdin: None,
@@ -479,15 +494,9 @@ impl Launcher for DarlingLauncher {
         let fifo = ctl.dir.join("log");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))?;
         let script = ctl.dir.join("job.sh");
-        fs::write(
-            &script,
-            Self::job_script(
-                job,
-                &self.mac(&fifo),
-                &self.mac(&ctl.status),
-                Some(&self.mac(&ctl.pgrp)),
-            ),
-        )?;
+        let (fifo_in, status_in, pgrp_in) =
+            (self.mac(&fifo), self.mac(&ctl.status), self.mac(&ctl.pgrp));
+        let render = |served| Self::render(job, &fifo_in, &status_in, Some(&pgrp_in), served);
         // No writer yet: poll reports nothing until the job opens the FIFO,
         // and EOF once every writer has closed it.
         let output = open_reader(&fifo)?;
@@ -496,6 +505,7 @@ impl Launcher for DarlingLauncher {
         let guard = Guard::spawn(&self.prefix, &ctl.pgrp).ok();
 
         if let Some(server) = self.server() {
+            fs::write(&script, render(true))?;
             let served = match server.submit(&self.mac(&ctl.dir)) {
                 Ok(true) => true,
                 Ok(false) => server
@@ -510,10 +520,12 @@ impl Launcher for DarlingLauncher {
                     how: How::Served(ctl, guard),
                     started: Instant::now(),
                     reaped: None,
+                    eof_at: None,
                 });
             }
         }
 
+        fs::write(&script, render(false))?;
         let mut cmd = Command::new(&self.darling);
         cmd.args(["shell", "/bin/bash", &self.mac(&script)])
             .env("DPREFIX", &self.prefix)
@@ -529,6 +541,7 @@ impl Launcher for DarlingLauncher {
             how: How::Shell(child, ctl, guard),
             started: Instant::now(),
             reaped: None,
+            eof_at: None,
         })
     }
 

@@ -36,6 +36,9 @@ pub struct Command<'a> {
     pub cwd: Option<&'a str>,
     /// When set, the command gets exactly this environment.
     pub env: Option<&'a BTreeMap<String, String>>,
+    /// Replace the shell with the command (`exec`): one process start less,
+    /// and the shell's parent (the job server) writes the status file.
+    pub exec: bool,
 }
 
 fn is_identifier(k: &str) -> bool {
@@ -76,8 +79,9 @@ pub fn render(cmd: &Command, io: &Streams) -> String {
         ));
     }
     let words: Vec<String> = cmd.argv.iter().map(|a| q(a)).collect();
+    let lead = if cmd.exec { "exec " } else { "" };
     match cmd.env {
-        None => s.push_str(&words.join(" ")),
+        None => s.push_str(&format!("{lead}{}", words.join(" "))),
         Some(env) if env.keys().all(|k| is_identifier(k)) => {
             // Empty the environment with builtins only, then export the
             // job's variables; the command is run directly by this shell.
@@ -89,12 +93,12 @@ pub fn render(cmd: &Command, io: &Streams) -> String {
             for (k, v) in env {
                 s.push_str(&format!("export {k}={}\n", q(v)));
             }
-            s.push_str(&words.join(" "));
+            s.push_str(&format!("{lead}{}", words.join(" ")));
         }
         Some(env) => {
             // A variable name the shell cannot export (Nix allows any):
             // only `env -i` can pass it, which needs Darling's cli component.
-            s.push_str("/usr/bin/env -i");
+            s.push_str(&format!("{lead}/usr/bin/env -i"));
             for (k, v) in env {
                 s.push_str(" \\\n  ");
                 s.push_str(&q(&format!("{k}={v}")));
@@ -104,7 +108,9 @@ pub fn render(cmd: &Command, io: &Streams) -> String {
         }
     }
     s.push('\n');
-    s.push_str(&format!("echo $? >{}\n", q(io.status)));
+    if !cmd.exec {
+        s.push_str(&format!("echo $? >{}\n", q(io.status)));
+    }
     s
 }
 
@@ -140,6 +146,7 @@ mod tests {
             argv: vec!["/bin/sh", "-c", "echo \"$a\"; env | wc -l; exit 4"],
             cwd: Some("/"),
             env: Some(&env),
+            exec: false,
         };
         bash(&render(&cmd, &io));
         let text = fs::read_to_string(&out).unwrap();
@@ -157,6 +164,7 @@ mod tests {
             argv: vec!["/usr/bin/env"],
             cwd: None,
             env: Some(&env),
+            exec: false,
         };
         let script = render(&cmd, &io);
         assert!(script.contains("/usr/bin/env -i"), "{script}");
@@ -181,6 +189,7 @@ mod tests {
             argv: vec!["true"],
             cwd: Some("/nonexistent/dir"),
             env: None,
+            exec: false,
         };
         let st = std::process::Command::new("bash")
             .arg("-c")

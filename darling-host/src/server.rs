@@ -6,9 +6,11 @@
 //! It reads one request per line from a FIFO on the host (seen inside under
 //! `/Volumes/SystemRoot`): the inside path of a job directory holding a
 //! `job.sh` made by [`crate::script`]. It runs each job in a subshell of its
-//! own process group; the job reports its group, output and status through
-//! files in its directory, so the server never talks back. `darling
-//! shutdown` ends it with everything else in the prefix.
+//! own process group, which replaces itself with the command (one fork and
+//! one exec per job, as a shell running a command costs); the job reports its
+//! group and output through files in its directory, and the server writes
+//! its exit status there, so it never talks back. `darling shutdown` ends it
+//! with everything else in the prefix.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -27,13 +29,34 @@ unset __dn_v
 __dn_clean=1
 # Job control: every job runs in a process group of its own.
 set -m
+# A job replaces its shell with the command, so its status is ours to
+# write: reap finished jobs whenever a child ends.
+__dn_dirs=()
+__dn_reap() {
+  local p
+  for p in ${!__dn_dirs[@]}; do
+    if ! kill -0 "$p" 2>/dev/null; then
+      wait "$p"
+      echo $? >"${__dn_dirs[$p]}/status"
+      unset "__dn_dirs[$p]"
+    fi
+  done
+}
+trap __dn_reap CHLD
 exec 3<>"$1" </dev/null
-while read -r -u 3 __dn_job; do
-  case $__dn_job in
-    /*) ( . "$__dn_job/job.sh" ) & ;;
-  esac
-  # Forget finished jobs.
-  jobs >/dev/null 2>&1
+while :; do
+  if read -r -u 3 __dn_job; then
+    case $__dn_job in
+      /*)
+        ( . "$__dn_job/job.sh" ) &
+        __dn_dirs[$!]=$__dn_job
+        # It may have ended before it was in the table.
+        __dn_reap
+        ;;
+    esac
+  elif [ $? -le 128 ]; then
+    break
+  fi
 done
 "#;
 
