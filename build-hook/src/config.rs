@@ -120,8 +120,7 @@ fn home() -> PathBuf {
 
 impl Default for Config {
     fn default() -> Self {
-        // SAFETY: geteuid has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
+        let root = nix::unistd::geteuid().is_root();
         let state_dir = if root {
             PathBuf::from("/var/lib/darling-nix/build-hook")
         } else {

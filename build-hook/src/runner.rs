@@ -29,9 +29,18 @@ pub fn from_config(cfg: &Config) -> Box<dyn Runner> {
             darling: cfg.darling.clone(),
             prefix: cfg.prefix.clone(),
             build_base: cfg.build_dir.clone(),
-            server_dir: cfg.job_server.then(|| cfg.state_dir.join("jobserver")),
+            server_dir: cfg.job_server.then(|| job_server_dir(cfg)),
         }),
     }
+}
+
+/// The job server's files: one directory per prefix, so that a changed
+/// `prefix` never reaches another prefix's server.
+pub fn job_server_dir(cfg: &Config) -> std::path::PathBuf {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(cfg.prefix.as_os_str().as_encoded_bytes());
+    let tag: String = h[..8].iter().map(|b| format!("{b:02x}")).collect();
+    cfg.state_dir.join("jobserver").join(tag)
 }
 
 /// A close-on-exec pipe: (read end, write end).

@@ -250,16 +250,19 @@ impl Drop for Running {
             How::Native(_) => return,
             How::Shell(_, ctl, g) | How::Served(ctl, g) => (ctl, g.take()),
         };
-        // An unfinished job is killed (by us, or by the guard once its pipe
-        // closes); a finished one only disarms the guard.
         let finished = ctl.status().is_some();
         if !finished {
+            // Abandoned (an error on our side): kill it, and remove its
+            // directory so a job not started yet cannot start (it needs its
+            // script and FIFO); the guard, released, checks once more.
             ctl.kill();
         }
-        if let Some(g) = guard {
-            g.disarm();
-        }
         let _ = fs::remove_dir_all(&ctl.dir);
+        if let Some(g) = guard {
+            if finished {
+                g.disarm();
+            }
+        }
     }
 }
 

@@ -186,7 +186,11 @@ fn watch(rx: OwnedFd, prefix: &Path, pgrp_file: &Path) {
             kill_inner_group(prefix, g, Duration::from_secs(10));
             return;
         }
-        if start.elapsed() > Duration::from_secs(30) || prefix_mnt_ns(prefix).is_none() {
+        // Gone with its directory (its starter cleaned up), or never
+        // started: nothing can run.
+        let dir_gone = pgrp_file.parent().is_some_and(|d| !d.exists());
+        if dir_gone || start.elapsed() > Duration::from_secs(30) || prefix_mnt_ns(prefix).is_none()
+        {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -37,7 +37,9 @@ __dn_reap() {
   for p in ${!__dn_dirs[@]}; do
     if ! kill -0 "$p" 2>/dev/null; then
       wait "$p"
-      echo $? >"${__dn_dirs[$p]}/status"
+      # (A killed job's directory may be gone already.)
+      __dn_st=$?
+      [ -d "${__dn_dirs[$p]}" ] && echo $__dn_st >"${__dn_dirs[$p]}/status"
       unset "__dn_dirs[$p]"
     fi
   done
