@@ -95,13 +95,13 @@ ms() { awk -v u="$1" 'BEGIN { printf "%.1f", u / 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "N=$N derivations, $JOBS slots, $ROUNDS rounds; ms per derivation"
-echo "| round | floor | macho | floor+macho | server | shell | server/(floor+macho) | shell/(floor+macho) |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| round | floor | macho | floor+macho | server | shell | server/(floor+macho) | shell/(floor+macho) | server-(floor+macho) |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for r in $(seq "$ROUNDS"); do
   f=$(run_floor)
   m=$(run_macho)
   s=$(run_hook "$CFG_SERVER")
   sh_=$(run_hook "$CFG_SHELL")
   base=$((f + m))
-  echo "| $r | $(ms "$f") | $(ms "$m") | $(ms "$base") | $(ms "$s") | $(ms "$sh_") | $(ratio "$s" "$base") | $(ratio "$sh_" "$base") |"
+  echo "| $r | $(ms "$f") | $(ms "$m") | $(ms "$base") | $(ms "$s") | $(ms "$sh_") | $(ratio "$s" "$base") | $(ratio "$sh_" "$base") | $(ms $((s - base))) |"
 done

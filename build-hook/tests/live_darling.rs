@@ -221,6 +221,23 @@ fn simple_build(test: &str, extra: &str) {
         .into();
     assert!(log.stdout.contains("building simple"), "nix log: {log:?}");
     l.assert_gone("building simple");
+    // `--check` sees the job server the build started (or none).
+    let check: Out = Command::new(hook())
+        .arg("--check")
+        .env("DARLING_NIX_HOOK_CONFIG", &l.cfg)
+        .output()
+        .unwrap()
+        .into();
+    let line = check.stdout.lines().find(|l| l.contains("jobserver"));
+    if extra.contains("job-server = false") {
+        assert!(line.is_none(), "{}", check.stdout);
+    } else {
+        assert!(
+            line.is_some_and(|l| l.contains(" running (")),
+            "{}",
+            check.stdout
+        );
+    }
 }
 
 #[test]

@@ -28,6 +28,7 @@ pub mod script;
 pub mod server;
 
 pub use job::{BuildDir, ChrootLauncher, DarlingLauncher, Ended, Job, Launcher, Running};
+pub use prefixfs::SYSTEM_ROOT;
 pub use server::JobServer;
 
 use std::fs;

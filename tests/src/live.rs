@@ -111,7 +111,7 @@ impl LivePrefix {
 
     /// How a host path is seen from inside the prefix.
     pub fn inside(&self, host: &Path) -> String {
-        format!("/Volumes/SystemRoot{}", host.display())
+        format!("{}{}", darling_host::SYSTEM_ROOT, host.display())
     }
 
     /// A `darling` command for this prefix, with a clean environment.
