@@ -419,3 +419,68 @@ fn twenty_builds_never_exceed_two_slots() {
     assert!(max <= 2, "{max} builds ran at once with 2 slots: {n:?}");
     assert_eq!(max, 2, "the two slots were never used together: {n:?}");
 }
+
+#[test]
+fn a_restarted_prefix_gets_a_new_job_server() {
+    let Some(l) = Live::new("hook-restart", "") else {
+        return;
+    };
+    let drv = l.instantiate(
+        r#"[ (mk "before" "/bin/bash" "echo 1 > $out") (mk "after" "/bin/bash" "echo 2 > $out") ]"#,
+    );
+    let o = l.realise(&drv[..1], &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // What the module's service does on stop and start.
+    for action in ["stop", "start"] {
+        let o: Out = Command::new("sh")
+            .arg(prefix_script())
+            .arg(action)
+            .env("DPREFIX", l.p.prefix())
+            .env("DARLING", e2e::live::darling_bin().unwrap())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(o.code, 0, "darling-prefix.sh {action}: {}", o.stderr);
+    }
+    let o = l.realise(&drv[1..], &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = o.stdout.trim();
+    assert_eq!(fs::read_to_string(out).unwrap(), "2\n");
+}
+
+#[test]
+fn prefix_script_rejects_bad_input_and_changes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], prefix: Option<&Path>| -> Out {
+        let mut c = Command::new("sh");
+        c.arg(prefix_script()).args(args).env_remove("DPREFIX");
+        if let Some(p) = prefix {
+            c.env("DPREFIX", p);
+        }
+        c.env("DARLING", "/nonexistent/darling")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+            .into()
+    };
+    assert_eq!(run(&["start"], None).code, 64);
+    assert_eq!(run(&["start"], Some(Path::new("relative"))).code, 64);
+    assert_eq!(run(&["frobnicate"], Some(d.path())).code, 64);
+    assert_eq!(run(&[], Some(d.path())).code, 64);
+    // A directory with something else in it is not turned into a prefix.
+    fs::write(d.path().join("precious"), "data").unwrap();
+    let o = run(&["start"], Some(d.path()));
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.stderr.contains("not a Darling prefix"), "{}", o.stderr);
+    let names: Vec<_> = fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("precious")]);
+    // Darling missing: 69, and the message says so.
+    let p = d.path().join("new-prefix");
+    let o = run(&["start"], Some(&p));
+    assert_eq!(o.code, 69, "{o:?}");
+    assert!(o.stderr.contains("failed"), "{}", o.stderr);
+}
