@@ -81,10 +81,11 @@ pub fn render(cmd: &Command, io: &Streams) -> String {
     let words: Vec<String> = cmd.argv.iter().map(|a| q(a)).collect();
     let lead = if cmd.exec { "exec " } else { "" };
     if !cmd.exec {
-        // This shell waits for the command to write its status. On Darling a
-        // signal sent to one process also reaches the others in its process
-        // group, this shell included: survive it (a trapped signal is reset
-        // to the default in the command, an ignored one would not be).
+        // This shell waits for the command to write its status. Darling's
+        // signal emulation re-raises a signal that ends a process to the
+        // whole process group (kill(0, ...)), this shell included: survive
+        // it (a trapped signal is reset to the default in the command, an
+        // ignored one would not be).
         s.push_str("trap : HUP INT QUIT ALRM TERM USR1 USR2\n");
     }
     match cmd.env {
