@@ -34,13 +34,11 @@ pub fn from_config(cfg: &Config) -> Box<dyn Runner> {
     }
 }
 
-/// The job server's files: one directory per prefix, so that a changed
-/// `prefix` never reaches another prefix's server.
+/// The job server's files: one directory per prefix and server protocol,
+/// so that neither a changed `prefix` nor an upgraded hook reaches another
+/// prefix's or an older server.
 pub fn job_server_dir(cfg: &Config) -> std::path::PathBuf {
-    use sha2::{Digest, Sha256};
-    let h = Sha256::digest(cfg.prefix.as_os_str().as_encoded_bytes());
-    let tag: String = h[..8].iter().map(|b| format!("{b:02x}")).collect();
-    cfg.state_dir.join("jobserver").join(tag)
+    darling_host::JobServer::dir_for(&cfg.state_dir.join("jobserver"), &cfg.prefix)
 }
 
 /// A close-on-exec pipe: (read end, write end).

@@ -67,12 +67,43 @@ done
 /// `/Volumes/SystemRoot`).
 #[derive(Debug, Clone)]
 pub struct JobServer {
+    /// `darling`, to start the server.
     pub darling: PathBuf,
     pub prefix: PathBuf,
+    /// The server's own directory (see [`JobServer::dir_for`]).
     pub dir: PathBuf,
 }
 
+/// What a job script and the server agree on; changed whenever either side
+/// changes its half, so that a newer caller never talks to an older server
+/// still running in the prefix (see [`JobServer::dir_for`]).
+const PROTOCOL: &str = "2: job execs its command; server writes status on CHLD";
+
+/// FNV-1a, 64 bits: a stable name, not a security measure.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.iter().chain(&[0u8]) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
 impl JobServer {
+    /// The directory under `base` for `prefix`'s server: one per prefix and
+    /// per server protocol, so neither a changed `prefix` nor an upgrade
+    /// reaches a server that speaks for another.
+    pub fn dir_for(base: &Path, prefix: &Path) -> PathBuf {
+        let h = fnv1a(&[
+            prefix.as_os_str().as_encoded_bytes(),
+            SERVER_SCRIPT.as_bytes(),
+            PROTOCOL.as_bytes(),
+        ]);
+        base.join(format!("{h:016x}"))
+    }
+
     fn requests(&self) -> PathBuf {
         self.dir.join("requests")
     }
@@ -175,5 +206,20 @@ impl JobServer {
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_directory_per_prefix_and_protocol() {
+        let base = Path::new("/var/lib/x/jobserver");
+        let a = JobServer::dir_for(base, Path::new("/p/a"));
+        assert_eq!(a, JobServer::dir_for(base, Path::new("/p/a")));
+        assert_ne!(a, JobServer::dir_for(base, Path::new("/p/b")));
+        assert!(a.starts_with(base));
+        assert_eq!(a.file_name().unwrap().len(), 16);
     }
 }
