@@ -104,13 +104,13 @@ pub fn read_pgrp(file: &Path) -> Option<i32> {
 /// started it dies before calling [`Guard::disarm`] (Nix kills a hook with
 /// SIGKILL, which no handler sees).
 pub struct Guard {
-    pid: Pid,
     arm: Option<OwnedFd>,
 }
 
 impl Guard {
-    /// Forks the watcher. It waits for the job's process group file and
-    /// kills that group once the caller has gone.
+    /// Forks the watcher (twice, so that it is nobody's child to wait for).
+    /// It waits for the job's process group file and kills that group once
+    /// the caller has gone.
     pub fn spawn(prefix: &Path, pgrp_file: &Path) -> io::Result<Guard> {
         let (rx, tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         let (prefix, pgrp_file) = (prefix.to_path_buf(), pgrp_file.to_path_buf());
@@ -121,15 +121,20 @@ impl Guard {
         match unsafe { nix::unistd::fork() }? {
             ForkResult::Parent { child } => {
                 drop(rx);
-                Ok(Guard {
-                    pid: child,
-                    arm: Some(tx),
-                })
+                // The intermediate child exits at once.
+                let _ = nix::sys::wait::waitpid(child, None);
+                Ok(Guard { arm: Some(tx) })
             }
             ForkResult::Child => {
                 drop(tx);
-                watch(rx, &prefix, &pgrp_file);
-                // SAFETY: ends the forked child without running the parent's
+                // Leave the caller's process group (Nix kills the hook's
+                // whole group).
+                let _ = nix::unistd::setsid();
+                // SAFETY: as above; this process is single-threaded.
+                if let Ok(ForkResult::Child) = unsafe { nix::unistd::fork() } {
+                    watch(rx, &prefix, &pgrp_file);
+                }
+                // SAFETY: ends a forked child without running the parent's
                 // atexit handlers or flushing its buffers.
                 unsafe { libc::_exit(0) }
             }
@@ -141,23 +146,21 @@ impl Guard {
         if let Some(tx) = self.arm.take() {
             let _ = nix::unistd::write(&tx, b"d");
         }
-        let _ = nix::sys::wait::waitpid(self.pid, None);
     }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
         // Dropped without disarm (an error path): closing the pipe makes the
-        // watcher kill the job. It is reaped by whoever inherits it.
+        // watcher kill the job.
         drop(self.arm.take());
     }
 }
 
 /// The watcher's life: block until the pipe says "done" or closes.
 fn watch(rx: OwnedFd, prefix: &Path, pgrp_file: &Path) {
-    // Leave the caller's process group (Nix kills the hook's whole group)
-    // and hold none of its files (Nix waits for EOF on the hook's pipes).
-    let _ = nix::unistd::setsid();
+    // Hold none of the caller's files (Nix waits for EOF on the hook's
+    // pipes).
     let keep = rx.as_raw_fd() as u32;
     // SAFETY: closes descriptors this child does not use; the only Rust
     // object in the child that owns one (`rx`) is kept.
