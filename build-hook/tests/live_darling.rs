@@ -189,6 +189,10 @@ fn simple_build(test: &str, extra: &str) {
     let Some(l) = Live::new(test, extra) else {
         return;
     };
+    // As in a Darling built without its `cli` component: no /usr/bin (no
+    // /usr/bin/env) in this prefix. Nothing the hook runs may need it.
+    let o = l.p.shell("/bin/rm -rf /usr/bin && ! test -e /usr/bin/env");
+    assert_eq!(o.code, 0, "{o:?}");
     let drv = l.instantiate(
         r#"mk "simple" "/bin/bash" "echo building simple; echo \"bash $BASH_VERSION\"; echo hi > $out""#,
     );
