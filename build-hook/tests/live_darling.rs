@@ -307,9 +307,8 @@ fn failing_builder_reports_its_exit_code_and_registers_nothing() {
     assert!(left.is_empty(), "build directory left behind: {left:?}");
 }
 
-#[test]
-fn max_silent_time_and_timeout_leave_nothing_running() {
-    let Some(l) = Live::new("hook-limits", "") else {
+fn limits(test: &str, extra: &str) {
+    let Some(l) = Live::new(test, extra) else {
         return;
     };
     let drv = l.instantiate(
@@ -338,6 +337,16 @@ fn max_silent_time_and_timeout_leave_nothing_running() {
     for d in &drv {
         assert!(!l.valid(&l.outputs(d)[0]));
     }
+}
+
+#[test]
+fn max_silent_time_and_timeout_leave_nothing_running_through_the_job_server() {
+    limits("hook-limits-server", "");
+}
+
+#[test]
+fn max_silent_time_and_timeout_leave_nothing_running_through_darling_shell() {
+    limits("hook-limits-shell", "job-server = false");
 }
 
 fn hook_killed_by_nix(test: &str, extra: &str) {

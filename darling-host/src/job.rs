@@ -486,6 +486,17 @@ impl Launcher for DarlingLauncher {
     }
 
     fn start(&self, job: &Job) -> io::Result<Running> {
+        // `darling` would quietly set up a new, empty prefix (without the
+        // shared store), where no build can succeed.
+        if !self.prefix.join("System").is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "prefix {} is not a Darling prefix (start it with nix/darling-prefix.sh, the darling-prefix service)",
+                    self.prefix.display()
+                ),
+            ));
+        }
         let dir = PathBuf::from(format!("{}.darling-nix", job.dir.host.display()));
         fs::DirBuilder::new().mode(0o700).create(&dir)?;
         let ctl = Ctl {
@@ -627,6 +638,37 @@ mod tests {
         let n: usize = text.lines().nth(1).unwrap().trim().parse().unwrap();
         assert!(n <= 4, "{text}");
         assert_eq!(fs::read_to_string(&status).unwrap().trim(), "3");
+    }
+
+    #[test]
+    fn a_missing_prefix_is_refused_before_anything_starts() {
+        let d = tempfile::tempdir().unwrap();
+        let l = DarlingLauncher {
+            darling: "/nonexistent/darling".into(),
+            prefix: d.path().join("no-prefix"),
+            build_base: d.path().to_path_buf(),
+            server_dir: Some(d.path().join("server")),
+        };
+        let host = create_build_dir(d.path(), "x").unwrap();
+        let job = Job {
+            builder: "/bin/sh".into(),
+            args: vec![],
+            env: BTreeMap::new(),
+            dir: BuildDir {
+                inside: l.inside_path(&host).unwrap(),
+                host: host.clone(),
+            },
+        };
+        let e = l.start(&job).err().unwrap().to_string();
+        assert!(e.contains("is not a Darling prefix"), "{e}");
+        assert!(!d.path().join("no-prefix").exists());
+        assert!(!d.path().join("server").exists());
+        let mut left: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        left.sort();
+        assert_eq!(left, vec![host.file_name().unwrap().to_os_string()]);
     }
 
     #[test]

@@ -136,6 +136,8 @@ fn launcher_runs_and_kills(test: &str, served: bool) {
     let Some(p) = LivePrefix::new(test) else {
         return;
     };
+    // The launcher refuses a prefix Darling has not set up yet.
+    assert_eq!(p.shell("true").code, 0);
     let scratch = p.scratch();
     let l = DarlingLauncher {
         darling: e2e::live::darling_bin().unwrap().display().to_string(),
