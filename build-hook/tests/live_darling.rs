@@ -256,7 +256,17 @@ fn simple_build_with_nix_log_through_darling_shell() {
 
 #[test]
 fn dependency_chain_multiple_outputs_and_cli_tools() {
-    let Some(l) = Live::new("hook-chain", "") else {
+    chain("hook-chain", "");
+}
+
+/// Nix 2.29+'s registration route, on a real /nix/store with Nix 2.8.
+#[test]
+fn dependency_chain_registered_with_register_validity() {
+    chain("hook-chain-rv", "register = \"register-validity\"");
+}
+
+fn chain(test: &str, extra: &str) {
+    let Some(l) = Live::new(test, extra) else {
         return;
     };
     let drv = l.instantiate(
