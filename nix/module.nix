@@ -125,29 +125,26 @@ in
 
     # Keeps the prefix initialised and running, with our tools in it and the
     # host store visible at /nix inside.
+    # Keeps the prefix initialised and running, with our tools in it and the
+    # host store visible at /nix inside. The steps are nix/darling-prefix.sh,
+    # which the live tests run too.
     systemd.services.darling-prefix = {
       description = "Darling prefix for darling-nix builds";
       wantedBy = [ "multi-user.target" ];
       before = [ "nix-daemon.service" ];
       path = [ pkgs.util-linux pkgs.coreutils ];
-      environment.DPREFIX = cfg.prefix;
+      environment = {
+        DPREFIX = cfg.prefix;
+        DARLING = darling;
+        TOOLS_TREE = "${pkgs.darling-nix.prefix-tree}";
+        SHARE_STORE = if cfg.shareStore then "1" else "0";
+      };
       serviceConfig = {
         Type = "oneshot";
         RemainAfterExit = true;
-        ExecStop = "${darling} shutdown";
+        ExecStart = "${pkgs.runtimeShell} ${./darling-prefix.sh} start";
+        ExecStop = "${pkgs.runtimeShell} ${./darling-prefix.sh} stop";
       };
-      script = ''
-        mkdir -p ${cfg.prefix}
-        # Our tools go into the upper layer before the container starts.
-        cp -a --remove-destination ${pkgs.darling-nix.prefix-tree}/. ${cfg.prefix}/
-        ${darling} shell true
-      '' + lib.optionalString cfg.shareStore ''
-        mkdir -p ${cfg.prefix}/nix
-        pid=$(cat ${cfg.prefix}/.init.pid)
-        if ! nsenter -t "$pid" -m findmnt ${cfg.prefix}/nix >/dev/null; then
-          nsenter -t "$pid" -m mount --bind /nix ${cfg.prefix}/nix
-        fi
-      '';
     };
 
     nix.sshServe = mkIf cfg.sshServe.enable {

@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -37,19 +36,19 @@ extern "C" fn on_term(_: libc::c_int) {
 }
 
 pub fn install_sigterm_handler() {
-    // SAFETY: the handler only stores to an atomic; SA_RESTART is not set so
-    // poll() returns EINTR promptly.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_term as *const () as usize;
-        libc::sigemptyset(&mut sa.sa_mask);
-        libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
-        // Nix 2.8 can leave SIGTERM blocked in the hook; unblock it.
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-    }
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow};
+    // No SA_RESTART, so poll() returns EINTR promptly.
+    let sa = SigAction::new(
+        SigHandler::Handler(on_term),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    let _ = unsafe { sigaction(nix::sys::signal::SIGTERM, &sa) };
+    // Nix 2.8 can leave SIGTERM blocked in the hook; unblock it.
+    let mut set = SigSet::empty();
+    set.add(nix::sys::signal::SIGTERM);
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -76,82 +75,59 @@ pub enum Supervised {
     Terminated,
 }
 
-/// Copies the builder's output to `log` until EOF and the builder's exit,
+/// Copies the builder's output to `log` until EOF and the builder's end,
 /// killing it when a limit is exceeded or the hook is asked to stop.
 pub fn supervise(run: &mut Running, log: &mut dyn Write, limits: Limits) -> io::Result<Supervised> {
     let start = Instant::now();
     let mut last = start;
     let mut buf = vec![0u8; 64 * 1024];
     let mut eof = false;
-    let mut status = None;
-    let mut exit_poll_ms: u64 = 1;
     loop {
         if TERMINATED.load(Ordering::SeqCst) {
             run.kill();
-            let _ = run.child.wait();
             return Ok(Supervised::Terminated);
         }
         let now = Instant::now();
         if let Some(t) = limits.timeout {
             if now - start >= t {
                 run.kill();
-                let _ = run.child.wait();
                 return Ok(Supervised::Timeout(t));
             }
         }
         if let Some(t) = limits.max_silent {
             if now - last >= t {
                 run.kill();
-                let _ = run.child.wait();
                 return Ok(Supervised::Silent(t));
             }
         }
-        if eof && status.is_some() {
-            break;
+        if let Some(ended) = run.poll_end(eof)? {
+            return Ok(Supervised::Ended(ended));
         }
-        let mut wait_ms: i32 = 200;
+        let mut wait_ms: u16 = 200;
         for (lim, since) in [(limits.timeout, start), (limits.max_silent, last)] {
             if let Some(t) = lim {
-                let left = t.saturating_sub(now - since).as_millis() as i32 + 1;
-                wait_ms = wait_ms.min(left);
+                let left = t.saturating_sub(now - since).as_millis() + 1;
+                wait_ms = wait_ms.min(left.min(200) as u16);
             }
         }
-        if !eof {
-            let mut pfd = libc::pollfd {
-                fd: run.output.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, wait_ms) };
-            if r > 0 && pfd.revents != 0 {
-                match runner::read_some(&mut run.output, &mut buf)? {
-                    Some(0) => eof = true,
-                    Some(n) => {
-                        last = Instant::now();
-                        // A closed log pipe must not stop the build.
-                        let _ = log.write_all(&buf[..n]);
-                    }
-                    None => {}
+        if eof {
+            // Output is closed; the end (the job server writes the status
+            // as it reaps the job) follows within milliseconds.
+            std::thread::sleep(Duration::from_millis(1));
+            continue;
+        }
+        if run.wait_output(wait_ms)? {
+            match run.read_some(&mut buf)? {
+                Some(0) => eof = true,
+                Some(n) => {
+                    last = Instant::now();
+                    // A closed log pipe must not stop the build.
+                    let _ = log.write_all(&buf[..n]);
                 }
-            }
-        } else {
-            // The builder usually exits right after its output ends: look
-            // again soon, then back off (1, 2, 4 ... 50 ms).
-            std::thread::sleep(Duration::from_millis(
-                (wait_ms.clamp(1, 50) as u64).min(exit_poll_ms),
-            ));
-            exit_poll_ms = (exit_poll_ms * 2).min(50);
-        }
-        if status.is_none() {
-            if let Some(st) = run.child.try_wait()? {
-                status = Some(st);
-                run.release_keepalive();
+                None => {}
             }
         }
     }
-    let st = status.expect("loop exits only with a status");
-    Ok(Supervised::Ended(run.finish(st)))
 }
 
 /// Everything a direct-mode build needs.

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::config::{Config, ConfigError, Register};
+use crate::config::{Config, ConfigError, Register, RunnerKind};
 use crate::runner;
 use crate::slots;
 use crate::store;
@@ -97,6 +97,23 @@ pub fn run(cfg: Result<Config, ConfigError>) -> Vec<Finding> {
     }
     for p in problems {
         out.push(f(Level::Error, "runner", p));
+    }
+    if cfg.runner == RunnerKind::Darling && cfg.job_server {
+        let server = darling_host::JobServer {
+            darling: cfg.darling.clone().into(),
+            prefix: cfg.prefix.clone(),
+            dir: runner::job_server_dir(&cfg),
+        };
+        let state = if server.running() {
+            "running"
+        } else {
+            "not running; the next build starts it"
+        };
+        out.push(f(
+            Level::Ok,
+            "jobserver",
+            format!("{state} ({})", server.dir.display()),
+        ));
     }
 
     let ns = store::find_nix_store(cfg.nix_store.as_deref());

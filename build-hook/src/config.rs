@@ -14,7 +14,8 @@ pub const ENV_PREFIX: &str = "DARLING_NIX_HOOK_";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunnerKind {
-    /// Production: `darling shell` in the configured prefix.
+    /// Production: the configured Darling prefix (its job server, else
+    /// `darling shell`).
     Darling,
     /// Tests and fixtures: run the builder natively, chrooted into the
     /// prefix directory (needs root).
@@ -46,6 +47,9 @@ pub struct Config {
     pub runner: RunnerKind,
     pub prefix: PathBuf,
     pub darling: String,
+    /// `darling` runner: start builders through the prefix's job server
+    /// (one long-lived Darling shell) instead of one `darling shell` each.
+    pub job_server: bool,
     pub build_dir: PathBuf,
     pub label: String,
     pub forward: Vec<String>,
@@ -84,6 +88,7 @@ struct FileConfig {
     runner: Option<String>,
     prefix: Option<PathBuf>,
     darling: Option<String>,
+    job_server: Option<bool>,
     build_dir: Option<PathBuf>,
     label: Option<String>,
     forward: Option<Vec<String>>,
@@ -102,6 +107,7 @@ pub const KEYS: &[&str] = &[
     "runner",
     "prefix",
     "darling",
+    "job-server",
     "build-dir",
     "label",
     "forward",
@@ -118,8 +124,7 @@ fn home() -> PathBuf {
 
 impl Default for Config {
     fn default() -> Self {
-        // SAFETY: geteuid has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
+        let root = nix::unistd::geteuid().is_root();
         let state_dir = if root {
             PathBuf::from("/var/lib/darling-nix/build-hook")
         } else {
@@ -137,6 +142,7 @@ impl Default for Config {
             runner: RunnerKind::Darling,
             prefix,
             darling: "darling".into(),
+            job_server: true,
             build_dir: PathBuf::from("/tmp"),
             label: "darling".into(),
             forward: Vec::new(),
@@ -221,6 +227,9 @@ impl Config {
         if let Some(v) = f.darling {
             self.darling = v;
         }
+        if let Some(v) = f.job_server {
+            self.job_server = v;
+        }
         if let Some(v) = f.build_dir {
             self.build_dir = v;
         }
@@ -299,6 +308,13 @@ impl Config {
             }
             "prefix" => self.prefix = PathBuf::from(value),
             "darling" => self.darling = value.into(),
+            "job-server" => {
+                self.job_server = match value {
+                    "true" | "1" | "yes" => true,
+                    "false" | "0" | "no" => false,
+                    _ => return Err(bad("expected `true` or `false`")),
+                }
+            }
             "build-dir" => self.build_dir = PathBuf::from(value),
             "label" => self.label = value.into(),
             "forward" => self.forward = value.split_whitespace().map(str::to_string).collect(),

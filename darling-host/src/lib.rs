@@ -1,29 +1,50 @@
-//! Running commands inside a Darling prefix from the host, reliably.
+//! Running commands inside a Darling prefix from the host, reliably: the
+//! one place in darling-nix that knows how.
+//!
+//! * [`Runner`] runs a command to completion and returns its output:
+//!   [`DarlingRunner`] inside a real prefix, [`FixtureRunner`] natively
+//!   against a fixture prefix (our in-prefix tools with `DARLING_PREFIX`, Nix
+//!   with the prefix as a chroot store), so the host tools can be tested
+//!   without Darling.
+//! * [`job`] starts long jobs (the build hook's builders) with streamed
+//!   output, status, time limits and kill; [`server`] is the per-prefix job
+//!   server that makes them cheap; [`procs`] finds and kills a job's
+//!   processes; [`script`] writes the job scripts all of them run.
+//!
+//! Paths: a host path is named inside through [`prefixfs::Prefix::mac_path`]
+//! (prefix-relative, else under `/Volumes/SystemRoot`), and back through
+//! [`prefixfs::Prefix::host_path`].
 //!
 //! `darling shell a b c` wraps each argument in single quotes and hands the
 //! result to `bash --login -c`; it may hold stdout until `darling shutdown`,
-//! and it reports death by a signal as exit 0. So [`DarlingRunner`] never
-//! passes the command on the command line: it writes a job script into a
-//! host directory the prefix sees under `/Volumes/SystemRoot`, sends stdout,
-//! stderr and the exit status to files there, and reads them back.
-//! [`FixtureRunner`] runs the same requests natively against a fixture
-//! prefix (our in-prefix tools with `DARLING_PREFIX`, Nix with the prefix as
-//! a chroot store), so the host tools can be tested without Darling.
+//! and it reports death by a signal as exit 0. So nothing is passed on its
+//! command line: a job script names every file by its inside path, sends
+//! stdout, stderr and the exit status to files there, and the host reads
+//! them back.
+
+pub mod job;
+pub mod procs;
+pub mod script;
+pub mod server;
+
+pub use job::{BuildDir, ChrootLauncher, DarlingLauncher, Ended, Job, Launcher, Running};
+pub use prefixfs::SYSTEM_ROOT;
+pub use server::JobServer;
 
 use std::fs;
-use std::io::{self, Read};
-use std::os::unix::process::CommandExt;
+use std::io;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 
 mod select;
 pub use select::{file_view, select_runner, DarlingNotFound, RunnerKind, Selected};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
-    #[error("`darling` not found on PATH (set --darling)")]
-    NoDarling,
     #[error("{0}")]
     Io(#[from] io::Error),
     #[error("`{cmd}` timed out after {secs} s")]
@@ -61,15 +82,12 @@ pub fn default_prefix() -> PathBuf {
     home.join(".darling")
 }
 
-/// Finds `darling` (an explicit path, or PATH).
+/// Finds an executable `darling` (an explicit path, or PATH).
 pub fn find_darling(explicit: Option<&Path>) -> Option<PathBuf> {
-    if let Some(p) = explicit {
-        return p.is_file().then(|| p.to_path_buf());
+    match explicit {
+        Some(p) => which::which(p).ok(),
+        None => which::which("darling").ok(),
     }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("darling"))
-        .find(|p| p.is_file())
 }
 
 /// Quotes a word for sh.
@@ -95,44 +113,48 @@ pub trait Runner {
         stdin: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<Output, HostError>;
-    /// Host path of a Mac path in the prefix.
+    /// Host path of a Mac path in the prefix (`/Volumes/SystemRoot/...` is
+    /// the host's own).
     fn host_path(&self, mac: &str) -> PathBuf {
-        self.prefix().join(mac.trim_start_matches('/'))
+        prefixfs::Prefix::at(self.prefix()).host_path(mac)
     }
 }
 
-fn wait_with_timeout(
-    child: &mut std::process::Child,
+/// Starts `expr` in a process group of its own, waits at most `timeout`,
+/// and on expiry kills the whole group.
+fn run_bounded(
+    expr: duct::Expression,
     timeout: Duration,
     cmd: &str,
-) -> Result<std::process::ExitStatus, HostError> {
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait()? {
-            return Ok(st);
-        }
-        if start.elapsed() >= timeout {
-            // The child leads its own process group: take all of it.
-            // SAFETY: kill(2) on the group we created.
-            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
-            let _ = child.wait();
-            return Err(HostError::Timeout {
+) -> Result<std::process::Output, HostError> {
+    let handle = expr
+        .unchecked()
+        .before_spawn(|c| {
+            c.process_group(0);
+            Ok(())
+        })
+        .start()
+        .map_err(|e| HostError::Lost {
+            cmd: cmd.into(),
+            why: e.to_string(),
+        })?;
+    match handle.wait_timeout(timeout)? {
+        Some(out) => Ok(out.clone()),
+        None => {
+            for pid in handle.pids() {
+                let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            }
+            let _ = handle.kill();
+            Err(HostError::Timeout {
                 cmd: cmd.into(),
                 secs: timeout.as_secs(),
-            });
+            })
         }
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
-fn own_group(c: &mut Command) {
-    // SAFETY: setpgid is async-signal-safe.
-    unsafe {
-        c.pre_exec(|| {
-            libc::setpgid(0, 0);
-            Ok(())
-        });
-    }
+fn exit_code(st: std::process::ExitStatus) -> i32 {
+    st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
 }
 
 /// Production: `darling shell` with a job script and result files.
@@ -148,19 +170,31 @@ impl DarlingRunner {
     /// The job script: runs argv with stdin and output redirected to files,
     /// and records the exit status.
     pub fn script(argv: &[&str], dir_inside: &str, has_stdin: bool) -> String {
-        let words: Vec<String> = argv.iter().map(|a| sh_quote(a)).collect();
-        let input = if has_stdin {
-            format!("{dir_inside}/stdin")
-        } else {
-            "/dev/null".into()
-        };
-        format!(
-            "{} <{} >{} 2>{}\necho $? >{}\n",
-            words.join(" "),
-            sh_quote(&input),
-            sh_quote(&format!("{dir_inside}/stdout")),
-            sh_quote(&format!("{dir_inside}/stderr")),
-            sh_quote(&format!("{dir_inside}/status"))
+        Self::script_reporting(argv, dir_inside, has_stdin, None)
+    }
+
+    fn script_reporting(
+        argv: &[&str],
+        dir_inside: &str,
+        has_stdin: bool,
+        pgrp: Option<&str>,
+    ) -> String {
+        let f = |n: &str| format!("{dir_inside}/{n}");
+        let (stdin, stdout, stderr, status) = (f("stdin"), f("stdout"), f("stderr"), f("status"));
+        script::render(
+            &script::Command {
+                argv: argv.to_vec(),
+                cwd: None,
+                env: None,
+                exec: false,
+            },
+            &script::Streams {
+                stdin: has_stdin.then_some(stdin.as_str()),
+                stdout: &stdout,
+                stderr: Some(&stderr),
+                status: &status,
+                pgrp,
+            },
         )
     }
 }
@@ -188,36 +222,48 @@ impl Runner for DarlingRunner {
         let dir = tempfile::Builder::new()
             .prefix("darling-nix-job.")
             .tempdir_in(&self.scratch)?;
-        let inside = format!("/Volumes/SystemRoot{}", dir.path().display());
+        let px = prefixfs::Prefix::at(&self.prefix);
+        let inside = px.mac_path(dir.path());
         if let Some(input) = stdin {
             fs::write(dir.path().join("stdin"), input)?;
         }
+        let pgrp = format!("{inside}/pgrp");
         fs::write(
             dir.path().join("job.sh"),
-            Self::script(argv, &inside, stdin.is_some()),
+            Self::script_reporting(argv, &inside, stdin.is_some(), Some(&pgrp)),
         )?;
-        let mut c = Command::new(&self.darling);
-        c.args(["shell", "/bin/bash", &format!("{inside}/job.sh")])
-            .env("DPREFIX", &self.prefix)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        own_group(&mut c);
-        let mut child = c.spawn()?;
-        let st = wait_with_timeout(&mut child, timeout, argv[0])?;
+        let errors = dir.path().join("darling.err");
+        // Darling's output goes to files: its resident server would keep a
+        // pipe open until `darling shutdown`.
+        let expr = duct::cmd(
+            &self.darling,
+            [
+                "shell".into(),
+                "/bin/bash".into(),
+                format!("{inside}/job.sh"),
+            ],
+        )
+        .env("DPREFIX", &self.prefix)
+        .stdin_null()
+        .stdout_null()
+        .stderr_path(&errors);
+        let result = run_bounded(expr, timeout, argv[0]);
+        if result.is_err() {
+            // Whatever the job started inside goes too.
+            if let Some(g) = procs::read_pgrp(&dir.path().join("pgrp")) {
+                procs::kill_inner_group(&self.prefix, g, Duration::from_secs(10));
+            }
+        }
+        let st = result?.status;
         let read = |n: &str| fs::read_to_string(dir.path().join(n)).unwrap_or_default();
         let code = match read("status").trim().parse::<i32>() {
             Ok(c) => c,
             Err(_) => {
-                let mut e = String::new();
-                if let Some(mut s) = child.stderr.take() {
-                    let _ = s.read_to_string(&mut e);
-                }
                 return Err(HostError::Lost {
                     cmd: argv[0].into(),
                     why: format!(
                         "darling shell exited ({st}) without running the job: {}",
-                        e.trim()
+                        read("darling.err").trim()
                     ),
                 });
             }
@@ -266,52 +312,24 @@ impl Runner for FixtureRunner {
             self.prefix.join("usr/sbin").display()
         ));
         path.push(std::env::var_os("PATH").unwrap_or_default());
-        let mut c = Command::new(&program);
-        c.args(&argv[1..])
+        let expr = duct::cmd(program.into_os_string(), &argv[1..])
             .env("PATH", path)
             .env("DARLING_PREFIX", &self.prefix)
             .env("NIX_REMOTE", &self.prefix)
             .env("NIX_CONF_DIR", etc.join("nix"))
             .env("NIX_STATE_DIR", self.prefix.join("nix/var/nix"))
             .env("NIX_LOG_DIR", self.prefix.join("nix/var/log/nix"))
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        own_group(&mut c);
-        let mut child = c.spawn().map_err(|e| HostError::Lost {
-            cmd: argv[0].into(),
-            why: e.to_string(),
-        })?;
-        if let (Some(input), Some(mut w)) = (stdin, child.stdin.take()) {
-            let data = input.to_vec();
-            std::thread::spawn(move || {
-                let _ = io::Write::write_all(&mut w, &data);
-            });
-        }
-        let mut out = child.stdout.take().expect("piped");
-        let mut err = child.stderr.take().expect("piped");
-        let t_out = std::thread::spawn(move || {
-            let mut s = Vec::new();
-            let _ = out.read_to_end(&mut s);
-            s
-        });
-        let t_err = std::thread::spawn(move || {
-            let mut s = Vec::new();
-            let _ = err.read_to_end(&mut s);
-            s
-        });
-        let st = wait_with_timeout(&mut child, timeout, argv[0])?;
-        let stdout = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
-        let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
-        use std::os::unix::process::ExitStatusExt;
+            .stdout_capture()
+            .stderr_capture();
+        let expr = match stdin {
+            Some(input) => expr.stdin_bytes(input.to_vec()),
+            None => expr.stdin_null(),
+        };
+        let out = run_bounded(expr, timeout, argv[0])?;
         Ok(Output {
-            code: st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)),
-            stdout,
-            stderr,
+            code: exit_code(out.status),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         })
     }
 }
@@ -319,6 +337,7 @@ impl Runner for FixtureRunner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
 
     #[test]
     fn quoting_and_the_job_script_survive_a_real_shell() {

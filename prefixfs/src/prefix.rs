@@ -17,6 +17,9 @@ pub enum PrefixError {
     NotFound(PathBuf),
 }
 
+/// Where Darling shows the host's root directory inside a prefix.
+pub const SYSTEM_ROOT: &str = "/Volumes/SystemRoot";
+
 /// A Darling prefix root as a host path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prefix {
@@ -87,13 +90,10 @@ impl Prefix {
     }
 
     /// Map an absolute path as a Mac program sees it to the host path.
-    /// `/Volumes/SystemRoot` (any case) is Darling's door to the host root.
+    /// [`SYSTEM_ROOT`] (any case) is Darling's door to the host root.
     pub fn host_path(&self, mac_path: &str) -> PathBuf {
-        const SYSTEM_ROOT: &str = "/volumes/systemroot";
-        let lower = mac_path
-            .get(..SYSTEM_ROOT.len())
-            .map(str::to_ascii_lowercase);
-        if lower.as_deref() == Some(SYSTEM_ROOT) {
+        let head = mac_path.get(..SYSTEM_ROOT.len());
+        if head.is_some_and(|h| h.eq_ignore_ascii_case(SYSTEM_ROOT)) {
             let rest = &mac_path[SYSTEM_ROOT.len()..];
             if rest.is_empty() {
                 return PathBuf::from("/");
@@ -104,6 +104,16 @@ impl Prefix {
         }
         let rel = mac_path.trim_start_matches('/');
         self.root.join(rel)
+    }
+
+    /// The inverse of [`Prefix::host_path`]: how a Mac program inside the
+    /// prefix names a host path (prefix-relative when the path is inside
+    /// the prefix, else through [`SYSTEM_ROOT`]).
+    pub fn mac_path(&self, host: &Path) -> String {
+        match host.strip_prefix(&self.root) {
+            Ok(rest) => format!("/{}", rest.display()),
+            Err(_) => format!("{SYSTEM_ROOT}{}", host.display()),
+        }
     }
 
     fn private_or_plain(&self, name: &str) -> PathBuf {
@@ -170,6 +180,20 @@ pub fn privileged() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mac_paths_round_trip() {
+        let p = Prefix::at("/home/u/.darling");
+        for host in ["/tmp/nix-build-x-0", "/home/u/.darling/private/tmp/b", "/"] {
+            let mac = p.mac_path(Path::new(host));
+            assert_eq!(p.host_path(&mac), PathBuf::from(host), "{mac}");
+        }
+        assert_eq!(p.mac_path(Path::new("/tmp/b")), "/Volumes/SystemRoot/tmp/b");
+        assert_eq!(
+            p.mac_path(Path::new("/home/u/.darling/private/tmp/b")),
+            "/private/tmp/b"
+        );
+    }
 
     #[test]
     fn system_root_leads_to_the_host() {

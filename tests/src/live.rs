@@ -89,6 +89,14 @@ impl LivePrefix {
     }
 
     fn create(test: &str, darling: &Path) -> std::io::Result<LivePrefix> {
+        // Darling's daemons can crash on `darling shutdown` (opendirectoryd
+        // does on this Darling) and would drop tens of MB of core file into
+        // the prefix while it is being removed. Everything the test starts
+        // inherits this limit.
+        use nix::sys::resource::{getrlimit, setrlimit, Resource};
+        if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_CORE) {
+            let _ = setrlimit(Resource::RLIMIT_CORE, 0, hard);
+        }
         // Not under a 0700 home or checkout: Darling's own daemons and our
         // tools running inside must reach it.
         // Short: Darling's sockets live under the prefix and a socket path
@@ -121,7 +129,7 @@ impl LivePrefix {
 
     /// How a host path is seen from inside the prefix.
     pub fn inside(&self, host: &Path) -> String {
-        format!("/Volumes/SystemRoot{}", host.display())
+        format!("{}{}", darling_host::SYSTEM_ROOT, host.display())
     }
 
     /// A `darling` command for this prefix. It runs in the scratch

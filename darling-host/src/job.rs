@@ -1,0 +1,695 @@
+//! Streaming jobs: start a program inside a prefix with a given
+//! environment and directory, read its combined output as it comes, learn
+//! how it ended, and kill all of it on demand (the build hook's builders).
+//!
+//! * [`DarlingLauncher`] runs the job inside a Darling prefix, through the
+//!   prefix's [`JobServer`] when it has one, else with `darling shell`. The
+//!   job script ([`crate::script`]) writes the output into a FIFO, and the
+//!   exit status and the job's process group into files (`darling shell`
+//!   reports a signal death as exit 0, and may hold stdout until the
+//!   container shuts down). A [`Guard`] kills the job if the caller dies.
+//! * [`ChrootLauncher`] (tests) runs the program natively, chrooted into a
+//!   fixture prefix.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+use crate::procs::{self, Guard};
+use crate::script;
+use crate::server::JobServer;
+
+/// The job's directory as the host sees it and as the job sees it.
+#[derive(Debug, Clone)]
+pub struct BuildDir {
+    pub host: PathBuf,
+    pub inside: String,
+}
+
+/// Everything needed to start one job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub builder: String,
+    pub args: Vec<String>,
+    /// The job's whole environment.
+    pub env: BTreeMap<String, String>,
+    pub dir: BuildDir,
+}
+
+/// How the job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    Exited(i32),
+    Signaled(i32),
+    /// The status could not be learnt (for example Darling did not start).
+    Unknown(String),
+}
+
+impl Ended {
+    pub fn success(&self) -> bool {
+        *self == Ended::Exited(0)
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Ended::Exited(c) => format!("exit code {c}"),
+            Ended::Signaled(s) => format!("signal {s}"),
+            Ended::Unknown(why) => why.clone(),
+        }
+    }
+
+    /// From a shell's `$?`: 129 to 159 is death by a signal.
+    fn from_shell_status(c: i32) -> Ended {
+        if c > 128 && c < 160 {
+            Ended::Signaled(c - 128)
+        } else {
+            Ended::Exited(c)
+        }
+    }
+
+    fn from_exit_status(st: ExitStatus) -> Ended {
+        match (st.code(), st.signal()) {
+            (Some(c), _) => Ended::Exited(c),
+            (None, Some(s)) => Ended::Signaled(s),
+            _ => Ended::Unknown("the job ended in an unknown way".into()),
+        }
+    }
+}
+
+/// Starts jobs "inside" a prefix.
+pub trait Launcher {
+    /// One line for messages and `--check`.
+    fn describe(&self) -> String;
+    /// Host directory under which job directories are created.
+    fn build_dir_base(&self) -> PathBuf;
+    /// How a host path appears to the job, if it can see it at all.
+    fn inside_path(&self, host: &Path) -> Option<String>;
+    fn start(&self, job: &Job) -> io::Result<Running>;
+    /// What is wrong with the setup.
+    fn problems(&self) -> Vec<String>;
+}
+
+/// Files a Darling job reports through (host paths).
+struct Ctl {
+    dir: PathBuf,
+    status: PathBuf,
+    pgrp: PathBuf,
+    prefix: PathBuf,
+}
+
+impl Ctl {
+    fn status(&self) -> Option<i32> {
+        fs::read_to_string(&self.status).ok()?.trim().parse().ok()
+    }
+
+    fn kill(&self) {
+        if let Some(g) = procs::read_pgrp(&self.pgrp) {
+            procs::kill_inner_group(&self.prefix, g, Duration::from_secs(10));
+        }
+    }
+}
+
+enum How {
+    /// The job is our child (chroot launcher).
+    Native(Child),
+    /// `darling shell`, our child, runs the job script.
+    Shell(Child, Ctl, Option<Guard>),
+    /// The prefix's job server runs the job script.
+    Served(Ctl, Option<Guard>),
+}
+
+/// A started job: read [`Running::output`] until EOF, ask
+/// [`Running::poll_end`], or [`Running::kill`] it.
+pub struct Running {
+    /// The read end of the job's combined stdout and stderr (non-blocking).
+    pub output: File,
+    how: How,
+    started: Instant,
+    /// Set once the job's exit is known (child reaped, or status read).
+    reaped: Option<ExitStatus>,
+    /// When the output reached EOF.
+    eof_at: Option<Instant>,
+}
+
+/// How long a job server may take to start a job before it is given up.
+const START_LIMIT: Duration = Duration::from_secs(60);
+/// How long after a served job's EOF its status may take to appear.
+const STATUS_LIMIT: Duration = Duration::from_secs(10);
+
+impl Running {
+    /// Whether the job is over, given whether its output has reached EOF.
+    /// `None`: still running (or its output is still open).
+    pub fn poll_end(&mut self, eof: bool) -> io::Result<Option<Ended>> {
+        match &mut self.how {
+            How::Native(child) => {
+                if self.reaped.is_none() {
+                    self.reaped = child.try_wait()?;
+                }
+                Ok(match (eof, self.reaped) {
+                    (true, Some(st)) => Some(Ended::from_exit_status(st)),
+                    _ => None,
+                })
+            }
+            How::Shell(child, ctl, _) => {
+                if self.reaped.is_none() {
+                    self.reaped = child.try_wait()?;
+                }
+                let Some(st) = self.reaped else {
+                    return Ok(None);
+                };
+                if !eof && ctl.pgrp.exists() {
+                    // Started; something inside still holds the output.
+                    return Ok(None);
+                }
+                Ok(Some(match ctl.status() {
+                    Some(c) => Ended::from_shell_status(c),
+                    None => Ended::Unknown(format!(
+                        "`darling shell` ended ({st}) without the job reporting a status; Darling may have failed to start"
+                    )),
+                }))
+            }
+            How::Served(ctl, _) => {
+                if eof {
+                    // The server writes the status when it reaps the job,
+                    // just after the job closed its output.
+                    let since = *self.eof_at.get_or_insert_with(Instant::now);
+                    return Ok(match ctl.status() {
+                        Some(c) => Some(Ended::from_shell_status(c)),
+                        None if since.elapsed() > STATUS_LIMIT => Some(Ended::Unknown(
+                            "the job ended without the job server reporting its status".into(),
+                        )),
+                        None => None,
+                    });
+                }
+                if self.started.elapsed() > START_LIMIT && !ctl.pgrp.exists() {
+                    return Ok(Some(Ended::Unknown(format!(
+                        "the prefix's job server did not start the job in {} s",
+                        START_LIMIT.as_secs()
+                    ))));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Kills the job and everything it started, and waits for that.
+    pub fn kill(&mut self) {
+        match &mut self.how {
+            How::Native(child) => {
+                let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+                let _ = child.wait();
+            }
+            How::Shell(child, ctl, _) => {
+                ctl.kill();
+                // The launcher leads its own group; shellspawn kills the
+                // session inside when it goes.
+                let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+                let _ = child.wait();
+                ctl.kill();
+            }
+            How::Served(ctl, _) => ctl.kill(),
+        }
+    }
+
+    /// Reads what is available now: `Ok(None)` when nothing is.
+    pub fn read_some(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        match self.output.read(buf) {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits until the output is readable or `ms` milliseconds have passed.
+    pub fn wait_output(&self, ms: u16) -> io::Result<bool> {
+        use nix::poll::{poll, PollFd, PollFlags};
+        let mut fds = [PollFd::new(self.output.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, ms) {
+            Ok(n) => Ok(n > 0 && fds[0].any().unwrap_or(false)),
+            Err(nix::errno::Errno::EINTR) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let (ctl, guard) = match &mut self.how {
+            How::Native(_) => return,
+            How::Shell(_, ctl, g) | How::Served(ctl, g) => (ctl, g.take()),
+        };
+        let finished = ctl.status().is_some();
+        if !finished {
+            // Abandoned (an error on our side): kill it, and remove its
+            // directory so a job not started yet cannot start (it needs its
+            // script and FIFO); the guard, released, checks once more.
+            ctl.kill();
+        }
+        let _ = fs::remove_dir_all(&ctl.dir);
+        if let Some(g) = guard {
+            if finished {
+                g.disarm();
+            }
+        }
+    }
+}
+
+fn cstring(p: &Path) -> io::Result<CString> {
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+/// Puts the child in its own process group (so a kill takes all of it)
+/// and asks the kernel to kill it if the caller dies.
+fn isolate(cmd: &mut Command) {
+    cmd.process_group(0);
+    // SAFETY: prctl is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            Ok(())
+        });
+    }
+}
+
+/// Creates `base/nix-build-<name>-<n>` (mode 0700) with the first free `n`.
+pub fn create_build_dir(base: &Path, name: &str) -> io::Result<PathBuf> {
+    fs::create_dir_all(base)?;
+    for n in 0..10_000 {
+        let p = base.join(format!("nix-build-{name}-{n}"));
+        match fs::DirBuilder::new().mode(0o700).create(&p) {
+            Ok(()) => return Ok(p),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("no free build directory name under {}", base.display()),
+    ))
+}
+
+/// A non-blocking, close-on-exec read end of a FIFO or pipe.
+fn open_reader(p: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(p)
+}
+
+// ---------------------------------------------------------------------------
+
+/// Runs the job natively with `chroot(root)`: the fixture stand-in for
+/// Darling. With `root` = a chroot store's directory, logical `/nix/store`
+/// paths resolve exactly as in a prefix that shares the host store.
+pub struct ChrootLauncher {
+    pub root: PathBuf,
+}
+
+impl Launcher for ChrootLauncher {
+    fn describe(&self) -> String {
+        format!("chroot runner (native builders in {})", self.root.display())
+    }
+
+    fn build_dir_base(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    fn inside_path(&self, host: &Path) -> Option<String> {
+        let rest = host.strip_prefix(&self.root).ok()?;
+        Some(format!("/{}", rest.display()))
+    }
+
+    fn start(&self, job: &Job) -> io::Result<Running> {
+        let root = cstring(&self.root)?;
+        let dir = CString::new(job.dir.inside.clone())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        nix::fcntl::fcntl(
+            &r,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )?;
+        let base = job
+            .builder
+            .rsplit('/')
+            .next()
+            .unwrap_or(&job.builder)
+            .to_string();
+        let w = File::from(w);
+        let mut cmd = Command::new(&job.builder);
+        cmd.arg0(base)
+            .args(&job.args)
+            .env_clear()
+            .envs(&job.env)
+            .stdin(Stdio::null())
+            .stdout(w.try_clone()?)
+            .stderr(w);
+        isolate(&mut cmd);
+        // SAFETY: chroot, chdir and umask are async-signal-safe, and the
+        // paths were made before the fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                nix::unistd::chroot(root.as_c_str())?;
+                nix::unistd::chdir(dir.as_c_str())?;
+                nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("starting `{}` in {}: {e}", job.builder, self.root.display()),
+            )
+        })?;
+        Ok(Running {
+            output: File::from(r),
+            how: How::Native(child),
+            started: Instant::now(),
+            reaped: None,
+            eof_at: None,
+        })
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if !self.root.is_dir() {
+            v.push(format!(
+                "chroot runner: {} is not a directory",
+                self.root.display()
+            ));
+        }
+        if !nix::unistd::geteuid().is_root() {
+            v.push("chroot runner: needs root (it calls chroot(2))".into());
+        }
+        v
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+/// Runs jobs inside a Darling prefix: through its job server when
+/// `server` is set (started on first use), else, or when the server cannot
+/// start, with one `darling shell` per job.
+pub struct DarlingLauncher {
+    /// `darling` (a path, or a name looked up on PATH).
+    pub darling: String,
+    pub prefix: PathBuf,
+    pub build_base: PathBuf,
+    /// Host directory for the job server's FIFO and script; `None` always
+    /// uses `darling shell`.
+    pub server_dir: Option<PathBuf>,
+}
+
+impl DarlingLauncher {
+    /// The job script for `job`, reporting through the given inside paths.
+    pub fn job_script(job: &Job, fifo: &str, status: &str, pgrp: Option<&str>) -> String {
+        Self::render(job, fifo, status, pgrp, false)
+    }
+
+    /// `served`: the script ends by replacing itself with the builder, and
+    /// the job server writes the status.
+    fn render(job: &Job, fifo: &str, status: &str, pgrp: Option<&str>, served: bool) -> String {
+        let mut argv = vec![job.builder.as_str()];
+        argv.extend(job.args.iter().map(String::as_str));
+        script::render(
+            &script::Command {
+                argv,
+                cwd: Some(&job.dir.inside),
+                env: Some(&job.env),
+                exec: served,
+            },
+            &script::Streams {
+                stdin: None,
+                stdout: fifo,
+                stderr: None,
+                status,
+                pgrp,
+            },
+        )
+    }
+
+    fn find_darling(&self) -> Option<PathBuf> {
+        crate::find_darling(Some(Path::new(&self.darling)).filter(|_| self.darling.contains('/')))
+            .or_else(|| {
+                (!self.darling.contains('/'))
+                    .then(|| which::which(&self.darling).ok())
+                    .flatten()
+            })
+    }
+
+    fn server(&self) -> Option<JobServer> {
+        let dir = self.server_dir.clone()?;
+        Some(JobServer {
+            darling: self.find_darling()?,
+            prefix: self.prefix.clone(),
+            dir,
+        })
+    }
+
+    fn mac(&self, host: &Path) -> String {
+        prefixfs::Prefix::at(&self.prefix).mac_path(host)
+    }
+}
+
+impl Launcher for DarlingLauncher {
+    fn describe(&self) -> String {
+        let how = if self.server_dir.is_some() {
+            "job server, else `darling shell`"
+        } else {
+            "`darling shell`"
+        };
+        format!(
+            "darling runner ({how} with `{}` in {})",
+            self.darling,
+            self.prefix.display()
+        )
+    }
+
+    fn build_dir_base(&self) -> PathBuf {
+        self.build_base.clone()
+    }
+
+    fn inside_path(&self, host: &Path) -> Option<String> {
+        Some(self.mac(host))
+    }
+
+    fn start(&self, job: &Job) -> io::Result<Running> {
+        // `darling` would quietly set up a new, empty prefix (without the
+        // shared store), where no build can succeed.
+        if !self.prefix.join("System").is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "prefix {} is not a Darling prefix (start it with nix/darling-prefix.sh, the darling-prefix service)",
+                    self.prefix.display()
+                ),
+            ));
+        }
+        let dir = PathBuf::from(format!("{}.darling-nix", job.dir.host.display()));
+        fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        let ctl = Ctl {
+            status: dir.join("status"),
+            pgrp: dir.join("pgrp"),
+            prefix: self.prefix.clone(),
+            dir,
+        };
+        let fifo = ctl.dir.join("log");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))?;
+        let script = ctl.dir.join("job.sh");
+        let (fifo_in, status_in, pgrp_in) =
+            (self.mac(&fifo), self.mac(&ctl.status), self.mac(&ctl.pgrp));
+        let render = |served| Self::render(job, &fifo_in, &status_in, Some(&pgrp_in), served);
+        // No writer yet: poll reports nothing until the job opens the FIFO,
+        // and EOF once every writer has closed it.
+        let output = open_reader(&fifo)?;
+        // The guard is forked before the job can start, so that no window
+        // exists in which our death would leave the job running.
+        let guard = Guard::spawn(&self.prefix, &ctl.pgrp).ok();
+
+        if let Some(server) = self.server() {
+            fs::write(&script, render(true))?;
+            let served = match server.submit(&self.mac(&ctl.dir)) {
+                Ok(true) => true,
+                Ok(false) => server
+                    .ensure_started(Duration::from_secs(30))
+                    .and_then(|()| server.submit(&self.mac(&ctl.dir)))
+                    .unwrap_or(false),
+                Err(_) => false,
+            };
+            if served {
+                return Ok(Running {
+                    output,
+                    how: How::Served(ctl, guard),
+                    started: Instant::now(),
+                    reaped: None,
+                    eof_at: None,
+                });
+            }
+        }
+
+        fs::write(&script, render(false))?;
+        let mut cmd = Command::new(&self.darling);
+        cmd.args(["shell", "/bin/bash", &self.mac(&script)])
+            .env("DPREFIX", &self.prefix)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        isolate(&mut cmd);
+        let child = cmd.spawn().map_err(|e| {
+            io::Error::new(e.kind(), format!("starting `{} shell`: {e}", self.darling))
+        })?;
+        Ok(Running {
+            output,
+            how: How::Shell(child, ctl, guard),
+            started: Instant::now(),
+            reaped: None,
+            eof_at: None,
+        })
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        match self.find_darling() {
+            None => v.push(format!(
+                "darling runner: `{}` not found (set `darling` in the config)",
+                self.darling
+            )),
+            Some(p) => {
+                use std::os::unix::fs::MetadataExt;
+                if let Ok(m) = fs::metadata(&p) {
+                    if m.mode() & 0o4000 == 0 || m.uid() != 0 {
+                        v.push(format!("darling runner: {} is not setuid root (use the NixOS module's wrapper)", p.display()));
+                    }
+                }
+            }
+        }
+        if !self.prefix.is_dir() {
+            v.push(format!(
+                "darling runner: prefix {} does not exist (run `darling shell true` once, or nix-install)",
+                self.prefix.display()
+            ));
+        }
+        if !self.build_base.is_dir() {
+            v.push(format!(
+                "darling runner: build-dir {} does not exist",
+                self.build_base.display()
+            ));
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_script_runs_the_builder_with_only_its_env() {
+        // Run the script with the host's bash, standing in for Darling's.
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("build");
+        fs::create_dir(&dir).unwrap();
+        let mut env = BTreeMap::new();
+        env.insert("out".to_string(), "it's here".to_string());
+        let job = Job {
+            builder: "/bin/sh".into(),
+            args: vec![
+                "-c".into(),
+                "echo \"$out\" $PWD; env | wc -l; exit 3".into(),
+            ],
+            env,
+            dir: BuildDir {
+                host: dir.clone(),
+                inside: dir.display().to_string(),
+            },
+        };
+        let log = d.path().join("log");
+        let status = d.path().join("status");
+        let script = DarlingLauncher::job_script(
+            &job,
+            log.to_str().unwrap(),
+            status.to_str().unwrap(),
+            None,
+        );
+        let st = Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let text = fs::read_to_string(&log).unwrap();
+        assert!(
+            text.starts_with(&format!("it's here {}\n", dir.display())),
+            "{text}"
+        );
+        // Only `out` plus what sh itself exports (PWD, SHLVL, _).
+        let n: usize = text.lines().nth(1).unwrap().trim().parse().unwrap();
+        assert!(n <= 4, "{text}");
+        assert_eq!(fs::read_to_string(&status).unwrap().trim(), "3");
+    }
+
+    #[test]
+    fn a_missing_prefix_is_refused_before_anything_starts() {
+        let d = tempfile::tempdir().unwrap();
+        let l = DarlingLauncher {
+            darling: "/nonexistent/darling".into(),
+            prefix: d.path().join("no-prefix"),
+            build_base: d.path().to_path_buf(),
+            server_dir: Some(d.path().join("server")),
+        };
+        let host = create_build_dir(d.path(), "x").unwrap();
+        let job = Job {
+            builder: "/bin/sh".into(),
+            args: vec![],
+            env: BTreeMap::new(),
+            dir: BuildDir {
+                inside: l.inside_path(&host).unwrap(),
+                host: host.clone(),
+            },
+        };
+        let e = l.start(&job).err().unwrap().to_string();
+        assert!(e.contains("is not a Darling prefix"), "{e}");
+        assert!(!d.path().join("no-prefix").exists());
+        assert!(!d.path().join("server").exists());
+        let mut left: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        left.sort();
+        assert_eq!(left, vec![host.file_name().unwrap().to_os_string()]);
+    }
+
+    #[test]
+    fn inside_paths() {
+        let r = DarlingLauncher {
+            darling: "darling".into(),
+            prefix: "/home/u/.darling".into(),
+            build_base: "/tmp".into(),
+            server_dir: None,
+        };
+        assert_eq!(
+            r.inside_path(Path::new("/tmp/nix-build-x-0")).unwrap(),
+            "/Volumes/SystemRoot/tmp/nix-build-x-0"
+        );
+        assert_eq!(
+            r.inside_path(Path::new("/home/u/.darling/private/tmp/b"))
+                .unwrap(),
+            "/private/tmp/b"
+        );
+        let c = ChrootLauncher { root: "/s".into() };
+        assert_eq!(c.inside_path(Path::new("/s/tmp/b")).unwrap(), "/tmp/b");
+        assert!(c.inside_path(Path::new("/other")).is_none());
+    }
+}

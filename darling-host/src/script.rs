@@ -1,0 +1,210 @@
+//! Job scripts: what runs inside the prefix under Darling's `/bin/bash`.
+//!
+//! A command is never passed on `darling shell`'s command line (it re-quotes
+//! its arguments and reports a signal death as exit 0). Instead a script
+//! names every file by its path as seen inside, sends the command's streams
+//! to files or a FIFO, and writes the exit status to a file.
+//!
+//! The scripts use only bash builtins, so they work in a prefix without
+//! Darling's `cli` component (which is what provides `/usr/bin/env`).
+
+use std::collections::BTreeMap;
+
+use crate::sh_quote;
+
+/// Where a job's streams and bookkeeping go (paths as seen inside).
+#[derive(Debug, Clone, Default)]
+pub struct Streams<'a> {
+    /// Standard input (`/dev/null` when `None`).
+    pub stdin: Option<&'a str>,
+    /// Standard output.
+    pub stdout: &'a str,
+    /// Standard error; `None` sends it to standard output.
+    pub stderr: Option<&'a str>,
+    /// The exit status (a decimal number and a newline).
+    pub status: &'a str,
+    /// The job's process group inside, written before anything else, so the
+    /// host can find and kill the job (see [`crate::procs`]).
+    pub pgrp: Option<&'a str>,
+}
+
+/// A command to run inside.
+#[derive(Debug, Clone, Default)]
+pub struct Command<'a> {
+    pub argv: Vec<&'a str>,
+    /// Directory to run in.
+    pub cwd: Option<&'a str>,
+    /// When set, the command gets exactly this environment.
+    pub env: Option<&'a BTreeMap<String, String>>,
+    /// Replace the shell with the command (`exec`): one process start less,
+    /// and the shell's parent (the job server) writes the status file.
+    pub exec: bool,
+}
+
+fn is_identifier(k: &str) -> bool {
+    let mut c = k.chars();
+    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
+        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+}
+
+/// Builds the script. Exit status 125 means the job could not enter its
+/// directory (as `env -C` and Nix's own setup use).
+pub fn render(cmd: &Command, io: &Streams) -> String {
+    let q = |s: &str| sh_quote(s);
+    let mut s = String::from("# written by darling-nix; runs inside Darling under /bin/bash\n");
+    // A job server runs jobs with job control on; the job itself must keep
+    // its children in its own process group so that one kill takes them all.
+    s.push_str("set +m\nexec 3<&-\n");
+    if let Some(p) = io.pgrp {
+        // Field 5 of stat is the process group; read by the shell itself.
+        s.push_str(&format!(
+            "read -r _ _ _ _ __dn_pgrp _ </proc/self/stat && echo \"$__dn_pgrp\" >{}\n",
+            q(p)
+        ));
+    }
+    let stderr = match io.stderr {
+        Some(e) => format!("2>{}", q(e)),
+        None => "2>&1".into(),
+    };
+    s.push_str(&format!(
+        "exec <{} >{} {stderr}\n",
+        q(io.stdin.unwrap_or("/dev/null")),
+        q(io.stdout)
+    ));
+    if let Some(dir) = cmd.cwd {
+        s.push_str(&format!(
+            "cd {} || {{ echo 125 >{}; exit 125; }}\n",
+            q(dir),
+            q(io.status)
+        ));
+    }
+    let words: Vec<String> = cmd.argv.iter().map(|a| q(a)).collect();
+    let lead = if cmd.exec { "exec " } else { "" };
+    if !cmd.exec {
+        // This shell waits for the command to write its status. Darling's
+        // signal emulation re-raises a signal that ends a process to the
+        // whole process group (kill(0, ...)), this shell included: survive
+        // it (a trapped signal is reset to the default in the command, an
+        // ignored one would not be).
+        s.push_str("trap : HUP INT QUIT ALRM TERM USR1 USR2\n");
+    }
+    match cmd.env {
+        None => s.push_str(&format!("{lead}{}", words.join(" "))),
+        Some(env) if env.keys().all(|k| is_identifier(k)) => {
+            // Empty the environment with builtins only, then export the
+            // job's variables; the command is run directly by this shell.
+            // (A job server empties its own environment once, at start, and
+            // says so in `__dn_clean`; `$(...)` costs a fork in Darling.)
+            s.push_str("if [ -z \"${__dn_clean-}\" ]; then\n");
+            s.push_str("  for __dn_v in $(compgen -e); do unset \"$__dn_v\"; done\nfi\n");
+            s.push_str("unset __dn_v __dn_pgrp\n");
+            for (k, v) in env {
+                s.push_str(&format!("export {k}={}\n", q(v)));
+            }
+            s.push_str(&format!("{lead}{}", words.join(" ")));
+        }
+        Some(env) => {
+            // A variable name the shell cannot export (Nix allows any):
+            // only `env -i` can pass it, which needs Darling's cli component.
+            s.push_str(&format!("{lead}/usr/bin/env -i"));
+            for (k, v) in env {
+                s.push_str(" \\\n  ");
+                s.push_str(&q(&format!("{k}={v}")));
+            }
+            s.push_str(" \\\n  ");
+            s.push_str(&words.join(" "));
+        }
+    }
+    s.push('\n');
+    if !cmd.exec {
+        s.push_str(&format!("echo $? >{}\n", q(io.status)));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    /// Runs a script with the host's bash, standing in for Darling's.
+    fn bash(script: &str) {
+        let st = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    #[test]
+    fn env_is_exactly_the_jobs_and_odd_names_use_env_i() {
+        let d = tempfile::tempdir().unwrap();
+        let f = |n: &str| d.path().join(n).display().to_string();
+        let (out, status, pg) = (f("out"), f("status"), f("pgrp"));
+        let io = Streams {
+            stdout: &out,
+            status: &status,
+            pgrp: Some(&pg),
+            ..Default::default()
+        };
+        let mut env = BTreeMap::new();
+        env.insert("a".to_string(), "it's".to_string());
+        let cmd = Command {
+            argv: vec!["/bin/sh", "-c", "echo \"$a\"; env | wc -l; exit 4"],
+            cwd: Some("/"),
+            env: Some(&env),
+            exec: false,
+        };
+        bash(&render(&cmd, &io));
+        let text = fs::read_to_string(&out).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("it's"));
+        // `a` plus what sh itself sets (PWD, SHLVL, _ at most).
+        let n: usize = lines.next().unwrap().trim().parse().unwrap();
+        assert!(n <= 4, "{text}");
+        assert_eq!(fs::read_to_string(&status).unwrap(), "4\n");
+        let pgrp: i32 = fs::read_to_string(&pg).unwrap().trim().parse().unwrap();
+        assert!(pgrp > 1);
+
+        env.insert("odd-name".to_string(), "x".to_string());
+        let cmd = Command {
+            argv: vec!["/usr/bin/env"],
+            cwd: None,
+            env: Some(&env),
+            exec: false,
+        };
+        let script = render(&cmd, &io);
+        assert!(script.contains("/usr/bin/env -i"), "{script}");
+        if std::path::Path::new("/usr/bin/env").exists() {
+            bash(&script);
+            let text = fs::read_to_string(&out).unwrap();
+            assert_eq!(text, "a=it's\nodd-name=x\n");
+        }
+    }
+
+    #[test]
+    fn a_missing_directory_is_status_125() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out").display().to_string();
+        let status = d.path().join("status").display().to_string();
+        let io = Streams {
+            stdout: &out,
+            status: &status,
+            ..Default::default()
+        };
+        let cmd = Command {
+            argv: vec!["true"],
+            cwd: Some("/nonexistent/dir"),
+            env: None,
+            exec: false,
+        };
+        let st = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(render(&cmd, &io))
+            .status()
+            .unwrap();
+        assert_eq!(st.code(), Some(125));
+        assert_eq!(fs::read_to_string(&status).unwrap(), "125\n");
+    }
+}

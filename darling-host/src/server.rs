@@ -1,0 +1,225 @@
+//! The job server: one long-lived Darling `/bin/bash` per prefix that
+//! starts jobs on request, so a build costs one fork and the builder's own
+//! start inside Darling instead of a whole `darling shell` (launcher,
+//! shellspawn, a login shell and the job shell).
+//!
+//! It reads one request per line from a FIFO on the host (seen inside under
+//! `/Volumes/SystemRoot`): the inside path of a job directory holding a
+//! `job.sh` made by [`crate::script`]. It runs each job in a subshell of its
+//! own process group, which replaces itself with the command (one fork and
+//! one exec per job, as a shell running a command costs); the job reports its
+//! group and output through files in its directory, and the server writes
+//! its exit status there, so it never talks back. `darling shutdown` ends it
+//! with everything else in the prefix.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The server loop, run by Darling's `/bin/bash` with the request FIFO as
+/// `$1`. Bash builtins only.
+pub const SERVER_SCRIPT: &str = r#"# darling-nix job server; runs inside Darling under /bin/bash.
+# Jobs get an empty environment: empty ours once, and tell job scripts.
+for __dn_v in $(compgen -e); do unset "$__dn_v"; done
+unset __dn_v
+__dn_clean=1
+# Job control: every job runs in a process group of its own.
+set -m
+# A job replaces its shell with the command, so its status is ours to
+# write: reap finished jobs whenever a child ends.
+__dn_dirs=()
+__dn_reap() {
+  local p
+  for p in ${!__dn_dirs[@]}; do
+    if ! kill -0 "$p" 2>/dev/null; then
+      wait "$p"
+      # (A killed job's directory may be gone already.)
+      __dn_st=$?
+      [ -d "${__dn_dirs[$p]}" ] && echo $__dn_st >"${__dn_dirs[$p]}/status"
+      unset "__dn_dirs[$p]"
+    fi
+  done
+}
+trap __dn_reap CHLD
+exec 3<>"$1" </dev/null
+while :; do
+  if read -r -u 3 __dn_job; then
+    case $__dn_job in
+      /*)
+        ( . "$__dn_job/job.sh" ) &
+        __dn_dirs[$!]=$__dn_job
+        # It may have ended before it was in the table.
+        __dn_reap
+        ;;
+    esac
+  elif [ $? -le 128 ]; then
+    break
+  fi
+done
+"#;
+
+/// A prefix's job server, addressed through files in `dir` (a host
+/// directory private to its users, visible inside through
+/// `/Volumes/SystemRoot`).
+#[derive(Debug, Clone)]
+pub struct JobServer {
+    /// `darling`, to start the server.
+    pub darling: PathBuf,
+    pub prefix: PathBuf,
+    /// The server's own directory (see [`JobServer::dir_for`]).
+    pub dir: PathBuf,
+}
+
+/// What a job script and the server agree on; changed whenever either side
+/// changes its half, so that a newer caller never talks to an older server
+/// still running in the prefix (see [`JobServer::dir_for`]).
+const PROTOCOL: &str = "2: job execs its command; server writes status on CHLD";
+
+/// FNV-1a, 64 bits: a stable name, not a security measure.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.iter().chain(&[0u8]) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+impl JobServer {
+    /// The directory under `base` for `prefix`'s server: one per prefix and
+    /// per server protocol, so neither a changed `prefix` nor an upgrade
+    /// reaches a server that speaks for another.
+    pub fn dir_for(base: &Path, prefix: &Path) -> PathBuf {
+        let h = fnv1a(&[
+            prefix.as_os_str().as_encoded_bytes(),
+            SERVER_SCRIPT.as_bytes(),
+            PROTOCOL.as_bytes(),
+        ]);
+        base.join(format!("{h:016x}"))
+    }
+
+    fn requests(&self) -> PathBuf {
+        self.dir.join("requests")
+    }
+
+    fn inside(&self, host: &Path) -> String {
+        prefixfs::Prefix::at(&self.prefix).mac_path(host)
+    }
+
+    /// Hands a job directory (inside path) to the server. `Ok(false)`: no
+    /// server is running.
+    pub fn submit(&self, job_dir_inside: &str) -> io::Result<bool> {
+        let line = format!("{job_dir_inside}\n");
+        // One write of less than PIPE_BUF bytes: requests never interleave.
+        if line.len() >= 4096 || job_dir_inside.contains('\n') {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "job directory path too long or not one line",
+            ));
+        }
+        let f = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(self.requests());
+        let mut f = match f {
+            Ok(f) => f,
+            // No reader (ENXIO) or no FIFO yet: not running.
+            Err(e)
+                if e.raw_os_error() == Some(libc::ENXIO) || e.kind() == io::ErrorKind::NotFound =>
+            {
+                return Ok(false)
+            }
+            Err(e) => return Err(e),
+        };
+        f.write_all(line.as_bytes())?;
+        Ok(true)
+    }
+
+    /// Whether a server is reading requests.
+    pub fn running(&self) -> bool {
+        OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(self.requests())
+            .is_ok()
+    }
+
+    /// Starts the server unless one is running (one starter at a time).
+    /// The server outlives the caller; `darling shutdown` stops it.
+    pub fn ensure_started(&self, limit: Duration) -> io::Result<()> {
+        if self.running() {
+            return Ok(());
+        }
+        fs::create_dir_all(&self.dir)?;
+        let lock = fs::File::create(self.dir.join("lock"))?;
+        lock.lock()?;
+        if self.running() {
+            return Ok(());
+        }
+        let req = self.requests();
+        match nix::unistd::mkfifo(&req, nix::sys::stat::Mode::from_bits_truncate(0o600)) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let script = self.dir.join("server.sh");
+        prefixfs::write_atomic(&script, SERVER_SCRIPT.as_bytes(), 0o644)?;
+        let log = fs::File::create(self.dir.join("server.log"))?;
+        Command::new(&self.darling)
+            .args([
+                "shell",
+                "/bin/bash",
+                &self.inside(&script),
+                &self.inside(&req),
+            ])
+            .env("DPREFIX", &self.prefix)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            // Not in the caller's process group: Nix kills a hook's group.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("starting `{} shell`: {e}", self.darling.display()),
+                )
+            })?;
+        let start = Instant::now();
+        while !self.running() {
+            if start.elapsed() > limit {
+                let why = fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "the job server did not start in {} s: {}",
+                        limit.as_secs(),
+                        why.trim()
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_directory_per_prefix_and_protocol() {
+        let base = Path::new("/var/lib/x/jobserver");
+        let a = JobServer::dir_for(base, Path::new("/p/a"));
+        assert_eq!(a, JobServer::dir_for(base, Path::new("/p/a")));
+        assert_ne!(a, JobServer::dir_for(base, Path::new("/p/b")));
+        assert!(a.starts_with(base));
+        assert_eq!(a.file_name().unwrap().len(), 16);
+    }
+}
