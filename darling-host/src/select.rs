@@ -190,8 +190,12 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.to_string().contains("no-darling"), "{e}");
-        // A file given explicitly is taken as the launcher.
+        // A file that is not executable is no launcher either.
         std::fs::write(&missing, "").unwrap();
+        assert!(select_runner(RunnerKind::Darling, d.path().into(), Some(&missing)).is_err());
+        // An executable file given explicitly is taken as the launcher.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&missing, std::fs::Permissions::from_mode(0o755)).unwrap();
         let s = select_runner(RunnerKind::Darling, d.path().into(), Some(&missing)).unwrap();
         assert_eq!(s.darling.as_deref(), Some(missing.as_path()));
         assert!(s.runner.describe().contains("no-darling"));
