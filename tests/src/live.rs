@@ -170,6 +170,24 @@ impl LivePrefix {
     /// Runs `script` as given, without the trailing `exit $?` (to observe
     /// Darling's own behaviour).
     pub fn shell_exact(&self, script: &str, limit: Duration) -> Out {
+        // Under load (several prefixes starting at once on 2 cores) a new
+        // prefix's launchd may not bring shellspawn up in time, and
+        // `darling shell` fails to connect to it. Only that start-up error
+        // is retried, with the prefix restarted.
+        let fresh = !self.prefix.join(".init.pid").exists();
+        let mut out = self.shell_once(script, limit);
+        for _ in 0..5 {
+            if !fresh || !out.stderr.contains("Error connecting to shellspawn") {
+                break;
+            }
+            self.shutdown();
+            std::thread::sleep(Duration::from_millis(500));
+            out = self.shell_once(script, limit);
+        }
+        out
+    }
+
+    fn shell_once(&self, script: &str, limit: Duration) -> Out {
         let d = self.scratch();
         let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (so, se) = (d.join(format!("out.{n}")), d.join(format!("err.{n}")));

@@ -30,22 +30,10 @@ impl Live {
     /// sockets under the prefix must fit `sun_path` (108 bytes).
     fn new(test: &str) -> Option<Live> {
         let p = LivePrefix::new(test)?;
-        // The first shell creates the prefix; its directory is then the
-        // overlay's upper layer, so files put there appear inside.
-        // Under load (many prefixes starting at once) a new prefix's launchd
-        // may not bring shellspawn up; `darling shell` then fails to connect
-        // to its socket. Retry that one error, restarting the prefix.
-        let mut o = p.shell("true");
-        for attempt in 0..6 {
-            if o.code == 0 || !o.stderr.contains("Error connecting to shellspawn") {
-                break;
-            }
-            if attempt % 2 == 1 {
-                p.shutdown();
-            }
-            std::thread::sleep(std::time::Duration::from_millis(500));
-            o = p.shell("true");
-        }
+        // The first shell creates the prefix (retrying a slow start); its
+        // directory is then the overlay's upper layer, so files put there
+        // appear inside.
+        let o = p.shell("true");
         assert_eq!(o.code, 0, "prefix setup: {o:?}");
         for (name, path) in e2e::nix::TOOL_PATHS {
             if *name == "sandbox-exec" {
