@@ -74,6 +74,17 @@ pub fn rights(classes: u8, abi: u32) -> u64 {
     r
 }
 
+/// What [`Ruleset::allow`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    Rule,
+    /// The path does not exist: Landlock needs an existing file.
+    Missing,
+    /// A pipe, socket or anonymous inode: Landlock does not restrict
+    /// these, and refuses rules on them.
+    Unrestricted,
+}
+
 pub struct Ruleset {
     fd: libc::c_int,
     handled: u64,
@@ -99,9 +110,8 @@ impl Ruleset {
         })
     }
 
-    /// Allows `access` beneath `path`. Returns false if the path does not
-    /// exist (Landlock needs an existing file to attach a rule to).
-    pub fn allow(&self, path: &Path, access: u64) -> io::Result<bool> {
+    /// Allows `access` beneath `path`.
+    pub fn allow(&self, path: &Path, access: u64) -> io::Result<Added> {
         let c = CString::new(path.as_os_str().as_bytes())
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         // SAFETY: valid C string; O_PATH opens anything without reading it.
@@ -112,7 +122,7 @@ impl Ruleset {
                 e.raw_os_error(),
                 Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::EACCES)
             ) {
-                Ok(false)
+                Ok(Added::Missing)
             } else {
                 Err(e)
             };
@@ -146,9 +156,15 @@ impl Ruleset {
         // SAFETY: closing our own fd.
         unsafe { libc::close(fd) };
         if r < 0 {
+            // EBADFD: a pipe, socket or other anonymous inode (what
+            // /dev/stdout is when Nix gives the builder a pipe). Landlock
+            // never restricts those, so no rule is needed.
+            if err.raw_os_error() == Some(libc::EBADFD) {
+                return Ok(Added::Unrestricted);
+            }
             return Err(err);
         }
-        Ok(true)
+        Ok(Added::Rule)
     }
 
     /// Sets no_new_privs and restricts this thread (and what it execs).

@@ -181,6 +181,12 @@ pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Re
         None => false,
     };
 
+    let rules = if fs_ok {
+        rule_list(&plan, cfg, &host, &mut notes)
+    } else {
+        Vec::new()
+    };
+
     if cfg.mode == Mode::Strict && !notes.is_empty() {
         return Err(format!(
             "profile cannot be fully enforced here: {}",
@@ -201,53 +207,11 @@ pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Re
         let handled = landlock::rights(plan.handled, abi);
         let rs = landlock::Ruleset::new(handled)
             .map_err(|e| format!("creating the Landlock ruleset: {e}"))?;
-        let implicit = cfg
-            .implicit_read
-            .iter()
-            .map(|p| (p.clone(), sbpl::plan::READ | sbpl::plan::EXEC))
-            .chain(
-                cfg.implicit_exec
-                    .iter()
-                    .map(|p| (p.clone(), sbpl::plan::READ | sbpl::plan::EXEC)),
-            )
-            .chain(
-                cfg.implicit_write
-                    .iter()
-                    .map(|p| (p.clone(), sbpl::plan::READ | sbpl::plan::WRITE)),
-            );
-        let mut grants: Vec<(String, u8, bool)> = plan
-            .grants
-            .iter()
-            .map(|g| (g.path.clone(), g.access, g.literal))
-            .collect();
-        grants.extend(implicit.map(|(p, a)| (p, a, false)));
-        if let Some(m) = &cfg.mldr {
-            grants.push((
-                m.display().to_string(),
-                sbpl::plan::READ | sbpl::plan::EXEC,
-                false,
-            ));
-        }
-        for (p, access, literal) in grants {
-            // Mldr is a host path already; profile paths are Mac paths.
-            let hp = if cfg
-                .mldr
-                .as_ref()
-                .is_some_and(|m| m.as_os_str() == p.as_str())
-            {
-                PathBuf::from(&p)
-            } else {
-                host(&p)
-            };
-            if literal && hp.is_dir() {
-                // A literal directory: a Landlock rule would open its whole
-                // subtree. Without one, stat still works (never restricted).
-                continue;
-            }
-            let missing = !rs
+        for (hp, access) in rules {
+            let added = rs
                 .allow(&hp, landlock::rights(access, abi))
                 .map_err(|e| format!("adding a rule for {}: {e}", hp.display()))?;
-            if missing && cfg.verbose {
+            if added == landlock::Added::Missing && cfg.verbose {
                 say(&format!(
                     "note: {} does not exist; no rule added",
                     hp.display()
@@ -263,4 +227,59 @@ pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Re
             .map_err(|e| format!("installing the seccomp filter: {e}"))?;
     }
     Ok(())
+}
+
+/// The Landlock rules to add: host path and access classes. The profile's
+/// grants (Mac paths), the configured implicit paths and `mldr`. A write
+/// grant on a path that does not exist yet (a Nix output) moves to its
+/// nearest existing parent, which is wider than the profile: said in
+/// `notes`.
+fn rule_list(
+    plan: &sbpl::Plan,
+    cfg: &Config,
+    host: &dyn Fn(&str) -> PathBuf,
+    notes: &mut Vec<String>,
+) -> Vec<(PathBuf, u8)> {
+    use sbpl::plan::{EXEC, READ, WRITE};
+    let mut rules = Vec::new();
+    for g in &plan.grants {
+        let hp = host(&g.path);
+        if g.literal && hp.is_dir() {
+            // A literal directory: a Landlock rule would open its whole
+            // subtree. Without one, stat still works (never restricted).
+            continue;
+        }
+        if g.access & WRITE != 0 && std::fs::symlink_metadata(&hp).is_err() {
+            // Landlock checks creation on the parent, and the new entry
+            // inherits the parent's rules: the whole grant goes there.
+            match hp.ancestors().skip(1).find(|a| a.exists()) {
+                Some(parent) if parent != Path::new("/") => {
+                    notes.push(format!(
+                        "file-write: {} does not exist yet; its rights are granted on everything beneath {} (wider than the profile)",
+                        hp.display(),
+                        parent.display()
+                    ));
+                    rules.push((parent.to_path_buf(), g.access));
+                }
+                _ => notes.push(format!(
+                    "file-write: {} does not exist and has no parent but /; left denied",
+                    hp.display()
+                )),
+            }
+            continue;
+        }
+        rules.push((hp, g.access));
+    }
+    let implicit = cfg
+        .implicit_read
+        .iter()
+        .chain(&cfg.implicit_exec)
+        .map(|p| (host(p), READ | EXEC))
+        .chain(cfg.implicit_write.iter().map(|p| (host(p), READ | WRITE)));
+    rules.extend(implicit);
+    if let Some(m) = &cfg.mldr {
+        // Already a host path.
+        rules.push((m.clone(), READ | EXEC));
+    }
+    rules
 }

@@ -186,6 +186,12 @@ pub struct NixPrefix {
 /// Where each in-prefix tool lives inside a prefix.
 pub use darling_host::TOOLS as TOOL_PATHS;
 
+impl Default for NixPrefix {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl NixPrefix {
     pub fn new() -> NixPrefix {
         require_nix();
