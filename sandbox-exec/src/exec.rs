@@ -60,43 +60,40 @@ fn cstr(b: &[u8]) -> io::Result<CString> {
     CString::new(b).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
+/// execv with our environment: returns only on failure.
 fn execve(path: &Path, argv: &[OsString]) -> io::Error {
-    let Ok(p) = cstr(path.as_os_str().as_bytes()) else {
-        return io::Error::from(io::ErrorKind::InvalidInput);
+    let run = || -> io::Result<()> {
+        let p = cstr(path.as_os_str().as_bytes())?;
+        let args = argv
+            .iter()
+            .map(|a| cstr(a.as_bytes()))
+            .collect::<io::Result<Vec<CString>>>()?;
+        nix::unistd::execv(&p, &args)?;
+        Ok(())
     };
-    let args: Vec<CString> = argv
-        .iter()
-        .filter_map(|a| cstr(a.as_bytes()).ok())
-        .collect();
-    let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-    ptrs.push(std::ptr::null());
-    extern "C" {
-        static environ: *const *const libc::c_char;
+    match run() {
+        Err(e) => e,
+        Ok(()) => unreachable!("execv returned success"),
     }
-    // SAFETY: NUL-terminated argv; environ is the process environment.
-    unsafe { libc::execve(p.as_ptr(), ptrs.as_ptr(), environ) };
-    io::Error::last_os_error()
 }
 
 /// execvp on the host: returns only on failure.
 pub fn execvp_host(argv: &[String]) -> io::Error {
-    let args: Vec<CString> = match argv.iter().map(|a| cstr(a.as_bytes())).collect() {
-        Ok(a) => a,
-        Err(e) => return e,
+    let cmd = &argv[0];
+    let path = if cmd.contains('/') {
+        PathBuf::from(cmd)
+    } else {
+        match which::which(cmd) {
+            Ok(p) => p,
+            Err(_) => return io::Error::from_raw_os_error(libc::ENOENT),
+        }
     };
-    let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-    ptrs.push(std::ptr::null());
-    // SAFETY: NUL-terminated argv of valid C strings.
-    unsafe { libc::execvp(ptrs[0], ptrs.as_ptr()) };
-    io::Error::last_os_error()
+    let args: Vec<OsString> = argv.iter().map(OsString::from).collect();
+    execve(&path, &args)
 }
 
 fn is_executable(p: &Path) -> bool {
-    let Ok(c) = cstr(p.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: valid C string.
-    p.is_file() && unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0
+    p.is_file() && nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok()
 }
 
 /// execvp inside a Darling prefix: PATH search and the file's kind are

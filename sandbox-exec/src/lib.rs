@@ -141,10 +141,7 @@ pub fn main(args: &[String]) -> i32 {
 
 fn strerror(e: &std::io::Error) -> String {
     match e.raw_os_error() {
-        // SAFETY: strerror returns a static string for any errno.
-        Some(n) => unsafe { std::ffi::CStr::from_ptr(libc::strerror(n)) }
-            .to_string_lossy()
-            .into_owned(),
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_string(),
         None => e.to_string(),
     }
 }
@@ -161,26 +158,7 @@ pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Re
     let mut notes: Vec<String> = plan.unenforced.clone();
     notes.extend(plan.widened.iter().cloned());
 
-    let abi = if plan.handled != 0 {
-        Some(landlock::abi())
-    } else {
-        None
-    };
-    let fs_ok = match &abi {
-        Some(Ok(v)) if *v >= 2 => true,
-        Some(Ok(v)) => {
-            notes.push(format!(
-                "files: Landlock ABI {v} cannot rename across directories; file rules not applied"
-            ));
-            false
-        }
-        Some(Err(why)) => {
-            notes.push(format!("files: {why}; file rules not applied"));
-            false
-        }
-        None => false,
-    };
-
+    let fs_ok = plan.handled != 0;
     let rules = if fs_ok {
         rule_list(&plan, cfg, &host, &mut notes)
     } else {
@@ -199,18 +177,11 @@ pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Re
         }
     }
 
+    // Landlock first (it opens the rule paths), seccomp last.
     if fs_ok {
-        let abi = match abi {
-            Some(Ok(v)) => v,
-            _ => unreachable!(),
-        };
-        let handled = landlock::rights(plan.handled, abi);
-        let rs = landlock::Ruleset::new(handled)
-            .map_err(|e| format!("creating the Landlock ruleset: {e}"))?;
+        let mut rs = landlock::Rules::new(plan.handled, cfg.mode)?;
         for (hp, access) in rules {
-            let added = rs
-                .allow(&hp, landlock::rights(access, abi))
-                .map_err(|e| format!("adding a rule for {}: {e}", hp.display()))?;
+            let added = rs.allow(&hp, landlock::rights(access))?;
             if added == landlock::Added::Missing && cfg.verbose {
                 say(&format!(
                     "note: {} does not exist; no rule added",
@@ -218,14 +189,15 @@ pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Re
                 ));
             }
         }
-        seccomp::install(plan.deny_inet, plan.deny_setugid)
-            .map_err(|e| format!("installing the seccomp filter: {e}"))?;
-        rs.restrict_self()
+        let status = rs
+            .restrict_self()
             .map_err(|e| format!("landlock_restrict_self: {e}"))?;
-    } else {
-        seccomp::install(plan.deny_inet, plan.deny_setugid)
-            .map_err(|e| format!("installing the seccomp filter: {e}"))?;
+        if status == ::landlock::RulesetStatus::NotEnforced && cfg.verbose {
+            say("not enforced: files: this kernel has no Landlock ABI 2 (needed for renames across directories); file rules not applied");
+        }
     }
+    seccomp::install(plan.deny_inet, plan.deny_setugid)
+        .map_err(|e| format!("installing the seccomp filter: {e}"))?;
     Ok(())
 }
 

@@ -147,17 +147,24 @@ pub fn install(deny_inet: bool, deny_setugid: bool) -> io::Result<()> {
     }
     let prog = program(deny_inet, deny_setugid);
     let fprog = SockFprog {
-        len: prog.len() as u16,
+        len: u16::try_from(prog.len()).expect("a short filter"),
         filter: prog.as_ptr(),
     };
-    // SAFETY: prctl with a valid program that outlives the call.
-    unsafe {
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if libc::prctl(libc::PR_SET_SECCOMP, 2, &fprog as *const SockFprog, 0, 0) != 0 {
-            return Err(io::Error::last_os_error());
-        }
+    nix::sys::prctl::set_no_new_privs()?;
+    // SAFETY: PR_SET_SECCOMP with SECCOMP_MODE_FILTER reads the sock_fprog
+    // and the instructions it points to during the call only; both live
+    // until it returns. No safe wrapper exists in `nix` or `libc`.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &fprog as *const SockFprog,
+            0,
+            0,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }
