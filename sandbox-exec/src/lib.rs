@@ -70,6 +70,11 @@ pub fn main(args: &[String]) -> i32 {
         }
     }
     cfg.verbose |= inv.verbose;
+    if let (Some(p), None) = (&prefix, &cfg.mldr) {
+        // Darling's loader, as the prefix's overlay shows it.
+        let m = p.root().join("usr/libexec/darling/mldr");
+        cfg.mldr = m.is_file().then_some(m);
+    }
 
     // The profile.
     let opts = sbpl::Options {
@@ -128,7 +133,13 @@ pub fn main(args: &[String]) -> i32 {
     }
 
     let err = match &prefix {
-        Some(p) => exec::execvp_in_prefix(p, cfg.mldr.as_deref(), &inv.command),
+        Some(p) => exec::execvp_in_prefix(
+            &exec::Darling {
+                prefix: p,
+                mldr: cfg.mldr.as_deref(),
+            },
+            &inv.command,
+        ),
         None => exec::execvp_host(&inv.command),
     };
     say(&format!(
@@ -151,7 +162,7 @@ pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Re
     let plan = sbpl::plan(policy);
     let host = |p: &str| -> PathBuf {
         match prefix {
-            Some(pre) => pre.host_path(p),
+            Some(pre) => host_path_resolved(pre, p),
             None => PathBuf::from(p),
         }
     };
@@ -160,7 +171,7 @@ pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Re
 
     let fs_ok = plan.handled != 0;
     let rules = if fs_ok {
-        rule_list(&plan, cfg, &host, &mut notes)
+        rule_list(&plan, cfg, &host, prefix.map(Prefix::root), &mut notes)
     } else {
         Vec::new()
     };
@@ -210,6 +221,7 @@ fn rule_list(
     plan: &sbpl::Plan,
     cfg: &Config,
     host: &dyn Fn(&str) -> PathBuf,
+    prefix_root: Option<&Path>,
     notes: &mut Vec<String>,
 ) -> Vec<(PathBuf, u8)> {
     use sbpl::plan::{EXEC, READ, WRITE};
@@ -224,8 +236,9 @@ fn rule_list(
         if g.access & WRITE != 0 && std::fs::symlink_metadata(&hp).is_err() {
             // Landlock checks creation on the parent, and the new entry
             // inherits the parent's rules: the whole grant goes there.
+            let too_wide = |a: &Path| a == Path::new("/") || prefix_root.is_some_and(|r| a == r);
             match hp.ancestors().skip(1).find(|a| a.exists()) {
-                Some(parent) if parent != Path::new("/") => {
+                Some(parent) if !too_wide(parent) => {
                     notes.push(format!(
                         "file-write: {} does not exist yet; its rights are granted on everything beneath {} (wider than the profile)",
                         hp.display(),
@@ -234,7 +247,7 @@ fn rule_list(
                     rules.push((parent.to_path_buf(), g.access));
                 }
                 _ => notes.push(format!(
-                    "file-write: {} does not exist and has no parent but /; left denied",
+                    "file-write: {} does not exist and its nearest parent is a root; left denied",
                     hp.display()
                 )),
             }
@@ -254,4 +267,76 @@ fn rule_list(
         rules.push((m.clone(), READ | EXEC));
     }
     rules
+}
+
+/// The host path of a Mac path, following symlinks inside the prefix as
+/// Darling's vchroot does (`/dev` is a link to `/Volumes/SystemRoot/dev`,
+/// `/etc` to `private/etc`). Under `/Volumes/SystemRoot` the host's own
+/// links are left to the kernel.
+pub fn host_path_resolved(prefix: &Prefix, mac: &str) -> PathBuf {
+    let mut mac = normalize(mac);
+    'restart: for _ in 0..40 {
+        let parts: Vec<&str> = mac.split('/').filter(|c| !c.is_empty()).collect();
+        let mut sofar = String::new();
+        for (i, part) in parts.iter().enumerate() {
+            sofar.push('/');
+            sofar.push_str(part);
+            if sofar.eq_ignore_ascii_case("/Volumes/SystemRoot") {
+                break;
+            }
+            let h = prefix.host_path(&sofar);
+            let Ok(target) = std::fs::read_link(&h) else {
+                continue;
+            };
+            let target = target.to_string_lossy().into_owned();
+            let base = if target.starts_with('/') {
+                target
+            } else {
+                let parent = sofar.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+                format!("{parent}/{target}")
+            };
+            let rest = parts[i + 1..].join("/");
+            mac = normalize(&format!("{base}/{rest}"));
+            continue 'restart;
+        }
+        break;
+    }
+    prefix.host_path(&mac)
+}
+
+/// `.` and `..` removed lexically, one leading slash.
+fn normalize(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_paths_follow_the_prefix_links() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::create_dir_all(root.join("private/etc")).unwrap();
+        std::os::unix::fs::symlink("private/etc", root.join("etc")).unwrap();
+        std::os::unix::fs::symlink("/Volumes/SystemRoot/dev", root.join("dev")).unwrap();
+        std::os::unix::fs::symlink("../etc/x", root.join("private/l")).unwrap();
+        let p = Prefix::resolve_from(Some(root.as_os_str().into()), None, None).unwrap();
+        let r = |m: &str| host_path_resolved(&p, m);
+        assert_eq!(r("/dev/null"), PathBuf::from("/dev/null"));
+        assert_eq!(r("/etc/hosts"), root.join("private/etc/hosts"));
+        assert_eq!(r("/private/l"), root.join("private/etc/x"));
+        assert_eq!(r("/usr/./lib/../bin"), root.join("usr/bin"));
+        assert_eq!(r("/Volumes/SystemRoot/etc"), PathBuf::from("/etc"));
+    }
 }
