@@ -3,14 +3,12 @@
 //! project's rules for paths the kernel will not take (missing ones are
 //! skipped; pipes and sockets need no rule).
 
-use std::os::fd::AsFd;
 use std::path::Path;
 
 use landlock::{
     make_bitflags, AccessFs, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
     RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetError, RulesetStatus,
 };
-use nix::sys::stat::{fstat, SFlag};
 
 use crate::config::Mode;
 
@@ -49,6 +47,16 @@ pub enum Added {
     /// A pipe, socket or anonymous inode (what /dev/stdout is when Nix
     /// gives the builder a pipe): Landlock neither restricts these nor
     /// takes rules on them.
+    Unrestricted,
+}
+
+/// What a path is, for the rights a rule on it may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    /// Regular files and devices: file rights only.
+    File,
+    /// Pipes, sockets: no rule.
     Unrestricted,
 }
 
@@ -102,13 +110,26 @@ impl Rules {
         };
         if classes & sbpl::plan::WRITE == 0 {
             // Writing is not restricted, so neither is moving things around.
-            rules.allow(Path::new("/"), AccessFs::Refer.into())?;
+            rules.allow(Path::new("/"), AccessFs::Refer.into(), Kind::Dir)?;
         }
         Ok(rules)
     }
 
-    /// Allows `access` beneath `path`.
-    pub fn allow(&mut self, path: &Path, access: BitFlags<AccessFs>) -> Result<Added, String> {
+    /// Allows `access` beneath `path`, which was found to be of `kind`.
+    pub fn allow(
+        &mut self,
+        path: &Path,
+        access: BitFlags<AccessFs>,
+        kind: Kind,
+    ) -> Result<Added, String> {
+        let access = match kind {
+            Kind::Dir => access,
+            Kind::File => access & FILE_RIGHTS,
+            Kind::Unrestricted => return Ok(Added::Unrestricted),
+        };
+        if access.is_empty() {
+            return Ok(Added::Rule);
+        }
         let fd = match PathFd::new(path) {
             Ok(fd) => fd,
             Err(landlock::PathFdError::OpenCall { source, .. })
@@ -121,22 +142,10 @@ impl Rules {
             }
             Err(e) => return Err(e.to_string()),
         };
-        let st = fstat(fd.as_fd()).map_err(|e| e.to_string())?;
-        let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
-        let access = if kind == SFlag::S_IFDIR {
-            access
-        } else if [SFlag::S_IFREG, SFlag::S_IFCHR, SFlag::S_IFBLK].contains(&kind) {
-            access & FILE_RIGHTS
-        } else {
-            return Ok(Added::Unrestricted);
-        };
-        if access.is_empty() {
-            return Ok(Added::Rule);
-        }
         match (&mut self.rs).add_rule(PathBeneath::new(fd, access)) {
             Ok(_) => Ok(Added::Rule),
-            // Internal file systems (pipefs, sockfs, nsfs…) behind a
-            // regular-looking type: never restricted either.
+            // Internal file systems (pipefs, sockfs, nsfs, memfd…) behind
+            // a regular-looking type: never restricted either.
             Err(e) if errno(&e) == Some(libc::EBADFD) => Ok(Added::Unrestricted),
             Err(e) => Err(format!("adding a rule for {}: {e}", path.display())),
         }

@@ -170,8 +170,16 @@ pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Re
     notes.extend(plan.widened.iter().cloned());
 
     let fs_ok = plan.handled != 0;
+    let mut missing = Vec::new();
     let rules = if fs_ok {
-        rule_list(&plan, cfg, &host, prefix.map(Prefix::root), &mut notes)
+        rule_list(
+            &plan,
+            cfg,
+            &host,
+            prefix.map(Prefix::root),
+            &mut notes,
+            &mut missing,
+        )
     } else {
         Vec::new()
     };
@@ -186,17 +194,23 @@ pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Re
         for n in &notes {
             say(&format!("not enforced: {n}"));
         }
+        for m in &missing {
+            say(&format!(
+                "note: {} does not exist; no rule added",
+                m.display()
+            ));
+        }
     }
 
     // Landlock first (it opens the rule paths), seccomp last.
     if fs_ok {
         let mut rs = landlock::Rules::new(plan.handled, cfg.mode)?;
-        for (hp, access) in rules {
-            let added = rs.allow(&hp, landlock::rights(access))?;
+        for r in rules {
+            let added = rs.allow(&r.path, landlock::rights(r.access), r.kind)?;
             if added == landlock::Added::Missing && cfg.verbose {
                 say(&format!(
                     "note: {} does not exist; no rule added",
-                    hp.display()
+                    r.path.display()
                 ));
             }
         }
@@ -212,59 +226,108 @@ pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Re
     Ok(())
 }
 
-/// The Landlock rules to add: host path and access classes. The profile's
-/// grants (Mac paths), the configured implicit paths and `mldr`. A write
-/// grant on a path that does not exist yet (a Nix output) moves to its
-/// nearest existing parent, which is wider than the profile: said in
-/// `notes`.
+/// One Landlock rule: a host path, our access classes, and what the path
+/// is (looked up once, following symlinks: `/dev/stdout` is a pipe when
+/// Nix runs the build).
+pub struct RuleSpec {
+    pub path: PathBuf,
+    pub access: u8,
+    pub kind: landlock::Kind,
+}
+
+fn kind_of(md: &std::fs::Metadata) -> landlock::Kind {
+    use std::os::unix::fs::FileTypeExt;
+    let t = md.file_type();
+    if t.is_dir() {
+        landlock::Kind::Dir
+    } else if t.is_file() || t.is_char_device() || t.is_block_device() {
+        landlock::Kind::File
+    } else {
+        landlock::Kind::Unrestricted
+    }
+}
+
+/// The Landlock rules to add: the profile's grants (Mac paths), the
+/// configured implicit paths and `mldr`, one rule per path. A write grant
+/// on a path that does not exist yet (a Nix output) moves to its nearest
+/// existing parent, which is wider than the profile: said in `notes`.
+/// Other missing paths get no rule (listed in `missing`).
 fn rule_list(
     plan: &sbpl::Plan,
     cfg: &Config,
     host: &dyn Fn(&str) -> PathBuf,
     prefix_root: Option<&Path>,
     notes: &mut Vec<String>,
-) -> Vec<(PathBuf, u8)> {
+    missing: &mut Vec<PathBuf>,
+) -> Vec<RuleSpec> {
     use sbpl::plan::{EXEC, READ, WRITE};
-    let mut rules = Vec::new();
-    for g in &plan.grants {
-        let hp = host(&g.path);
-        if g.literal && hp.is_dir() {
-            // A literal directory: a Landlock rule would open its whole
-            // subtree. Without one, stat still works (never restricted).
-            continue;
-        }
-        if g.access & WRITE != 0 && std::fs::symlink_metadata(&hp).is_err() {
-            // Landlock checks creation on the parent, and the new entry
-            // inherits the parent's rules: the whole grant goes there.
-            let too_wide = |a: &Path| a == Path::new("/") || prefix_root.is_some_and(|r| a == r);
-            match hp.ancestors().skip(1).find(|a| a.exists()) {
-                Some(parent) if !too_wide(parent) => {
-                    notes.push(format!(
-                        "file-write: {} does not exist yet; its rights are granted on everything beneath {} (wider than the profile)",
-                        hp.display(),
-                        parent.display()
-                    ));
-                    rules.push((parent.to_path_buf(), g.access));
-                }
-                _ => notes.push(format!(
-                    "file-write: {} does not exist and its nearest parent is a root; left denied",
-                    hp.display()
-                )),
-            }
-            continue;
-        }
-        rules.push((hp, g.access));
-    }
+    let mut wanted: Vec<(PathBuf, u8, bool)> = plan
+        .grants
+        .iter()
+        .map(|g| (host(&g.path), g.access, g.literal))
+        .collect();
     let implicit = cfg
         .implicit_read
         .iter()
         .chain(&cfg.implicit_exec)
-        .map(|p| (host(p), READ | EXEC))
-        .chain(cfg.implicit_write.iter().map(|p| (host(p), READ | WRITE)));
-    rules.extend(implicit);
+        .map(|p| (host(p), READ | EXEC, false))
+        .chain(
+            cfg.implicit_write
+                .iter()
+                .map(|p| (host(p), READ | WRITE, false)),
+        );
+    wanted.extend(implicit);
     if let Some(m) = &cfg.mldr {
         // Already a host path.
-        rules.push((m.clone(), READ | EXEC));
+        wanted.push((m.clone(), READ | EXEC, false));
+    }
+
+    let mut rules: Vec<RuleSpec> = Vec::with_capacity(wanted.len());
+    // One rule per path: missing outputs share their parent (the store),
+    // and Nix repeats paths across its allow forms.
+    let mut index: std::collections::HashMap<PathBuf, usize> = Default::default();
+    let mut exists: std::collections::HashMap<PathBuf, bool> = Default::default();
+    let mut push =
+        |rules: &mut Vec<RuleSpec>, path: PathBuf, access: u8, kind| match index.get(&path) {
+            Some(&i) => rules[i].access |= access,
+            None => {
+                index.insert(path.clone(), rules.len());
+                rules.push(RuleSpec { path, access, kind });
+            }
+        };
+    for (hp, access, literal) in wanted {
+        match std::fs::metadata(&hp) {
+            Ok(md) if literal && md.is_dir() => {
+                // A literal directory: a Landlock rule would open its whole
+                // subtree. Without one, stat still works (never restricted).
+            }
+            Ok(md) => push(&mut rules, hp, access, kind_of(&md)),
+            Err(_) if access & WRITE != 0 => {
+                // Landlock checks creation on the parent, and the new entry
+                // inherits the parent's rules: the whole grant goes there.
+                let too_wide =
+                    |a: &Path| a == Path::new("/") || prefix_root.is_some_and(|r| a == r);
+                let parent = hp
+                    .ancestors()
+                    .skip(1)
+                    .find(|a| *exists.entry(a.to_path_buf()).or_insert_with(|| a.is_dir()));
+                match parent {
+                    Some(parent) if !too_wide(parent) => {
+                        notes.push(format!(
+                            "file-write: {} does not exist yet; its rights are granted on everything beneath {} (wider than the profile)",
+                            hp.display(),
+                            parent.display()
+                        ));
+                        push(&mut rules, parent.to_path_buf(), access, landlock::Kind::Dir);
+                    }
+                    _ => notes.push(format!(
+                        "file-write: {} does not exist and its nearest parent is a root; left denied",
+                        hp.display()
+                    )),
+                }
+            }
+            Err(_) => missing.push(hp),
+        }
     }
     rules
 }
