@@ -14,6 +14,7 @@ pub mod landlock;
 pub mod named;
 pub mod seccomp;
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -235,15 +236,71 @@ pub struct RuleSpec {
     pub kind: landlock::Kind,
 }
 
-fn kind_of(md: &std::fs::Metadata) -> landlock::Kind {
-    use std::os::unix::fs::FileTypeExt;
-    let t = md.file_type();
-    if t.is_dir() {
-        landlock::Kind::Dir
-    } else if t.is_file() || t.is_char_device() || t.is_block_device() {
-        landlock::Kind::File
-    } else {
-        landlock::Kind::Unrestricted
+fn kind_of(st: &nix::sys::stat::FileStat) -> landlock::Kind {
+    use nix::sys::stat::SFlag;
+    match SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT {
+        SFlag::S_IFDIR => landlock::Kind::Dir,
+        SFlag::S_IFREG | SFlag::S_IFCHR | SFlag::S_IFBLK => landlock::Kind::File,
+        _ => landlock::Kind::Unrestricted,
+    }
+}
+
+/// Stats paths relative to their parent directory, opened once: Nix's
+/// profiles name hundreds of entries of one store directory, and walking
+/// each from `/` costs more than the rest of its rule.
+#[derive(Default)]
+struct Lookup {
+    dirs: std::collections::HashMap<OsString, Option<std::os::fd::OwnedFd>>,
+    /// Whether a path is a link, from its first lstat.
+    links: std::collections::HashMap<OsString, bool>,
+}
+
+impl Lookup {
+    /// The path's status (following a final link or not); None if missing.
+    fn stat(&mut self, p: &Path, follow: bool) -> Option<nix::sys::stat::FileStat> {
+        use nix::fcntl::{AtFlags, OFlag};
+        let flags = if follow {
+            AtFlags::empty()
+        } else {
+            AtFlags::AT_SYMLINK_NOFOLLOW
+        };
+        let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+            return nix::sys::stat::fstatat(nix::fcntl::AT_FDCWD, p, flags).ok();
+        };
+        let fd = self
+            .dirs
+            .entry(parent.as_os_str().to_owned())
+            .or_insert_with(|| {
+                nix::fcntl::open(
+                    parent,
+                    OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .ok()
+            });
+        let st = match fd {
+            Some(fd) => nix::sys::stat::fstatat(&*fd, name, flags).ok(),
+            None => nix::sys::stat::fstatat(nix::fcntl::AT_FDCWD, p, flags).ok(),
+        };
+        if !follow {
+            let link = st.is_some_and(|st| {
+                nix::sys::stat::SFlag::from_bits_truncate(st.st_mode)
+                    & nix::sys::stat::SFlag::S_IFMT
+                    == nix::sys::stat::SFlag::S_IFLNK
+            });
+            self.links.insert(p.as_os_str().to_owned(), link);
+        }
+        st
+    }
+
+    fn is_link(&mut self, p: &Path) -> bool {
+        match self.links.get(p.as_os_str()) {
+            Some(&l) => l,
+            None => {
+                self.stat(p, false);
+                self.links[p.as_os_str()]
+            }
+        }
     }
 }
 
@@ -285,32 +342,37 @@ fn rule_list(
     let mut rules: Vec<RuleSpec> = Vec::with_capacity(wanted.len());
     // One rule per path: missing outputs share their parent (the store),
     // and Nix repeats paths across its allow forms.
-    let mut index: std::collections::HashMap<PathBuf, usize> = Default::default();
-    let mut exists: std::collections::HashMap<PathBuf, bool> = Default::default();
-    let mut push =
-        |rules: &mut Vec<RuleSpec>, path: PathBuf, access: u8, kind| match index.get(&path) {
-            Some(&i) => rules[i].access |= access,
-            None => {
-                index.insert(path.clone(), rules.len());
-                rules.push(RuleSpec { path, access, kind });
-            }
-        };
+    let mut index: std::collections::HashMap<OsString, usize> = Default::default();
+    let mut look = Lookup::default();
+    let mut push = |rules: &mut Vec<RuleSpec>, path: PathBuf, access: u8, kind| match index
+        .get(path.as_os_str())
+    {
+        Some(&i) => rules[i].access |= access,
+        None => {
+            index.insert(path.as_os_str().to_owned(), rules.len());
+            rules.push(RuleSpec { path, access, kind });
+        }
+    };
     for (hp, access, literal) in wanted {
-        match std::fs::metadata(&hp) {
-            Ok(md) if literal && md.is_dir() => {
+        let st = match look.stat(&hp, false) {
+            Some(st) if kind_of(&st) == landlock::Kind::Unrestricted => look.stat(&hp, true),
+            st => st,
+        };
+        match st.as_ref().map(kind_of) {
+            Some(landlock::Kind::Dir) if literal => {
                 // A literal directory: a Landlock rule would open its whole
                 // subtree. Without one, stat still works (never restricted).
             }
-            Ok(md) => push(&mut rules, hp, access, kind_of(&md)),
-            Err(_) if access & WRITE != 0 => {
+            Some(kind) => push(&mut rules, hp, access, kind),
+            None if access & WRITE != 0 => {
                 // Landlock checks creation on the parent, and the new entry
                 // inherits the parent's rules: the whole grant goes there.
                 let too_wide =
                     |a: &Path| a == Path::new("/") || prefix_root.is_some_and(|r| a == r);
-                let parent = hp
-                    .ancestors()
-                    .skip(1)
-                    .find(|a| *exists.entry(a.to_path_buf()).or_insert_with(|| a.is_dir()));
+                let parent = hp.ancestors().skip(1).find(|a| {
+                    look.stat(a, true)
+                        .is_some_and(|st| kind_of(&st) == landlock::Kind::Dir)
+                });
                 match parent {
                     Some(parent) if !too_wide(parent) => {
                         notes.push(format!(
@@ -326,10 +388,34 @@ fn rule_list(
                     )),
                 }
             }
-            Err(_) => missing.push(hp),
+            None => missing.push(hp),
         }
     }
+    // Landlock unions the rules along a path, so a rule beneath a directory
+    // rule that already grants all its rights adds nothing (the typical
+    // case: a missing output widened to the store covers every input).
+    // Only when no link is on the way: a link leads somewhere else.
+    let mut covered = |r: &RuleSpec| {
+        let Some(cover) = r.path.ancestors().skip(1).find(|a| {
+            index.get(a.as_os_str()).is_some_and(|&i| {
+                let d = &rules[i];
+                d.kind == landlock::Kind::Dir && d.access & r.access == r.access
+            })
+        }) else {
+            return false;
+        };
+        // Only when no link is on the way: a link leads somewhere else.
+        !r.path
+            .ancestors()
+            .take_while(|a| *a != cover)
+            .any(|a| look.is_link(a))
+    };
+    let keep: Vec<bool> = rules.iter().map(|r| !covered(r)).collect();
     rules
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(r, k)| k.then_some(r))
+        .collect()
 }
 
 /// The host path of a Mac path, following symlinks inside the prefix as

@@ -297,3 +297,25 @@ fn seccomp_holds_for_32_bit_system_calls() {
         0o644
     );
 }
+
+/// Grants beneath a widened output's parent are folded into it, but not
+/// one that is a link to somewhere else: its rule must stay.
+#[test]
+fn grants_through_links_survive_the_output_widening() {
+    let (_d, w) = workdir();
+    let store = w.join("store");
+    fs::create_dir_all(w.join("elsewhere")).unwrap();
+    fs::create_dir_all(&store).unwrap();
+    fs::write(w.join("elsewhere/f"), "through the link\n").unwrap();
+    std::os::unix::fs::symlink(w.join("elsewhere"), store.join("aaa-link")).unwrap();
+    let p = profile(&format!(
+        "(allow file-read* file-write* process-exec (subpath \"{}\") (subpath \"{}\"))\n",
+        store.join("bbb-out").display(),
+        store.join("aaa-link").display(),
+    ));
+    let o: Out = cmd(&["-p", &p, "cat", store.join("aaa-link/f").to_str().unwrap()])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.all(), (0, "through the link\n", ""));
+}
