@@ -344,6 +344,8 @@ fn rule_list(
     // and Nix repeats paths across its allow forms.
     let mut index: std::collections::HashMap<OsString, usize> = Default::default();
     let mut look = Lookup::default();
+    // Missing outputs usually share their parent (the store).
+    let mut is_dir: std::collections::HashMap<OsString, bool> = Default::default();
     let mut push = |rules: &mut Vec<RuleSpec>, path: PathBuf, access: u8, kind| match index
         .get(path.as_os_str())
     {
@@ -370,8 +372,10 @@ fn rule_list(
                 let too_wide =
                     |a: &Path| a == Path::new("/") || prefix_root.is_some_and(|r| a == r);
                 let parent = hp.ancestors().skip(1).find(|a| {
-                    look.stat(a, true)
-                        .is_some_and(|st| kind_of(&st) == landlock::Kind::Dir)
+                    *is_dir.entry(a.as_os_str().to_owned()).or_insert_with(|| {
+                        look.stat(a, true)
+                            .is_some_and(|st| kind_of(&st) == landlock::Kind::Dir)
+                    })
                 });
                 match parent {
                     Some(parent) if !too_wide(parent) => {
