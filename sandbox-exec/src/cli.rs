@@ -43,8 +43,8 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
         if !a.starts_with('-') || a == "-" {
             break;
         }
-        let mut chars = a[1..].char_indices();
-        while let Some((k, c)) = chars.next() {
+        let chars = a[1..].char_indices();
+        for (k, c) in chars {
             match c {
                 'v' => verbose = true,
                 'D' | 'f' | 'n' | 'p' | 'M' => {

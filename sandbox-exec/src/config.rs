@@ -67,6 +67,12 @@ impl Config {
                     "/private/etc",
                     "/dev",
                     "/proc",
+                    // mldr is a Linux program: its loader and C library.
+                    "/Volumes/SystemRoot/lib",
+                    "/Volumes/SystemRoot/lib64",
+                    "/Volumes/SystemRoot/usr/lib",
+                    // Darling's installed tree, which mldr reads dyld from.
+                    "/Volumes/SystemRoot/usr/local/libexec/darling",
                 ]
                 .map(String::from)
                 .to_vec(),

@@ -1,14 +1,13 @@
 //! Replacing ourselves with the command. On plain Linux this is execvp.
 //! Inside Darling the command is a Mac path and usually a Mach-O program:
 //! Darling's own execve translates the path, runs ELF files directly and
-//! hands Mach-O files and `#!` scripts to its loader, `mldr`, as
-//! `argv[0] = "<mldr>!<host path>"`. We do the same from the outside.
-//! That hand-over is written from reading Darling's execve and is untested
-//! on a live Darling.
+//! hands Mach-O files and `#!` scripts to its loader, `mldr`, telling it
+//! where darlingserver listens. We do the same from the outside (see
+//! [`Darling`]); the live tests in tests/live.rs run it on a real Darling.
 
 use std::ffi::{CString, OsString};
 use std::io::{self, Read};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use prefixfs::Prefix;
@@ -60,75 +59,171 @@ fn cstr(b: &[u8]) -> io::Result<CString> {
     CString::new(b).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
+/// execv with our environment: returns only on failure.
 fn execve(path: &Path, argv: &[OsString]) -> io::Error {
-    let Ok(p) = cstr(path.as_os_str().as_bytes()) else {
-        return io::Error::from(io::ErrorKind::InvalidInput);
+    let run = || -> io::Result<()> {
+        let p = cstr(path.as_os_str().as_bytes())?;
+        let args = argv
+            .iter()
+            .map(|a| cstr(a.as_bytes()))
+            .collect::<io::Result<Vec<CString>>>()?;
+        nix::unistd::execv(&p, &args)?;
+        Ok(())
     };
-    let args: Vec<CString> = argv
-        .iter()
-        .filter_map(|a| cstr(a.as_bytes()).ok())
-        .collect();
-    let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-    ptrs.push(std::ptr::null());
-    extern "C" {
-        static environ: *const *const libc::c_char;
+    match run() {
+        Err(e) => e,
+        Ok(()) => unreachable!("execv returned success"),
     }
-    // SAFETY: NUL-terminated argv; environ is the process environment.
-    unsafe { libc::execve(p.as_ptr(), ptrs.as_ptr(), environ) };
-    io::Error::last_os_error()
 }
 
 /// execvp on the host: returns only on failure.
 pub fn execvp_host(argv: &[String]) -> io::Error {
-    let args: Vec<CString> = match argv.iter().map(|a| cstr(a.as_bytes())).collect() {
-        Ok(a) => a,
-        Err(e) => return e,
+    let cmd = &argv[0];
+    let path = if cmd.contains('/') {
+        PathBuf::from(cmd)
+    } else {
+        match which::which(cmd) {
+            Ok(p) => p,
+            Err(_) => return io::Error::from_raw_os_error(libc::ENOENT),
+        }
     };
-    let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-    ptrs.push(std::ptr::null());
-    // SAFETY: NUL-terminated argv of valid C strings.
-    unsafe { libc::execvp(ptrs[0], ptrs.as_ptr()) };
-    io::Error::last_os_error()
+    let args: Vec<OsString> = argv.iter().map(OsString::from).collect();
+    execve(&path, &args)
 }
 
 fn is_executable(p: &Path) -> bool {
-    let Ok(c) = cstr(p.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: valid C string.
-    p.is_file() && unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0
+    p.is_file() && nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok()
 }
 
-/// execvp inside a Darling prefix: PATH search and the file's kind are
-/// judged on host paths, Mach-O and scripts go through `mldr`.
-pub fn execvp_in_prefix(prefix: &Prefix, mldr: Option<&Path>, argv: &[String]) -> io::Error {
-    let cmd = &argv[0];
-    let candidates: Vec<String> = if cmd.contains('/') {
-        vec![cmd.clone()]
-    } else {
-        std::env::var("PATH")
-            .unwrap_or_else(|_| "/usr/bin:/bin:/usr/sbin:/sbin".into())
-            .split(':')
-            .filter(|d| !d.is_empty())
-            .map(|d| format!("{}/{cmd}", d.trim_end_matches('/')))
-            .collect()
-    };
-    let Some((mac, host)) = candidates
-        .into_iter()
-        .map(|m| {
-            let h = prefix.host_path(&m);
-            (m, h)
+/// How to start Darling-managed (Mach-O) programs from outside Darling's
+/// libSystem, as its own execve does: through its loader `mldr`, with the
+/// darlingserver socket in `__mldr_sockpath` (mldr checks the new process
+/// in there; without it the check-in fails with ECONNREFUSED). No lifetime
+/// pipe is passed: mldr makes its own (or uses a pidfd on Linux >= 5.3).
+pub struct Darling<'a> {
+    pub prefix: &'a Prefix,
+    /// The loader, a host path.
+    pub mldr: Option<&'a Path>,
+}
+
+impl Darling<'_> {
+    /// darlingserver's socket: `.darlingserver.sock` at the prefix root.
+    pub fn socket(&self) -> PathBuf {
+        self.prefix.root().join(".darlingserver.sock")
+    }
+
+    /// Our environment plus `__mldr_sockpath` (replacing any inherited one).
+    fn env(&self) -> Vec<OsString> {
+        let mut env: Vec<OsString> = std::env::vars_os()
+            .filter(|(k, _)| k != "__mldr_sockpath" && k != "__mldr_lifetime_pipe")
+            .map(|(k, v)| {
+                let mut kv = k;
+                kv.push("=");
+                kv.push(v);
+                kv
+            })
+            .collect();
+        let mut sock = OsString::from("__mldr_sockpath=");
+        sock.push(self.socket());
+        env.insert(0, sock);
+        env
+    }
+
+    fn mldr(&self) -> io::Result<&Path> {
+        self.mldr.ok_or_else(|| {
+            io::Error::other(
+                "it is a Mach-O program and Darling's `mldr` was not found (set `mldr` in sandbox-exec.toml)",
+            )
         })
-        .find(|(_, h)| is_executable(h))
-    else {
+    }
+
+    /// A Mach-O program: `<mldr>!<host path>` as argv[0], then the
+    /// program's own argv.
+    fn exec_macho(&self, host: &Path, argv: &[OsString]) -> io::Error {
+        let m = match self.mldr() {
+            Ok(m) => m,
+            Err(e) => return e,
+        };
+        let mut a0 = m.as_os_str().to_owned();
+        a0.push("!");
+        a0.push(host);
+        let mut args = vec![a0];
+        args.extend(argv.iter().cloned());
+        execve_env(m, &args, &self.env())
+    }
+
+    /// A `#!` script whose interpreter is Mach-O: mldr gets the
+    /// interpreter's host path as argv[1] and gives it back its Mac path.
+    fn exec_script(
+        &self,
+        interp_host: &Path,
+        arg: Option<&str>,
+        script_mac: &str,
+        rest: &[String],
+    ) -> io::Error {
+        let m = match self.mldr() {
+            Ok(m) => m,
+            Err(e) => return e,
+        };
+        let mut args: Vec<OsString> = vec![m.as_os_str().to_owned(), interp_host.into()];
+        args.extend(arg.map(OsString::from));
+        args.push(script_mac.into());
+        args.extend(rest.iter().map(OsString::from));
+        execve_env(m, &args, &self.env())
+    }
+}
+
+/// execve with an explicit environment: returns only on failure.
+fn execve_env(path: &Path, argv: &[OsString], env: &[OsString]) -> io::Error {
+    let run = || -> io::Result<()> {
+        let p = cstr(path.as_os_str().as_bytes())?;
+        let c = |v: &[OsString]| {
+            v.iter()
+                .map(|a| cstr(a.as_bytes()))
+                .collect::<io::Result<Vec<CString>>>()
+        };
+        nix::unistd::execve(&p, &c(argv)?, &c(env)?)?;
+        Ok(())
+    };
+    match run() {
+        Err(e) => e,
+        Ok(()) => unreachable!("execve returned success"),
+    }
+}
+
+/// execvp inside a Darling prefix: the command and `PATH` are Mac paths,
+/// looked up and judged on their host paths; ELF files are exec'd
+/// directly, Mach-O programs and `#!` scripts as Darling's execve does.
+pub fn execvp_in_prefix(d: &Darling, argv: &[String]) -> io::Error {
+    let cmd = &argv[0];
+    let found = if cmd.starts_with('/') {
+        Some((cmd.clone(), d.prefix.host_path(cmd)))
+    } else if cmd.contains('/') {
+        // Relative to the working directory, which is a host path already.
+        Some((cmd.clone(), PathBuf::from(cmd)))
+    } else {
+        let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin:/usr/sbin:/sbin".into());
+        let dirs: Vec<(&str, PathBuf)> = path
+            .split(':')
+            .filter(|m| m.starts_with('/'))
+            .map(|m| (m, d.prefix.host_path(m)))
+            .collect();
+        let host_path = std::env::join_paths(dirs.iter().map(|(_, h)| h)).ok();
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        which::which_in(cmd, host_path, cwd).ok().and_then(|h| {
+            let parent = h.parent()?;
+            let (mac, _) = dirs.iter().find(|(_, hd)| hd == parent)?;
+            Some((format!("{}/{cmd}", mac.trim_end_matches('/')), h))
+        })
+    };
+    let Some((mac, host)) = found.filter(|(_, h)| is_executable(h)) else {
         return io::Error::from_raw_os_error(libc::ENOENT);
     };
-    run_file(prefix, mldr, &mac, &host, &argv[1..], argv[0].clone(), 0)
+    run_file(d, &mac, &host, &argv[1..], argv[0].clone(), 0)
 }
 
 fn run_file(
-    prefix: &Prefix,
-    mldr: Option<&Path>,
+    d: &Darling,
     mac: &str,
     host: &Path,
     rest: &[String],
@@ -144,28 +239,24 @@ fn run_file(
     args.extend(rest.iter().map(OsString::from));
     match kind(&head[..n]) {
         Kind::Elf => execve(host, &args),
-        Kind::MachO => match mldr {
-            Some(m) => {
-                let mut a = args;
-                a[0] =
-                    OsString::from_vec(format!("{}!{}", m.display(), host.display()).into_bytes());
-                execve(m, &a)
-            }
-            None => io::Error::other(
-                "it is a Mach-O program and no `mldr` is configured in sandbox-exec.toml",
-            ),
-        },
+        Kind::MachO => d.exec_macho(host, &args),
         Kind::Script { interpreter, arg } if depth < 4 => {
-            let mut new_rest: Vec<String> = Vec::new();
-            if let Some(a) = arg {
-                new_rest.push(a);
+            let ihost: PathBuf = d.prefix.host_path(&interpreter);
+            let mut ihead = [0u8; 256];
+            let n = match std::fs::File::open(&ihost).and_then(|mut f| f.read(&mut ihead)) {
+                Ok(n) => n,
+                Err(e) => return e,
+            };
+            if kind(&ihead[..n]) == Kind::MachO {
+                return d.exec_script(&ihost, arg.as_deref(), mac, rest);
             }
+            // An ELF (or script) interpreter: as the kernel would.
+            let mut new_rest: Vec<String> = Vec::new();
+            new_rest.extend(arg);
             new_rest.push(mac.to_string());
             new_rest.extend(rest.iter().cloned());
-            let ihost: PathBuf = prefix.host_path(&interpreter);
             run_file(
-                prefix,
-                mldr,
+                d,
                 &interpreter,
                 &ihost,
                 &new_rest,

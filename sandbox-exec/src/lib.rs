@@ -14,6 +14,7 @@ pub mod landlock;
 pub mod named;
 pub mod seccomp;
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -70,6 +71,11 @@ pub fn main(args: &[String]) -> i32 {
         }
     }
     cfg.verbose |= inv.verbose;
+    if let (Some(p), None) = (&prefix, &cfg.mldr) {
+        // Darling's loader, as the prefix's overlay shows it.
+        let m = p.root().join("usr/libexec/darling/mldr");
+        cfg.mldr = m.is_file().then_some(m);
+    }
 
     // The profile.
     let opts = sbpl::Options {
@@ -128,7 +134,13 @@ pub fn main(args: &[String]) -> i32 {
     }
 
     let err = match &prefix {
-        Some(p) => exec::execvp_in_prefix(p, cfg.mldr.as_deref(), &inv.command),
+        Some(p) => exec::execvp_in_prefix(
+            &exec::Darling {
+                prefix: p,
+                mldr: cfg.mldr.as_deref(),
+            },
+            &inv.command,
+        ),
         None => exec::execvp_host(&inv.command),
     };
     say(&format!(
@@ -141,10 +153,7 @@ pub fn main(args: &[String]) -> i32 {
 
 fn strerror(e: &std::io::Error) -> String {
     match e.raw_os_error() {
-        // SAFETY: strerror returns a static string for any errno.
-        Some(n) => unsafe { std::ffi::CStr::from_ptr(libc::strerror(n)) }
-            .to_string_lossy()
-            .into_owned(),
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_string(),
         None => e.to_string(),
     }
 }
@@ -154,31 +163,26 @@ pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Re
     let plan = sbpl::plan(policy);
     let host = |p: &str| -> PathBuf {
         match prefix {
-            Some(pre) => pre.host_path(p),
+            Some(pre) => host_path_resolved(pre, p),
             None => PathBuf::from(p),
         }
     };
     let mut notes: Vec<String> = plan.unenforced.clone();
     notes.extend(plan.widened.iter().cloned());
 
-    let abi = if plan.handled != 0 {
-        Some(landlock::abi())
+    let fs_ok = plan.handled != 0;
+    let mut missing = Vec::new();
+    let rules = if fs_ok {
+        rule_list(
+            &plan,
+            cfg,
+            &host,
+            prefix.map(Prefix::root),
+            &mut notes,
+            &mut missing,
+        )
     } else {
-        None
-    };
-    let fs_ok = match &abi {
-        Some(Ok(v)) if *v >= 2 => true,
-        Some(Ok(v)) => {
-            notes.push(format!(
-                "files: Landlock ABI {v} cannot rename across directories; file rules not applied"
-            ));
-            false
-        }
-        Some(Err(why)) => {
-            notes.push(format!("files: {why}; file rules not applied"));
-            false
-        }
-        None => false,
+        Vec::new()
     };
 
     if cfg.mode == Mode::Strict && !notes.is_empty() {
@@ -191,76 +195,301 @@ pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Re
         for n in &notes {
             say(&format!("not enforced: {n}"));
         }
-    }
-
-    if fs_ok {
-        let abi = match abi {
-            Some(Ok(v)) => v,
-            _ => unreachable!(),
-        };
-        let handled = landlock::rights(plan.handled, abi);
-        let rs = landlock::Ruleset::new(handled)
-            .map_err(|e| format!("creating the Landlock ruleset: {e}"))?;
-        let implicit = cfg
-            .implicit_read
-            .iter()
-            .map(|p| (p.clone(), sbpl::plan::READ | sbpl::plan::EXEC))
-            .chain(
-                cfg.implicit_exec
-                    .iter()
-                    .map(|p| (p.clone(), sbpl::plan::READ | sbpl::plan::EXEC)),
-            )
-            .chain(
-                cfg.implicit_write
-                    .iter()
-                    .map(|p| (p.clone(), sbpl::plan::READ | sbpl::plan::WRITE)),
-            );
-        let mut grants: Vec<(String, u8, bool)> = plan
-            .grants
-            .iter()
-            .map(|g| (g.path.clone(), g.access, g.literal))
-            .collect();
-        grants.extend(implicit.map(|(p, a)| (p, a, false)));
-        if let Some(m) = &cfg.mldr {
-            grants.push((
-                m.display().to_string(),
-                sbpl::plan::READ | sbpl::plan::EXEC,
-                false,
+        for m in &missing {
+            say(&format!(
+                "note: {} does not exist; no rule added",
+                m.display()
             ));
         }
-        for (p, access, literal) in grants {
-            // Mldr is a host path already; profile paths are Mac paths.
-            let hp = if cfg
-                .mldr
-                .as_ref()
-                .is_some_and(|m| m.as_os_str() == p.as_str())
-            {
-                PathBuf::from(&p)
-            } else {
-                host(&p)
-            };
-            if literal && hp.is_dir() {
-                // A literal directory: a Landlock rule would open its whole
-                // subtree. Without one, stat still works (never restricted).
-                continue;
-            }
-            let missing = !rs
-                .allow(&hp, landlock::rights(access, abi))
-                .map_err(|e| format!("adding a rule for {}: {e}", hp.display()))?;
-            if missing && cfg.verbose {
+    }
+
+    // Landlock first (it opens the rule paths), seccomp last.
+    if fs_ok {
+        let mut rs = landlock::Rules::new(plan.handled, cfg.mode)?;
+        for r in rules {
+            let added = rs.allow(&r.path, landlock::rights(r.access), r.kind)?;
+            if added == landlock::Added::Missing && cfg.verbose {
                 say(&format!(
                     "note: {} does not exist; no rule added",
-                    hp.display()
+                    r.path.display()
                 ));
             }
         }
-        seccomp::install(plan.deny_inet, plan.deny_setugid)
-            .map_err(|e| format!("installing the seccomp filter: {e}"))?;
-        rs.restrict_self()
+        let status = rs
+            .restrict_self()
             .map_err(|e| format!("landlock_restrict_self: {e}"))?;
-    } else {
-        seccomp::install(plan.deny_inet, plan.deny_setugid)
-            .map_err(|e| format!("installing the seccomp filter: {e}"))?;
+        if status == ::landlock::RulesetStatus::NotEnforced && cfg.verbose {
+            say("not enforced: files: this kernel has no Landlock ABI 2 (needed for renames across directories); file rules not applied");
+        }
     }
+    seccomp::install(plan.deny_inet, plan.deny_setugid)
+        .map_err(|e| format!("installing the seccomp filter: {e}"))?;
     Ok(())
+}
+
+/// One Landlock rule: a host path, our access classes, and what the path
+/// is (looked up once, following symlinks: `/dev/stdout` is a pipe when
+/// Nix runs the build).
+pub struct RuleSpec {
+    pub path: PathBuf,
+    pub access: u8,
+    pub kind: landlock::Kind,
+}
+
+fn kind_of(st: &nix::sys::stat::FileStat) -> landlock::Kind {
+    use nix::sys::stat::SFlag;
+    match SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT {
+        SFlag::S_IFDIR => landlock::Kind::Dir,
+        SFlag::S_IFREG | SFlag::S_IFCHR | SFlag::S_IFBLK => landlock::Kind::File,
+        _ => landlock::Kind::Unrestricted,
+    }
+}
+
+/// Stats paths relative to their parent directory, opened once: Nix's
+/// profiles name hundreds of entries of one store directory, and walking
+/// each from `/` costs more than the rest of its rule.
+#[derive(Default)]
+struct Lookup {
+    dirs: std::collections::HashMap<OsString, Option<std::os::fd::OwnedFd>>,
+    /// Whether a path is a link, from its first lstat.
+    links: std::collections::HashMap<OsString, bool>,
+}
+
+impl Lookup {
+    /// The path's status (following a final link or not); None if missing.
+    fn stat(&mut self, p: &Path, follow: bool) -> Option<nix::sys::stat::FileStat> {
+        use nix::fcntl::{AtFlags, OFlag};
+        let flags = if follow {
+            AtFlags::empty()
+        } else {
+            AtFlags::AT_SYMLINK_NOFOLLOW
+        };
+        let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+            return nix::sys::stat::fstatat(nix::fcntl::AT_FDCWD, p, flags).ok();
+        };
+        let fd = self
+            .dirs
+            .entry(parent.as_os_str().to_owned())
+            .or_insert_with(|| {
+                nix::fcntl::open(
+                    parent,
+                    OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .ok()
+            });
+        let st = match fd {
+            Some(fd) => nix::sys::stat::fstatat(&*fd, name, flags).ok(),
+            None => nix::sys::stat::fstatat(nix::fcntl::AT_FDCWD, p, flags).ok(),
+        };
+        if !follow {
+            let link = st.is_some_and(|st| {
+                nix::sys::stat::SFlag::from_bits_truncate(st.st_mode)
+                    & nix::sys::stat::SFlag::S_IFMT
+                    == nix::sys::stat::SFlag::S_IFLNK
+            });
+            self.links.insert(p.as_os_str().to_owned(), link);
+        }
+        st
+    }
+
+    fn is_link(&mut self, p: &Path) -> bool {
+        match self.links.get(p.as_os_str()) {
+            Some(&l) => l,
+            None => {
+                self.stat(p, false);
+                self.links[p.as_os_str()]
+            }
+        }
+    }
+}
+
+/// The Landlock rules to add: the profile's grants (Mac paths), the
+/// configured implicit paths and `mldr`, one rule per path. A write grant
+/// on a path that does not exist yet (a Nix output) moves to its nearest
+/// existing parent, which is wider than the profile: said in `notes`.
+/// Other missing paths get no rule (listed in `missing`).
+fn rule_list(
+    plan: &sbpl::Plan,
+    cfg: &Config,
+    host: &dyn Fn(&str) -> PathBuf,
+    prefix_root: Option<&Path>,
+    notes: &mut Vec<String>,
+    missing: &mut Vec<PathBuf>,
+) -> Vec<RuleSpec> {
+    use sbpl::plan::{EXEC, READ, WRITE};
+    let mut wanted: Vec<(PathBuf, u8, bool)> = plan
+        .grants
+        .iter()
+        .map(|g| (host(&g.path), g.access, g.literal))
+        .collect();
+    let implicit = cfg
+        .implicit_read
+        .iter()
+        .chain(&cfg.implicit_exec)
+        .map(|p| (host(p), READ | EXEC, false))
+        .chain(
+            cfg.implicit_write
+                .iter()
+                .map(|p| (host(p), READ | WRITE, false)),
+        );
+    wanted.extend(implicit);
+    if let Some(m) = &cfg.mldr {
+        // Already a host path.
+        wanted.push((m.clone(), READ | EXEC, false));
+    }
+
+    let mut rules: Vec<RuleSpec> = Vec::with_capacity(wanted.len());
+    // One rule per path: missing outputs share their parent (the store),
+    // and Nix repeats paths across its allow forms.
+    let mut index: std::collections::HashMap<OsString, usize> = Default::default();
+    let mut look = Lookup::default();
+    // Missing outputs usually share their parent (the store).
+    let mut is_dir: std::collections::HashMap<OsString, bool> = Default::default();
+    let mut push = |rules: &mut Vec<RuleSpec>, path: PathBuf, access: u8, kind| match index
+        .get(path.as_os_str())
+    {
+        Some(&i) => rules[i].access |= access,
+        None => {
+            index.insert(path.as_os_str().to_owned(), rules.len());
+            rules.push(RuleSpec { path, access, kind });
+        }
+    };
+    for (hp, access, literal) in wanted {
+        let st = match look.stat(&hp, false) {
+            Some(st) if kind_of(&st) == landlock::Kind::Unrestricted => look.stat(&hp, true),
+            st => st,
+        };
+        match st.as_ref().map(kind_of) {
+            Some(landlock::Kind::Dir) if literal => {
+                // A literal directory: a Landlock rule would open its whole
+                // subtree. Without one, stat still works (never restricted).
+            }
+            Some(kind) => push(&mut rules, hp, access, kind),
+            None if access & WRITE != 0 => {
+                // Landlock checks creation on the parent, and the new entry
+                // inherits the parent's rules: the whole grant goes there.
+                let too_wide =
+                    |a: &Path| a == Path::new("/") || prefix_root.is_some_and(|r| a == r);
+                let parent = hp.ancestors().skip(1).find(|a| {
+                    *is_dir.entry(a.as_os_str().to_owned()).or_insert_with(|| {
+                        look.stat(a, true)
+                            .is_some_and(|st| kind_of(&st) == landlock::Kind::Dir)
+                    })
+                });
+                match parent {
+                    Some(parent) if !too_wide(parent) => {
+                        notes.push(format!(
+                            "file-write: {} does not exist yet; its rights are granted on everything beneath {} (wider than the profile)",
+                            hp.display(),
+                            parent.display()
+                        ));
+                        push(&mut rules, parent.to_path_buf(), access, landlock::Kind::Dir);
+                    }
+                    _ => notes.push(format!(
+                        "file-write: {} does not exist and its nearest parent is a root; left denied",
+                        hp.display()
+                    )),
+                }
+            }
+            None => missing.push(hp),
+        }
+    }
+    // Landlock unions the rules along a path, so a rule beneath a directory
+    // rule that already grants all its rights adds nothing (the typical
+    // case: a missing output widened to the store covers every input).
+    // Only when no link is on the way: a link leads somewhere else.
+    let mut covered = |r: &RuleSpec| {
+        let Some(cover) = r.path.ancestors().skip(1).find(|a| {
+            index.get(a.as_os_str()).is_some_and(|&i| {
+                let d = &rules[i];
+                d.kind == landlock::Kind::Dir && d.access & r.access == r.access
+            })
+        }) else {
+            return false;
+        };
+        // Only when no link is on the way: a link leads somewhere else.
+        !r.path
+            .ancestors()
+            .take_while(|a| *a != cover)
+            .any(|a| look.is_link(a))
+    };
+    let keep: Vec<bool> = rules.iter().map(|r| !covered(r)).collect();
+    rules
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(r, k)| k.then_some(r))
+        .collect()
+}
+
+/// The host path of a Mac path, following symlinks inside the prefix as
+/// Darling's vchroot does (`/dev` is a link to `/Volumes/SystemRoot/dev`,
+/// `/etc` to `private/etc`). Under `/Volumes/SystemRoot` the host's own
+/// links are left to the kernel.
+pub fn host_path_resolved(prefix: &Prefix, mac: &str) -> PathBuf {
+    let mut mac = normalize(mac);
+    'restart: for _ in 0..40 {
+        let parts: Vec<&str> = mac.split('/').filter(|c| !c.is_empty()).collect();
+        let mut sofar = String::new();
+        for (i, part) in parts.iter().enumerate() {
+            sofar.push('/');
+            sofar.push_str(part);
+            if sofar.eq_ignore_ascii_case("/Volumes/SystemRoot") {
+                break;
+            }
+            let h = prefix.host_path(&sofar);
+            let Ok(target) = std::fs::read_link(&h) else {
+                continue;
+            };
+            let target = target.to_string_lossy().into_owned();
+            let base = if target.starts_with('/') {
+                target
+            } else {
+                let parent = sofar.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+                format!("{parent}/{target}")
+            };
+            let rest = parts[i + 1..].join("/");
+            mac = normalize(&format!("{base}/{rest}"));
+            continue 'restart;
+        }
+        break;
+    }
+    prefix.host_path(&mac)
+}
+
+/// `.` and `..` removed lexically, one leading slash.
+fn normalize(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_paths_follow_the_prefix_links() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::create_dir_all(root.join("private/etc")).unwrap();
+        std::os::unix::fs::symlink("private/etc", root.join("etc")).unwrap();
+        std::os::unix::fs::symlink("/Volumes/SystemRoot/dev", root.join("dev")).unwrap();
+        std::os::unix::fs::symlink("../etc/x", root.join("private/l")).unwrap();
+        let p = Prefix::resolve_from(Some(root.as_os_str().into()), None, None).unwrap();
+        let r = |m: &str| host_path_resolved(&p, m);
+        assert_eq!(r("/dev/null"), PathBuf::from("/dev/null"));
+        assert_eq!(r("/etc/hosts"), root.join("private/etc/hosts"));
+        assert_eq!(r("/private/l"), root.join("private/etc/x"));
+        assert_eq!(r("/usr/./lib/../bin"), root.join("usr/bin"));
+        assert_eq!(r("/Volumes/SystemRoot/etc"), PathBuf::from("/etc"));
+    }
 }

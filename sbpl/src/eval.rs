@@ -250,7 +250,29 @@ impl Eval<'_> {
             Some(n) => n,
             None => return Err(err(file, head.pos, "illegal function")),
         };
-        match name {
+        if let Some(v) = self.special_form(name, node, args, file)? {
+            return Ok(v);
+        }
+        if let Some(v) = self.builtin(name, node, args, file)? {
+            return Ok(v);
+        }
+        if let Some(v) = self.filter(name, node, args, file)? {
+            return Ok(v);
+        }
+        self.procedure(name, head, node, args, file)
+    }
+
+    /// Forms that define, decide or add rules: `version`, `allow`/`deny`,
+    /// `define`, `param`, `if`, `when`/`unless`, `begin`, `let`, `import`.
+    /// `Ok(None)`: not one of them (likewise below).
+    fn special_form(
+        &mut self,
+        name: &str,
+        node: &Node,
+        args: &[Node],
+        file: &str,
+    ) -> Result<Option<Value>, Error> {
+        let v = match name {
             "version" => {
                 let v = match args.first().map(|a| self.eval(a, file)).transpose()? {
                     Some(Value::Int(v)) => v,
@@ -286,7 +308,7 @@ impl Eval<'_> {
                 match &target.datum {
                     Datum::Symbol(n) => {
                         if name == "define-once" && self.lookup(n).is_some() {
-                            return Ok(Value::Unspecified);
+                            return Ok(Some(Value::Unspecified));
                         }
                         let v = match args.get(1) {
                             Some(e) => self.eval(e, file)?,
@@ -378,6 +400,20 @@ impl Eval<'_> {
                 self.import(&target, node.pos, file)?;
                 Ok(Value::Unspecified)
             }
+            _ => return Ok(None),
+        };
+        v.map(Some)
+    }
+
+    /// Plain functions on values: strings, booleans, `quote`, `with`.
+    fn builtin(
+        &mut self,
+        name: &str,
+        node: &Node,
+        args: &[Node],
+        file: &str,
+    ) -> Result<Option<Value>, Error> {
+        let v = match name {
             "string-append" => {
                 let mut s = String::new();
                 for a in args {
@@ -399,7 +435,7 @@ impl Eval<'_> {
                 for a in args {
                     last = self.eval(a, file)?;
                     if !last.truthy() {
-                        return Ok(last);
+                        return Ok(Some(last));
                     }
                 }
                 Ok(last)
@@ -408,7 +444,7 @@ impl Eval<'_> {
                 for a in args {
                     let v = self.eval(a, file)?;
                     if v.truthy() {
-                        return Ok(v);
+                        return Ok(Some(v));
                     }
                 }
                 Ok(Value::Bool(false))
@@ -443,7 +479,21 @@ impl Eval<'_> {
                 Ok(Value::Modifier(m.to_string()))
             }
             "debug" | "trace" => Ok(Value::Unspecified),
-            // Filters.
+            _ => return Ok(None),
+        };
+        v.map(Some)
+    }
+
+    /// Filters: paths, names, network addresses, `target`, the
+    /// `require-*` combinators.
+    fn filter(
+        &mut self,
+        name: &str,
+        node: &Node,
+        args: &[Node],
+        file: &str,
+    ) -> Result<Option<Value>, Error> {
+        let v = match name {
             "literal" | "subpath" | "prefix" | "path-literal" => {
                 let p = self.path_pattern(
                     args.first()
@@ -580,40 +630,54 @@ impl Eval<'_> {
                 Some(Value::Filter(f)) => Ok(Value::Filter(Filter::RequireNot(Box::new(f)))),
                 _ => Err(err(file, node.pos, "require-not: expected a filter")),
             },
-            _ => match self.lookup(name).cloned() {
-                Some(Value::Lambda(params, body)) => {
-                    if params.len() != args.len() {
-                        return Err(err(
-                            file,
-                            node.pos,
-                            format!(
-                                "{name}: expected {} arguments, got {}",
-                                params.len(),
-                                args.len()
-                            ),
-                        ));
-                    }
-                    if self.calls >= MAX_CALL_DEPTH {
-                        return Err(err(file, node.pos, "procedure calls nested too deeply"));
-                    }
-                    let mut scope = BTreeMap::new();
-                    for (p, a) in params.iter().zip(args) {
-                        scope.insert(p.clone(), self.eval(a, file)?);
-                    }
-                    self.calls += 1;
-                    self.scopes.push(scope);
-                    let r = self.body(&body, file);
-                    self.scopes.pop();
-                    self.calls -= 1;
-                    r
+            _ => return Ok(None),
+        };
+        v.map(Some)
+    }
+
+    /// A procedure made with `(define (f x) …)`, or an error naming what
+    /// `name` is.
+    fn procedure(
+        &mut self,
+        name: &str,
+        head: &Node,
+        node: &Node,
+        args: &[Node],
+        file: &str,
+    ) -> Result<Value, Error> {
+        match self.lookup(name).cloned() {
+            Some(Value::Lambda(params, body)) => {
+                if params.len() != args.len() {
+                    return Err(err(
+                        file,
+                        node.pos,
+                        format!(
+                            "{name}: expected {} arguments, got {}",
+                            params.len(),
+                            args.len()
+                        ),
+                    ));
                 }
-                Some(v) => Err(err(
-                    file,
-                    head.pos,
-                    format!("illegal function: {name} is a {}", v.type_name()),
-                )),
-                None => Err(err(file, head.pos, format!("unbound variable: {name}"))),
-            },
+                if self.calls >= MAX_CALL_DEPTH {
+                    return Err(err(file, node.pos, "procedure calls nested too deeply"));
+                }
+                let mut scope = BTreeMap::new();
+                for (p, a) in params.iter().zip(args) {
+                    scope.insert(p.clone(), self.eval(a, file)?);
+                }
+                self.calls += 1;
+                self.scopes.push(scope);
+                let r = self.body(&body, file);
+                self.scopes.pop();
+                self.calls -= 1;
+                r
+            }
+            Some(v) => Err(err(
+                file,
+                head.pos,
+                format!("illegal function: {name} is a {}", v.type_name()),
+            )),
+            None => Err(err(file, head.pos, format!("unbound variable: {name}"))),
         }
     }
 
