@@ -295,8 +295,6 @@ impl Default for NixPrefix {
 }
 
 impl NixPrefix {
-    // Not `Default`: it runs the real Nix to build a store.
-    #[allow(clippy::new_without_default)]
     pub fn new() -> NixPrefix {
         require_nix();
         let fx = crate::Fixture::new();
