@@ -67,15 +67,21 @@ impl Config {
                     "/private/etc",
                     "/dev",
                     "/proc",
-                    // mldr is a Linux program: its loader and C library.
-                    "/Volumes/SystemRoot/lib",
-                    "/Volumes/SystemRoot/lib64",
-                    "/Volumes/SystemRoot/usr/lib",
-                    // Darling's installed tree, which mldr reads dyld from.
-                    "/Volumes/SystemRoot/usr/local/libexec/darling",
                 ]
                 .map(String::from)
-                .to_vec(),
+                .into_iter()
+                .chain(
+                    [
+                        // mldr is a Linux program: its loader and C library.
+                        "/lib",
+                        "/lib64",
+                        "/usr/lib",
+                        // Darling's installed tree, which mldr reads dyld from.
+                        "/usr/local/libexec/darling",
+                    ]
+                    .map(|host| format!("{}{host}", prefixfs::SYSTEM_ROOT)),
+                )
+                .collect(),
                 ["/dev/null", "/dev/zero", "/dev/tty"]
                     .map(String::from)
                     .to_vec(),

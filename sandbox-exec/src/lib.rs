@@ -434,7 +434,7 @@ pub fn host_path_resolved(prefix: &Prefix, mac: &str) -> PathBuf {
         for (i, part) in parts.iter().enumerate() {
             sofar.push('/');
             sofar.push_str(part);
-            if sofar.eq_ignore_ascii_case("/Volumes/SystemRoot") {
+            if sofar.eq_ignore_ascii_case(prefixfs::SYSTEM_ROOT) {
                 break;
             }
             let h = prefix.host_path(&sofar);
