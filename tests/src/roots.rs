@@ -248,17 +248,27 @@ fn ensure_root(suite: &str) -> Result<PathBuf, String> {
     }
     let conf = root.join(CONF_DIR.trim_start_matches('/')).join("nix.conf");
     if fs::read_to_string(&conf).ok().as_deref() != Some(CONF) {
-        fs::create_dir_all(conf.parent().unwrap()).map_err(|e| e.to_string())?;
+        fs::create_dir_all(conf.parent().unwrap())
+            .map_err(|e| format!("creating {}: {e}", conf.display()))?;
         write_replace(&conf, CONF)?;
     }
     Ok(root)
 }
 
-/// Atomic replace without depending on prefixfs.
+/// Atomic replace without depending on prefixfs. The temporary file's name
+/// is unique per call: tests in one process (one pid) run in parallel
+/// threads and may write the same file at once.
 fn write_replace(path: &Path, text: &str) -> Result<(), String> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    fs::write(&tmp, text).map_err(|e| e.to_string())?;
-    fs::rename(&tmp, path).map_err(|e| e.to_string())
+    use std::io::Write;
+    let dir = path.parent().expect("a file in a directory");
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| format!("temporary file in {}: {e}", dir.display()))?;
+    tmp.write_all(text.as_bytes())
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| format!("writing {}: {e}", tmp.path().display()))?;
+    tmp.persist(path)
+        .map_err(|e| format!("replacing {}: {}", path.display(), e.error))?;
+    Ok(())
 }
 
 fn build_root(suite: &str, dir: &Path, root: &Path, marker: &str) -> Result<(), String> {
@@ -273,7 +283,8 @@ fn build_root(suite: &str, dir: &Path, root: &Path, marker: &str) -> Result<(), 
         fs::remove_dir_all(&tmp).map_err(|e| format!("removing {}: {e}", tmp.display()))?;
     }
     let log_path = dir.join(format!("{suite}.log"));
-    let log = fs::File::create(&log_path).map_err(|e| e.to_string())?;
+    let log =
+        fs::File::create(&log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
     eprintln!("building the Nix root {} with mmdebstrap", root.display());
     let mut c = Command::new(mm);
     c.arg("--variant=minbase")
@@ -293,9 +304,10 @@ fn build_root(suite: &str, dir: &Path, root: &Path, marker: &str) -> Result<(), 
             log_path.display()
         ));
     }
-    fs::write(tmp.join(".darling-nix-root"), marker).map_err(|e| e.to_string())?;
+    fs::write(tmp.join(".darling-nix-root"), marker)
+        .map_err(|e| format!("marking {}: {e}", tmp.display()))?;
     if root.exists() {
-        fs::remove_dir_all(root).map_err(|e| e.to_string())?;
+        fs::remove_dir_all(root).map_err(|e| format!("removing {}: {e}", root.display()))?;
     }
     fs::rename(&tmp, root).map_err(|e| format!("renaming {}: {e}", tmp.display()))
 }
