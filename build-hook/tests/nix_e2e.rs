@@ -9,8 +9,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use e2e::each_nix;
 use e2e::nix::NixStore;
-use e2e::roots::{NixEnv, VERSIONS};
+use e2e::roots::VERSIONS;
 
 fn hook() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
@@ -26,35 +27,6 @@ in "#;
 
 fn expr(body: &str) -> String {
     format!("{PRELUDE}{body}")
-}
-
-/// Runs `test` with a fresh chroot store of the Nix called `version`, or
-/// prints one skip line when that Nix is not available.
-fn with_nix(version: &str, name: &str, test: fn(&NixStore)) {
-    if let Some(env) = NixEnv::get(version, name) {
-        test(&NixStore::with(&env));
-    }
-}
-
-/// One `#[test]` per Nix version for each listed test function:
-/// `NAME::nix_2_8`, `NAME::nix_2_26`, `NAME::nix_2_34`.
-macro_rules! each_nix {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn nix_2_8() {
-                super::with_nix("2.8", stringify!($name), super::$name)
-            }
-            #[test]
-            fn nix_2_26() {
-                super::with_nix("2.26", stringify!($name), super::$name)
-            }
-            #[test]
-            fn nix_2_34() {
-                super::with_nix("2.34", stringify!($name), super::$name)
-            }
-        }
-    )*};
 }
 
 #[test]
