@@ -202,14 +202,7 @@ impl NixStore {
             c.pre_exec(move || {
                 use nix::mount::{mount, MsFlags};
                 let none: Option<&std::ffi::CStr> = None;
-                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
-                mount(
-                    none,
-                    c"/",
-                    none,
-                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                    none,
-                )?;
+                crate::roots::private_mount_namespace()?;
                 mount(Some(from.as_c_str()), to, none, MsFlags::MS_BIND, none)?;
                 Ok(())
             });
