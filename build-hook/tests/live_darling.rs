@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use e2e::live::LivePrefix;
 use e2e::Out;
 
+mod common;
+
 fn hook() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
 }
@@ -398,20 +400,7 @@ fn twenty_builds_never_exceed_two_slots() {
     let o = l.realise(&drvs, &[("build-poll-interval", "1"), ("max-jobs", "20")]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout.lines().count(), 20);
-    let n: Vec<u32> = fs::read_dir(&counts)
-        .unwrap()
-        .map(|e| {
-            fs::read_to_string(e.unwrap().path())
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(n.len(), 20);
-    let max = *n.iter().max().unwrap();
-    assert!(max <= 2, "{max} builds ran at once with 2 slots: {n:?}");
-    assert_eq!(max, 2, "the two slots were never used together: {n:?}");
+    common::assert_slots_used(&counts, 20, 2);
 }
 
 #[test]

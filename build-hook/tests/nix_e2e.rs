@@ -13,6 +13,8 @@ use e2e::each_nix;
 use e2e::nix::NixStore;
 use e2e::roots::VERSIONS;
 
+mod common;
+
 fn hook() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
 }
@@ -208,23 +210,7 @@ fn twenty_builds_never_exceed_two_slots(s: &NixStore) {
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout.lines().count(), 20);
-    let counts: Vec<u32> = fs::read_dir(s.root().join("tmp/counts"))
-        .unwrap()
-        .map(|e| {
-            fs::read_to_string(e.unwrap().path())
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(counts.len(), 20);
-    let max = *counts.iter().max().unwrap();
-    assert!(
-        max <= 2,
-        "{max} builds ran at once with 2 slots: {counts:?}"
-    );
-    assert_eq!(max, 2, "the two slots were never used together: {counts:?}");
+    common::assert_slots_used(&s.root().join("tmp/counts"), 20, 2);
 }
 
 fn non_darwin_is_declined_and_built_locally_even_through_a_forwarded_hook(s: &NixStore) {
