@@ -225,19 +225,12 @@ fn rust_installer_create_repair_uninstall() {
     );
     // repair: the plist read, parsed as the installer's serde does.
     let o = l.ok("dscl -plist . -read /Groups/nixbld");
-    let v: plist::Value = plist::from_bytes(o.stdout.as_bytes()).expect("a plist");
-    let d = v.as_dictionary().unwrap();
-    let members: Vec<&str> = d["dsAttrTypeStandard:GroupMembership"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m.as_string().unwrap())
-        .collect();
-    assert_eq!(members, ["_nixbld1", "_nixbld2", "_nixbld3"]);
+    let r = plist_record(&o.stdout);
     assert_eq!(
-        d["dsAttrTypeStandard:PrimaryGroupID"].as_array().unwrap()[0].as_string(),
-        Some("350")
+        r["dsAttrTypeStandard:GroupMembership"],
+        ["_nixbld1", "_nixbld2", "_nixbld3"]
     );
+    assert_eq!(r["dsAttrTypeStandard:PrimaryGroupID"], ["350"]);
     assert_eq!(l.stdout(RUST_UNINSTALL), RUST_UNINSTALL_OUT);
     let o = l.run("id _nixbld2");
     assert!(o.stderr.contains("id: _nixbld2: no such user"), "{o:?}");
