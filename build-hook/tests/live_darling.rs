@@ -14,8 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e::live::{processes_of, LivePrefix};
+use e2e::live::LivePrefix;
 use e2e::Out;
+
+mod common;
 
 fn hook() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
@@ -126,35 +128,6 @@ impl Live {
         self.realise_cmd(drvs, opts).output().unwrap().into()
     }
 
-    /// Command lines of the processes inside the prefix.
-    fn inside(&self) -> Vec<String> {
-        processes_of(self.p.prefix())
-            .into_iter()
-            .filter_map(|pid| fs::read(format!("/proc/{pid}/cmdline")).ok())
-            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-            .collect()
-    }
-
-    /// Waits (bounded) until no process inside matches `needle`.
-    fn assert_gone(&self, needle: &str) {
-        let start = Instant::now();
-        loop {
-            let left: Vec<String> = self
-                .inside()
-                .into_iter()
-                .filter(|c| c.contains(needle))
-                .collect();
-            if left.is_empty() {
-                return;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(15),
-                "left running inside Darling: {left:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
     fn valid(&self, path: &str) -> bool {
         Command::new("nix-store")
             .args(["--check-validity", path])
@@ -224,7 +197,7 @@ fn simple_build(test: &str, extra: &str) {
         .unwrap()
         .into();
     assert!(log.stdout.contains("building simple"), "nix log: {log:?}");
-    l.assert_gone("building simple");
+    l.p.assert_gone("building simple");
     // `--check` sees the job server the build started (or none).
     let check: Out = Command::new(hook())
         .arg("--check")
@@ -334,7 +307,7 @@ fn limits(test: &str, extra: &str) {
         "{}",
         o.stderr
     );
-    l.assert_gone("sleep 61");
+    l.p.assert_gone("sleep 61");
     let o = l.realise(&drv[1..], &[("timeout", "2")]);
     assert_eq!(o.code, 101, "{}", o.stderr);
     assert!(
@@ -343,7 +316,7 @@ fn limits(test: &str, extra: &str) {
         o.stderr
     );
     assert!(!o.stderr.contains("of silence"), "{}", o.stderr);
-    l.assert_gone("sleep 0.3");
+    l.p.assert_gone("sleep 0.3");
     for d in &drv {
         assert!(!l.valid(&l.outputs(d)[0]));
     }
@@ -385,7 +358,7 @@ fn hook_killed_by_nix(test: &str, extra: &str) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(l.inside().iter().any(|c| c.contains("sleep 62")));
+    assert!(l.p.cmdlines().iter().any(|c| c.contains("sleep 62")));
     // Interrupted, Nix kills its hook's process group with SIGKILL.
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(nix.id() as i32),
@@ -394,7 +367,7 @@ fn hook_killed_by_nix(test: &str, extra: &str) {
     .unwrap();
     let st = nix.wait().unwrap();
     assert!(!st.success());
-    l.assert_gone("sleep 62");
+    l.p.assert_gone("sleep 62");
     assert!(!l.valid(&out), "partial output registered");
 }
 
@@ -427,20 +400,7 @@ fn twenty_builds_never_exceed_two_slots() {
     let o = l.realise(&drvs, &[("build-poll-interval", "1"), ("max-jobs", "20")]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout.lines().count(), 20);
-    let n: Vec<u32> = fs::read_dir(&counts)
-        .unwrap()
-        .map(|e| {
-            fs::read_to_string(e.unwrap().path())
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(n.len(), 20);
-    let max = *n.iter().max().unwrap();
-    assert!(max <= 2, "{max} builds ran at once with 2 slots: {n:?}");
-    assert_eq!(max, 2, "the two slots were never used together: {n:?}");
+    common::assert_slots_used(&counts, 20, 2);
 }
 
 #[test]

@@ -9,8 +9,11 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use e2e::each_nix;
 use e2e::nix::NixStore;
-use e2e::roots::{NixEnv, VERSIONS};
+use e2e::roots::VERSIONS;
+
+mod common;
 
 fn hook() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
@@ -26,35 +29,6 @@ in "#;
 
 fn expr(body: &str) -> String {
     format!("{PRELUDE}{body}")
-}
-
-/// Runs `test` with a fresh chroot store of the Nix called `version`, or
-/// prints one skip line when that Nix is not available.
-fn with_nix(version: &str, name: &str, test: fn(&NixStore)) {
-    if let Some(env) = NixEnv::get(version, name) {
-        test(&NixStore::with(&env));
-    }
-}
-
-/// One `#[test]` per Nix version for each listed test function:
-/// `NAME::nix_2_8`, `NAME::nix_2_26`, `NAME::nix_2_34`.
-macro_rules! each_nix {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn nix_2_8() {
-                super::with_nix("2.8", stringify!($name), super::$name)
-            }
-            #[test]
-            fn nix_2_26() {
-                super::with_nix("2.26", stringify!($name), super::$name)
-            }
-            #[test]
-            fn nix_2_34() {
-                super::with_nix("2.34", stringify!($name), super::$name)
-            }
-        }
-    )*};
 }
 
 #[test]
@@ -236,23 +210,7 @@ fn twenty_builds_never_exceed_two_slots(s: &NixStore) {
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout.lines().count(), 20);
-    let counts: Vec<u32> = fs::read_dir(s.root().join("tmp/counts"))
-        .unwrap()
-        .map(|e| {
-            fs::read_to_string(e.unwrap().path())
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(counts.len(), 20);
-    let max = *counts.iter().max().unwrap();
-    assert!(
-        max <= 2,
-        "{max} builds ran at once with 2 slots: {counts:?}"
-    );
-    assert_eq!(max, 2, "the two slots were never used together: {counts:?}");
+    common::assert_slots_used(&s.root().join("tmp/counts"), 20, 2);
 }
 
 fn non_darwin_is_declined_and_built_locally_even_through_a_forwarded_hook(s: &NixStore) {

@@ -10,37 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use e2e::each_nix;
 use e2e::nix::NixStore;
-use e2e::roots::NixEnv;
 use e2e::Out;
 
 fn hook() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
-}
-
-fn with_nix(version: &str, name: &str, test: fn(&NixStore)) {
-    if let Some(env) = NixEnv::get(version, name) {
-        test(&NixStore::with(&env));
-    }
-}
-
-macro_rules! each_nix {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn nix_2_8() {
-                super::with_nix("2.8", stringify!($name), super::$name)
-            }
-            #[test]
-            fn nix_2_26() {
-                super::with_nix("2.26", stringify!($name), super::$name)
-            }
-            #[test]
-            fn nix_2_34() {
-                super::with_nix("2.34", stringify!($name), super::$name)
-            }
-        }
-    )*};
 }
 
 fn darwin(s: &NixStore, name: &str, script: &str) -> String {

@@ -4,7 +4,6 @@
 //! left running inside. Skips (one line) without a working Darling.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -12,39 +11,13 @@ use darling_host::{
     BuildDir, DarlingLauncher, DarlingRunner, Ended, HostError, Job, Launcher, Output, Runner,
     Running,
 };
-use e2e::live::{processes_of, LivePrefix};
+use e2e::live::LivePrefix;
 
 fn runner(p: &LivePrefix) -> DarlingRunner {
     DarlingRunner {
         darling: e2e::live::darling_bin().unwrap(),
         prefix: p.prefix().to_path_buf(),
         scratch: p.scratch(),
-    }
-}
-
-fn inside_cmdlines(prefix: &Path) -> Vec<String> {
-    processes_of(prefix)
-        .into_iter()
-        .filter_map(|pid| fs::read(format!("/proc/{pid}/cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .collect()
-}
-
-fn assert_gone(prefix: &Path, needle: &str) {
-    let start = Instant::now();
-    loop {
-        let left: Vec<String> = inside_cmdlines(prefix)
-            .into_iter()
-            .filter(|c| c.contains(needle))
-            .collect();
-        if left.is_empty() {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "left running inside Darling: {left:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -106,7 +79,7 @@ fn runner_timeout_kills_what_it_started_inside() {
         )
         .unwrap_err();
     assert!(matches!(e, HostError::Timeout { .. }), "{e}");
-    assert_gone(p.prefix(), "sleep 63");
+    p.assert_gone("sleep 63");
 }
 
 fn drain(r: &mut Running) -> (String, Ended) {
@@ -192,7 +165,7 @@ fn launcher_runs_and_kills(test: &str, served: bool) {
     assert_eq!(r.read_some(&mut buf).unwrap(), Some(8));
     r.kill();
     drop(r);
-    assert_gone(p.prefix(), "sleep 64");
+    p.assert_gone("sleep 64");
 }
 
 #[test]

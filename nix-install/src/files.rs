@@ -65,18 +65,7 @@ impl Changes {
             remove_any(&p).map_err(io_at(&p))?;
         }
         for dir in self.dirs.iter().rev() {
-            let d = cx.view(dir);
-            match fs::remove_dir(&d) {
-                Err(e)
-                    if !matches!(
-                        e.kind(),
-                        io::ErrorKind::NotFound | io::ErrorKind::DirectoryNotEmpty
-                    ) =>
-                {
-                    return Err(io_at(&d)(e))
-                }
-                _ => {}
-            }
+            remove_dir_if_empty(&cx.view(dir))?;
         }
         Ok(())
     }
@@ -85,6 +74,22 @@ impl Changes {
 /// Write, fsync, rename: the old or the new content, never a torn file.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), Error> {
     prefixfs::write_atomic(path, data, mode).map_err(io_at(path))
+}
+
+/// Removes a directory that is empty; one that is gone or holds anything
+/// (not ours) is left as it is.
+pub fn remove_dir_if_empty(d: &Path) -> Result<(), Error> {
+    match fs::remove_dir(d) {
+        Err(e)
+            if !matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::DirectoryNotEmpty
+            ) =>
+        {
+            Err(io_at(d)(e))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Removes a file, symlink or tree; store trees are read-only, so their

@@ -1,11 +1,10 @@
 //! Driving the actions: the plan, install, uninstall and their rendering.
 
 use std::fs;
-use std::io;
 
 use crate::actions::{self, ActionId};
 use crate::error::{io_at, Error, RunError};
-use crate::files::Changes;
+use crate::files::{remove_dir_if_empty, Changes};
 use crate::receipt::{Receipt, Record};
 use crate::{Cx, Status, Step};
 
@@ -21,7 +20,6 @@ fn step(id: ActionId, description: String, status: Status, detail: Option<String
 /// The plan with each action's current state, without changing anything.
 pub fn plan(cx: &mut Cx) -> Vec<Step> {
     actions::all()
-        .iter()
         .map(|a| {
             let description = a.describe(cx.s);
             if cx.s.skip.contains(&a.id()) {
@@ -155,17 +153,7 @@ pub fn uninstall(cx: &mut Cx) -> (Vec<Step>, Result<(), RunError>) {
     let cleanup = || -> Result<(), Error> {
         fs::remove_file(&path).map_err(io_at(&path))?;
         for d in [cx.backups(), cx.state_dir()] {
-            match fs::remove_dir(&d) {
-                Err(e)
-                    if !matches!(
-                        e.kind(),
-                        io::ErrorKind::NotFound | io::ErrorKind::DirectoryNotEmpty
-                    ) =>
-                {
-                    return Err(io_at(&d)(e))
-                }
-                _ => {}
-            }
+            remove_dir_if_empty(&d)?;
         }
         Ok(())
     };

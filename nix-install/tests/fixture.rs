@@ -20,18 +20,24 @@ fn tarball(version: &str) -> Tarball {
     build_tarball(version, "#!/bin/sh\nexec nix-store \"$@\"\n")
 }
 
-fn install(f: &Fixture, t: &Tarball, extra: &[&str]) -> Out {
-    Command::new(env!("CARGO_BIN_EXE_nix-install"))
-        .args([
-            "--runner", "fixture", "--mode", "daemon", "--users", "3", "--prefix",
-        ])
+/// nix-install with the fixture runner on `f`, taking our tools from
+/// `tools`.
+fn nix_install(f: &Fixture, tools: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nix-install"));
+    c.args(["--runner", "fixture", "--prefix"])
         .arg(f.root())
-        .arg("--tarball")
+        .arg("--tools-dir")
+        .arg(tools)
+        .env_remove("DARLING_PREFIX");
+    c
+}
+
+fn install(f: &Fixture, t: &Tarball, extra: &[&str]) -> Out {
+    nix_install(f, &e2e::bin_dir())
+        .args(["--mode", "daemon", "--users", "3", "--tarball"])
         .arg(&t.path)
-        .args(["--sha256", &t.sha256, "--tools-dir"])
-        .arg(e2e::bin_dir())
+        .args(["--sha256", &t.sha256])
         .args(extra)
-        .env_remove("DARLING_PREFIX")
         .output()
         .unwrap()
         .into()
@@ -83,6 +89,16 @@ fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// The paths that differ between two snapshots (contents are too long to
 /// print).
+/// Fails the test, naming the files, when `f` differs from the snapshot
+/// `then`.
+fn assert_unchanged(f: &Fixture, then: &BTreeMap<String, Vec<u8>>, why: &str) {
+    assert_eq!(
+        changed(&snapshot(f.root()), then),
+        Vec::<String>::new(),
+        "{why}"
+    );
+}
+
 fn changed(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
     a.keys()
         .chain(b.keys())
@@ -124,11 +140,7 @@ fn plan_install_rerun_uninstall() {
         .iter()
         .filter(|s| s["id"] == "install-tools")
         .all(|s| s["status"] == "pending"));
-    assert_eq!(
-        changed(&snapshot(f.root()), &before),
-        Vec::<String>::new(),
-        "--plan changed the prefix"
-    );
+    assert_unchanged(&f, &before, "--plan changed the prefix");
 
     // Install.
     let o = install(&f, &t, &[]);
@@ -190,11 +202,7 @@ fn plan_install_rerun_uninstall() {
     let o = install(&f, &t, &[]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("Nothing to do"), "{}", o.stdout);
-    assert_eq!(
-        changed(&snapshot(f.root()), &installed),
-        Vec::<String>::new(),
-        "a second install changed files"
-    );
+    assert_unchanged(&f, &installed, "a second install changed files");
 
     // The uninstall plan lists what would be undone, newest first, and changes nothing.
     let o = install(&f, &t, &["uninstall", "--plan", "--json"]);
@@ -206,46 +214,32 @@ fn plan_install_rerun_uninstall() {
         ids.contains(&"build-users") && ids.contains(&"install-tools"),
         "{ids:?}"
     );
-    assert_eq!(
-        changed(&snapshot(f.root()), &installed),
-        Vec::<String>::new()
-    );
+    assert_unchanged(&f, &installed, "the uninstall plan changed files");
 
     // Uninstall: back to the files we started with.
     let o = install(&f, &t, &["uninstall"]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    assert_eq!(
-        changed(&snapshot(f.root()), &before),
-        Vec::<String>::new(),
-        "uninstall left changes behind"
-    );
+    assert_unchanged(&f, &before, "uninstall left changes behind");
 }
 
 #[test]
 fn refusals() {
     let f = Fixture::new();
     let t = tarball("2.8.0");
-    let o = Command::new(env!("CARGO_BIN_EXE_nix-install"))
-        .args(["--runner", "fixture", "--prefix"])
-        .arg(f.root())
+    let o: Out = nix_install(&f, &e2e::bin_dir())
         .arg("--tarball")
         .arg(&t.path)
-        .args(["--sha256", "00", "--tools-dir"])
-        .arg(e2e::bin_dir())
+        .args(["--sha256", "00"])
         .output()
-        .unwrap();
-    let o: Out = o.into();
+        .unwrap()
+        .into();
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("sha256 is"), "{}", o.stderr);
     // Nix 2.35 cannot install in Darling's macOS 11.
     let t35 = tarball("2.35.0");
-    let o: Out = Command::new(env!("CARGO_BIN_EXE_nix-install"))
-        .args(["--runner", "fixture", "--prefix"])
-        .arg(f.root())
+    let o: Out = nix_install(&f, &e2e::bin_dir())
         .arg("--tarball")
         .arg(&t35.path)
-        .args(["--tools-dir"])
-        .arg(e2e::bin_dir())
         .output()
         .unwrap()
         .into();
@@ -256,17 +250,11 @@ fn refusals() {
         o.stderr
     );
     // URLs need a hash.
-    let o: Out = Command::new(env!("CARGO_BIN_EXE_nix-install"))
+    let o: Out = nix_install(&f, &e2e::bin_dir())
         .args([
-            "--runner",
-            "fixture",
             "--tarball",
             "https://example.invalid/nix-2.34.1-x86_64-darwin.tar.xz",
-            "--prefix",
         ])
-        .arg(f.root())
-        .args(["--tools-dir"])
-        .arg(e2e::bin_dir())
         .output()
         .unwrap()
         .into();
@@ -288,11 +276,7 @@ fn a_corrupt_receipt_is_an_error_that_names_it_and_changes_nothing() {
     .unwrap();
     let before = snapshot(f.root());
     for args in [&["uninstall"][..], &["uninstall", "--plan"], &["install"]] {
-        let o: Out = Command::new(env!("CARGO_BIN_EXE_nix-install"))
-            .args(["--runner", "fixture", "--prefix"])
-            .arg(f.root())
-            .arg("--tools-dir")
-            .arg(e2e::bin_dir())
+        let o: Out = nix_install(&f, &e2e::bin_dir())
             .args(args)
             .output()
             .unwrap()
@@ -304,11 +288,7 @@ fn a_corrupt_receipt_is_an_error_that_names_it_and_changes_nothing() {
             "{args:?}: {}",
             o.stderr
         );
-        assert_eq!(
-            changed(&snapshot(f.root()), &before),
-            Vec::<String>::new(),
-            "{args:?} changed the prefix"
-        );
+        assert_unchanged(&f, &before, &format!("{args:?} changed the prefix"));
     }
 }
 
@@ -317,15 +297,10 @@ fn skipped_store_actions_need_no_tarball_and_uninstall_still_reverts() {
     let f = Fixture::new();
     let before = snapshot(f.root());
     let run = |extra: &[&str]| -> Out {
-        Command::new(env!("CARGO_BIN_EXE_nix-install"))
-            .args([
-                "--runner", "fixture", "--mode", "daemon", "--users", "2", "--json",
-            ])
+        nix_install(&f, &e2e::bin_dir())
+            .args(["--mode", "daemon", "--users", "2", "--json"])
             .args(["--skip", "fetch-tarball", "--skip", "unpack-store"])
-            .args(["--skip", "load-db", "--skip", "profile", "--prefix"])
-            .arg(f.root())
-            .arg("--tools-dir")
-            .arg(e2e::bin_dir())
+            .args(["--skip", "load-db", "--skip", "profile"])
             .args(extra)
             .output()
             .unwrap()
@@ -360,11 +335,7 @@ fn skipped_store_actions_need_no_tarball_and_uninstall_still_reverts() {
     );
     let o = run(&["uninstall"]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    assert_eq!(
-        changed(&snapshot(f.root()), &before),
-        Vec::<String>::new(),
-        "uninstall left changes behind"
-    );
+    assert_unchanged(&f, &before, "uninstall left changes behind");
     // Nothing recorded any more: a second uninstall has nothing to do.
     let o = run(&["uninstall"]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
@@ -383,11 +354,7 @@ fn a_half_done_action_is_recorded_and_uninstalled() {
         fs::copy(e2e::tool(name), tools.path().join(name)).unwrap();
     }
     let run = |extra: &[&str]| -> Out {
-        Command::new(env!("CARGO_BIN_EXE_nix-install"))
-            .args(["--runner", "fixture", "--prefix"])
-            .arg(f.root())
-            .arg("--tools-dir")
-            .arg(tools.path())
+        nix_install(&f, tools.path())
             .args(extra)
             .output()
             .unwrap()
@@ -409,9 +376,5 @@ fn a_half_done_action_is_recorded_and_uninstalled() {
     assert_eq!(step_ids(&v), ["install-tools"], "{}", o.stdout);
     let o = run(&["uninstall"]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    assert_eq!(
-        changed(&snapshot(f.root()), &before),
-        Vec::<String>::new(),
-        "uninstall left changes behind"
-    );
+    assert_unchanged(&f, &before, "uninstall left changes behind");
 }

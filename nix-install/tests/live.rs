@@ -23,23 +23,6 @@ const SKIP: [&str; 8] = [
     "profile",
 ];
 
-/// Runs a host tool with its output in files (Darling's server may inherit
-/// what the tool's children hold open).
-fn run(p: &LivePrefix, mut c: Command, name: &str) -> Out {
-    let d = p.scratch();
-    let (so, se) = (d.join(format!("{name}.out")), d.join(format!("{name}.err")));
-    let st = c
-        .stdout(fs::File::create(&so).unwrap())
-        .stderr(fs::File::create(&se).unwrap())
-        .status()
-        .unwrap();
-    Out {
-        code: st.code().unwrap_or(-1),
-        stdout: fs::read_to_string(&so).unwrap(),
-        stderr: fs::read_to_string(&se).unwrap(),
-    }
-}
-
 fn nix_install(p: &LivePrefix, extra: &[&str], name: &str) -> Out {
     let mut c = Command::new(env!("CARGO_BIN_EXE_nix-install"));
     c.args(["--runner", "darling", "--mode", "daemon", "--users", "3"])
@@ -48,10 +31,8 @@ fn nix_install(p: &LivePrefix, extra: &[&str], name: &str) -> Out {
         .arg(p.prefix())
         .arg("--tools-dir")
         .arg(e2e::bin_dir())
-        .args(extra)
-        .env_remove("DARLING_PREFIX")
-        .env_remove("DPREFIX");
-    run(p, c, name)
+        .args(extra);
+    p.run_host(c, name)
 }
 
 fn statuses(json: &str) -> Vec<(String, String)> {
@@ -197,9 +178,8 @@ fn store_actions_on_a_live_prefix_with_a_stand_in_nix_store() {
         .arg("--tarball")
         .arg(&t.path)
         .args(["--sha256", &t.sha256, "--tools-dir"])
-        .arg(e2e::bin_dir())
-        .env_remove("DPREFIX");
-    let o = run(&p, c, "store-install");
+        .arg(e2e::bin_dir());
+    let o = p.run_host(c, "store-install");
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     let ran: Vec<String> = statuses(&o.stdout)
         .into_iter()
@@ -231,7 +211,7 @@ fn store_actions_on_a_live_prefix_with_a_stand_in_nix_store() {
     let mut c = Command::new(e2e::tool("nix-verify"));
     c.args(["--runner", "darling", "--json", "--prefix"])
         .arg(p.prefix());
-    let o = run(&p, c, "store-verify");
+    let o = p.run_host(c, "store-verify");
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     let db = v["checks"]
         .as_array()
@@ -248,9 +228,8 @@ fn store_actions_on_a_live_prefix_with_a_stand_in_nix_store() {
     // Uninstall takes /nix away again.
     let mut c = Command::new(env!("CARGO_BIN_EXE_nix-install"));
     c.args(["uninstall", "--runner", "darling", "--prefix"])
-        .arg(p.prefix())
-        .env_remove("DPREFIX");
-    let o = run(&p, c, "store-uninstall");
+        .arg(p.prefix());
+    let o = p.run_host(c, "store-uninstall");
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     let o = p.shell("ls -d /nix 2>&1; ls -d /etc/nix 2>&1; true");
     assert_eq!(

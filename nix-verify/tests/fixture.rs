@@ -1,11 +1,13 @@
 //! nix-verify against a fixture prefix where Debian's Nix 2.8 plays the
 //! Nix inside: real commands, a real store database, real account files.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use e2e::nix::NixPrefix;
 use e2e::Out;
+
+mod common;
+use common::jq;
 
 fn verify(p: &NixPrefix, extra: &[&str]) -> Out {
     Command::new(env!("CARGO_BIN_EXE_nix-verify"))
@@ -34,17 +36,6 @@ fn listing(root: &std::path::Path) -> Vec<(String, u64, std::time::SystemTime)> 
     walk(root, &mut v);
     v.sort();
     v
-}
-
-fn jq(json: &str, filter: &str) -> bool {
-    let mut c = Command::new("jq")
-        .args(["-e", filter])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("jq (installed by .ci/run)");
-    c.stdin.take().unwrap().write_all(json.as_bytes()).unwrap();
-    c.wait().unwrap().success()
 }
 
 fn status(json: &str, id: &str) -> String {

@@ -2,40 +2,19 @@
 //! our tools, build users made inside by them, and a nix.conf, but no Nix
 //! (no darwin Nix can be fetched here): its JSON through jq.
 
-use std::fs;
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use e2e::live::LivePrefix;
 use e2e::Out;
 
-fn verify(p: &LivePrefix, name: &str) -> Out {
-    let d = p.scratch();
-    let (so, se) = (d.join(format!("{name}.out")), d.join(format!("{name}.err")));
-    let st = Command::new(env!("CARGO_BIN_EXE_nix-verify"))
-        .args(["--runner", "darling", "--json", "--prefix"])
-        .arg(p.prefix())
-        .env_remove("DARLING_PREFIX")
-        .stdout(fs::File::create(&so).unwrap())
-        .stderr(fs::File::create(&se).unwrap())
-        .status()
-        .unwrap();
-    Out {
-        code: st.code().unwrap_or(-1),
-        stdout: fs::read_to_string(&so).unwrap(),
-        stderr: fs::read_to_string(&se).unwrap(),
-    }
-}
+mod common;
+use common::jq;
 
-fn jq(json: &str, filter: &str) -> bool {
-    let mut c = Command::new("jq")
-        .args(["-e", filter])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("jq (installed by .ci/run)");
-    c.stdin.take().unwrap().write_all(json.as_bytes()).unwrap();
-    c.wait().unwrap().success()
+fn verify(p: &LivePrefix, name: &str) -> Out {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nix-verify"));
+    c.args(["--runner", "darling", "--json", "--prefix"])
+        .arg(p.prefix());
+    p.run_host(c, name)
 }
 
 fn status_of(id: &str) -> String {
@@ -92,11 +71,7 @@ fn verify_a_live_prefix_without_nix() {
     );
 
     // Our tools in the prefix, build users made inside by them, nix.conf.
-    for (name, at) in darling_host::TOOLS {
-        let dest = files.join(at);
-        fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        fs::copy(e2e::bin_dir().join(name), &dest).unwrap();
-    }
+    p.install_all_tools();
     let o = p.shell(
         "set -e; dseditgroup -o create -i 350 nixbld; \
          for i in 1 2; do u=_nixbld$i; dscl . -create /Users/$u; \

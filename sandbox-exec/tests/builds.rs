@@ -10,26 +10,13 @@ use std::process::{Command, Stdio};
 
 use e2e::Out;
 
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_sandbox-exec"))
-}
+mod common;
+use common::{bin, workdir};
 
 fn cmd(args: &[&str]) -> Command {
     let mut c = Command::new(bin());
     c.args(args).env_remove("DARLING_PREFIX");
     c
-}
-
-/// A scratch directory outside the temporary ones (see tests/cli.rs).
-fn workdir() -> (tempfile::TempDir, PathBuf) {
-    let base = ["/dev/shm", "/root", "/var/lib"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_dir() && tempfile::tempdir_in(p).is_ok())
-        .expect("a writable directory outside the temporary ones");
-    let d = tempfile::tempdir_in(base).unwrap();
-    let w = d.path().to_path_buf();
-    (d, w)
 }
 
 /// What a shell needs to start, and the devices as Nix's

@@ -7,9 +7,8 @@ use std::process::Command;
 
 use e2e::Out;
 
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_sandbox-exec"))
-}
+mod common;
+use common::bin;
 
 fn run(args: &[&str]) -> Out {
     Command::new(bin())
@@ -109,17 +108,10 @@ fn exec_failure_exits_71_and_success_is_the_commands_status() {
     assert_eq!(o.all(), (7, "-x y\n", ""));
 }
 
-/// A scratch directory outside /tmp and /var/tmp (temporary directories
-/// are writable under some named profiles, and the checkout itself may be
-/// under /tmp).
+/// A scratch directory outside the temporary ones, with an input, an
+/// output directory, another one and a secret.
 fn workdir() -> (tempfile::TempDir, PathBuf) {
-    let base = ["/dev/shm", "/root", "/var/lib"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_dir() && tempfile::tempdir_in(p).is_ok())
-        .expect("a writable directory outside the temporary ones");
-    let d = tempfile::tempdir_in(base).unwrap();
-    let w = d.path().to_path_buf();
+    let (d, w) = common::workdir();
     for sub in ["in", "out", "other"] {
         fs::create_dir(w.join(sub)).unwrap();
     }

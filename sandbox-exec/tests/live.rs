@@ -8,20 +8,10 @@ use std::path::{Path, PathBuf};
 
 use e2e::live::LivePrefix;
 
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_sandbox-exec"))
-}
-
 /// A prefix with our sandbox-exec as /usr/bin/sandbox-exec.
 fn prefix(test: &str) -> Option<LivePrefix> {
     let p = LivePrefix::new(test)?;
-    // The first shell sets the prefix up; its directory is the overlay's
-    // writable upper layer on the host.
-    let o = p.shell("true");
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    let dest = p.prefix().join("usr/bin/sandbox-exec");
-    fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    fs::copy(bin(), &dest).unwrap();
+    p.install_tools(&["sandbox-exec"]);
     Some(p)
 }
 

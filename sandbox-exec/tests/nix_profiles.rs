@@ -12,21 +12,13 @@ use std::process::{Command, Stdio};
 
 use e2e::Out;
 
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_sandbox-exec"))
-}
+mod common;
+use common::{bin, workdir_in};
 
-/// A scratch directory outside the temporary ones (see tests/cli.rs), and
+/// A scratch directory outside the temporary ones (see tests/common), and
 /// outside /dev: Nix's `(regex #"^/dev/pty[a-z]+")` is widened to all of it.
 fn workdir() -> (tempfile::TempDir, PathBuf) {
-    let base = ["/var/lib", "/root", "/dev/shm"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_dir() && tempfile::tempdir_in(p).is_ok())
-        .expect("a writable directory outside the temporary ones");
-    let d = tempfile::tempdir_in(base).unwrap();
-    let w = d.path().to_path_buf();
-    (d, w)
+    workdir_in(&["/var/lib", "/root", "/dev/shm"])
 }
 
 /// A build as Nix lays it out: a store with inputs, an output name that

@@ -1,31 +1,19 @@
 //! `syscall-triage run --` on a live Darling: `ps aux` makes Darling print
 //! "Unimplemented syscall (539)" (task_read_for_pid) once per process.
 
-use std::fs;
 use std::process::Command;
 
 use e2e::live::LivePrefix;
 use e2e::Out;
 
 fn triage(p: &LivePrefix, args: &[&str], name: &str) -> Out {
-    let d = p.scratch();
-    let (so, se) = (d.join(format!("{name}.out")), d.join(format!("{name}.err")));
-    let st = Command::new(env!("CARGO_BIN_EXE_syscall-triage"))
-        .args(args)
+    let mut c = Command::new(env!("CARGO_BIN_EXE_syscall-triage"));
+    c.args(args)
         .arg("--prefix")
         .arg(p.prefix())
         .arg("--")
-        .args(["/bin/ps", "aux"])
-        .env_remove("DARLING_PREFIX")
-        .stdout(fs::File::create(&so).unwrap())
-        .stderr(fs::File::create(&se).unwrap())
-        .status()
-        .unwrap();
-    Out {
-        code: st.code().unwrap_or(-1),
-        stdout: fs::read_to_string(&so).unwrap(),
-        stderr: fs::read_to_string(&se).unwrap(),
-    }
+        .args(["/bin/ps", "aux"]);
+    p.run_host(c, name)
 }
 
 #[test]

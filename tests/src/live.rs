@@ -11,6 +11,7 @@
 //! see EOF until `darling shutdown`.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -236,6 +237,86 @@ impl LivePrefix {
         let start = Instant::now();
         while !self.processes().is_empty() && start.elapsed() < Duration::from_secs(30) {
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts the prefix and puts the named tools of ours (from
+    /// [`crate::bin_dir`]) at their macOS paths ([`darling_host::TOOLS`]).
+    /// They are written through [`darling_host::file_view`], the running
+    /// overlay, so Darling sees them at once; each is replaced atomically.
+    pub fn install_tools(&self, names: &[&str]) {
+        let o = self.shell("true");
+        assert_eq!(o.code, 0, "prefix setup: {o:?}");
+        let files = darling_host::file_view(&self.prefix);
+        for name in names {
+            let (_, at) = darling_host::TOOLS
+                .iter()
+                .find(|(n, _)| n == name)
+                .unwrap_or_else(|| panic!("{name} is not one of our in-prefix tools"));
+            let dest = files.join(at);
+            fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            let tmp = dest.with_extension("darling-nix-test.tmp");
+            fs::copy(crate::tool(name), &tmp).expect("copy tool into the prefix");
+            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).unwrap();
+            fs::rename(&tmp, &dest).unwrap();
+        }
+    }
+
+    /// [`LivePrefix::install_tools`] with every one of our tools.
+    pub fn install_all_tools(&self) {
+        let names: Vec<&str> = darling_host::TOOLS.iter().map(|(n, _)| *n).collect();
+        self.install_tools(&names);
+    }
+
+    /// Runs a host program acting on this prefix (it is told which by its
+    /// arguments: `DARLING_PREFIX` and `DPREFIX` are removed) with its
+    /// output in files named after `name` in the scratch directory: a
+    /// darlingserver it starts inherits and keeps its streams open.
+    pub fn run_host(&self, mut c: Command, name: &str) -> Out {
+        let d = self.scratch();
+        let (so, se) = (d.join(format!("{name}.out")), d.join(format!("{name}.err")));
+        let st = c
+            .env_remove("DARLING_PREFIX")
+            .env_remove("DPREFIX")
+            .stdout(fs::File::create(&so).unwrap())
+            .stderr(fs::File::create(&se).unwrap())
+            .status()
+            .unwrap();
+        Out {
+            code: st.code().unwrap_or(-1),
+            stdout: fs::read_to_string(&so).unwrap(),
+            stderr: fs::read_to_string(&se).unwrap(),
+        }
+    }
+
+    /// Command lines (arguments joined by spaces) of the processes of this
+    /// prefix.
+    pub fn cmdlines(&self) -> Vec<String> {
+        self.processes()
+            .into_iter()
+            .filter_map(|pid| fs::read(format!("/proc/{pid}/cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .collect()
+    }
+
+    /// Waits (up to 15 s) until no process of this prefix has `needle` in
+    /// its command line, and fails the test if one still does.
+    pub fn assert_gone(&self, needle: &str) {
+        let start = Instant::now();
+        loop {
+            let left: Vec<String> = self
+                .cmdlines()
+                .into_iter()
+                .filter(|c| c.contains(needle))
+                .collect();
+            if left.is_empty() {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "left running inside Darling: {left:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

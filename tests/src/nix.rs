@@ -16,6 +16,37 @@ use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 
+/// Runs `test` with a fresh chroot store of the Nix called `version`, or
+/// prints one skip line when that Nix is not available (see [`NixEnv::get`]).
+pub fn with_nix(version: &str, name: &str, test: fn(&NixStore)) {
+    if let Some(env) = NixEnv::get(version, name) {
+        test(&NixStore::with(&env));
+    }
+}
+
+/// One `#[test]` per Nix version for each listed test function (a
+/// `fn(&NixStore)` in the calling module): `NAME::nix_2_8`,
+/// `NAME::nix_2_26`, `NAME::nix_2_34`.
+#[macro_export]
+macro_rules! each_nix {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn nix_2_8() {
+                $crate::nix::with_nix("2.8", stringify!($name), super::$name)
+            }
+            #[test]
+            fn nix_2_26() {
+                $crate::nix::with_nix("2.26", stringify!($name), super::$name)
+            }
+            #[test]
+            fn nix_2_34() {
+                $crate::nix::with_nix("2.34", stringify!($name), super::$name)
+            }
+        }
+    )*};
+}
+
 const APPLETS: &[&str] = &[
     "sh", "cat", "echo", "ls", "wc", "sleep", "mkdir", "rmdir", "mv", "cp", "touch", "date",
     "true", "false", "printf", "ln", "chmod", "rm", "expr", "seq", "head", "tail", "grep", "env",
@@ -171,14 +202,7 @@ impl NixStore {
             c.pre_exec(move || {
                 use nix::mount::{mount, MsFlags};
                 let none: Option<&std::ffi::CStr> = None;
-                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
-                mount(
-                    none,
-                    c"/",
-                    none,
-                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                    none,
-                )?;
+                crate::roots::private_mount_namespace()?;
                 mount(Some(from.as_c_str()), to, none, MsFlags::MS_BIND, none)?;
                 Ok(())
             });

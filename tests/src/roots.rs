@@ -192,14 +192,7 @@ fn enter_root(c: &mut Command, root: &Path) {
         c.pre_exec(move || {
             use nix::mount::{mount, umount2, MntFlags, MsFlags};
             let none: Option<&std::ffi::CStr> = None;
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
-            mount(
-                none,
-                slash,
-                none,
-                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                none,
-            )?;
+            private_mount_namespace()?;
             mount(
                 Some(root.as_c_str()),
                 root.as_c_str(),
@@ -223,6 +216,22 @@ fn enter_root(c: &mut Command, root: &Path) {
             Ok(())
         });
     }
+}
+
+/// For a `pre_exec` closure: a mount namespace of the child's own, with
+/// `/` made private so that its mounts stay in it. System calls on static
+/// strings only, so it is safe between fork and exec.
+pub(crate) fn private_mount_namespace() -> nix::Result<()> {
+    use nix::mount::{mount, MsFlags};
+    let none: Option<&std::ffi::CStr> = None;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+    mount(
+        none,
+        c"/",
+        none,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        none,
+    )
 }
 
 /// The root for `suite`, built now if it is missing and mmdebstrap is

@@ -167,22 +167,13 @@ fn rust_installer_create_repair_uninstall() {
 
     // repair sequoia: the plist read, parsed as the installer's serde does.
     let o = ok(f.run(&dscl, &["-plist", ".", "-read", "/Groups/nixbld"]));
-    let v: plist::Value = plist::from_bytes(o.stdout.as_bytes()).unwrap();
-    let d = v.as_dictionary().unwrap();
-    let members: Vec<&str> = d["dsAttrTypeStandard:GroupMembership"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m.as_string().unwrap())
-        .collect();
+    let r = plist_record(&o.stdout);
     // dseditgroup's add after -append finds the member already there.
-    assert_eq!(members, ["_nixbld1", "_nixbld2", "_nixbld3"]);
-    let gid: u32 = d["dsAttrTypeStandard:PrimaryGroupID"].as_array().unwrap()[0]
-        .as_string()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(gid, 350);
+    assert_eq!(
+        r["dsAttrTypeStandard:GroupMembership"],
+        ["_nixbld1", "_nixbld2", "_nixbld3"]
+    );
+    assert_eq!(r["dsAttrTypeStandard:PrimaryGroupID"], ["350"]);
 
     // Uninstall: users (a second delete is "already deleted"), then the group.
     for i in 1..=3 {

@@ -11,7 +11,6 @@
 //! list, also for users written by hand, so only its stdout is compared.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use e2e::live::{processes_of, LivePrefix};
@@ -30,21 +29,12 @@ impl Live {
     /// sockets under the prefix must fit `sun_path` (108 bytes).
     fn new(test: &str) -> Option<Live> {
         let p = LivePrefix::new(test)?;
-        // The first shell creates the prefix (retrying a slow start); its
-        // directory is then the overlay's upper layer, so files put there
-        // appear inside.
-        let o = p.shell("true");
-        assert_eq!(o.code, 0, "prefix setup: {o:?}");
-        for (name, path) in e2e::nix::TOOL_PATHS {
-            if *name == "sandbox-exec" {
-                continue;
-            }
-            let dst = p.prefix().join(path);
-            let tmp = dst.with_extension("darling-nix-test.tmp");
-            fs::copy(e2e::tool(name), &tmp).expect("copy tool into the prefix");
-            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).unwrap();
-            fs::rename(&tmp, &dst).unwrap();
-        }
+        let ours: Vec<&str> = e2e::nix::TOOL_PATHS
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| *name != "sandbox-exec")
+            .collect();
+        p.install_tools(&ours);
         Some(Live { p })
     }
 
@@ -235,19 +225,12 @@ fn rust_installer_create_repair_uninstall() {
     );
     // repair: the plist read, parsed as the installer's serde does.
     let o = l.ok("dscl -plist . -read /Groups/nixbld");
-    let v: plist::Value = plist::from_bytes(o.stdout.as_bytes()).expect("a plist");
-    let d = v.as_dictionary().unwrap();
-    let members: Vec<&str> = d["dsAttrTypeStandard:GroupMembership"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m.as_string().unwrap())
-        .collect();
-    assert_eq!(members, ["_nixbld1", "_nixbld2", "_nixbld3"]);
+    let r = plist_record(&o.stdout);
     assert_eq!(
-        d["dsAttrTypeStandard:PrimaryGroupID"].as_array().unwrap()[0].as_string(),
-        Some("350")
+        r["dsAttrTypeStandard:GroupMembership"],
+        ["_nixbld1", "_nixbld2", "_nixbld3"]
     );
+    assert_eq!(r["dsAttrTypeStandard:PrimaryGroupID"], ["350"]);
     assert_eq!(l.stdout(RUST_UNINSTALL), RUST_UNINSTALL_OUT);
     let o = l.run("id _nixbld2");
     assert!(o.stderr.contains("id: _nixbld2: no such user"), "{o:?}");

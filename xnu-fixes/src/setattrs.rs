@@ -4,7 +4,7 @@
 
 use core::ffi::{c_char, c_int, c_long, c_ulong, c_void};
 
-use crate::attrs::{cmn, AttrList, ATTR_BIT_MAP_COUNT, FSOPT_NOFOLLOW};
+use crate::attrs::{cmn, read_attrlist, AttrList, ATTR_BIT_MAP_COUNT, FSOPT_NOFOLLOW};
 use crate::errno::{darwin, ret};
 use crate::flags;
 use crate::sys::{self, errno, flag, nr, PathBuf};
@@ -259,12 +259,8 @@ unsafe fn request<'a>(
     buf: *const c_void,
     size: usize,
 ) -> Result<(AttrList, &'a [u8]), c_long> {
-    if alist.is_null() || (buf.is_null() && size > 0) {
-        return Err(-(darwin::EFAULT as c_long));
-    }
-    // SAFETY: non-null (checked) and readable by the contract; it may be
-    // unaligned in the caller's memory.
-    let al = unsafe { core::ptr::read_unaligned(alist) };
+    // SAFETY: `alist` readable by the contract.
+    let al = unsafe { read_attrlist(alist, buf, size)? };
     let b = if size == 0 {
         &[][..]
     } else {

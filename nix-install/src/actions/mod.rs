@@ -87,21 +87,11 @@ impl fmt::Display for ActionId {
     }
 }
 
-/// Every action, in order.
-pub fn all() -> [&'static dyn Action; 9] {
-    use ActionId::*;
-    [
-        CheckDarling,
-        InstallTools,
-        BuildUsers,
-        FetchTarball,
-        UnpackStore,
-        LoadDb,
-        Profile,
-        NixConf,
-        Daemon,
-    ]
-    .map(ActionId::action)
+/// Every action, in order (the order `ActionId` declares them in).
+pub fn all() -> impl Iterator<Item = &'static dyn Action> {
+    <ActionId as clap::ValueEnum>::value_variants()
+        .iter()
+        .map(|id| id.action())
 }
 
 /// The store paths the unpacked tarball brought (its saved `.reginfo`).

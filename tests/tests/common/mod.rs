@@ -3,6 +3,27 @@
 //! (live_accounts.rs, Darling's bash), with the transcripts both must print.
 #![allow(dead_code)] // each test binary uses its own subset
 
+use std::collections::BTreeMap;
+
+/// A `dscl -plist . -read` record parsed as the installers' serde does:
+/// each attribute with its values, all strings.
+pub(crate) fn plist_record(xml: &str) -> BTreeMap<String, Vec<String>> {
+    let v: plist::Value = plist::from_bytes(xml.as_bytes()).expect("a plist");
+    v.as_dictionary()
+        .expect("a dictionary")
+        .iter()
+        .map(|(k, vals)| {
+            let vals = vals
+                .as_array()
+                .expect("an array of values")
+                .iter()
+                .map(|m| m.as_string().expect("a string value").to_string())
+                .collect();
+            (k.clone(), vals)
+        })
+        .collect()
+}
+
 pub(crate) const NIX_SHELL_INSTALLER: &str = include_str!("../../scenarios/nix-shell-installer.sh");
 pub(crate) const NIX_UNINSTALL: &str = include_str!("../../scenarios/nix-uninstall.sh");
 pub(crate) const SEQUOIA_SETUP: &str = include_str!("../../scenarios/sequoia-setup.sh");

@@ -19,6 +19,25 @@ pub struct AttrList {
 
 pub const ATTR_BIT_MAP_COUNT: u16 = 5;
 
+/// The caller's `struct attrlist`, or minus Darwin's `EFAULT` when it is
+/// NULL or `buf` is NULL with a non-zero `size` (XNU's checks, shared by
+/// the get and set calls).
+///
+/// # Safety
+/// `alist` NULL or readable.
+pub unsafe fn read_attrlist(
+    alist: *const AttrList,
+    buf: *const core::ffi::c_void,
+    size: usize,
+) -> Result<AttrList, core::ffi::c_long> {
+    if alist.is_null() || (buf.is_null() && size > 0) {
+        return Err(-(darwin::EFAULT as core::ffi::c_long));
+    }
+    // SAFETY: non-null (checked) and readable by the contract; it may be
+    // unaligned in the caller's memory.
+    Ok(unsafe { core::ptr::read_unaligned(alist) })
+}
+
 pub const FSOPT_NOFOLLOW: u32 = 0x1;
 pub const FSOPT_REPORT_FULLSIZE: u32 = 0x4;
 pub const FSOPT_PACK_INVAL_ATTRS: u32 = 0x8;

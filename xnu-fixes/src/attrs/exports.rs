@@ -3,9 +3,9 @@
 
 use core::ffi::{c_char, c_int, c_long, c_ulong, c_void};
 
-use super::abi::{AttrList, FSOPT_NOFOLLOW};
+use super::abi::{read_attrlist, AttrList, FSOPT_NOFOLLOW};
 use super::gather::{getattr, Target};
-use crate::errno::{darwin, ret};
+use crate::errno::ret;
 use crate::sys::{self, PathBuf};
 
 /// # Safety
@@ -20,12 +20,11 @@ pub unsafe extern "C" fn xnu_fixes_getattrlistat(
     size: usize,
     options: c_ulong,
 ) -> c_long {
-    if alist.is_null() || (buf.is_null() && size > 0) {
-        return -(darwin::EFAULT as c_long);
-    }
-    // SAFETY: non-null (checked) and readable, as the caller promises; it
-    // may be unaligned in the caller's memory.
-    let al = unsafe { core::ptr::read_unaligned(alist) };
+    // SAFETY: `alist` readable, as the caller promises.
+    let al = match unsafe { read_attrlist(alist, buf, size) } {
+        Ok(al) => al,
+        Err(r) => return r,
+    };
     let options = options as u32;
     let mut host = PathBuf::new();
     // SAFETY: `path` is a NUL-terminated string (caller's contract);
@@ -73,11 +72,11 @@ pub unsafe extern "C" fn xnu_fixes_fgetattrlist(
     size: usize,
     options: c_ulong,
 ) -> c_long {
-    if alist.is_null() || (buf.is_null() && size > 0) {
-        return -(darwin::EFAULT as c_long);
-    }
-    // SAFETY: non-null (checked) and readable, as the caller promises.
-    let al = unsafe { core::ptr::read_unaligned(alist) };
+    // SAFETY: `alist` readable, as the caller promises.
+    let al = match unsafe { read_attrlist(alist, buf, size) } {
+        Ok(al) => al,
+        Err(r) => return r,
+    };
     // SAFETY: as in xnu_fixes_getattrlistat.
     let out = unsafe { out_buffer(buf, size) };
     getattr(Target::Fd(fd), &al, options as u32, out)
