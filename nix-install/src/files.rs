@@ -28,6 +28,9 @@ pub struct Changes {
     /// The group created.
     #[serde(default)]
     pub group: Option<String>,
+    /// Groups created, where an action makes several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
     /// Directories created for those files, parents first; removed on
     /// revert when empty (anything else put there since stays).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -40,6 +43,7 @@ impl Changes {
             && self.replaced.is_empty()
             && self.users.is_empty()
             && self.group.is_none()
+            && self.groups.is_empty()
             && self.dirs.is_empty()
     }
 

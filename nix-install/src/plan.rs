@@ -35,16 +35,16 @@ pub fn plan(cx: &mut Cx) -> Vec<Step> {
 }
 
 fn revert_description(c: &Changes) -> String {
+    let groups = match (c.group.is_some(), c.groups.len()) {
+        (true, _) => " and the group".to_string(),
+        (false, 0) => String::new(),
+        (false, n) => format!(" and {n} groups"),
+    };
     format!(
-        "revert: remove {} files, restore {}, delete {} users{}",
+        "revert: remove {} files, restore {}, delete {} users{groups}",
         c.created.len(),
         c.replaced.len(),
         c.users.len(),
-        if c.group.is_some() {
-            " and the group"
-        } else {
-            ""
-        }
     )
 }
 

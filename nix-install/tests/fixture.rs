@@ -125,6 +125,7 @@ fn plan_install_rerun_uninstall() {
         [
             "check-darling",
             "install-tools",
+            "stock-accounts",
             "build-users",
             "fetch-tarball",
             "unpack-store",
@@ -377,4 +378,202 @@ fn a_half_done_action_is_recorded_and_uninstalled() {
     let o = run(&["uninstall"]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert_unchanged(&f, &before, "uninstall left changes behind");
+}
+
+/// What a fresh Darling prefix has in its account files: root, and the
+/// groups wheel and root.
+const DARLING_GROUP: &str = "wheel:*:0:root,root\nroot:*:0:root\n";
+const DARLING_MASTER: &str = "root:*:0:0::0:0:System Administrator:/var/root:/bin/sh\n";
+const DARLING_PASSWD: &str = "root:*:0:0:System Administrator:/var/root:/bin/sh\n";
+
+/// A fixture prefix whose account files are Darling's, plus `extra_group`.
+fn darling_accounts(extra_group: &str) -> Fixture {
+    let f = Fixture::new();
+    fs::write(f.etc("group"), format!("{DARLING_GROUP}{extra_group}")).unwrap();
+    fs::write(f.etc("master.passwd"), DARLING_MASTER).unwrap();
+    fs::write(f.etc("passwd"), DARLING_PASSWD).unwrap();
+    f
+}
+
+/// nix-install in single-user mode with only the actions that need no
+/// tarball.
+fn install_no_store(f: &Fixture, extra: &[&str]) -> Out {
+    nix_install(f, &e2e::bin_dir())
+        .args(["--mode", "single", "--json"])
+        .args(["--skip", "fetch-tarball", "--skip", "unpack-store"])
+        .args(["--skip", "load-db", "--skip", "profile"])
+        .args(extra)
+        .output()
+        .unwrap()
+        .into()
+}
+
+fn status_of(json: &str, id: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap()["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn stock_accounts_added_to_a_darling_prefix_and_removed_again() {
+    // staff exists already, with Darling-specific members: kept as it is.
+    // A group of another name holds gid 80: no second record for it.
+    let f = darling_accounts("staff:*:20:root,alice\nlocaladmins:*:80:\n");
+    f.tool_path(); // for f.sh below, before the snapshot
+    let mut before = snapshot(f.root());
+    // Darling lists root twice in wheel. Our account tools, on any write,
+    // keep such a duplicate in their sidecar only and write the line with
+    // each member once (as build-users does too): the one change to an
+    // existing line.
+    let group = before.get_mut("private/etc/group").unwrap();
+    *group = String::from_utf8(group.clone())
+        .unwrap()
+        .replacen("wheel:*:0:root,root\n", "wheel:*:0:root\n", 1)
+        .into_bytes();
+    let darling_group = "wheel:*:0:root\nroot:*:0:root\n";
+    let o = install_no_store(&f, &["--plan"]);
+    assert_eq!(
+        status_of(&o.stdout, "stock-accounts"),
+        "pending",
+        "{}",
+        o.stdout
+    );
+
+    let o = install_no_store(&f, &[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(
+        status_of(&o.stdout, "stock-accounts"),
+        "ran",
+        "{}",
+        o.stdout
+    );
+    let group = f.read_etc("group");
+    assert!(
+        group.starts_with(&format!(
+            "{darling_group}staff:*:20:root,alice\nlocaladmins:*:80:\n"
+        )),
+        "the existing records are untouched:\n{group}"
+    );
+    let added: Vec<&str> = group.lines().skip(4).collect();
+    assert_eq!(
+        added,
+        [
+            "nobody:*:-2:",
+            "nogroup:*:-1:",
+            "daemon:*:1:root",
+            "kmem:*:2:root",
+            "sys:*:3:root",
+            "tty:*:4:root",
+            "operator:*:5:root",
+            "everyone:*:12:",
+        ],
+        "{group}"
+    );
+    let master = f.read_etc("master.passwd");
+    assert_eq!(
+        master,
+        format!(
+            "{DARLING_MASTER}nobody:*:-2:-2::0:0:Unprivileged User:/var/empty:/usr/bin/false\n\
+             daemon:*:1:1::0:0:System Services:/var/root:/usr/bin/false\n"
+        )
+    );
+    // The RealNames and Password, as dscl reads them back; wheel's members
+    // as Darling wrote them.
+    let o = f.sh(
+        "dscl . -read /Groups/nogroup RealName; dscl . -read /Users/nobody Password; \
+         dscl . -read /Groups/wheel GroupMembership",
+    );
+    assert_eq!(
+        o.stdout, "RealName:\n Unprivileged Group\nPassword: *\nGroupMembership: root root\n",
+        "{o:?}"
+    );
+    // A real passwd/group reader inside the prefix sees them (busybox
+    // reads no negative ids: daemon, not nobody).
+    if let Some(o) = f.id_inside(&["daemon"]) {
+        assert_eq!(
+            o.stdout, "uid=1(daemon) gid=1(daemon) groups=1(daemon)\n",
+            "{o:?}"
+        );
+    }
+    // The receipt names exactly what was made.
+    let receipt: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(
+            f.root()
+                .join("private/var/db/darling-nix/install-receipt.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let rec = receipt["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "stock-accounts")
+        .unwrap();
+    assert_eq!(rec["users"], serde_json::json!(["nobody", "daemon"]));
+    assert_eq!(
+        rec["groups"],
+        serde_json::json!([
+            "nobody", "nogroup", "daemon", "kmem", "sys", "tty", "operator", "everyone"
+        ])
+    );
+
+    // Again: done, nothing changed.
+    let installed = snapshot(f.root());
+    let o = install_no_store(&f, &[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(
+        status_of(&o.stdout, "stock-accounts"),
+        "done",
+        "{}",
+        o.stdout
+    );
+    assert_unchanged(&f, &installed, "a second install changed files");
+
+    // Uninstall removes exactly what it added.
+    let o = install_no_store(&f, &["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_unchanged(&f, &before, "uninstall left changes behind");
+}
+
+#[test]
+fn stock_accounts_already_there_are_done_and_never_recorded() {
+    // Fixture::new has macOS's users and most groups; only the missing ones
+    // are made, and a prefix that has them all is left alone.
+    let f = Fixture::new();
+    let o = install_no_store(&f, &[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let group = f.read_etc("group");
+    assert!(group.ends_with("admin:*:80:root\nkmem:*:2:root\nsys:*:3:root\ntty:*:4:root\noperator:*:5:root\neveryone:*:12:\n"), "{group}");
+    let o = install_no_store(&f, &["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+
+    let mut all = f.read_etc("group");
+    all.push_str("kmem:*:2:root\nsys:*:3:root\ntty:*:4:root\noperator:*:5:root\neveryone:*:12:\n");
+    fs::write(f.etc("group"), &all).unwrap();
+    let before = snapshot(f.root());
+    let o = install_no_store(&f, &[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(
+        status_of(&o.stdout, "stock-accounts"),
+        "done",
+        "{}",
+        o.stdout
+    );
+    let receipt = fs::read_to_string(
+        f.root()
+            .join("private/var/db/darling-nix/install-receipt.json"),
+    )
+    .unwrap();
+    assert!(!receipt.contains("stock-accounts"), "{receipt}");
+    let o = install_no_store(&f, &["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_unchanged(&f, &before, "uninstall changed the stock records");
 }

@@ -71,6 +71,7 @@ fn install_rerun_uninstall_on_a_live_prefix() {
     let want: Vec<(String, String)> = [
         ("check-darling", "done"),
         ("install-tools", "ran"),
+        ("stock-accounts", "ran"),
         ("build-users", "ran"),
         ("fetch-tarball", "skipped"),
         ("unpack-store", "skipped"),
@@ -190,6 +191,7 @@ fn store_actions_on_a_live_prefix_with_a_stand_in_nix_store() {
         ran,
         [
             "install-tools",
+            "stock-accounts",
             "unpack-store",
             "load-db",
             "profile",

@@ -19,7 +19,8 @@ struct Accounts {
     group: Option<Vec<String>>,
 }
 
-fn read_or_empty(p: &std::path::Path) -> Result<String, Error> {
+/// A file's text; a missing file is empty.
+pub(super) fn read_or_empty(p: &std::path::Path) -> Result<String, Error> {
     match fs::read_to_string(p) {
         Ok(t) => Ok(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),

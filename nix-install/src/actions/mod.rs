@@ -8,6 +8,7 @@ mod install_tools;
 mod load_db;
 mod nix_conf;
 mod profile;
+mod stock_accounts;
 mod unpack_store;
 
 use std::fmt;
@@ -41,6 +42,7 @@ pub trait Action: Sync {
 pub enum ActionId {
     CheckDarling,
     InstallTools,
+    StockAccounts,
     BuildUsers,
     FetchTarball,
     UnpackStore,
@@ -55,6 +57,7 @@ impl ActionId {
         match self {
             ActionId::CheckDarling => "check-darling",
             ActionId::InstallTools => "install-tools",
+            ActionId::StockAccounts => "stock-accounts",
             ActionId::BuildUsers => "build-users",
             ActionId::FetchTarball => "fetch-tarball",
             ActionId::UnpackStore => "unpack-store",
@@ -70,6 +73,7 @@ impl ActionId {
         match self {
             ActionId::CheckDarling => &check_darling::CheckDarling,
             ActionId::InstallTools => &install_tools::InstallTools,
+            ActionId::StockAccounts => &stock_accounts::StockAccounts,
             ActionId::BuildUsers => &build_users::BuildUsers,
             ActionId::FetchTarball => &fetch_tarball::FetchTarball,
             ActionId::UnpackStore => &unpack_store::UnpackStore,
