@@ -239,3 +239,78 @@ fn store_actions_on_a_live_prefix_with_a_stand_in_nix_store() {
         "{o:?}"
     );
 }
+
+/// The account files as the host sees them in the running prefix.
+fn account_files(p: &LivePrefix) -> Vec<String> {
+    ["passwd", "master.passwd", "group"]
+        .iter()
+        .map(|f| String::from_utf8(file_inside(p, &format!("/etc/{f}"))).unwrap())
+        .collect()
+}
+
+/// nix-darwin's activation (tests/scenarios/nix-darwin-activation.sh)
+/// needs `nobody`, which a fresh Darling prefix lacks (it fails with exit
+/// 56, see tests/tests/live_accounts.rs). After nix-install it runs as on a
+/// Mac, with no stock records added by the test, and Darling's own `id` and
+/// bash read the records stock-accounts made.
+#[test]
+fn stock_accounts_let_nix_darwin_activate_on_a_live_prefix() {
+    let Some(p) = LivePrefix::new("nix-stock") else {
+        return;
+    };
+    let o = p.shell("id nobody; id -gn daemon");
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.stderr.contains("id: nobody: no such user"), "{o:?}");
+    let before = account_files(&p);
+    assert!(
+        !before.concat().contains("nobody") && before[2].contains("wheel:"),
+        "a fresh Darling prefix: {before:?}"
+    );
+
+    let o = nix_install(&p, &["--json"], "install");
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(
+        statuses(&o.stdout).contains(&("stock-accounts".into(), "ran".into())),
+        "{}",
+        o.stdout
+    );
+    // Darling's Libinfo (id, getpwnam and getgrgid) and bash's ~NAME. Its
+    // `id` prints a group-list complaint on stderr for users in no member
+    // list: stdout only.
+    let o = p.shell(
+        "id nobody; id -gn daemon; echo ~nobody ~daemon; id -Gn root; \
+         dscl . -read /Users/nobody RealName UserShell",
+    );
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(
+        o.stdout,
+        "uid=4294967294(nobody) gid=4294967294(nobody)\n\
+         daemon\n\
+         /var/empty /var/root\n\
+         wheel daemon kmem sys tty operator staff admin\n\
+         RealName:\n Unprivileged User\nUserShell: /usr/bin/false\n",
+        "{o:?}"
+    );
+    // nix-darwin's activation as it runs on a Mac, twice.
+    let activation = include_str!("../../tests/scenarios/nix-darwin-activation.sh");
+    let run = |name| {
+        p.shell(&format!(
+            "unset DARLING_PREFIX\n{activation}\nexit $? # {name}"
+        ))
+    };
+    let o = run("first");
+    assert_eq!((o.code, o.stdout.as_str()), (0, "activated\n"), "{o:?}");
+    let o = run("again");
+    assert_eq!((o.code, o.stdout.as_str()), (0, "activated\n"), "{o:?}");
+
+    // Uninstall takes exactly those records away again: the files are
+    // Darling's (wheel's duplicate member written once, as any write of our
+    // account tools does).
+    let o = nix_install(&p, &["uninstall"], "uninstall");
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let mut want = before.clone();
+    want[2] = want[2].replacen("wheel:*:0:root,root\n", "wheel:*:0:root\n", 1);
+    assert_eq!(account_files(&p), want);
+    let o = p.shell("id nobody");
+    assert!(o.stderr.contains("id: nobody: no such user"), "{o:?}");
+}
