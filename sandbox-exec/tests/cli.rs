@@ -108,6 +108,22 @@ fn exec_failure_exits_71_and_success_is_the_commands_status() {
     assert_eq!(o.all(), (7, "-x y\n", ""));
 }
 
+/// The command gets the signal dispositions sandbox-exec was started
+/// with: Rust programs ignore SIGPIPE, and an ignored signal would stay
+/// ignored across exec, so a writer into a closed pipe would fail with
+/// EPIPE instead of being killed as in any shell pipeline.
+#[test]
+fn the_command_inherits_sigpipe_untouched() {
+    let o = run(&[
+        "-p",
+        "(version 1)(allow default)(deny file-write-setugid)",
+        "bash",
+        "-c",
+        "yes | head -n1 >/dev/null; echo \"${PIPESTATUS[0]}\"",
+    ]);
+    assert_eq!(o.all(), (0, "141\n", ""));
+}
+
 /// A scratch directory outside the temporary ones, with an input, an
 /// output directory, another one and a secret.
 fn workdir() -> (tempfile::TempDir, PathBuf) {
