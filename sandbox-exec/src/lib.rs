@@ -334,9 +334,10 @@ fn split_plain(p: &Path) -> Option<(&Path, &std::ffi::OsStr)> {
     ))
 }
 
-/// `Path::parent` and `Path::file_name`, faster for plain paths.
-fn split_last(p: &Path) -> (Option<&Path>, Option<&std::ffi::OsStr>) {
-    if is_plain(p) {
+/// `Path::parent` and `Path::file_name`, faster for plain paths (`plain`
+/// is [`is_plain`] of `p`, found once per path by the caller).
+fn split_last(p: &Path, plain: bool) -> (Option<&Path>, Option<&std::ffi::OsStr>) {
+    if plain {
         match split_plain(p) {
             Some((d, n)) => (Some(d), Some(n)),
             None => (None, None),
@@ -347,8 +348,7 @@ fn split_last(p: &Path) -> (Option<&Path>, Option<&std::ffi::OsStr>) {
 }
 
 /// `p` and its ancestors, as `Path::ancestors`, faster for plain paths.
-fn ancestors(p: &Path) -> impl Iterator<Item = &Path> {
-    let plain = is_plain(p);
+fn ancestors(p: &Path, plain: bool) -> impl Iterator<Item = &Path> {
     std::iter::successors(Some(p), move |a| {
         if plain {
             split_plain(a).map(|(d, _)| d)
@@ -364,20 +364,25 @@ fn ancestors(p: &Path) -> impl Iterator<Item = &Path> {
 #[derive(Default)]
 struct Lookup {
     dirs: PathMap<Option<std::os::fd::OwnedFd>>,
-    /// Whether a path is a link, from its first lstat.
+    /// Whether a path is a link, for [`Lookup::is_link`].
     links: PathMap<bool>,
+}
+
+fn is_link_stat(st: &nix::sys::stat::FileStat) -> bool {
+    use nix::sys::stat::SFlag;
+    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK
 }
 
 impl Lookup {
     /// The path's status (following a final link or not); None if missing.
-    fn stat(&mut self, p: &Path, follow: bool) -> Option<nix::sys::stat::FileStat> {
+    fn stat(&mut self, p: &Path, plain: bool, follow: bool) -> Option<nix::sys::stat::FileStat> {
         use nix::fcntl::{AtFlags, OFlag};
         let flags = if follow {
             AtFlags::empty()
         } else {
             AtFlags::AT_SYMLINK_NOFOLLOW
         };
-        let (Some(parent), Some(name)) = split_last(p) else {
+        let (Some(parent), Some(name)) = split_last(p, plain) else {
             return nix::sys::stat::fstatat(nix::fcntl::AT_FDCWD, p, flags).ok();
         };
         if !self.dirs.contains_key(parent.as_os_str()) {
@@ -389,27 +394,21 @@ impl Lookup {
             .ok();
             self.dirs.insert(parent.as_os_str().to_owned(), fd);
         }
-        let st = match &self.dirs[parent.as_os_str()] {
+        match &self.dirs[parent.as_os_str()] {
             Some(fd) => nix::sys::stat::fstatat(fd, name, flags).ok(),
             None => nix::sys::stat::fstatat(nix::fcntl::AT_FDCWD, p, flags).ok(),
-        };
-        if !follow {
-            let link = st.is_some_and(|st| {
-                nix::sys::stat::SFlag::from_bits_truncate(st.st_mode)
-                    & nix::sys::stat::SFlag::S_IFMT
-                    == nix::sys::stat::SFlag::S_IFLNK
-            });
-            self.links.insert(p.as_os_str().to_owned(), link);
         }
-        st
     }
 
-    fn is_link(&mut self, p: &Path) -> bool {
+    fn is_link(&mut self, p: &Path, plain: bool) -> bool {
         match self.links.get(p.as_os_str()) {
             Some(&l) => l,
             None => {
-                self.stat(p, false);
-                self.links[p.as_os_str()]
+                let l = self
+                    .stat(p, plain, false)
+                    .is_some_and(|st| is_link_stat(&st));
+                self.links.insert(p.as_os_str().to_owned(), l);
+                l
             }
         }
     }
@@ -451,24 +450,30 @@ fn rule_list(
     }
 
     let mut rules: Vec<RuleSpec> = Vec::with_capacity(wanted.len());
+    // Per rule: whether its path is plain, and a link (None: not looked at).
+    let mut facts: Vec<(bool, Option<bool>)> = Vec::with_capacity(wanted.len());
     // One rule per path: missing outputs share their parent (the store),
     // and Nix repeats paths across its allow forms.
     let mut index: PathMap<usize> = Default::default();
     let mut look = Lookup::default();
     // Missing outputs usually share their parent (the store).
     let mut is_dir: PathMap<bool> = Default::default();
-    let mut push = |rules: &mut Vec<RuleSpec>, path: PathBuf, access: u8, kind| match index
+    let mut push = |rules: &mut Vec<RuleSpec>, path: PathBuf, access: u8, kind, fact| match index
         .get(path.as_os_str())
     {
         Some(&i) => rules[i].access |= access,
         None => {
             index.insert(path.as_os_str().to_owned(), rules.len());
             rules.push(RuleSpec { path, access, kind });
+            facts.push(fact);
         }
     };
     for (hp, access, literal) in wanted {
-        let st = match look.stat(&hp, false) {
-            Some(st) if kind_of(&st) == landlock::Kind::Unrestricted => look.stat(&hp, true),
+        let plain = is_plain(&hp);
+        let lst = look.stat(&hp, plain, false);
+        let link = lst.as_ref().is_some_and(is_link_stat);
+        let st = match lst {
+            Some(st) if kind_of(&st) == landlock::Kind::Unrestricted => look.stat(&hp, plain, true),
             st => st,
         };
         match st.as_ref().map(kind_of) {
@@ -476,28 +481,36 @@ fn rule_list(
                 // A literal directory: a Landlock rule would open its whole
                 // subtree. Without one, stat still works (never restricted).
             }
-            Some(kind) => push(&mut rules, hp, access, kind),
+            Some(kind) => push(&mut rules, hp, access, kind, (plain, Some(link))),
             None if access & WRITE != 0 => {
                 // Landlock checks creation on the parent, and the new entry
                 // inherits the parent's rules: the whole grant goes there.
                 let too_wide =
                     |a: &Path| a == Path::new("/") || prefix_root.is_some_and(|r| a == r);
-                let parent = ancestors(&hp)
-                    .skip(1)
-                    .find(|a| match is_dir.get(a.as_os_str()) {
-                        Some(&d) => d,
-                        None => {
-                            let d = look
-                                .stat(a, true)
-                                .is_some_and(|st| kind_of(&st) == landlock::Kind::Dir);
-                            is_dir.insert(a.as_os_str().to_owned(), d);
-                            d
-                        }
-                    });
+                let parent =
+                    ancestors(&hp, plain)
+                        .skip(1)
+                        .find(|a| match is_dir.get(a.as_os_str()) {
+                            Some(&d) => d,
+                            None => {
+                                let d = look
+                                    .stat(a, plain, true)
+                                    .is_some_and(|st| kind_of(&st) == landlock::Kind::Dir);
+                                is_dir.insert(a.as_os_str().to_owned(), d);
+                                d
+                            }
+                        });
                 match parent {
                     Some(parent) if !too_wide(parent) => {
                         let parent = parent.to_path_buf();
-                        push(&mut rules, parent.clone(), access, landlock::Kind::Dir);
+                        let fact = (plain, None);
+                        push(
+                            &mut rules,
+                            parent.clone(),
+                            access,
+                            landlock::Kind::Dir,
+                            fact,
+                        );
                         notes.push(Note::Widened { path: hp, parent });
                     }
                     _ => notes.push(Note::LeftDenied { path: hp }),
@@ -510,8 +523,8 @@ fn rule_list(
     // rule that already grants all its rights adds nothing (the typical
     // case: a missing output widened to the store covers every input).
     // Only when no link is on the way: a link leads somewhere else.
-    let mut covered = |r: &RuleSpec| {
-        let Some(cover) = ancestors(&r.path).skip(1).find(|a| {
+    let mut covered = |r: &RuleSpec, (plain, link): (bool, Option<bool>)| {
+        let Some(cover) = ancestors(&r.path, plain).skip(1).find(|a| {
             index.get(a.as_os_str()).is_some_and(|&i| {
                 let d = &rules[i];
                 d.kind == landlock::Kind::Dir && d.access & r.access == r.access
@@ -520,11 +533,18 @@ fn rule_list(
             return false;
         };
         // Only when no link is on the way: a link leads somewhere else.
-        !ancestors(&r.path)
+        !ancestors(&r.path, plain)
             .take_while(|a| a.as_os_str() != cover.as_os_str())
-            .any(|a| look.is_link(a))
+            .any(|a| match link {
+                Some(l) if a.as_os_str() == r.path.as_os_str() => l,
+                _ => look.is_link(a, plain),
+            })
     };
-    let keep: Vec<bool> = rules.iter().map(|r| !covered(r)).collect();
+    let keep: Vec<bool> = rules
+        .iter()
+        .zip(facts)
+        .map(|(r, f)| !covered(r, f))
+        .collect();
     rules
         .into_iter()
         .zip(keep)
@@ -603,9 +623,12 @@ mod tests {
             "/a/.b/..c/...",
         ] {
             let p = Path::new(p);
-            assert_eq!(split_last(p), (p.parent(), p.file_name()), "{p:?}");
+            let plain = is_plain(p);
+            assert_eq!(split_last(p, plain), (p.parent(), p.file_name()), "{p:?}");
             assert_eq!(
-                ancestors(p).map(|a| a.as_os_str()).collect::<Vec<_>>(),
+                ancestors(p, plain)
+                    .map(|a| a.as_os_str())
+                    .collect::<Vec<_>>(),
                 p.ancestors().map(|a| a.as_os_str()).collect::<Vec<_>>(),
                 "{p:?}"
             );
