@@ -454,7 +454,8 @@ fn rule_list(
     let mut facts: Vec<(bool, Option<bool>)> = Vec::with_capacity(wanted.len());
     // One rule per path: missing outputs share their parent (the store),
     // and Nix repeats paths across its allow forms.
-    let mut index: PathMap<usize> = Default::default();
+    let mut index: PathMap<usize> =
+        PathMap::with_capacity_and_hasher(wanted.len(), Default::default());
     let mut look = Lookup::default();
     // Missing outputs usually share their parent (the store).
     let mut is_dir: PathMap<bool> = Default::default();

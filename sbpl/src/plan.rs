@@ -210,8 +210,10 @@ pub fn plan(policy: &Policy) -> Plan {
     let mut p = Plan::default();
     // Path → its access, in first-seen order; sorted at the end. Hashing
     // beats a tree here: Nix's paths share long prefixes.
-    let mut grants: Vec<(Cow<str>, u8)> = Vec::new();
-    let mut grant_index: FastMap<Cow<str>, usize> = FastMap::default();
+    let filters: usize = rules.iter().map(|r| r.filters.len()).sum();
+    let mut grants: Vec<(Cow<str>, u8)> = Vec::with_capacity(filters);
+    let mut grant_index: FastMap<Cow<str>, usize> =
+        FastMap::with_capacity_and_hasher(filters, Default::default());
     let mut paths = Vec::new();
 
     for &(bit, family, reps) in CLASSES {
