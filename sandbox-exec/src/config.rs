@@ -159,3 +159,48 @@ impl Config {
         Ok(c)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_keep_the_file_and_print_as_before() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("sandbox-exec.toml");
+        std::fs::write(&f, "mode = \"bogus\"\n").unwrap();
+        let e = Config::load(&f, true).unwrap_err();
+        assert!(matches!(&e, ConfigError::Mode { path, mode } if *path == f && mode == "bogus"));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: mode `bogus`: expected off, best-effort or strict",
+                f.display()
+            )
+        );
+
+        std::fs::write(&f, "verbose = 3\n").unwrap();
+        let e = Config::load(&f, true).unwrap_err();
+        let ConfigError::Parse { path, source } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(path, &f);
+        assert_eq!(e.to_string(), format!("{}: {source}", f.display()));
+
+        // A directory where the file should be: read error, with errno.
+        let e = Config::load(d.path(), true).unwrap_err();
+        let ConfigError::Read { source, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(source.raw_os_error(), Some(libc::EISDIR));
+        assert_eq!(
+            e.to_string(),
+            format!("{}: Is a directory (os error 21)", d.path().display())
+        );
+
+        // Missing: the defaults.
+        let c = Config::load(&d.path().join("none.toml"), false).unwrap();
+        assert_eq!(c.mode, Mode::BestEffort);
+        assert!(c.source.is_none());
+    }
+}
