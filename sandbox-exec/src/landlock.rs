@@ -189,3 +189,32 @@ impl Rules {
             .map_err(LandlockError::Restrict)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_errors_keep_the_path_and_print_as_before() {
+        let mut rs = Rules::new(sbpl::plan::READ, Mode::BestEffort).unwrap();
+        let long = PathBuf::from(format!("/{}", "a".repeat(5000)));
+        let e = rs
+            .allow(&long, rights(sbpl::plan::READ), Kind::Dir)
+            .unwrap_err();
+        let LandlockError::Open { path, source } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(path, &long);
+        assert_eq!(e.to_string(), source.to_string());
+        // Missing paths are no error.
+        assert_eq!(
+            rs.allow(
+                Path::new("/nonexistent/x"),
+                rights(sbpl::plan::READ),
+                Kind::Dir
+            )
+            .unwrap(),
+            Added::Missing
+        );
+    }
+}
