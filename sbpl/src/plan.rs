@@ -421,6 +421,33 @@ mod tests {
     }
 
     #[test]
+    fn filters_that_are_not_paths_are_typed_and_reported() {
+        let mut out = Vec::new();
+        let g = Filter::GlobalName("com.apple.x".into());
+        assert_eq!(
+            grant_paths(&g, &mut out),
+            Err(NotPaths::NotAPath(g.clone()))
+        );
+        let r = Filter::Regex("foo.*".into());
+        assert_eq!(
+            grant_paths(&r, &mut out),
+            Err(NotPaths::NoFixedDirectory(r.clone()))
+        );
+        assert!(out.is_empty());
+        let p = plan_of(
+            "(version 1)(deny default)(allow file-read* (global-name \"com.apple.x\") (regex #\"foo.*\"))",
+        );
+        assert!(p.unenforced.contains(
+            &"file-read: allow (global-name \"com.apple.x\") cannot be expressed as paths; left denied (t.sb:1:26)"
+                .to_string()
+        ), "{:?}", p.unenforced);
+        assert!(p.unenforced.contains(
+            &"file-read: allow (regex #\"foo.*\") has no fixed directory; left denied (t.sb:1:26)"
+                .to_string()
+        ), "{:?}", p.unenforced);
+    }
+
+    #[test]
     fn carve_outs_and_localhost_networking_are_reported() {
         let p = plan_of(
             "(version 1)(deny default)(allow file-read* (subpath \"/usr\"))(deny file-read* (subpath \"/usr/local\"))\n\
