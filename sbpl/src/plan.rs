@@ -295,7 +295,9 @@ pub fn plan(policy: &Policy) -> Plan {
         }
     }
     drop(grant_index);
-    grants.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    // Stable sort: it finds runs already in order (Nix lists its inputs
+    // sorted) and merges them in linear time; the keys are unique.
+    grants.sort_by(|a, b| a.0.cmp(&b.0));
     p.grants = grants
         .into_iter()
         .map(|(key, access)| match key.strip_prefix('=') {

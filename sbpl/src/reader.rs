@@ -63,8 +63,12 @@ impl<'a> Lexer<'a> {
     fn skip_space(&mut self) {
         loop {
             match self.peek() {
-                Some(c) if c.is_ascii_whitespace() => {
+                Some(b'\n') => {
                     self.bump();
+                }
+                Some(c) if c.is_ascii_whitespace() => {
+                    // Indentation a run at a time.
+                    self.run(|c| c == b'\n' || !c.is_ascii_whitespace());
                 }
                 Some(b';') => self.skip_line(),
                 Some(b'#')
