@@ -35,11 +35,13 @@ impl Prefix {
     /// Resolve the prefix: `DARLING_PREFIX`, else the Darling container this
     /// process runs in.
     pub fn resolve() -> Result<Prefix, PrefixError> {
-        Self::resolve_from(
-            std::env::var_os(PREFIX_ENV),
-            fs::read_to_string("/proc/self/mountinfo").ok().as_deref(),
-            std::env::current_exe().ok(),
-        )
+        let env = std::env::var_os(PREFIX_ENV);
+        // The override makes the mount table irrelevant: skip reading it.
+        let mountinfo = match env.as_ref().filter(|v| !v.is_empty()) {
+            Some(_) => None,
+            None => read_mountinfo(),
+        };
+        Self::resolve_from(env, mountinfo.as_deref(), std::env::current_exe().ok())
     }
 
     /// The detection logic with its inputs made explicit (for tests).
@@ -124,6 +126,17 @@ impl Prefix {
             self.root.join(name)
         }
     }
+}
+
+/// `/proc/self/mountinfo` in one read where it fits: the kernel builds the
+/// text anew for each read, and `read_to_string` starts with 32 bytes and
+/// doubles (eight reads for a small table, on every tool start).
+fn read_mountinfo() -> Option<String> {
+    use std::io::Read;
+    let mut f = fs::File::open("/proc/self/mountinfo").ok()?;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    f.read_to_end(&mut buf).ok()?;
+    String::from_utf8(buf).ok()
 }
 
 /// Parse `/proc/self/mountinfo` for an overlay whose upper directory is its

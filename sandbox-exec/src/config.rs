@@ -28,6 +28,25 @@ impl Mode {
     }
 }
 
+/// A configuration file that exists but cannot be used. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("{}: mode `{mode}`: expected off, best-effort or strict", path.display())]
+    Mode { path: PathBuf, mode: String },
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub mode: Mode,
@@ -101,20 +120,26 @@ impl Config {
     }
 
     /// Reads the file if it exists. Errors name the file.
-    pub fn load(path: &Path, in_prefix: bool) -> Result<Config, String> {
+    pub fn load(path: &Path, in_prefix: bool) -> Result<Config, ConfigError> {
         let mut c = Config::defaults(in_prefix);
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(c),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
         };
-        let f: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let f: File = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
         if let Some(m) = f.mode {
-            c.mode = Mode::parse(&m).ok_or_else(|| {
-                format!(
-                    "{}: mode `{m}`: expected off, best-effort or strict",
-                    path.display()
-                )
+            c.mode = Mode::parse(&m).ok_or_else(|| ConfigError::Mode {
+                path: path.to_path_buf(),
+                mode: m.clone(),
             })?;
         }
         if let Some(v) = f.verbose {
@@ -132,5 +157,50 @@ impl Config {
         c.mldr = f.mldr;
         c.source = Some(path.to_path_buf());
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_keep_the_file_and_print_as_before() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("sandbox-exec.toml");
+        std::fs::write(&f, "mode = \"bogus\"\n").unwrap();
+        let e = Config::load(&f, true).unwrap_err();
+        assert!(matches!(&e, ConfigError::Mode { path, mode } if *path == f && mode == "bogus"));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: mode `bogus`: expected off, best-effort or strict",
+                f.display()
+            )
+        );
+
+        std::fs::write(&f, "verbose = 3\n").unwrap();
+        let e = Config::load(&f, true).unwrap_err();
+        let ConfigError::Parse { path, source } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(path, &f);
+        assert_eq!(e.to_string(), format!("{}: {source}", f.display()));
+
+        // A directory where the file should be: read error, with errno.
+        let e = Config::load(d.path(), true).unwrap_err();
+        let ConfigError::Read { source, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(source.raw_os_error(), Some(libc::EISDIR));
+        assert_eq!(
+            e.to_string(),
+            format!("{}: Is a directory (os error 21)", d.path().display())
+        );
+
+        // Missing: the defaults.
+        let c = Config::load(&d.path().join("none.toml"), false).unwrap();
+        assert_eq!(c.mode, Mode::BestEffort);
+        assert!(c.source.is_none());
     }
 }

@@ -3,11 +3,11 @@
 //! project's rules for paths the kernel will not take (missing ones are
 //! skipped; pipes and sockets need no rule).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use landlock::{
-    make_bitflags, AccessFs, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
-    RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetError, RulesetStatus,
+    make_bitflags, AccessFs, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, PathFdError,
+    Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetError, RulesetStatus,
 };
 
 use crate::config::Mode;
@@ -60,6 +60,28 @@ pub enum Kind {
     Unrestricted,
 }
 
+/// Why Landlock could not be set up. The messages follow `sandbox_apply: `.
+#[derive(Debug, thiserror::Error)]
+pub enum LandlockError {
+    #[error("creating the Landlock ruleset: {0}")]
+    Create(#[source] RulesetError),
+    /// Opening a rule's path failed for another reason than its absence.
+    #[error("{source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: PathFdError,
+    },
+    #[error("adding a rule for {}: {source}", path.display())]
+    AddRule {
+        path: PathBuf,
+        #[source]
+        source: RulesetError,
+    },
+    #[error("landlock_restrict_self: {0}")]
+    Restrict(#[source] RulesetError),
+}
+
 /// A ruleset being filled.
 pub struct Rules {
     rs: RulesetCreated,
@@ -81,7 +103,7 @@ impl Rules {
     /// kernel has, but only with ABI 2 or later (REFER): under ABI 1 every
     /// rename across directories would fail, so the file part is left out
     /// (the status then says NotEnforced). Strict requires every right.
-    pub fn new(classes: u8, mode: Mode) -> Result<Rules, String> {
+    pub fn new(classes: u8, mode: Mode) -> Result<Rules, LandlockError> {
         let handled = rights(classes);
         let level = match mode {
             Mode::Strict => CompatLevel::HardRequirement,
@@ -106,7 +128,7 @@ impl Rules {
             r.create()
         };
         let mut rules = Rules {
-            rs: r().map_err(|e| format!("creating the Landlock ruleset: {e}"))?,
+            rs: r().map_err(LandlockError::Create)?,
         };
         if classes & sbpl::plan::WRITE == 0 {
             // Writing is not restricted, so neither is moving things around.
@@ -121,7 +143,7 @@ impl Rules {
         path: &Path,
         access: BitFlags<AccessFs>,
         kind: Kind,
-    ) -> Result<Added, String> {
+    ) -> Result<Added, LandlockError> {
         let access = match kind {
             Kind::Dir => access,
             Kind::File => access & FILE_RIGHTS,
@@ -140,19 +162,59 @@ impl Rules {
             {
                 return Ok(Added::Missing)
             }
-            Err(e) => return Err(e.to_string()),
+            Err(source) => {
+                return Err(LandlockError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
         };
         match (&mut self.rs).add_rule(PathBeneath::new(fd, access)) {
             Ok(_) => Ok(Added::Rule),
             // Internal file systems (pipefs, sockfs, nsfs, memfd…) behind
             // a regular-looking type: never restricted either.
             Err(e) if errno(&e) == Some(libc::EBADFD) => Ok(Added::Unrestricted),
-            Err(e) => Err(format!("adding a rule for {}: {e}", path.display())),
+            Err(source) => Err(LandlockError::AddRule {
+                path: path.to_path_buf(),
+                source,
+            }),
         }
     }
 
     /// Sets no_new_privs and restricts this thread (and what it execs).
-    pub fn restrict_self(self) -> Result<RulesetStatus, RulesetError> {
-        Ok(self.rs.restrict_self()?.ruleset)
+    pub fn restrict_self(self) -> Result<RulesetStatus, LandlockError> {
+        self.rs
+            .restrict_self()
+            .map(|s| s.ruleset)
+            .map_err(LandlockError::Restrict)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_errors_keep_the_path_and_print_as_before() {
+        let mut rs = Rules::new(sbpl::plan::READ, Mode::BestEffort).unwrap();
+        let long = PathBuf::from(format!("/{}", "a".repeat(5000)));
+        let e = rs
+            .allow(&long, rights(sbpl::plan::READ), Kind::Dir)
+            .unwrap_err();
+        let LandlockError::Open { path, source } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(path, &long);
+        assert_eq!(e.to_string(), source.to_string());
+        // Missing paths are no error.
+        assert_eq!(
+            rs.allow(
+                Path::new("/nonexistent/x"),
+                rights(sbpl::plan::READ),
+                Kind::Dir
+            )
+            .unwrap(),
+            Added::Missing
+        );
     }
 }

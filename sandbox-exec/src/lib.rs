@@ -51,7 +51,7 @@ pub fn main(args: &[String]) -> i32 {
     let mut cfg = match Config::load(&cfg_path, prefix.is_some()) {
         Ok(c) => c,
         Err(e) => {
-            say(&e);
+            say(&e.to_string());
             return EX_OSERR;
         }
     };
@@ -158,8 +158,56 @@ fn strerror(e: &std::io::Error) -> String {
     }
 }
 
+/// Why the sandbox cannot be applied. Printed after `sandbox_apply: `.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// Strict mode, and the first thing `-v` would report.
+    #[error("profile cannot be fully enforced here: {0}")]
+    NotEnforceable(Note),
+    #[error(transparent)]
+    Landlock(#[from] landlock::LandlockError),
+    #[error("installing the seccomp filter: {0}")]
+    Seccomp(#[source] std::io::Error),
+}
+
+/// Something the profile says that is not enforced as written. Kept as
+/// data and formatted only when shown: a profile naming thousands of
+/// outputs would otherwise format thousands of lines nobody reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// From the plan (`sbpl::Plan::unenforced` and `widened`).
+    Plan(String),
+    /// A write grant on a missing path, moved to its nearest existing parent.
+    Widened { path: PathBuf, parent: PathBuf },
+    /// A write grant on a missing path whose nearest parent is a root.
+    LeftDenied { path: PathBuf },
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::Plan(s) => f.write_str(s),
+            Note::Widened { path, parent } => write!(
+                f,
+                "file-write: {} does not exist yet; its rights are granted on everything beneath {} (wider than the profile)",
+                path.display(),
+                parent.display()
+            ),
+            Note::LeftDenied { path } => write!(
+                f,
+                "file-write: {} does not exist and its nearest parent is a root; left denied",
+                path.display()
+            ),
+        }
+    }
+}
+
 /// Applies the enforceable part of `policy`, or says why it cannot.
-pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Result<(), String> {
+pub fn apply(
+    policy: &sbpl::Policy,
+    cfg: &Config,
+    prefix: Option<&Prefix>,
+) -> Result<(), ApplyError> {
     let plan = sbpl::plan(policy);
     let host = |p: &str| -> PathBuf {
         match prefix {
@@ -167,8 +215,12 @@ pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Re
             None => PathBuf::from(p),
         }
     };
-    let mut notes: Vec<String> = plan.unenforced.clone();
-    notes.extend(plan.widened.iter().cloned());
+    let mut notes: Vec<Note> = plan
+        .unenforced
+        .iter()
+        .chain(&plan.widened)
+        .map(|n| Note::Plan(n.clone()))
+        .collect();
 
     let fs_ok = plan.handled != 0;
     let mut missing = Vec::new();
@@ -186,10 +238,7 @@ pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Re
     };
 
     if cfg.mode == Mode::Strict && !notes.is_empty() {
-        return Err(format!(
-            "profile cannot be fully enforced here: {}",
-            notes[0]
-        ));
+        return Err(ApplyError::NotEnforceable(notes.swap_remove(0)));
     }
     if cfg.verbose {
         for n in &notes {
@@ -215,15 +264,12 @@ pub fn apply(policy: &sbpl::Policy, cfg: &Config, prefix: Option<&Prefix>) -> Re
                 ));
             }
         }
-        let status = rs
-            .restrict_self()
-            .map_err(|e| format!("landlock_restrict_self: {e}"))?;
+        let status = rs.restrict_self()?;
         if status == ::landlock::RulesetStatus::NotEnforced && cfg.verbose {
             say("not enforced: files: this kernel has no Landlock ABI 2 (needed for renames across directories); file rules not applied");
         }
     }
-    seccomp::install(plan.deny_inet, plan.deny_setugid)
-        .map_err(|e| format!("installing the seccomp filter: {e}"))?;
+    seccomp::install(plan.deny_inet, plan.deny_setugid).map_err(ApplyError::Seccomp)?;
     Ok(())
 }
 
@@ -245,60 +291,124 @@ fn kind_of(st: &nix::sys::stat::FileStat) -> landlock::Kind {
     }
 }
 
+type PathMap<V> = sbpl::fasthash::FastMap<OsString, V>;
+
+/// Whether `p` is a plain absolute path: no `//`, `.` or `..`, no trailing
+/// slash, which is what profiles name. Its ancestors are plain too.
+fn is_plain(p: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let b = p.as_os_str().as_bytes();
+    if b.first() != Some(&b'/') || b.len() < 2 {
+        return false;
+    }
+    // The current name's length, and whether it is all dots so far.
+    let (mut len, mut dots) = (0usize, true);
+    for &c in &b[1..] {
+        if c == b'/' {
+            if len == 0 || (dots && len <= 2) {
+                return false;
+            }
+            (len, dots) = (0, true);
+        } else {
+            len += 1;
+            dots &= c == b'.';
+        }
+    }
+    !(len == 0 || (dots && len <= 2))
+}
+
+/// A plain path's parent and final name, as `Path::parent` and
+/// `Path::file_name` give them, found at the last slash: parsing
+/// components costs more than the lookup's system call.
+fn split_plain(p: &Path) -> Option<(&Path, &std::ffi::OsStr)> {
+    use std::os::unix::ffi::OsStrExt;
+    let b = p.as_os_str().as_bytes();
+    let i = b.iter().rposition(|&c| c == b'/')?;
+    if b.len() == 1 {
+        return None;
+    }
+    let parent = if i == 0 { &b[..1] } else { &b[..i] };
+    Some((
+        Path::new(std::ffi::OsStr::from_bytes(parent)),
+        std::ffi::OsStr::from_bytes(&b[i + 1..]),
+    ))
+}
+
+/// `Path::parent` and `Path::file_name`, faster for plain paths (`plain`
+/// is [`is_plain`] of `p`, found once per path by the caller).
+fn split_last(p: &Path, plain: bool) -> (Option<&Path>, Option<&std::ffi::OsStr>) {
+    if plain {
+        match split_plain(p) {
+            Some((d, n)) => (Some(d), Some(n)),
+            None => (None, None),
+        }
+    } else {
+        (p.parent(), p.file_name())
+    }
+}
+
+/// `p` and its ancestors, as `Path::ancestors`, faster for plain paths.
+fn ancestors(p: &Path, plain: bool) -> impl Iterator<Item = &Path> {
+    std::iter::successors(Some(p), move |a| {
+        if plain {
+            split_plain(a).map(|(d, _)| d)
+        } else {
+            a.parent()
+        }
+    })
+}
+
 /// Stats paths relative to their parent directory, opened once: Nix's
 /// profiles name hundreds of entries of one store directory, and walking
 /// each from `/` costs more than the rest of its rule.
 #[derive(Default)]
 struct Lookup {
-    dirs: std::collections::HashMap<OsString, Option<std::os::fd::OwnedFd>>,
-    /// Whether a path is a link, from its first lstat.
-    links: std::collections::HashMap<OsString, bool>,
+    dirs: PathMap<Option<std::os::fd::OwnedFd>>,
+    /// Whether a path is a link, for [`Lookup::is_link`].
+    links: PathMap<bool>,
+}
+
+fn is_link_stat(st: &nix::sys::stat::FileStat) -> bool {
+    use nix::sys::stat::SFlag;
+    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK
 }
 
 impl Lookup {
     /// The path's status (following a final link or not); None if missing.
-    fn stat(&mut self, p: &Path, follow: bool) -> Option<nix::sys::stat::FileStat> {
+    fn stat(&mut self, p: &Path, plain: bool, follow: bool) -> Option<nix::sys::stat::FileStat> {
         use nix::fcntl::{AtFlags, OFlag};
         let flags = if follow {
             AtFlags::empty()
         } else {
             AtFlags::AT_SYMLINK_NOFOLLOW
         };
-        let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+        let (Some(parent), Some(name)) = split_last(p, plain) else {
             return nix::sys::stat::fstatat(nix::fcntl::AT_FDCWD, p, flags).ok();
         };
-        let fd = self
-            .dirs
-            .entry(parent.as_os_str().to_owned())
-            .or_insert_with(|| {
-                nix::fcntl::open(
-                    parent,
-                    OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                    nix::sys::stat::Mode::empty(),
-                )
-                .ok()
-            });
-        let st = match fd {
-            Some(fd) => nix::sys::stat::fstatat(&*fd, name, flags).ok(),
-            None => nix::sys::stat::fstatat(nix::fcntl::AT_FDCWD, p, flags).ok(),
-        };
-        if !follow {
-            let link = st.is_some_and(|st| {
-                nix::sys::stat::SFlag::from_bits_truncate(st.st_mode)
-                    & nix::sys::stat::SFlag::S_IFMT
-                    == nix::sys::stat::SFlag::S_IFLNK
-            });
-            self.links.insert(p.as_os_str().to_owned(), link);
+        if !self.dirs.contains_key(parent.as_os_str()) {
+            let fd = nix::fcntl::open(
+                parent,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok();
+            self.dirs.insert(parent.as_os_str().to_owned(), fd);
         }
-        st
+        match &self.dirs[parent.as_os_str()] {
+            Some(fd) => nix::sys::stat::fstatat(fd, name, flags).ok(),
+            None => nix::sys::stat::fstatat(nix::fcntl::AT_FDCWD, p, flags).ok(),
+        }
     }
 
-    fn is_link(&mut self, p: &Path) -> bool {
+    fn is_link(&mut self, p: &Path, plain: bool) -> bool {
         match self.links.get(p.as_os_str()) {
             Some(&l) => l,
             None => {
-                self.stat(p, false);
-                self.links[p.as_os_str()]
+                let l = self
+                    .stat(p, plain, false)
+                    .is_some_and(|st| is_link_stat(&st));
+                self.links.insert(p.as_os_str().to_owned(), l);
+                l
             }
         }
     }
@@ -314,7 +424,7 @@ fn rule_list(
     cfg: &Config,
     host: &dyn Fn(&str) -> PathBuf,
     prefix_root: Option<&Path>,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Note>,
     missing: &mut Vec<PathBuf>,
 ) -> Vec<RuleSpec> {
     use sbpl::plan::{EXEC, READ, WRITE};
@@ -340,24 +450,31 @@ fn rule_list(
     }
 
     let mut rules: Vec<RuleSpec> = Vec::with_capacity(wanted.len());
+    // Per rule: whether its path is plain, and a link (None: not looked at).
+    let mut facts: Vec<(bool, Option<bool>)> = Vec::with_capacity(wanted.len());
     // One rule per path: missing outputs share their parent (the store),
     // and Nix repeats paths across its allow forms.
-    let mut index: std::collections::HashMap<OsString, usize> = Default::default();
+    let mut index: PathMap<usize> =
+        PathMap::with_capacity_and_hasher(wanted.len(), Default::default());
     let mut look = Lookup::default();
     // Missing outputs usually share their parent (the store).
-    let mut is_dir: std::collections::HashMap<OsString, bool> = Default::default();
-    let mut push = |rules: &mut Vec<RuleSpec>, path: PathBuf, access: u8, kind| match index
+    let mut is_dir: PathMap<bool> = Default::default();
+    let mut push = |rules: &mut Vec<RuleSpec>, path: PathBuf, access: u8, kind, fact| match index
         .get(path.as_os_str())
     {
         Some(&i) => rules[i].access |= access,
         None => {
             index.insert(path.as_os_str().to_owned(), rules.len());
             rules.push(RuleSpec { path, access, kind });
+            facts.push(fact);
         }
     };
     for (hp, access, literal) in wanted {
-        let st = match look.stat(&hp, false) {
-            Some(st) if kind_of(&st) == landlock::Kind::Unrestricted => look.stat(&hp, true),
+        let plain = is_plain(&hp);
+        let lst = look.stat(&hp, plain, false);
+        let link = lst.as_ref().is_some_and(is_link_stat);
+        let st = match lst {
+            Some(st) if kind_of(&st) == landlock::Kind::Unrestricted => look.stat(&hp, plain, true),
             st => st,
         };
         match st.as_ref().map(kind_of) {
@@ -365,31 +482,39 @@ fn rule_list(
                 // A literal directory: a Landlock rule would open its whole
                 // subtree. Without one, stat still works (never restricted).
             }
-            Some(kind) => push(&mut rules, hp, access, kind),
+            Some(kind) => push(&mut rules, hp, access, kind, (plain, Some(link))),
             None if access & WRITE != 0 => {
                 // Landlock checks creation on the parent, and the new entry
                 // inherits the parent's rules: the whole grant goes there.
                 let too_wide =
                     |a: &Path| a == Path::new("/") || prefix_root.is_some_and(|r| a == r);
-                let parent = hp.ancestors().skip(1).find(|a| {
-                    *is_dir.entry(a.as_os_str().to_owned()).or_insert_with(|| {
-                        look.stat(a, true)
-                            .is_some_and(|st| kind_of(&st) == landlock::Kind::Dir)
-                    })
-                });
+                let parent =
+                    ancestors(&hp, plain)
+                        .skip(1)
+                        .find(|a| match is_dir.get(a.as_os_str()) {
+                            Some(&d) => d,
+                            None => {
+                                let d = look
+                                    .stat(a, plain, true)
+                                    .is_some_and(|st| kind_of(&st) == landlock::Kind::Dir);
+                                is_dir.insert(a.as_os_str().to_owned(), d);
+                                d
+                            }
+                        });
                 match parent {
                     Some(parent) if !too_wide(parent) => {
-                        notes.push(format!(
-                            "file-write: {} does not exist yet; its rights are granted on everything beneath {} (wider than the profile)",
-                            hp.display(),
-                            parent.display()
-                        ));
-                        push(&mut rules, parent.to_path_buf(), access, landlock::Kind::Dir);
+                        let parent = parent.to_path_buf();
+                        let fact = (plain, None);
+                        push(
+                            &mut rules,
+                            parent.clone(),
+                            access,
+                            landlock::Kind::Dir,
+                            fact,
+                        );
+                        notes.push(Note::Widened { path: hp, parent });
                     }
-                    _ => notes.push(format!(
-                        "file-write: {} does not exist and its nearest parent is a root; left denied",
-                        hp.display()
-                    )),
+                    _ => notes.push(Note::LeftDenied { path: hp }),
                 }
             }
             None => missing.push(hp),
@@ -399,8 +524,8 @@ fn rule_list(
     // rule that already grants all its rights adds nothing (the typical
     // case: a missing output widened to the store covers every input).
     // Only when no link is on the way: a link leads somewhere else.
-    let mut covered = |r: &RuleSpec| {
-        let Some(cover) = r.path.ancestors().skip(1).find(|a| {
+    let mut covered = |r: &RuleSpec, (plain, link): (bool, Option<bool>)| {
+        let Some(cover) = ancestors(&r.path, plain).skip(1).find(|a| {
             index.get(a.as_os_str()).is_some_and(|&i| {
                 let d = &rules[i];
                 d.kind == landlock::Kind::Dir && d.access & r.access == r.access
@@ -409,12 +534,18 @@ fn rule_list(
             return false;
         };
         // Only when no link is on the way: a link leads somewhere else.
-        !r.path
-            .ancestors()
-            .take_while(|a| *a != cover)
-            .any(|a| look.is_link(a))
+        !ancestors(&r.path, plain)
+            .take_while(|a| a.as_os_str() != cover.as_os_str())
+            .any(|a| match link {
+                Some(l) if a.as_os_str() == r.path.as_os_str() => l,
+                _ => look.is_link(a, plain),
+            })
     };
-    let keep: Vec<bool> = rules.iter().map(|r| !covered(r)).collect();
+    let keep: Vec<bool> = rules
+        .iter()
+        .zip(facts)
+        .map(|(r, f)| !covered(r, f))
+        .collect();
     rules
         .into_iter()
         .zip(keep)
@@ -475,6 +606,35 @@ fn normalize(p: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_splitting_agrees_with_std() {
+        for p in [
+            "/",
+            "/a",
+            "/a/b",
+            "/home/u/.darling/nix/store/x-y",
+            "/a/./b",
+            "/a/../b",
+            "/a/b/.",
+            "/a/b/..",
+            "/a//b",
+            "/a/b/",
+            "a/b",
+            "/a/.b/..c/...",
+        ] {
+            let p = Path::new(p);
+            let plain = is_plain(p);
+            assert_eq!(split_last(p, plain), (p.parent(), p.file_name()), "{p:?}");
+            assert_eq!(
+                ancestors(p, plain)
+                    .map(|a| a.as_os_str())
+                    .collect::<Vec<_>>(),
+                p.ancestors().map(|a| a.as_os_str()).collect::<Vec<_>>(),
+                "{p:?}"
+            );
+        }
+    }
 
     #[test]
     fn mac_paths_follow_the_prefix_links() {

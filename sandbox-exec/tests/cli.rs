@@ -108,6 +108,50 @@ fn exec_failure_exits_71_and_success_is_the_commands_status() {
     assert_eq!(o.all(), (7, "-x y\n", ""));
 }
 
+/// A configuration that cannot be used stops sandbox-exec before the
+/// command runs, naming the file (exit 71).
+#[test]
+fn a_bad_configuration_exits_71_naming_the_file() {
+    let d = tempfile::tempdir().unwrap();
+    let etc = d.path().join("private/etc/darling-nix");
+    fs::create_dir_all(&etc).unwrap();
+    let f = etc.join("sandbox-exec.toml");
+    fs::write(&f, "mode = \"bogus\"\n").unwrap();
+    let o: Out = Command::new(bin())
+        .args(["-n", "no-write", "/bin/echo", "ran"])
+        .env("DARLING_PREFIX", d.path())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(
+        o.all(),
+        (
+            71,
+            "",
+            &*format!(
+                "sandbox-exec: {}: mode `bogus`: expected off, best-effort or strict\n",
+                f.display()
+            )
+        )
+    );
+}
+
+/// The command gets the signal dispositions sandbox-exec was started
+/// with: Rust programs ignore SIGPIPE, and an ignored signal would stay
+/// ignored across exec, so a writer into a closed pipe would fail with
+/// EPIPE instead of being killed as in any shell pipeline.
+#[test]
+fn the_command_inherits_sigpipe_untouched() {
+    let o = run(&[
+        "-p",
+        "(version 1)(allow default)(deny file-write-setugid)",
+        "bash",
+        "-c",
+        "yes | head -n1 >/dev/null; echo \"${PIPESTATUS[0]}\"",
+    ]);
+    assert_eq!(o.all(), (0, "141\n", ""));
+}
+
 /// A scratch directory outside the temporary ones, with an input, an
 /// output directory, another one and a secret.
 fn workdir() -> (tempfile::TempDir, PathBuf) {

@@ -553,7 +553,7 @@ impl Eval<'_> {
                             None => None,
                         };
                         if let Some(a) = &addr {
-                            check_address(a).map_err(|m| err(file, args[1].pos, m))?;
+                            check_address(a).map_err(|e| err(file, args[1].pos, e.to_string()))?;
                         }
                         Ok(Value::Filter(Filter::Network {
                             remote,
@@ -775,11 +775,19 @@ impl Eval<'_> {
     }
 }
 
+/// A network filter's address that libsandbox would refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid IP address: {addr}")]
+pub struct BadAddress {
+    pub addr: String,
+}
+
 /// `host:port` with `*` wildcards and `localhost`, as libsandbox accepts.
-fn check_address(a: &str) -> Result<(), String> {
-    let (host, port) = a
-        .rsplit_once(':')
-        .ok_or_else(|| format!("invalid IP address: {a}"))?;
+fn check_address(a: &str) -> Result<(), BadAddress> {
+    let bad = || BadAddress {
+        addr: a.to_string(),
+    };
+    let (host, port) = a.rsplit_once(':').ok_or_else(bad)?;
     let host_ok = host == "*"
         || host == "localhost"
         || host.parse::<std::net::IpAddr>().is_ok()
@@ -791,6 +799,6 @@ fn check_address(a: &str) -> Result<(), String> {
     if host_ok && port_ok {
         Ok(())
     } else {
-        Err(format!("invalid IP address: {a}"))
+        Err(bad())
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod eval;
+pub mod fasthash;
 pub mod plan;
 pub mod policy;
 pub mod reader;

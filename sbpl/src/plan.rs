@@ -2,8 +2,9 @@
 //! reading, writing and executing, a socket rule for IP networking, a
 //! setuid/setgid rule, and a list of everything that cannot be enforced.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
+use crate::fasthash::FastMap;
 use crate::policy::{op_matches, Action, Filter, Policy, Rule};
 
 pub const READ: u8 = 1;
@@ -152,11 +153,27 @@ fn overlaps(a: &str, b: &str) -> bool {
     within(a, b) || within(b, a)
 }
 
+/// Why a filter cannot become Landlock paths.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotPaths {
+    /// A regex without a literal directory prefix.
+    #[error("{} has no fixed directory", describe(.0))]
+    NoFixedDirectory(Filter),
+    /// A filter about something other than paths (names, addresses, …).
+    #[error("{} cannot be expressed as paths", describe(.0))]
+    NotAPath(Filter),
+}
+
+/// A path a filter grants: `=path` for a literal, else the directory; a
+/// note when it had to be widened. Borrowed from the policy when possible:
+/// Nix's profiles have hundreds of subpaths.
+type Granted<'a> = (Cow<'a, str>, Option<String>);
+
 /// Paths a filter grants, with a note when it had to be widened.
-fn grant_paths(f: &Filter, out: &mut Vec<(String, Option<String>)>) -> Result<(), String> {
+fn grant_paths<'a>(f: &'a Filter, out: &mut Vec<Granted<'a>>) -> Result<(), NotPaths> {
     match f {
-        Filter::Literal(p) => out.push((format!("={p}"), None)),
-        Filter::Subpath(p) => out.push((p.clone(), None)),
+        Filter::Literal(p) => out.push((Cow::Owned(format!("={p}")), None)),
+        Filter::Subpath(p) => out.push((Cow::Borrowed(p), None)),
         Filter::Prefix(p) => {
             let dir = p
                 .rfind('/')
@@ -168,24 +185,22 @@ fn grant_paths(f: &Filter, out: &mut Vec<(String, Option<String>)>) -> Result<()
                     }
                 })
                 .unwrap_or_else(|| "/".into());
-            out.push((
-                dir.clone(),
-                Some(format!("{} widened to everything under {dir}", describe(f))),
-            ));
+            let note = format!("{} widened to everything under {dir}", describe(f));
+            out.push((Cow::Owned(dir), Some(note)));
         }
         Filter::Regex(r) => match regex_dir(r) {
-            Some(dir) => out.push((
-                dir.clone(),
-                Some(format!("{} widened to everything under {dir}", describe(f))),
-            )),
-            None => return Err(format!("{} has no fixed directory", describe(f))),
+            Some(dir) => {
+                let note = format!("{} widened to everything under {dir}", describe(f));
+                out.push((Cow::Owned(dir), Some(note)))
+            }
+            None => return Err(NotPaths::NoFixedDirectory(f.clone())),
         },
         Filter::RequireAny(fs) => {
             for f in fs {
                 grant_paths(f, out)?;
             }
         }
-        other => return Err(format!("{} cannot be expressed as paths", describe(other))),
+        other => return Err(NotPaths::NotAPath(other.clone())),
     }
     Ok(())
 }
@@ -193,7 +208,13 @@ fn grant_paths(f: &Filter, out: &mut Vec<(String, Option<String>)>) -> Result<()
 pub fn plan(policy: &Policy) -> Plan {
     let rules = &policy.rules;
     let mut p = Plan::default();
-    let mut grants: BTreeMap<String, u8> = BTreeMap::new();
+    // Path → its access, in first-seen order; sorted at the end. Hashing
+    // beats a tree here: Nix's paths share long prefixes.
+    let filters: usize = rules.iter().map(|r| r.filters.len()).sum();
+    let mut grants: Vec<(Cow<str>, u8)> = Vec::with_capacity(filters);
+    let mut grant_index: FastMap<Cow<str>, usize> =
+        FastMap::with_capacity_and_hasher(filters, Default::default());
+    let mut paths = Vec::new();
 
     for &(bit, family, reps) in CLASSES {
         let rep = reps[0];
@@ -202,7 +223,7 @@ pub fn plan(policy: &Policy) -> Plan {
         match action {
             Action::Deny => {
                 p.handled |= bit;
-                let mut granted: Vec<String> = Vec::new();
+                let mut granted: Vec<Cow<str>> = Vec::new();
                 for r in &rules[after..] {
                     if !reps.iter().any(|op| applies_filtered(r, op)) {
                         continue;
@@ -210,11 +231,17 @@ pub fn plan(policy: &Policy) -> Plan {
                     match r.action {
                         Action::Allow => {
                             for f in &r.filters {
-                                let mut paths = Vec::new();
+                                paths.clear();
                                 match grant_paths(f, &mut paths) {
                                     Ok(()) => {
-                                        for (path, note) in paths {
-                                            *grants.entry(path.clone()).or_default() |= bit;
+                                        for (path, note) in paths.drain(..) {
+                                            match grant_index.get(&path) {
+                                                Some(&i) => grants[i].1 |= bit,
+                                                None => {
+                                                    grant_index.insert(path.clone(), grants.len());
+                                                    grants.push((path.clone(), bit));
+                                                }
+                                            }
                                             granted.push(path);
                                             if let Some(n) = note {
                                                 p.widened
@@ -231,7 +258,7 @@ pub fn plan(policy: &Policy) -> Plan {
                         }
                         Action::Deny => {
                             for f in &r.filters {
-                                let mut paths = Vec::new();
+                                paths.clear();
                                 let carved = grant_paths(f, &mut paths).is_err()
                                     || paths.iter().any(|(d, _)| {
                                         granted.iter().any(|g| {
@@ -267,6 +294,10 @@ pub fn plan(policy: &Policy) -> Plan {
             }
         }
     }
+    drop(grant_index);
+    // Stable sort: it finds runs already in order (Nix lists its inputs
+    // sorted) and merges them in linear time; the keys are unique.
+    grants.sort_by(|a, b| a.0.cmp(&b.0));
     p.grants = grants
         .into_iter()
         .map(|(key, access)| match key.strip_prefix('=') {
@@ -276,7 +307,7 @@ pub fn plan(policy: &Policy) -> Plan {
                 literal: true,
             },
             None => Grant {
-                path: key,
+                path: key.into_owned(),
                 access,
                 literal: false,
             },
@@ -389,6 +420,33 @@ mod tests {
         assert_eq!(p.widened.len(), 1);
         assert!(p.deny_inet && p.deny_setugid);
         assert!(p.unenforced.iter().any(|u| u.starts_with("mach-lookup")));
+    }
+
+    #[test]
+    fn filters_that_are_not_paths_are_typed_and_reported() {
+        let mut out = Vec::new();
+        let g = Filter::GlobalName("com.apple.x".into());
+        assert_eq!(
+            grant_paths(&g, &mut out),
+            Err(NotPaths::NotAPath(g.clone()))
+        );
+        let r = Filter::Regex("foo.*".into());
+        assert_eq!(
+            grant_paths(&r, &mut out),
+            Err(NotPaths::NoFixedDirectory(r.clone()))
+        );
+        assert!(out.is_empty());
+        let p = plan_of(
+            "(version 1)(deny default)(allow file-read* (global-name \"com.apple.x\") (regex #\"foo.*\"))",
+        );
+        assert!(p.unenforced.contains(
+            &"file-read: allow (global-name \"com.apple.x\") cannot be expressed as paths; left denied (t.sb:1:26)"
+                .to_string()
+        ), "{:?}", p.unenforced);
+        assert!(p.unenforced.contains(
+            &"file-read: allow (regex #\"foo.*\") has no fixed directory; left denied (t.sb:1:26)"
+                .to_string()
+        ), "{:?}", p.unenforced);
     }
 
     #[test]

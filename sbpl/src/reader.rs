@@ -63,8 +63,12 @@ impl<'a> Lexer<'a> {
     fn skip_space(&mut self) {
         loop {
             match self.peek() {
-                Some(c) if c.is_ascii_whitespace() => {
+                Some(b'\n') => {
                     self.bump();
+                }
+                Some(c) if c.is_ascii_whitespace() => {
+                    // Indentation a run at a time.
+                    self.run(|c| c == b'\n' || !c.is_ascii_whitespace());
                 }
                 Some(b';') => self.skip_line(),
                 Some(b'#')
@@ -203,20 +207,29 @@ impl<'a> Lexer<'a> {
         Ok(Some(Node { datum, pos }))
     }
 
+    /// Skips the bytes before the first one `stop` accepts (or the end),
+    /// which must not include a newline, and returns them.
+    fn run(&mut self, stop: impl Fn(u8) -> bool) -> &'a [u8] {
+        let rest = &self.s[self.i..];
+        let n = rest.iter().position(|&c| stop(c)).unwrap_or(rest.len());
+        self.i += n;
+        self.col += n as u32;
+        &rest[..n]
+    }
+
     fn token(&mut self) -> String {
-        let start = self.i;
-        while let Some(c) = self.peek() {
-            if c.is_ascii_whitespace() || matches!(c, b'(' | b')' | b'"' | b';') {
-                break;
-            }
-            self.bump();
+        let tok = self.run(|c| c.is_ascii_whitespace() || matches!(c, b'(' | b')' | b'"' | b';'));
+        match std::str::from_utf8(tok) {
+            Ok(t) => t.to_owned(),
+            Err(_) => String::from_utf8_lossy(tok).into_owned(),
         }
-        String::from_utf8_lossy(&self.s[start..self.i]).into_owned()
     }
 
     fn string(&mut self, pos: Pos) -> Result<String, Error> {
         let mut out = Vec::new();
         loop {
+            // Plain bytes a run at a time: paths are most of Nix's profiles.
+            out.extend_from_slice(self.run(|c| matches!(c, b'"' | b'\\' | b'\n')));
             match self.bump() {
                 None => return Err(self.err(pos, "syntax error: unterminated string")),
                 Some(b'"') => break,
