@@ -89,8 +89,9 @@ impl NixEnv {
                     .as_ref()
                     .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                     .unwrap_or_default();
-                env.version = parse_version(&text)
-                    .unwrap_or_else(|| panic!("Nix {name}: nix-store --version said {text:?}"));
+                env.version = parse_version(&text).unwrap_or_else(|| {
+                    panic!("Nix {name}: nix-store --version said {text:?} ({o:?})")
+                });
                 Some(env)
             }
             Err(why) => {
