@@ -246,21 +246,48 @@ fn ensure_root(suite: &str) -> Result<PathBuf, String> {
     let marker = root.join(".darling-nix-root");
     let want = format!("{suite} {PACKAGES}\n");
     let current = || fs::read_to_string(&marker).ok().as_deref() == Some(want.as_str());
-    if !current() {
-        fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        // One builder per suite; the others wait for it here.
-        let lock = fs::File::create(dir.join(format!("{suite}.lock")))
-            .map_err(|e| format!("lock in {}: {e}", dir.display()))?;
-        lock.lock().map_err(|e| format!("locking: {e}"))?;
-        if !current() {
-            build_root(suite, &dir, &root, &want)?;
-        }
-    }
     let conf = root.join(CONF_DIR.trim_start_matches('/')).join("nix.conf");
+    let db = root.join("nix/var/nix/db/db.sqlite");
+    let ready =
+        || current() && db.exists() && fs::read_to_string(&conf).ok().as_deref() == Some(CONF);
+    if ready() {
+        return Ok(root);
+    }
+    fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    // One process or thread readies a suite's root; the others wait here.
+    let lock = fs::File::create(dir.join(format!("{suite}.lock")))
+        .map_err(|e| format!("lock in {}: {e}", dir.display()))?;
+    lock.lock().map_err(|e| format!("locking: {e}"))?;
+    if !current() {
+        build_root(suite, &dir, &root, &want)?;
+    }
     if fs::read_to_string(&conf).ok().as_deref() != Some(CONF) {
         fs::create_dir_all(conf.parent().unwrap())
             .map_err(|e| format!("creating {}: {e}", conf.display()))?;
         write_replace(&conf, CONF)?;
+    }
+    if !db.exists() {
+        // The first Nix command in a root creates its store database; two
+        // at once make the second fail ("database is busy"). Create it here,
+        // under the lock, before the tests share the root.
+        let env = NixEnv {
+            name: "init",
+            version: (0, 0),
+            root: Some(root.clone()),
+        };
+        let o = env
+            .command("nix-store")
+            .arg("--verify")
+            .output()
+            .map_err(|e| format!("running nix-store in {}: {e}", root.display()))?;
+        if !o.status.success() || !db.exists() {
+            return Err(format!(
+                "nix-store --verify did not make {} ({}: {})",
+                db.display(),
+                o.status,
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+        }
     }
     Ok(root)
 }
