@@ -9,7 +9,8 @@
 #
 # Environment: DPREFIX (the prefix, required), DARLING (default `darling`),
 # TOOLS_TREE (a directory holding usr/bin/dscl ..., e.g. the flake's
-# prefix-tree), SHARE_STORE (1 or 0). Needs root, nsenter, mount, findmnt.
+# prefix-tree), SHARE_STORE (1 or 0). Needs root, setsid, nsenter, mount,
+# findmnt (util-linux).
 # Exit status: 0 done, 64 usage, 69 Darling did not start, 1 other failure.
 set -eu
 
@@ -47,8 +48,11 @@ start)
     boot() {
         # On a busy machine the client can give up on the container's
         # shellspawn before it listens: retry.
+        # In a session of its own: the darlingserver this starts stays in
+        # the starting client's process group, and Darling re-raises fatal
+        # signals to a whole group (see darling-host's boot module).
         tries=0
-        until "$darling" shell true </dev/null >"$log" 2>&1; do
+        until setsid -w "$darling" shell true </dev/null >"$log" 2>&1; do
             tries=$((tries + 1))
             if [ "$tries" -ge 5 ]; then
                 echo "darling-prefix.sh: \`$darling shell true\` failed in $prefix:" >&2

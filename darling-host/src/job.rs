@@ -402,6 +402,10 @@ impl Launcher for ChrootLauncher {
 /// Runs jobs inside a Darling prefix: through its job server when
 /// `server` is set (started on first use), else, or when the server cannot
 /// start, with one `darling shell` per job.
+/// How long a stopped prefix may take to start (a loaded machine takes
+/// seconds).
+const BOOT_LIMIT: Duration = Duration::from_secs(120);
+
 pub struct DarlingLauncher {
     /// `darling` (a path, or a name looked up on PATH).
     pub darling: String,
@@ -497,6 +501,8 @@ impl Launcher for DarlingLauncher {
                 ),
             ));
         }
+        crate::boot::ensure_running(Path::new(&self.darling), &self.prefix, BOOT_LIMIT)
+            .map_err(|e| io::Error::other(e.to_string()))?;
         let dir = PathBuf::from(format!("{}.darling-nix", job.dir.host.display()));
         fs::DirBuilder::new().mode(0o700).create(&dir)?;
         let ctl = Ctl {

@@ -10,6 +10,8 @@
 //!   output, status, time limits and kill; [`server`] is the per-prefix job
 //!   server that makes them cheap; [`procs`] finds and kills a job's
 //!   processes; [`script`] writes the job scripts all of them run.
+//! * [`boot`] starts a stopped prefix in a session of its own before any of
+//!   them, so that no caller's process group holds the container.
 //!
 //! Paths: a host path is named inside through [`prefixfs::Prefix::mac_path`]
 //! (prefix-relative, else under `/Volumes/SystemRoot`), and back through
@@ -22,6 +24,7 @@
 //! stdout, stderr and the exit status to files there, and the host reads
 //! them back.
 
+pub mod boot;
 pub mod job;
 pub mod procs;
 pub mod script;
@@ -218,6 +221,7 @@ impl Runner for DarlingRunner {
         stdin: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<Output, HostError> {
+        boot::ensure_running(&self.darling, &self.prefix, timeout)?;
         fs::create_dir_all(&self.scratch)?;
         let dir = tempfile::Builder::new()
             .prefix("darling-nix-job.")

@@ -156,6 +156,8 @@ impl JobServer {
         if self.running() {
             return Ok(());
         }
+        crate::boot::ensure_running(&self.darling, &self.prefix, limit)
+            .map_err(|e| io::Error::other(e.to_string()))?;
         fs::create_dir_all(&self.dir)?;
         let lock = fs::File::create(self.dir.join("lock"))?;
         lock.lock()?;

@@ -177,3 +177,84 @@ fn launcher_through_the_job_server() {
 fn launcher_through_darling_shell() {
     launcher_runs_and_kills("host-shell", false);
 }
+
+/// Whichever of our tools finds a prefix stopped starts it, and the
+/// container must not join that caller's process group: a kill of the group
+/// would take the container down, and Darling re-raises a fatal signal to
+/// a Mach-O process's whole group (once it reached cargo from here).
+#[test]
+fn a_stopped_prefix_starts_in_a_session_of_its_own() {
+    use darling_host::boot::{ensure_running, server_pid, Boot};
+    use nix::unistd::{getpgid, getsid};
+    let Some(p) = LivePrefix::new("host-boot") else {
+        return;
+    };
+    let darling = e2e::live::darling_bin().unwrap();
+    let limit = Duration::from_secs(120);
+    assert_eq!(server_pid(p.prefix()), None);
+    for round in 0..2 {
+        assert_eq!(
+            ensure_running(&darling, p.prefix(), limit).unwrap(),
+            Boot::Started,
+            "round {round}"
+        );
+        let server = nix::unistd::Pid::from_raw(server_pid(p.prefix()).expect("started"));
+        assert_ne!(getpgid(Some(server)).unwrap(), getpgid(None).unwrap());
+        assert_ne!(getsid(Some(server)).unwrap(), getsid(None).unwrap());
+        assert_eq!(
+            ensure_running(&darling, p.prefix(), limit).unwrap(),
+            Boot::Running
+        );
+        assert_eq!(p.shell("echo inside").stdout, "inside\n");
+        // Stopped, it is found stopped and started afresh.
+        p.shutdown();
+        assert_eq!(server_pid(p.prefix()), None, "round {round}");
+    }
+}
+
+/// A job whose `darling shell` found the prefix stopped used to start the
+/// container in the job's own process group, and killing the job (a time
+/// limit, an interrupted build) then killed the whole container.
+#[test]
+fn killing_the_job_that_found_the_prefix_stopped_leaves_the_container_running() {
+    use darling_host::boot::server_pid;
+    let Some(p) = LivePrefix::new("host-jobboot") else {
+        return;
+    };
+    // Darling sets the prefix up; then it is stopped.
+    assert_eq!(p.shell("true").code, 0);
+    p.shutdown();
+    assert_eq!(server_pid(p.prefix()), None);
+    let scratch = p.scratch();
+    let l = DarlingLauncher {
+        darling: e2e::live::darling_bin().unwrap().display().to_string(),
+        prefix: p.prefix().to_path_buf(),
+        build_base: scratch.clone(),
+        server_dir: None,
+    };
+    let host = darling_host::job::create_build_dir(&scratch, "boot").unwrap();
+    let job = Job {
+        builder: "/bin/bash".into(),
+        args: vec!["-c".into(), "echo started; /bin/sleep 65".into()],
+        env: BTreeMap::new(),
+        dir: BuildDir {
+            inside: l.inside_path(&host).unwrap(),
+            host,
+        },
+    };
+    let mut r = l.start(&job).unwrap();
+    let server = server_pid(p.prefix()).expect("the launcher started the prefix");
+    let start = Instant::now();
+    while !r.wait_output(100).unwrap() {
+        assert!(start.elapsed() < Duration::from_secs(60), "never started");
+    }
+    r.kill();
+    drop(r);
+    p.assert_gone("sleep 65");
+    assert_eq!(
+        server_pid(p.prefix()),
+        Some(server),
+        "the container died with the job"
+    );
+    assert_eq!(p.shell("echo still").stdout, "still\n");
+}

@@ -141,7 +141,10 @@ impl LivePrefix {
         let mut c = Command::new(&self.darling);
         c.env("DPREFIX", &self.prefix)
             .current_dir(self.scratch())
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            // Out of the test's (and cargo's) process group: Darling
+            // re-raises fatal signals to a whole group.
+            .process_group(0);
         // SAFETY: setrlimit(2) is async-signal-safe and touches no memory
         // of the parent.
         unsafe {
@@ -171,21 +174,17 @@ impl LivePrefix {
     /// Runs `script` as given, without the trailing `exit $?` (to observe
     /// Darling's own behaviour).
     pub fn shell_exact(&self, script: &str, limit: Duration) -> Out {
-        // Under load (several prefixes starting at once on 2 cores) a new
-        // prefix's launchd may not bring shellspawn up in time, and
-        // `darling shell` fails to connect to it. Only that start-up error
-        // is retried, with the prefix restarted.
-        let fresh = !self.prefix.join(".init.pid").exists();
-        let mut out = self.shell_once(script, limit);
-        for _ in 0..5 {
-            if !fresh || !out.stderr.contains("Error connecting to shellspawn") {
-                break;
-            }
-            self.shutdown();
-            std::thread::sleep(Duration::from_millis(500));
-            out = self.shell_once(script, limit);
+        // A stopped prefix is started the way our host tools start one: in
+        // a session of its own (see `darling_host::boot`, which also
+        // retries the start-up error of a loaded machine).
+        if let Err(e) = darling_host::boot::ensure_running(&self.darling, &self.prefix, limit) {
+            return Out {
+                code: -1,
+                stdout: String::new(),
+                stderr: e.to_string(),
+            };
         }
-        out
+        self.shell_once(script, limit)
     }
 
     fn shell_once(&self, script: &str, limit: Duration) -> Out {
