@@ -18,11 +18,12 @@
 
 use std::ffi::OsStr;
 use std::fs;
+use std::io::{Read, Seek};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::procs::{alive, init_pid};
 use crate::HostError;
 
 /// The start-up error a client reports when the container's launchd has
@@ -42,11 +43,7 @@ pub fn server_pid(prefix: &Path) -> Option<i32> {
 /// The pid in `.init.pid` when it is (or was, a zombie) this prefix's
 /// darlingserver.
 fn recorded_server(prefix: &Path) -> Option<i32> {
-    let pid: i32 = fs::read_to_string(prefix.join(".init.pid"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
+    let pid = init_pid(prefix)?;
     let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
     if comm.trim_end() != "darlingserver" {
         return None;
@@ -62,19 +59,6 @@ fn recorded_server(prefix: &Path) -> Option<i32> {
     (Path::new(OsStr::from_bytes(arg1)) == prefix).then_some(pid)
 }
 
-/// The process exists and is not a zombie (a server that just exited may
-/// wait a moment to be reaped).
-fn alive(pid: i32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // Field 3, after the parenthesised command name, is the state.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
-}
-
 /// How [`ensure_running`] found the prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Boot {
@@ -85,7 +69,7 @@ pub enum Boot {
 }
 
 /// Makes sure `prefix`'s container runs, starting it detached from the
-/// caller when it does not. Costs two small `/proc` reads when it runs.
+/// caller when it does not. Costs four small file reads when it runs.
 /// Concurrent callers are serialised by a lock on the prefix's parent
 /// directory (the prefix itself may not exist yet: `darling` creates it).
 pub fn ensure_running(darling: &Path, prefix: &Path, limit: Duration) -> Result<Boot, HostError> {
@@ -110,7 +94,7 @@ pub fn ensure_running(darling: &Path, prefix: &Path, limit: Duration) -> Result<
             forget_dead_server(prefix);
             std::thread::sleep(Duration::from_millis(500));
         }
-        match start_once(darling, prefix, deadline, limit)? {
+        match start_once(darling, prefix, deadline)? {
             None => return Ok(Boot::Started),
             Some(err) if err.contains(NOT_READY) => last = err,
             Some(err) => return Err(lost(prefix, err)),
@@ -133,63 +117,31 @@ fn forget_dead_server(prefix: &Path) {
 }
 
 /// One `darling shell true` in a new session. `None` when it succeeded,
-/// else what the client printed.
+/// else what the client printed. On timeout its whole group goes, the
+/// half-started server included.
 fn start_once(
     darling: &Path,
     prefix: &Path,
     deadline: Instant,
-    limit: Duration,
 ) -> Result<Option<String>, HostError> {
     // The server keeps the client's stdout and stderr for its whole life:
     // an unlinked file, never the caller's pipe.
-    let log = tempfile::tempfile()?;
-    let mut cmd = std::process::Command::new(darling);
-    cmd.args(["shell", "true"])
+    let mut log = tempfile::tempfile()?;
+    let expr = duct::cmd(darling, ["shell", "true"])
         .env("DPREFIX", prefix)
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log.try_clone()?);
-    // SAFETY: setsid(2) is async-signal-safe and touches no memory of the
-    // parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::unistd::setsid()?;
-            Ok(())
-        });
+        .stdin_null()
+        .stdout_file(log.try_clone()?)
+        .stderr_file(log.try_clone()?);
+    let what = format!("{} shell true", darling.display());
+    let left = deadline.saturating_duration_since(Instant::now());
+    let st = crate::run_bounded(expr, left, true, &what)?.status;
+    if st.success() {
+        return Ok(None);
     }
-    let mut child = cmd.spawn().map_err(|e| {
-        lost(
-            prefix,
-            format!("starting `{} shell true`: {e}", darling.display()),
-        )
-    })?;
-    loop {
-        if let Some(st) = child.try_wait()? {
-            if st.success() {
-                return Ok(None);
-            }
-            let mut text = String::new();
-            use std::io::{Read, Seek};
-            let mut f = log;
-            f.rewind()?;
-            f.read_to_string(&mut text)?;
-            return Ok(Some(format!(
-                "`{} shell true` exited ({st}): {}",
-                darling.display(),
-                text.trim()
-            )));
-        }
-        if Instant::now() >= deadline {
-            // Only the client: a server that came up stays for the next one.
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(HostError::Timeout {
-                cmd: format!("{} shell true", darling.display()),
-                secs: limit.as_secs(),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut text = String::new();
+    log.rewind()?;
+    log.read_to_string(&mut text)?;
+    Ok(Some(format!("`{what}` exited ({st}): {}", text.trim())))
 }
 
 /// `darling shutdown`, then waits (bounded) for the server to go.

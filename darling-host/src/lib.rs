@@ -123,17 +123,30 @@ pub trait Runner {
     }
 }
 
-/// Starts `expr` in a process group of its own, waits at most `timeout`,
-/// and on expiry kills the whole group.
+/// Starts `expr` in a process group of its own (in a session of its own
+/// with `new_session`), waits at most `timeout`, and on expiry kills the
+/// whole group.
 fn run_bounded(
     expr: duct::Expression,
     timeout: Duration,
+    new_session: bool,
     cmd: &str,
 ) -> Result<std::process::Output, HostError> {
     let handle = expr
         .unchecked()
-        .before_spawn(|c| {
-            c.process_group(0);
+        .before_spawn(move |c| {
+            if new_session {
+                // SAFETY: setsid(2) is async-signal-safe and touches no
+                // memory of the parent.
+                unsafe {
+                    c.pre_exec(|| {
+                        nix::unistd::setsid()?;
+                        Ok(())
+                    });
+                }
+            } else {
+                c.process_group(0);
+            }
             Ok(())
         })
         .start()
@@ -251,7 +264,7 @@ impl Runner for DarlingRunner {
         .stdin_null()
         .stdout_null()
         .stderr_path(&errors);
-        let result = run_bounded(expr, timeout, argv[0]);
+        let result = run_bounded(expr, timeout, false, argv[0]);
         if result.is_err() {
             // Whatever the job started inside goes too.
             if let Some(g) = procs::read_pgrp(&dir.path().join("pgrp")) {
@@ -329,7 +342,7 @@ impl Runner for FixtureRunner {
             Some(input) => expr.stdin_bytes(input.to_vec()),
             None => expr.stdin_null(),
         };
-        let out = run_bounded(expr, timeout, argv[0])?;
+        let out = run_bounded(expr, timeout, false, argv[0])?;
         Ok(Output {
             code: exit_code(out.status),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -17,21 +17,29 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::{ForkResult, Pid};
 
-/// The mount namespace of a running prefix (its darlingserver's).
-pub fn prefix_mnt_ns(prefix: &Path) -> Option<PathBuf> {
-    let pid: i32 = fs::read_to_string(prefix.join(".init.pid"))
+/// The host pid `darling` recorded for a prefix's darlingserver
+/// (`<prefix>/.init.pid`); it may be stale.
+pub fn init_pid(prefix: &Path) -> Option<i32> {
+    fs::read_to_string(prefix.join(".init.pid"))
         .ok()?
         .trim()
         .parse()
-        .ok()?;
+        .ok()
+}
+
+/// The mount namespace of a running prefix (its darlingserver's).
+pub fn prefix_mnt_ns(prefix: &Path) -> Option<PathBuf> {
+    let pid = init_pid(prefix)?;
     fs::read_link(format!("/proc/{pid}/ns/mnt")).ok()
 }
 
-fn is_zombie(proc_dir: &Path) -> bool {
-    fs::read_to_string(proc_dir.join("stat"))
+/// The process exists and has not exited (a zombie has, though it waits to
+/// be reaped).
+pub fn alive(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().to_string()))
-        .is_none_or(|r| r.starts_with('Z') || r.starts_with('X'))
+        .is_some_and(|r| !r.starts_with('Z') && !r.starts_with('X'))
 }
 
 /// Host ids of the live process groups whose id inside the prefix is
@@ -45,14 +53,11 @@ pub fn host_groups(prefix: &Path, inner: i32) -> Vec<Pid> {
         return groups;
     };
     for e in rd.flatten() {
-        if e.file_name()
-            .to_str()
-            .is_none_or(|n| n.parse::<u32>().is_err())
-        {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
             continue;
-        }
+        };
         let p = e.path();
-        if fs::read_link(p.join("ns/mnt")).ok().as_ref() != Some(&ns) || is_zombie(&p) {
+        if fs::read_link(p.join("ns/mnt")).ok().as_ref() != Some(&ns) || !alive(pid) {
             continue;
         }
         let Ok(status) = fs::read_to_string(p.join("status")) else {

@@ -96,10 +96,7 @@ pub fn select_runner(
 /// the prefix directory itself.
 pub fn file_view(prefix: &Path) -> PathBuf {
     let prefix = std::path::absolute(prefix).unwrap_or_else(|_| prefix.to_path_buf());
-    let pid = std::fs::read_to_string(prefix.join(".init.pid"))
-        .ok()
-        .and_then(|s| s.trim().parse::<u32>().ok());
-    let Some(pid) = pid else {
+    let Some(pid) = crate::procs::init_pid(&prefix) else {
         return prefix;
     };
     let proc_root = PathBuf::from(format!("/proc/{pid}"));

@@ -326,9 +326,7 @@ impl LivePrefix {
     pub fn remember_namespace(&self) {
         let mut ns = self.ns.lock().unwrap();
         if ns.is_none() {
-            *ns = fs::read_to_string(self.prefix.join(".init.pid"))
-                .ok()
-                .and_then(|pid| fs::read_link(format!("/proc/{}/ns/mnt", pid.trim())).ok());
+            *ns = darling_host::procs::prefix_mnt_ns(&self.prefix);
         }
     }
 
@@ -399,18 +397,13 @@ fn processes_in(prefix: &Path, mut server_ns: Vec<PathBuf>) -> Vec<i32> {
             Some((pid, e.path()))
         })
         .collect();
-    let alive = |p: &Path| {
-        fs::read_to_string(p.join("stat"))
-            .ok()
-            .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().to_string()))
-            .is_some_and(|r| !r.starts_with('Z') && !r.starts_with('X'))
-    };
+    let alive = darling_host::procs::alive;
     for (pid, p) in &entries {
         let cmd = fs::read(p.join("cmdline")).unwrap_or_default();
         let mut words = cmd.split(|b| *b == 0);
         let is_server = words.next().is_some_and(|w| w.ends_with(b"darlingserver"))
             && words.next() == Some(want);
-        if is_server && alive(p) {
+        if is_server && alive(*pid) {
             pids.push(*pid);
             if let Ok(ns) = fs::read_link(p.join("ns/mnt")) {
                 server_ns.push(ns);
@@ -421,7 +414,7 @@ fn processes_in(prefix: &Path, mut server_ns: Vec<PathBuf>) -> Vec<i32> {
         return pids;
     }
     for (pid, p) in &entries {
-        if pids.contains(pid) || !alive(p) {
+        if pids.contains(pid) || !alive(*pid) {
             continue;
         }
         if let Ok(ns) = fs::read_link(p.join("ns/mnt")) {
