@@ -399,13 +399,13 @@ impl Launcher for ChrootLauncher {
 
 // ---------------------------------------------------------------------------
 
-/// Runs jobs inside a Darling prefix: through its job server when
-/// `server` is set (started on first use), else, or when the server cannot
-/// start, with one `darling shell` per job.
 /// How long a stopped prefix may take to start (a loaded machine takes
 /// seconds).
 const BOOT_LIMIT: Duration = Duration::from_secs(120);
 
+/// Runs jobs inside a Darling prefix: through its job server when
+/// `server_dir` is set (started on first use), else, or when the server
+/// cannot start, with one `darling shell` per job.
 pub struct DarlingLauncher {
     /// `darling` (a path, or a name looked up on PATH).
     pub darling: String,
@@ -445,18 +445,14 @@ impl DarlingLauncher {
     }
 
     fn find_darling(&self) -> Option<PathBuf> {
-        crate::find_darling(Some(Path::new(&self.darling)).filter(|_| self.darling.contains('/')))
-            .or_else(|| {
-                (!self.darling.contains('/'))
-                    .then(|| which::which(&self.darling).ok())
-                    .flatten()
-            })
+        crate::find_darling(Some(Path::new(&self.darling)))
     }
 
     fn server(&self) -> Option<JobServer> {
         let dir = self.server_dir.clone()?;
+        // Looked up (like `darling shell` below) only when it is started.
         Some(JobServer {
-            darling: self.find_darling()?,
+            darling: PathBuf::from(&self.darling),
             prefix: self.prefix.clone(),
             dir,
         })
@@ -697,5 +693,21 @@ mod tests {
         let c = ChrootLauncher { root: "/s".into() };
         assert_eq!(c.inside_path(Path::new("/s/tmp/b")).unwrap(), "/tmp/b");
         assert!(c.inside_path(Path::new("/other")).is_none());
+    }
+
+    /// A launcher named by a bare name is looked up by that name, not as
+    /// `darling` (a distribution may ship it as a wrapper of another name).
+    #[test]
+    fn a_bare_launcher_name_is_looked_up_by_that_name() {
+        let l = |darling: &str| DarlingLauncher {
+            darling: darling.into(),
+            prefix: "/nonexistent/p".into(),
+            build_base: "/nonexistent/b".into(),
+            server_dir: None,
+        };
+        let sh = which::which("sh").unwrap();
+        assert_eq!(l("sh").find_darling(), Some(sh.clone()));
+        assert_eq!(l(sh.to_str().unwrap()).find_darling(), Some(sh));
+        assert_eq!(l("no-such-launcher-xyz").find_darling(), None);
     }
 }
