@@ -418,10 +418,6 @@ pub struct DarlingLauncher {
 
 impl DarlingLauncher {
     /// The job script for `job`, reporting through the given inside paths.
-    pub fn job_script(job: &Job, fifo: &str, status: &str, pgrp: Option<&str>) -> String {
-        Self::render(job, fifo, status, pgrp, false)
-    }
-
     /// `served`: the script ends by replacing itself with the builder, and
     /// the job server writes the status.
     fn render(job: &Job, fifo: &str, status: &str, pgrp: Option<&str>, served: bool) -> String {
@@ -619,11 +615,12 @@ mod tests {
         };
         let log = d.path().join("log");
         let status = d.path().join("status");
-        let script = DarlingLauncher::job_script(
+        let script = DarlingLauncher::render(
             &job,
             log.to_str().unwrap(),
             status.to_str().unwrap(),
             None,
+            false,
         );
         let st = Command::new("bash")
             .arg("-c")

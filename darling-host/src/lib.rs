@@ -184,17 +184,8 @@ pub struct DarlingRunner {
 
 impl DarlingRunner {
     /// The job script: runs argv with stdin and output redirected to files,
-    /// and records the exit status.
-    pub fn script(argv: &[&str], dir_inside: &str, has_stdin: bool) -> String {
-        Self::script_reporting(argv, dir_inside, has_stdin, None)
-    }
-
-    fn script_reporting(
-        argv: &[&str],
-        dir_inside: &str,
-        has_stdin: bool,
-        pgrp: Option<&str>,
-    ) -> String {
+    /// and records the exit status (and its process group, when asked).
+    fn script(argv: &[&str], dir_inside: &str, has_stdin: bool, pgrp: Option<&str>) -> String {
         let f = |n: &str| format!("{dir_inside}/{n}");
         let (stdin, stdout, stderr, status) = (f("stdin"), f("stdout"), f("stderr"), f("status"));
         script::render(
@@ -247,7 +238,7 @@ impl Runner for DarlingRunner {
         let pgrp = format!("{inside}/pgrp");
         fs::write(
             dir.path().join("job.sh"),
-            Self::script_reporting(argv, &inside, stdin.is_some(), Some(&pgrp)),
+            Self::script(argv, &inside, stdin.is_some(), Some(&pgrp)),
         )?;
         let errors = dir.path().join("darling.err");
         // Darling's output goes to files: its resident server would keep a
@@ -371,6 +362,7 @@ mod tests {
             ],
             &dir,
             true,
+            None,
         );
         let st = Command::new("/bin/sh")
             .arg("-c")
