@@ -119,36 +119,9 @@ pub fn file_view(prefix: &Path) -> PathBuf {
 
 /// Whether `mountinfo` has an overlay mounted on `at`.
 fn overlay_on(mountinfo: &str, at: &Path) -> bool {
-    mountinfo.lines().any(|line| {
-        let f: Vec<&str> = line.split(' ').collect();
-        let Some(sep) = f.iter().position(|x| *x == "-") else {
-            return false;
-        };
-        f.len() > sep + 1
-            && f.len() > 4
-            && f[sep + 1] == "overlay"
-            && Path::new(&unescape(f[4])) == at
-    })
-}
-
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 4 <= b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    prefixfs::overlay_mounts(mountinfo)
+        .iter()
+        .any(|(m, _)| m == at)
 }
 
 #[cfg(test)]

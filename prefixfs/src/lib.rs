@@ -15,5 +15,5 @@ pub mod sysexits;
 mod uuid;
 
 pub use commit::{write_atomic, FileSet, Lock, PendingWrite};
-pub use prefix::{privileged, Prefix, PrefixError, SYSTEM_ROOT};
+pub use prefix::{overlay_mounts, privileged, Prefix, PrefixError, SYSTEM_ROOT};
 pub use uuid::new_uuid;

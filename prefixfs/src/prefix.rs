@@ -142,26 +142,30 @@ fn read_mountinfo() -> Option<String> {
 /// Parse `/proc/self/mountinfo` for an overlay whose upper directory is its
 /// own mount point, which is how darlingserver mounts the prefix.
 fn overlay_prefix_from_mountinfo(mountinfo: &str) -> Option<PathBuf> {
+    overlay_mounts(mountinfo)
+        .into_iter()
+        .find_map(|(at, upper)| (upper.as_ref() == Some(&at)).then_some(at))
+}
+
+/// The overlay mounts listed in a mountinfo text (`/proc/<pid>/mountinfo`):
+/// each mount point with its upper directory, when it has one.
+pub fn overlay_mounts(mountinfo: &str) -> Vec<(PathBuf, Option<PathBuf>)> {
+    let mut found = Vec::new();
     for line in mountinfo.lines() {
         let fields: Vec<&str> = line.split(' ').collect();
         let Some(sep) = fields.iter().position(|f| *f == "-") else {
             continue;
         };
-        if fields.len() < sep + 4 || fields.len() < 5 || fields[sep + 1] != "overlay" {
+        if fields.len() < sep + 2 || fields.len() < 5 || fields[sep + 1] != "overlay" {
             continue;
         }
-        let mount_point = unescape_mountinfo(fields[4]);
-        let upper = fields[sep + 3]
-            .split(',')
-            .find_map(|opt| opt.strip_prefix("upperdir="))
-            .map(unescape_mountinfo);
-        if let Some(upper) = upper {
-            if Path::new(&upper) == Path::new(&mount_point) {
-                return Some(PathBuf::from(mount_point));
-            }
-        }
+        let upper = fields
+            .get(sep + 3)
+            .and_then(|opts| opts.split(',').find_map(|o| o.strip_prefix("upperdir=")))
+            .map(|u| PathBuf::from(unescape_mountinfo(u)));
+        found.push((PathBuf::from(unescape_mountinfo(fields[4])), upper));
     }
-    None
+    found
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
