@@ -15,7 +15,7 @@
 #   ours-noq: the default with queue = 0, so every build beyond the slots
 #          is postponed, as the stock hook does.
 # The chroot runner stands in for Darling: Darling's own start-up cost per
-# build is not measurable here and is not included.
+# build is not included (bench/build-hook-live.sh measures it).
 #
 # Usage: bench/build-hook.sh [N] [ROUNDS]   (root, Debian nix-bin, busybox-static)
 #   NIX=2.26|2.34 runs the same inside the Debian root the e2e tests use

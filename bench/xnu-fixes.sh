@@ -33,13 +33,16 @@ export DPREFIX=$T/prefix
 # Darling's daemons inherit the cwd and limits: no core files in the checkout.
 ulimit -c 0
 # Never leave the prefix's darlingserver running.
-trap 'darling shutdown >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
+trap 'sh nix/darling-prefix.sh stop || true; rm -rf "$T"' EXIT
 build "--features staticlib --target x86_64-apple-darwin"
 clang -target x86_64-apple-darwin20 -DPLATFORM_MacOSX -O2 -isysroot "$tc/SDKs/MacOSX.sdk" \
   --ld-path="$tc/bin/x86_64-apple-darwin20-ld" -Wl,-syslibroot,"$sys" \
   -L"$sys/usr/lib" -L"$sys/usr/lib/system" -I xnu-fixes/include \
   bench/xnu_fixes_bench.c xnu-fixes/tests/c/darling_glue.c \
   "$T/target/x86_64-apple-darwin/release/libxnu_fixes.a" -lsystem_kernel -o "$T/bench"
+# Started in a session of its own (never in this script's process group),
+# as darling-nix's tools start a prefix.
+SHARE_STORE=0 sh nix/darling-prefix.sh start
 # Output through files: the prefix's darlingserver keeps inherited pipes open.
 darling shell "/Volumes/SystemRoot$T/bench" "${1:-/bin/bash}" "${2:-100000}" \
   > "$T/out" 2> "$T/err" || { cat "$T/err" >&2; exit 1; }

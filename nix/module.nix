@@ -124,8 +124,6 @@ in
     ];
 
     # Keeps the prefix initialised and running, with our tools in it and the
-    # host store visible at /nix inside.
-    # Keeps the prefix initialised and running, with our tools in it and the
     # host store visible at /nix inside. The steps are nix/darling-prefix.sh,
     # which the live tests run too.
     systemd.services.darling-prefix = {

@@ -136,7 +136,8 @@ pub struct Running {
     pub output: File,
     how: How,
     started: Instant,
-    /// Set once the job's exit is known (child reaped, or status read).
+    /// Set once the `darling shell` (or chroot) child is reaped; a served
+    /// job's end is read from its status file instead.
     reaped: Option<ExitStatus>,
     /// When the output reached EOF.
     eof_at: Option<Instant>,

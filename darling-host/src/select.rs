@@ -44,7 +44,7 @@ impl fmt::Display for RunnerKind {
 pub enum DarlingNotFound {
     #[error("`darling` not found on PATH (use --darling, or install Darling first)")]
     OnPath,
-    #[error("{}: not a file (--darling)", .0.display())]
+    #[error("{}: not an executable file, nor a command on PATH (--darling)", .0.display())]
     Given(PathBuf),
 }
 
