@@ -367,15 +367,10 @@ fn finish(out: std::process::Output, cmd: &str) -> Result<(), StoreError> {
     }
 }
 
-/// How the outputs were registered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    Db,
-    Import,
-    RegisterValidity,
-}
-
-/// Makes the outputs valid in the store Nix uses.
+/// Makes the outputs valid in the store Nix uses. `auto` writes the
+/// database itself (no Nix process per build) and falls back to the
+/// `nix-store` route that suits the Nix version when the database cannot be
+/// used.
 pub fn register(
     nix_store: &Path,
     loc: &StoreLoc,
@@ -384,35 +379,18 @@ pub fn register(
     deriver: &str,
     cache_dir: &Path,
 ) -> Result<(), StoreError> {
-    register_route(nix_store, loc, mode, outputs, deriver, cache_dir).map(|_| ())
-}
-
-/// [`register`], saying which route it took. `auto` writes the database
-/// itself (no Nix process per build) and falls back to the `nix-store`
-/// route that suits the Nix version when the database cannot be used.
-pub fn register_route(
-    nix_store: &Path,
-    loc: &StoreLoc,
-    mode: Register,
-    outputs: &[Built],
-    deriver: &str,
-    cache_dir: &Path,
-) -> Result<Route, StoreError> {
-    let mode = match mode {
-        Register::Auto => match db::register(loc, outputs, deriver) {
-            Ok(()) => return Ok(Route::Db),
-            Err(_unusable) => {
-                if nix_version_cached(nix_store, cache_dir)?.honours_held_locks() {
-                    Register::Import
-                } else {
-                    Register::RegisterValidity
-                }
-            }
-        },
-        m => m,
-    };
     match mode {
-        Register::Db => db::register(loc, outputs, deriver).map(|_| Route::Db),
+        Register::Auto => {
+            if db::register(loc, outputs, deriver).is_ok() {
+                return Ok(());
+            }
+            if nix_version_cached(nix_store, cache_dir)?.honours_held_locks() {
+                import(nix_store, loc, outputs, deriver)
+            } else {
+                register_validity(nix_store, loc, outputs, deriver)
+            }
+        }
+        Register::Db => db::register(loc, outputs, deriver),
         Register::Import => {
             // A Nix that ignores NIX_HELD_LOCKS would hang on the import
             // until Nix gives up on us: refuse at once instead.
@@ -420,9 +398,9 @@ pub fn register_route(
             if !v.honours_held_locks() {
                 return Err(StoreError::ImportDeadlocks(v.major, v.minor));
             }
-            import(nix_store, loc, outputs, deriver).map(|_| Route::Import)
+            import(nix_store, loc, outputs, deriver)
         }
-        _ => register_validity(nix_store, loc, outputs, deriver).map(|_| Route::RegisterValidity),
+        Register::RegisterValidity => register_validity(nix_store, loc, outputs, deriver),
     }
 }
 

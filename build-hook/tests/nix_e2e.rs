@@ -81,6 +81,12 @@ fn simple_build_streams_its_log_and_registers_the_output(s: &NixStore) {
         "nix-store -l: {}",
         log.stdout
     );
+    // `register = auto` wrote the store database itself: it never needed
+    // to ask which Nix this is (the `nix-store` routes do, and cache it).
+    assert!(
+        !s.scratch().join("h-state/nix-version").exists(),
+        "auto did not register through the database"
+    );
     // Built already: a second realise does not ask the hook at all.
     let again = s.realise(&drv, &hook(), &cfg, &[]);
     assert_eq!(again.code, 0);
