@@ -13,14 +13,14 @@ use crate::wire::WireWriter;
 pub struct Forwarder {
     child: Child,
     stdin: Option<ChildStdin>,
-    replies: BufReader<std::fs::File>,
+    replies: BufReader<io::PipeReader>,
 }
 
 impl Forwarder {
     /// Starts `argv` plus the verbosity, with fds 4 and 5 passed through,
     /// and sends it the settings block.
     pub fn start(argv: &[String], verbosity: u8, settings: &Settings) -> io::Result<Forwarder> {
-        let (r, w) = crate::runner::pipe()?;
+        let (r, w) = io::pipe()?;
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..])
             .arg(verbosity.to_string())

@@ -9,7 +9,6 @@
 //!   natively, chrooted into a fixture prefix, so real Nix can drive every
 //!   other part of the hook.
 
-use std::fs::File;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 use nix::fcntl::{fcntl, FcntlArg, FdFlag};
@@ -39,12 +38,6 @@ pub fn from_config(cfg: &Config) -> Box<dyn Runner> {
 /// prefix's or an older server.
 pub fn job_server_dir(cfg: &Config) -> std::path::PathBuf {
     darling_host::JobServer::dir_for(&cfg.state_dir.join("jobserver"), &cfg.prefix)
-}
-
-/// A close-on-exec pipe: (read end, write end).
-pub(crate) fn pipe() -> std::io::Result<(File, File)> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    Ok((File::from(r), File::from(w)))
 }
 
 /// Marks every inherited fd above 2 close-on-exec, so builders and helper
@@ -99,7 +92,7 @@ mod tests {
 
     #[test]
     fn inherited_fds_are_found_and_marked_cloexec() {
-        let (r, _w) = pipe().unwrap();
+        let (r, _w) = std::io::pipe().unwrap();
         use std::os::fd::AsRawFd;
         let n = r.as_raw_fd();
         // Clear CLOEXEC, as an inherited fd would have it.
