@@ -5,7 +5,7 @@
 //! where darlingserver listens. We do the same from the outside (see
 //! [`Darling`]); the live tests in tests/live.rs run it on a real Darling.
 
-use std::ffi::{CString, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -59,36 +59,28 @@ fn cstr(b: &[u8]) -> io::Result<CString> {
     CString::new(b).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
+fn cstrs<S: AsRef<OsStr>>(argv: &[S]) -> io::Result<Vec<CString>> {
+    argv.iter().map(|a| cstr(a.as_ref().as_bytes())).collect()
+}
+
 /// execv with our environment: returns only on failure.
 fn execve(path: &Path, argv: &[OsString]) -> io::Error {
-    let run = || -> io::Result<()> {
-        let p = cstr(path.as_os_str().as_bytes())?;
-        let args = argv
-            .iter()
-            .map(|a| cstr(a.as_bytes()))
-            .collect::<io::Result<Vec<CString>>>()?;
-        nix::unistd::execv(&p, &args)?;
-        Ok(())
+    let (p, args) = match (cstr(path.as_os_str().as_bytes()), cstrs(argv)) {
+        (Ok(p), Ok(args)) => (p, args),
+        (Err(e), _) | (_, Err(e)) => return e,
     };
-    match run() {
-        Err(e) => e,
-        Ok(()) => unreachable!("execv returned success"),
-    }
+    let Err(e) = nix::unistd::execv(&p, &args);
+    e.into()
 }
 
 /// execvp on the host: returns only on failure.
 pub fn execvp_host(argv: &[String]) -> io::Error {
-    let cmd = &argv[0];
-    let path = if cmd.contains('/') {
-        PathBuf::from(cmd)
-    } else {
-        match which::which(cmd) {
-            Ok(p) => p,
-            Err(_) => return io::Error::from_raw_os_error(libc::ENOENT),
-        }
+    let args = match cstrs(argv) {
+        Ok(args) => args,
+        Err(e) => return e,
     };
-    let args: Vec<OsString> = argv.iter().map(OsString::from).collect();
-    execve(&path, &args)
+    let Err(e) = nix::unistd::execvp(&args[0], &args);
+    e.into()
 }
 
 fn is_executable(p: &Path) -> bool {

@@ -108,6 +108,32 @@ fn exec_failure_exits_71_and_success_is_the_commands_status() {
     assert_eq!(o.all(), (7, "-x y\n", ""));
 }
 
+/// The command is found as execvp(3) finds it: along PATH, past a match it
+/// may not execute, and an executable without `#!` runs under /bin/sh.
+#[test]
+fn the_command_is_found_as_execvp_finds_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    fs::create_dir_all(&a).unwrap();
+    fs::create_dir_all(&b).unwrap();
+    fs::write(a.join("dn-tool"), "echo not executable\n").unwrap();
+    fs::set_permissions(a.join("dn-tool"), fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(b.join("dn-tool"), "echo \"plain script $1\"\nexit 3\n").unwrap();
+    fs::set_permissions(b.join("dn-tool"), fs::Permissions::from_mode(0o755)).unwrap();
+    let o: Out = Command::new(bin())
+        .args(["-p", "(version 1)(allow default)", "dn-tool", "x"])
+        .env_remove("DARLING_PREFIX")
+        .env(
+            "PATH",
+            format!("{}:{}:/usr/bin:/bin", a.display(), b.display()),
+        )
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.all(), (3, "plain script x\n", ""));
+}
+
 /// A configuration that cannot be used stops sandbox-exec before the
 /// command runs, naming the file (exit 71).
 #[test]
