@@ -219,10 +219,7 @@ impl<'a> Lexer<'a> {
 
     fn token(&mut self) -> String {
         let tok = self.run(|c| c.is_ascii_whitespace() || matches!(c, b'(' | b')' | b'"' | b';'));
-        match std::str::from_utf8(tok) {
-            Ok(t) => t.to_owned(),
-            Err(_) => String::from_utf8_lossy(tok).into_owned(),
-        }
+        String::from_utf8_lossy(tok).into_owned()
     }
 
     fn string(&mut self, pos: Pos) -> Result<String, Error> {

@@ -125,7 +125,7 @@ pub fn apply(dirfd: c_int, host: &PathBuf, nofollow: bool, c: &Changes) -> c_lon
     };
     let is_link = st.mode as u32 & 0o170000 == 0o120000;
     if let Some(fi) = c.fndrinfo {
-        const NAME: &[u8] = b"user.com.apple.FinderInfo\0";
+        const NAME: &[u8] = crate::attrs::gather::XATTR_FINDERINFO;
         let (set, remove) = if nofollow {
             (nr::LSETXATTR, nr::LREMOVEXATTR)
         } else {

@@ -19,14 +19,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Darling's install root (`<root>/bin/darling`): its Mach-O toolchain and
-/// the prefix's read-only layer are under `<root>/libexec`.
-fn darling_root() -> Option<PathBuf> {
-    let bin = e2e::live::darling_bin()?;
-    let bin = fs::canonicalize(bin).ok()?;
-    Some(bin.parent()?.parent()?.to_path_buf())
-}
-
 /// No core files: a prefix's Darling processes (darlingserver, launchd,
 /// shellspawn) inherit this process's limits and cwd, which is the checkout,
 /// and Darling's shellspawn dumps core when the sandbox_init case crashes.
@@ -78,7 +70,7 @@ fn build_macho(root: &Path, sources: &[PathBuf], libs: &[&str], exe: &Path) {
 /// Darling's root with its Mach-O toolchain and clang, or why not (after
 /// which the test is skipped, or fails under DARLING_NIX_LIVE=require).
 fn macho_tools() -> Result<PathBuf, String> {
-    let root = darling_root()
+    let root = common::darling_root()
         .filter(|r| {
             r.join("libexec/darling-toolchain/bin/x86_64-apple-darwin20-ld")
                 .exists()

@@ -221,9 +221,7 @@ fn macho_archive_exports_the_header_and_needs_only_the_declared_hooks() {
     // archive) already defines everything the archive needs except the
     // glue's hook: `__linux_syscall`, and the mem* functions and `__bzero`
     // as private externs from its freestanding string code.
-    let kernel = e2e::live::darling_bin()
-        .and_then(|b| std::fs::canonicalize(b).ok())
-        .and_then(|b| Some(b.parent()?.parent()?.to_path_buf()))
+    let kernel = common::darling_root()
         .map(|r| r.join("libexec/darling/usr/lib/system/libsystem_kernel.dylib"))
         .filter(|k| k.exists());
     match kernel {

@@ -9,7 +9,9 @@ use crate::errno::{darwin, ret};
 use crate::flags;
 use crate::sys::{self, flag, nr, Fd, PathBuf, Statx};
 
-const XATTR_FINDERINFO: &[u8] = b"user.com.apple.FinderInfo\0";
+/// Where FinderInfo lives on Linux (unprefixed names are refused); the
+/// setter writes the same attribute.
+pub(crate) const XATTR_FINDERINFO: &[u8] = b"user.com.apple.FinderInfo\0";
 const XATTR_RSRC: &[u8] = b"user.com.apple.ResourceFork\0";
 
 /// Which object a request is about.

@@ -8,7 +8,7 @@ use crate::sys::StatxTs;
 
 /// Everything an answer can contain. Fields not requested may be left at
 /// their defaults by the gatherer.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Facts<'a> {
     pub name: &'a [u8],
     pub devid: u32,
@@ -34,37 +34,6 @@ pub struct Facts<'a> {
     pub blksize: u32,
     pub devtype: u32,
     pub rsrclength: u64,
-}
-
-impl Default for Facts<'_> {
-    fn default() -> Self {
-        Facts {
-            name: b"",
-            devid: 0,
-            fsid: [0; 2],
-            objtype: 0,
-            objid: 0,
-            parentid: 0,
-            crtime: None,
-            modtime: StatxTs::default(),
-            chgtime: StatxTs::default(),
-            acctime: StatxTs::default(),
-            fndrinfo: [0; 32],
-            uid: 0,
-            gid: 0,
-            mode: 0,
-            flags: 0,
-            useraccess: 0,
-            nlink: 0,
-            entrycount: 0,
-            mountstatus: 0,
-            size: 0,
-            alloc: 0,
-            blksize: 0,
-            devtype: 0,
-            rsrclength: 0,
-        }
-    }
 }
 
 /// Largest packed answer: header, returned set, all fixed fields, and a

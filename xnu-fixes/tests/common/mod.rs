@@ -107,3 +107,11 @@ pub(crate) fn skip(test: &str, why: &str) {
     );
     eprintln!("skipped {test}: {why}");
 }
+
+/// Darling's install root (`<root>/bin/darling`): its Mach-O toolchain and
+/// the prefix's read-only layer are under `<root>/libexec`.
+#[allow(dead_code)] // only the tests that use an installed Darling
+pub(crate) fn darling_root() -> Option<PathBuf> {
+    let bin = std::fs::canonicalize(e2e::live::darling_bin()?).ok()?;
+    Some(bin.parent()?.parent()?.to_path_buf())
+}
