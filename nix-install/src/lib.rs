@@ -1,8 +1,8 @@
 //! Installing Nix into a Darling prefix as a plan of actions. Each action
 //! (one module under [`actions`], one [`Action`] implementation) can say what
 //! it will do, whether it is already done, do it, and revert what it
-//! recorded in the receipt (`<prefix>/var/db/darling-nix/install-receipt.json`,
-//! see [`receipt`]).
+//! recorded in the receipt (`/var/db/darling-nix/install-receipt.json`
+//! inside the prefix, see [`receipt`]).
 
 pub mod actions;
 pub mod error;

@@ -1,5 +1,5 @@
 //! The checks behind `nix-verify`. Each produces a [`Check`]; the report is
-//! human text or JSON with a stable shape (see docs/tools/nix-verify.md).
+//! human text or JSON with a stable shape (see docs/tools/host-tools.md, "nix-verify").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

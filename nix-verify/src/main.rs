@@ -4,7 +4,7 @@ use std::time::Duration;
 use clap::Parser;
 use darling_host::{select_runner, RunnerKind};
 
-const AFTER: &str = "Exit status: 0 healthy (warnings allowed), 1 at least one check failed, 2 usage error.\nJSON schema: docs/tools/nix-verify.md.";
+const AFTER: &str = "Exit status: 0 healthy (warnings allowed), 1 at least one check failed, 2 usage error.\nJSON schema: docs/tools/host-tools.md, section nix-verify.";
 
 #[derive(Parser)]
 #[command(name = "nix-verify", version, about = "Check that Nix in a Darling prefix is healthy", after_help = AFTER)]

@@ -13,7 +13,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use e2e::live::{processes_of, LivePrefix};
+use e2e::live::LivePrefix;
 use e2e::Out;
 
 mod common;
@@ -46,7 +46,7 @@ impl Live {
     /// (see `darling_shell_does_not_wait_for_an_execd_elf`).
     fn run(&self, script: &str) -> Out {
         self.p
-            .shell(&format!("unset DARLING_PREFIX\n{script}\nexit $?"))
+            .shell(&format!("unset DARLING_PREFIX\n{script}"))
     }
 
     fn ok(&self, script: &str) -> Out {
@@ -87,32 +87,6 @@ impl Live {
             .flat_map(|f| self.etc(f).lines().map(String::from).collect::<Vec<_>>())
             .filter(|l| l.starts_with("root:"))
             .collect()
-    }
-}
-
-impl Drop for Live {
-    /// Darling's opendirectoryd often crashes during `darling shutdown` and
-    /// dumps core into the prefix directory after darlingserver has gone,
-    /// which is after `LivePrefix` stops looking, so the core file (tens of
-    /// MB) would stay behind. Wait for every process of the prefix's mount
-    /// namespace instead; the prefix is then removed whole.
-    fn drop(&mut self) {
-        let ns: Vec<PathBuf> = processes_of(self.p.prefix())
-            .iter()
-            .filter_map(|pid| fs::read_link(format!("/proc/{pid}/ns/mnt")).ok())
-            .collect();
-        self.p.shutdown();
-        let in_ns = || {
-            fs::read_dir("/proc")
-                .into_iter()
-                .flatten()
-                .flatten()
-                .any(|e| fs::read_link(e.path().join("ns/mnt")).is_ok_and(|n| ns.contains(&n)))
-        };
-        let start = std::time::Instant::now();
-        while in_ns() && start.elapsed() < std::time::Duration::from_secs(20) {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
     }
 }
 
