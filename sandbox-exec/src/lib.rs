@@ -19,11 +19,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use config::{Config, Mode};
+use prefixfs::sysexits::{EX_DATAERR, EX_OSERR, EX_USAGE};
 use prefixfs::Prefix;
-
-pub const EX_USAGE: i32 = 64;
-pub const EX_DATAERR: i32 = 65;
-pub const EX_OSERR: i32 = 71;
 
 fn say(msg: &str) {
     let _ = std::io::stderr().write_all(format!("sandbox-exec: {msg}\n").as_bytes());
