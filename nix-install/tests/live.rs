@@ -293,11 +293,7 @@ fn stock_accounts_let_nix_darwin_activate_on_a_live_prefix() {
     );
     // nix-darwin's activation as it runs on a Mac, twice.
     let activation = include_str!("../../tests/scenarios/nix-darwin-activation.sh");
-    let run = |name| {
-        p.shell(&format!(
-            "unset DARLING_PREFIX\n{activation}\n# {name}"
-        ))
-    };
+    let run = |name| p.shell(&format!("unset DARLING_PREFIX\n{activation}\n# {name}"));
     let o = run("first");
     assert_eq!((o.code, o.stdout.as_str()), (0, "activated\n"), "{o:?}");
     let o = run("again");

@@ -202,6 +202,36 @@ fn outputs_that_do_not_exist_yet_can_be_made() {
     assert!(!out.exists());
 }
 
+/// A write grant on a missing path whose nearest existing parent is `/` is
+/// never widened onto the whole filesystem: it is left denied, and said so.
+#[test]
+fn a_missing_output_under_the_root_is_left_denied_not_widened() {
+    let (_d, w) = workdir();
+    let missing = "/no-such-darling-nix-dir/out";
+    assert!(!Path::new(missing).exists());
+    let p = format!(
+        "(version 1)(allow default)(deny file-write*)(allow file-write* (subpath \"{missing}\"))"
+    );
+    let script = format!("echo no > {}/x", w.display());
+    let o: Out = cmd(&["-v", "-p", &p, "bash", "-c", &script])
+        .output()
+        .unwrap()
+        .into();
+    assert!(
+        o.stderr.contains(&format!(
+            "sandbox-exec: not enforced: file-write: {missing} does not exist and its nearest parent is a root; left denied\n"
+        )),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("Permission denied"), "{}", o.stderr);
+    assert_ne!(o.code, 0);
+    assert!(
+        !w.join("x").exists(),
+        "a write outside the grant got through"
+    );
+}
+
 /// Builds a tiny static i386 program that makes 32-bit system calls with
 /// `int $0x80`: socket(AF_INET), socketcall(SOCKET, AF_INET) and
 /// chmod(path, 04755), printing each raw result.

@@ -45,8 +45,7 @@ impl Live {
     /// returns at once with status 0 while the program still runs
     /// (see `darling_shell_does_not_wait_for_an_execd_elf`).
     fn run(&self, script: &str) -> Out {
-        self.p
-            .shell(&format!("unset DARLING_PREFIX\n{script}"))
+        self.p.shell(&format!("unset DARLING_PREFIX\n{script}"))
     }
 
     fn ok(&self, script: &str) -> Out {
