@@ -70,7 +70,7 @@ pub(crate) struct AccountFiles {
 impl AccountFiles {
     pub(crate) fn new(prefix: &Prefix) -> AccountFiles {
         let etc = prefix.etc_dir();
-        let state = prefix.var_dir().join("db").join("darling-nix");
+        let state = prefix.state_dir();
         AccountFiles {
             passwd: Tracked::new(etc.join("passwd"), 0o644),
             master: Tracked::new(etc.join("master.passwd"), 0o600),

@@ -46,7 +46,7 @@ pub struct Store {
 
 impl Store {
     pub fn new(prefix: Prefix) -> Store {
-        let dir = prefix.var_dir().join("db/darling-nix");
+        let dir = prefix.state_dir();
         Store {
             file: dir.join("diskutil.json"),
             lock: dir.join("diskutil.lock"),

@@ -142,12 +142,9 @@ impl<'a> Cx<'a> {
     pub fn etc(&self) -> PathBuf {
         prefixfs::Prefix::at(self.root()).etc_dir()
     }
-    pub fn var(&self) -> PathBuf {
-        prefixfs::Prefix::at(self.root()).var_dir()
-    }
     /// darling-nix's own state in the prefix: receipt, backups, reginfo.
     pub fn state_dir(&self) -> PathBuf {
-        self.var().join("db/darling-nix")
+        prefixfs::Prefix::at(self.root()).state_dir()
     }
     pub fn backups(&self) -> PathBuf {
         self.state_dir().join("backup")

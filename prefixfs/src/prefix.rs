@@ -91,6 +91,12 @@ impl Prefix {
         self.private_or_plain("var")
     }
 
+    /// darling-nix's own state in the prefix (`/var/db/darling-nix`): the
+    /// account sidecar, diskutil's volumes, nix-install's receipt.
+    pub fn state_dir(&self) -> PathBuf {
+        self.var_dir().join("db/darling-nix")
+    }
+
     /// Map an absolute path as a Mac program sees it to the host path.
     /// [`SYSTEM_ROOT`] (any case) is Darling's door to the host root.
     pub fn host_path(&self, mac_path: &str) -> PathBuf {
