@@ -408,6 +408,19 @@ fn install_no_store(f: &Fixture, extra: &[&str]) -> Out {
         .into()
 }
 
+/// [`install_no_store`], which must succeed.
+#[track_caller]
+fn install_ok(f: &Fixture, extra: &[&str]) -> Out {
+    let o = install_no_store(f, extra);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    o
+}
+
+#[track_caller]
+fn assert_stock(o: &Out, want: &str) {
+    assert_eq!(status_of(&o.stdout, "stock-accounts"), want, "{}", o.stdout);
+}
+
 fn status_of(json: &str, id: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(json).unwrap();
     v["steps"]
@@ -439,21 +452,10 @@ fn stock_accounts_added_to_a_darling_prefix_and_removed_again() {
         .into_bytes();
     let darling_group = "wheel:*:0:root\nroot:*:0:root\n";
     let o = install_no_store(&f, &["--plan"]);
-    assert_eq!(
-        status_of(&o.stdout, "stock-accounts"),
-        "pending",
-        "{}",
-        o.stdout
-    );
+    assert_stock(&o, "pending");
 
-    let o = install_no_store(&f, &[]);
-    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    assert_eq!(
-        status_of(&o.stdout, "stock-accounts"),
-        "ran",
-        "{}",
-        o.stdout
-    );
+    let o = install_ok(&f, &[]);
+    assert_stock(&o, "ran");
     let group = f.read_etc("group");
     assert!(
         group.starts_with(&format!(
@@ -527,19 +529,12 @@ fn stock_accounts_added_to_a_darling_prefix_and_removed_again() {
 
     // Again: done, nothing changed.
     let installed = snapshot(f.root());
-    let o = install_no_store(&f, &[]);
-    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    assert_eq!(
-        status_of(&o.stdout, "stock-accounts"),
-        "done",
-        "{}",
-        o.stdout
-    );
+    let o = install_ok(&f, &[]);
+    assert_stock(&o, "done");
     assert_unchanged(&f, &installed, "a second install changed files");
 
     // Uninstall removes exactly what it added.
-    let o = install_no_store(&f, &["uninstall"]);
-    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    install_ok(&f, &["uninstall"]);
     assert_unchanged(&f, &before, "uninstall left changes behind");
 }
 
@@ -548,32 +543,23 @@ fn stock_accounts_already_there_are_done_and_never_recorded() {
     // Fixture::new has macOS's users and most groups; only the missing ones
     // are made, and a prefix that has them all is left alone.
     let f = Fixture::new();
-    let o = install_no_store(&f, &[]);
-    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    install_ok(&f, &[]);
     let group = f.read_etc("group");
     assert!(group.ends_with("admin:*:80:root\nkmem:*:2:root\nsys:*:3:root\ntty:*:4:root\noperator:*:5:root\neveryone:*:12:\n"), "{group}");
-    let o = install_no_store(&f, &["uninstall"]);
-    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    install_ok(&f, &["uninstall"]);
 
     let mut all = f.read_etc("group");
     all.push_str("kmem:*:2:root\nsys:*:3:root\ntty:*:4:root\noperator:*:5:root\neveryone:*:12:\n");
     fs::write(f.etc("group"), &all).unwrap();
     let before = snapshot(f.root());
-    let o = install_no_store(&f, &[]);
-    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    assert_eq!(
-        status_of(&o.stdout, "stock-accounts"),
-        "done",
-        "{}",
-        o.stdout
-    );
+    let o = install_ok(&f, &[]);
+    assert_stock(&o, "done");
     let receipt = fs::read_to_string(
         f.root()
             .join("private/var/db/darling-nix/install-receipt.json"),
     )
     .unwrap();
     assert!(!receipt.contains("stock-accounts"), "{receipt}");
-    let o = install_no_store(&f, &["uninstall"]);
-    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    install_ok(&f, &["uninstall"]);
     assert_unchanged(&f, &before, "uninstall changed the stock records");
 }
