@@ -300,8 +300,7 @@ fn skipped_store_actions_need_no_tarball_and_uninstall_still_reverts() {
     let run = |extra: &[&str]| -> Out {
         nix_install(&f, &e2e::bin_dir())
             .args(["--mode", "daemon", "--users", "2", "--json"])
-            .args(["--skip", "fetch-tarball", "--skip", "unpack-store"])
-            .args(["--skip", "load-db", "--skip", "profile"])
+            .args(common::SKIP_STORE)
             .args(extra)
             .output()
             .unwrap()
@@ -400,8 +399,7 @@ fn darling_accounts(extra_group: &str) -> Fixture {
 fn install_no_store(f: &Fixture, extra: &[&str]) -> Out {
     nix_install(f, &e2e::bin_dir())
         .args(["--mode", "single", "--json"])
-        .args(["--skip", "fetch-tarball", "--skip", "unpack-store"])
-        .args(["--skip", "load-db", "--skip", "profile"])
+        .args(common::SKIP_STORE)
         .args(extra)
         .output()
         .unwrap()

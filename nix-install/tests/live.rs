@@ -11,22 +11,12 @@ use e2e::live::LivePrefix;
 mod common;
 use e2e::Out;
 
-/// The store actions, which need a Nix tarball.
-const SKIP: [&str; 8] = [
-    "--skip",
-    "fetch-tarball",
-    "--skip",
-    "unpack-store",
-    "--skip",
-    "load-db",
-    "--skip",
-    "profile",
-];
+use common::SKIP_STORE;
 
 fn nix_install(p: &LivePrefix, extra: &[&str], name: &str) -> Out {
     let mut c = Command::new(env!("CARGO_BIN_EXE_nix-install"));
     c.args(["--runner", "darling", "--mode", "daemon", "--users", "3"])
-        .args(SKIP)
+        .args(SKIP_STORE)
         .arg("--prefix")
         .arg(p.prefix())
         .arg("--tools-dir")

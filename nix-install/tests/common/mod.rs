@@ -8,6 +8,18 @@ use std::process::Command;
 
 use e2e::Out;
 
+/// `--skip` for the store actions, which need a Nix tarball.
+pub(crate) const SKIP_STORE: [&str; 8] = [
+    "--skip",
+    "fetch-tarball",
+    "--skip",
+    "unpack-store",
+    "--skip",
+    "load-db",
+    "--skip",
+    "profile",
+];
+
 pub(crate) struct Tarball {
     _dir: tempfile::TempDir,
     pub path: PathBuf,
