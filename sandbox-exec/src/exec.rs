@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use prefixfs::Prefix;
 
+use crate::host_path_resolved;
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Kind {
     Elf,
@@ -184,29 +186,29 @@ fn execve_env(path: &Path, argv: &[OsString], env: &[OsString]) -> io::Error {
 }
 
 /// execvp inside a Darling prefix: the command and `PATH` are Mac paths,
-/// looked up and judged on their host paths; ELF files are exec'd
-/// directly, Mach-O programs and `#!` scripts as Darling's execve does.
+/// looked up and judged on their host paths, with links inside the prefix
+/// followed as Darling follows them (an absolute link names a path inside
+/// the prefix, not on the host); ELF files are exec'd directly, Mach-O
+/// programs and `#!` scripts as Darling's execve does.
 pub fn execvp_in_prefix(d: &Darling, argv: &[String]) -> io::Error {
     let cmd = &argv[0];
     let found = if cmd.starts_with('/') {
-        Some((cmd.clone(), d.prefix.host_path(cmd)))
+        Some((cmd.clone(), host_path_resolved(d.prefix, cmd)))
     } else if cmd.contains('/') {
         // Relative to the working directory, which is a host path already.
         Some((cmd.clone(), PathBuf::from(cmd)))
     } else {
+        // Each candidate is resolved on its own: a link in the prefix is
+        // followed inside it, which a host-side PATH search cannot do.
         let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin:/usr/sbin:/sbin".into());
-        let dirs: Vec<(&str, PathBuf)> = path
-            .split(':')
+        path.split(':')
             .filter(|m| m.starts_with('/'))
-            .map(|m| (m, d.prefix.host_path(m)))
-            .collect();
-        let host_path = std::env::join_paths(dirs.iter().map(|(_, h)| h)).ok();
-        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-        which::which_in(cmd, host_path, cwd).ok().and_then(|h| {
-            let parent = h.parent()?;
-            let (mac, _) = dirs.iter().find(|(_, hd)| hd == parent)?;
-            Some((format!("{}/{cmd}", mac.trim_end_matches('/')), h))
-        })
+            .map(|m| format!("{}/{cmd}", m.trim_end_matches('/')))
+            .map(|mac| {
+                let host = host_path_resolved(d.prefix, &mac);
+                (mac, host)
+            })
+            .find(|(_, h)| is_executable(h))
     };
     let Some((mac, host)) = found.filter(|(_, h)| is_executable(h)) else {
         return io::Error::from_raw_os_error(libc::ENOENT);
@@ -233,7 +235,7 @@ fn run_file(
         Kind::Elf => execve(host, &args),
         Kind::MachO => d.exec_macho(host, &args),
         Kind::Script { interpreter, arg } if depth < 4 => {
-            let ihost: PathBuf = d.prefix.host_path(&interpreter);
+            let ihost = host_path_resolved(d.prefix, &interpreter);
             let mut ihead = [0u8; 256];
             let n = match std::fs::File::open(&ihost).and_then(|mut f| f.read(&mut ihead)) {
                 Ok(n) => n,

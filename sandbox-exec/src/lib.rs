@@ -87,7 +87,7 @@ pub fn main(args: &[String]) -> i32 {
             let host = prefix
                 .as_ref()
                 .filter(|_| f.starts_with('/'))
-                .map(|p| p.host_path(f))
+                .map(|p| host_path_resolved(p, f))
                 .unwrap_or_else(|| PathBuf::from(f));
             let text = match std::fs::read_to_string(&host) {
                 Ok(t) => t,

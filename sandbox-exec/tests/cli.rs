@@ -134,6 +134,46 @@ fn the_command_is_found_as_execvp_finds_it() {
     assert_eq!(o.all(), (3, "plain script x\n", ""));
 }
 
+/// In a prefix, the command, PATH and `-f` are Mac paths whose links are
+/// followed inside the prefix, as Darling follows them: an absolute link
+/// names a path in the prefix, not on the host.
+#[test]
+fn absolute_links_in_the_prefix_resolve_inside_it() {
+    use std::os::unix::fs::symlink;
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    for dir in ["usr/bin", "opt/dn", "private/etc"] {
+        fs::create_dir_all(p.join(dir)).unwrap();
+    }
+    // An ELF program at a path the host does not have.
+    fs::copy("/bin/echo", p.join("opt/dn/tool")).unwrap();
+    symlink("/opt/dn/tool", p.join("usr/bin/dn-tool")).unwrap();
+    symlink("/private/etc", p.join("etc")).unwrap();
+    fs::write(p.join("private/etc/p.sb"), "(version 1)(allow default)\n").unwrap();
+    let run = |args: &[&str]| -> Out {
+        Command::new(bin())
+            .args(args)
+            .env("DARLING_PREFIX", p)
+            .env("PATH", "/usr/bin")
+            .output()
+            .unwrap()
+            .into()
+    };
+    let allow = "(version 1)(allow default)";
+    assert_eq!(
+        run(&["-p", allow, "dn-tool", "by PATH"]).all(),
+        (0, "by PATH\n", "")
+    );
+    assert_eq!(
+        run(&["-p", allow, "/usr/bin/dn-tool", "by path"]).all(),
+        (0, "by path\n", "")
+    );
+    assert_eq!(
+        run(&["-f", "/etc/p.sb", "dn-tool", "by -f"]).all(),
+        (0, "by -f\n", "")
+    );
+}
+
 /// A configuration that cannot be used stops sandbox-exec before the
 /// command runs, naming the file (exit 71).
 #[test]
