@@ -189,9 +189,8 @@ impl LivePrefix {
             self.prefix.display(),
             self.diagnose()
         );
-        let again = self.shell_single(script, limit);
+        let mut again = self.shell_single(script, limit);
         if lost_session(&again) {
-            let mut again = again;
             again.stderr = format!(
                 "[live harness: Darling ended the session twice. {}]",
                 self.diagnose()
@@ -227,11 +226,11 @@ impl LivePrefix {
             .unwrap_or_else(|| "no .init.pid".into());
         let log =
             fs::read_to_string(self.prefix.join("private/var/log/dserver.log")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(20).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(20)..];
         let inside: Vec<String> = self
             .cmdlines()
-            .iter()
+            .into_iter()
             .map(|c| c.trim_end().to_string())
             .collect();
         format!(
