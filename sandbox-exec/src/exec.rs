@@ -192,11 +192,15 @@ fn execve_env(path: &Path, argv: &[OsString], env: &[OsString]) -> io::Error {
 /// programs and `#!` scripts as Darling's execve does.
 pub fn execvp_in_prefix(d: &Darling, argv: &[String]) -> io::Error {
     let cmd = &argv[0];
-    let found = if cmd.starts_with('/') {
-        Some((cmd.clone(), host_path_resolved(d.prefix, cmd)))
-    } else if cmd.contains('/') {
-        // Relative to the working directory, which is a host path already.
-        Some((cmd.clone(), PathBuf::from(cmd)))
+    let found = if cmd.contains('/') {
+        // A relative path is taken from the working directory, which is a
+        // host path already.
+        let host = if cmd.starts_with('/') {
+            host_path_resolved(d.prefix, cmd)
+        } else {
+            PathBuf::from(cmd)
+        };
+        Some((cmd.clone(), host)).filter(|(_, h)| is_executable(h))
     } else {
         // Each candidate is resolved on its own: a link in the prefix is
         // followed inside it, which a host-side PATH search cannot do.
@@ -210,7 +214,7 @@ pub fn execvp_in_prefix(d: &Darling, argv: &[String]) -> io::Error {
             })
             .find(|(_, h)| is_executable(h))
     };
-    let Some((mac, host)) = found.filter(|(_, h)| is_executable(h)) else {
+    let Some((mac, host)) = found else {
         return io::Error::from_raw_os_error(libc::ENOENT);
     };
     run_file(d, &mac, &host, &argv[1..], argv[0].clone(), 0)
