@@ -134,12 +134,12 @@ fn the_command_is_found_as_execvp_finds_it() {
     assert_eq!(o.all(), (3, "plain script x\n", ""));
 }
 
-/// In a prefix, the command, PATH and `-f` are Mac paths whose links are
-/// followed inside the prefix, as Darling follows them: an absolute link
-/// names a path in the prefix, not on the host.
+/// In a prefix, the command, PATH, `-f` and a `#!` interpreter are Mac
+/// paths whose links are followed inside the prefix, as Darling follows
+/// them: an absolute link names a path in the prefix, not on the host.
 #[test]
 fn absolute_links_in_the_prefix_resolve_inside_it() {
-    use std::os::unix::fs::symlink;
+    use std::os::unix::fs::{symlink, PermissionsExt};
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
     for dir in ["usr/bin", "opt/dn", "private/etc"] {
@@ -172,6 +172,22 @@ fn absolute_links_in_the_prefix_resolve_inside_it() {
         run(&["-f", "/etc/p.sb", "dn-tool", "by -f"]).all(),
         (0, "by -f\n", "")
     );
+    // A `#!` interpreter too: the prefix's /bin/sh links to an ELF shell
+    // at a path the host does not have. The script is named relative to
+    // the working directory, a host path, so the ELF shell can open it.
+    fs::create_dir_all(p.join("bin")).unwrap();
+    fs::copy("/bin/sh", p.join("opt/dn/sh")).unwrap();
+    symlink("/opt/dn/sh", p.join("bin/sh")).unwrap();
+    fs::write(p.join("opt/dn/script"), "#!/bin/sh\necho \"script $1\"\n").unwrap();
+    fs::set_permissions(p.join("opt/dn/script"), fs::Permissions::from_mode(0o755)).unwrap();
+    let o: Out = Command::new(bin())
+        .args(["-p", allow, "./script", "by #!"])
+        .current_dir(p.join("opt/dn"))
+        .env("DARLING_PREFIX", p)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.all(), (0, "script by #!\n", ""));
 }
 
 /// A configuration that cannot be used stops sandbox-exec before the
