@@ -85,6 +85,8 @@ pub enum LandlockError {
 /// A ruleset being filled.
 pub struct Rules {
     rs: RulesetCreated,
+    /// The rights the ruleset handles: a rule may carry no others.
+    handled: BitFlags<AccessFs>,
 }
 
 fn errno(e: &RulesetError) -> Option<i32> {
@@ -129,6 +131,7 @@ impl Rules {
         };
         let mut rules = Rules {
             rs: r().map_err(LandlockError::Create)?,
+            handled: handled | AccessFs::Refer,
         };
         if classes & sbpl::plan::WRITE == 0 {
             // Writing is not restricted, so neither is moving things around.
@@ -138,12 +141,16 @@ impl Rules {
     }
 
     /// Allows `access` beneath `path`, which was found to be of `kind`.
+    /// Rights the ruleset does not handle are left out: they are not
+    /// restricted in the first place (the paths every program needs are
+    /// granted read and execute whatever the profile restricts).
     pub fn allow(
         &mut self,
         path: &Path,
         access: BitFlags<AccessFs>,
         kind: Kind,
     ) -> Result<Added, LandlockError> {
+        let access = access & self.handled;
         let access = match kind {
             Kind::Dir => access,
             Kind::File => access & FILE_RIGHTS,

@@ -190,6 +190,47 @@ fn absolute_links_in_the_prefix_resolve_inside_it() {
     assert_eq!(o.all(), (0, "script by #!\n", ""));
 }
 
+/// In a prefix, a profile that restricts only some classes still runs:
+/// the paths every program is granted (read and execute) carry no right
+/// the ruleset does not handle, which Landlock would refuse.
+#[test]
+fn partial_profiles_apply_in_a_prefix() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    fs::create_dir_all(p.join("private/etc")).unwrap();
+    let run = |args: &[&str]| -> Out {
+        Command::new(bin())
+            .args(args)
+            .env("DARLING_PREFIX", p)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let echo = "/Volumes/SystemRoot/bin/echo";
+    assert_eq!(run(&["-n", "no-write", echo, "hi"]).all(), (0, "hi\n", ""));
+    assert_eq!(
+        run(&[
+            "-p",
+            "(version 1)(deny default)(allow process-exec)(allow file-read*)",
+            echo,
+            "hi"
+        ])
+        .all(),
+        (0, "hi\n", "")
+    );
+    // And it still restricts what it handles.
+    let out = p.join("w");
+    let o = run(&[
+        "-n",
+        "no-write",
+        "/Volumes/SystemRoot/bin/sh",
+        "-c",
+        &format!("echo x > {}", out.display()),
+    ]);
+    assert_ne!(o.code, 0, "{o:?}");
+    assert!(!out.exists());
+}
+
 /// A configuration that cannot be used stops sandbox-exec before the
 /// command runs, naming the file (exit 71).
 #[test]
