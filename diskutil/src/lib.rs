@@ -1,6 +1,6 @@
 //! `diskutil` for Darling prefixes. The Nix installers ask it about `/` and
 //! `/nix` and, in the Rust installers, create and mount an APFS "Nix Store"
-//! volume. `/` is answered from the prefix (statfs where the numbers are
+//! volume. `/` is answered from the prefix (statvfs where the numbers are
 //! real); other volumes live in a small virtual APFS container (see
 //! [`state`]). Output is XML plist with `-plist`, text otherwise.
 

@@ -297,3 +297,30 @@ fn missing_prefix_is_ex_unavailable() {
         .unwrap();
     assert_eq!(o.status.code(), Some(69));
 }
+
+/// A state file of ours that cannot be read: a query exits 74 (EX_IOERR)
+/// naming the file, which is not one of diskutil's answers; a change is
+/// refused in diskutil's own `Error:` line (exit 1), naming the file too.
+/// Neither touches the file.
+#[test]
+fn unreadable_state_is_named_and_left_alone() {
+    let f = Fixture::new();
+    let state = f.root().join("private/var/db/darling-nix/diskutil.json");
+    std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+    std::fs::write(&state, "not json\n").unwrap();
+    let o = du(&f, &["list"]);
+    assert_eq!((o.code, o.stdout.as_str()), (74, ""), "{o:?}");
+    assert!(
+        o.stderr
+            .starts_with(&format!("diskutil: {}: ", state.display())),
+        "{o:?}"
+    );
+    let o = du(&f, &["apfs", "addVolume", "disk1", "APFS", "Nix Store"]);
+    assert_eq!((o.code, o.stdout.as_str()), (1, ""), "{o:?}");
+    assert!(
+        o.stderr
+            .starts_with(&format!("Error: {}: ", state.display())),
+        "{o:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), "not json\n");
+}
