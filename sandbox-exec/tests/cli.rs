@@ -428,3 +428,26 @@ fn strict_refuses_what_it_cannot_enforce_and_off_enforces_nothing() {
     assert_eq!(o.all(), (0, "", ""));
     assert_eq!(run(&["-M", "bogus", "-p", "(version 1)", "true"]).code, 64);
 }
+
+/// A profile that leaves writing unrestricted leaves moving files alone: a
+/// rename across directories works (Landlock refuses it unless a rule
+/// grants REFER, which the kernel always handles). perl's rename(2) is
+/// used because mv would copy on the EXDEV.
+#[test]
+fn renames_across_directories_are_free_when_writing_is() {
+    let (_d, w) = workdir();
+    let o = run(&[
+        "-p",
+        &format!(
+            "(version 1)(deny default){SYSTEM}(allow file-read* (subpath \"{}\"))(allow file-write*)",
+            w.display()
+        ),
+        "perl",
+        "-e",
+        "rename($ARGV[0], $ARGV[1]) or die \"rename: $!\\n\"; print \"moved\\n\"",
+        &w.join("in/f").display().to_string(),
+        &w.join("out/f").display().to_string(),
+    ]);
+    assert_eq!(o.all(), (0, "moved\n", ""));
+    assert!(w.join("out/f").exists());
+}
