@@ -169,20 +169,12 @@ impl Darling<'_> {
 
 /// execve with an explicit environment: returns only on failure.
 fn execve_env(path: &Path, argv: &[OsString], env: &[OsString]) -> io::Error {
-    let run = || -> io::Result<()> {
-        let p = cstr(path.as_os_str().as_bytes())?;
-        let c = |v: &[OsString]| {
-            v.iter()
-                .map(|a| cstr(a.as_bytes()))
-                .collect::<io::Result<Vec<CString>>>()
-        };
-        nix::unistd::execve(&p, &c(argv)?, &c(env)?)?;
-        Ok(())
+    let (p, args, env) = match (cstr(path.as_os_str().as_bytes()), cstrs(argv), cstrs(env)) {
+        (Ok(p), Ok(args), Ok(env)) => (p, args, env),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
     };
-    match run() {
-        Err(e) => e,
-        Ok(()) => unreachable!("execve returned success"),
-    }
+    let Err(e) = nix::unistd::execve(&p, &args, &env);
+    e.into()
 }
 
 /// execvp inside a Darling prefix: the command and `PATH` are Mac paths,
