@@ -157,6 +157,12 @@ impl GroupEntry {
     }
 }
 
+/// A uid or gid as the files may spell it: macOS writes `-2` for
+/// 4294967294, and both name the same id.
+pub fn id(s: &str) -> Option<u32> {
+    s.trim().parse::<i64>().ok().map(|v| v as u32)
+}
+
 /// Lay out a file: existing entries stay where they were (in their new form,
 /// or dropped), unknown lines are kept, new entries go at the end.
 pub fn render(lines: &[Line], entries: &[(Option<String>, String)]) -> String {
@@ -191,6 +197,14 @@ pub fn render(lines: &[Line], entries: &[(Option<String>, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_match_in_either_spelling() {
+        assert_eq!(id("-2"), Some(4294967294));
+        assert_eq!(id("4294967294"), Some(4294967294));
+        assert_eq!(id("501"), Some(501));
+        assert_eq!(id("x"), None);
+    }
 
     const MASTER: &str = "##\n# User Database\n##\nroot:*:0:0::0:0:System Administrator:/var/root:/bin/sh\nnobody:*:-2:-2::0:0:Unprivileged User:/var/empty:/usr/bin/false\nbroken:line\n";
 

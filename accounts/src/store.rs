@@ -195,16 +195,13 @@ impl Store {
         );
         v.insert(attr::RECORD_TYPE.into(), vec![kind.record_type().into()]);
         if !v.contains_key(attr::GENERATED_UID) {
-            if let Some(id) = r.first(kind.id_key()).and_then(|s| s.parse::<i64>().ok()) {
+            if let Some(id) = r.first(kind.id_key()).and_then(crate::files::id) {
                 // The fixed prefixes macOS uses for its built-in accounts.
                 let base = match kind {
                     Kind::Users => "FFFFEEEE-DDDD-CCCC-BBBB-AAAA",
                     Kind::Groups => "ABCDEFAB-CDEF-ABCD-EFAB-CDEF",
                 };
-                v.insert(
-                    attr::GENERATED_UID.into(),
-                    vec![format!("{base}{:08X}", id as u32)],
-                );
+                v.insert(attr::GENERATED_UID.into(), vec![format!("{base}{id:08X}")]);
             }
         }
         v

@@ -240,11 +240,7 @@ fn add_user(a: &AddUser, log: &mut NsLog) {
 
 /// chown to the record's ids; macOS writes `-2` for 4294967294.
 fn chown_to(path: &std::path::Path, uid: &str, gid: &str) -> Result<(), String> {
-    let id = |s: &str| {
-        s.parse::<i64>()
-            .map(|n| n as u32)
-            .map_err(|_| format!("bad id {s:?}"))
-    };
+    let id = |s: &str| accounts::files::id(s).ok_or_else(|| format!("bad id {s:?}"));
     let (uid, gid) = (id(uid)?, id(gid)?);
     nix::unistd::chown(
         path,

@@ -138,21 +138,22 @@ impl Have {
     }
 }
 
-/// An id as the files may spell it: `-2` and `4294967294` are the same.
-fn id_of(s: &str) -> Option<u32> {
-    s.trim().parse::<i64>().ok().map(|v| v as u32)
-}
-
 fn have(cx: &Cx) -> Result<(Have, Have), Error> {
     let (_, users) =
         accounts::files::parse_master(&read_or_empty(&cx.etc().join("master.passwd"))?);
     let (_, groups) = accounts::files::parse_group(&read_or_empty(&cx.etc().join("group"))?);
     let u = Have {
-        ids: users.iter().filter_map(|u| id_of(&u.uid)).collect(),
+        ids: users
+            .iter()
+            .filter_map(|u| accounts::files::id(&u.uid))
+            .collect(),
         names: users.into_iter().map(|u| u.name).collect(),
     };
     let g = Have {
-        ids: groups.iter().filter_map(|g| id_of(&g.gid)).collect(),
+        ids: groups
+            .iter()
+            .filter_map(|g| accounts::files::id(&g.gid))
+            .collect(),
         names: groups.into_iter().map(|g| g.name).collect(),
     };
     Ok((u, g))
@@ -262,9 +263,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_match_in_either_spelling_and_names_are_unique() {
-        assert_eq!(id_of("-2"), id_of("4294967294"));
-        assert_eq!(id_of("x"), None);
+    fn names_and_ids_are_unique() {
         let h = Have {
             names: vec!["root".into()],
             ids: vec![0, 4294967294],
