@@ -152,7 +152,7 @@ fn fleet(client_version: &str, builder_version: &str, name: &str) {
             !e2e::roots::required(),
             "{SSHD} missing (DARLING_NIX_ROOTS=require): install openssh-server"
         );
-        e2e::roots::skip_line(&format!(
+        e2e::skip_line(&format!(
             "skipped {name}: {SSHD} missing (install openssh-server; `.ci/run` does)"
         ));
         return;

@@ -294,7 +294,7 @@ fn write_errors_have_main_and_dscl_cmd_lines() {
 #[test]
 fn non_root_reads_work_and_writes_fail_with_40() {
     if !e2e::is_root() {
-        eprintln!("skipped: needs root to switch to an unprivileged uid");
+        e2e::skip_line("skipped: needs root to switch to an unprivileged uid");
         return;
     }
     let f = seeded();

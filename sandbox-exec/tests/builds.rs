@@ -275,7 +275,7 @@ fn seccomp_holds_for_32_bit_system_calls() {
             std::env::var_os("CI").is_none(),
             "gcc -m32 -static failed (gcc-multilib missing?)"
         );
-        eprintln!("skipped: gcc -m32 -static does not work here");
+        e2e::skip_line("skipped: gcc -m32 -static does not work here");
         return;
     };
     let target = w.join("f");

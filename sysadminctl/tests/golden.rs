@@ -114,8 +114,8 @@ fn delete_user_leaves_groups_clean() {
 #[test]
 fn missing_prefix_is_logged_and_still_exits_zero() {
     if !e2e::is_root() {
-        eprintln!(
-            "skipped: needs root (a non-root caller is refused before the prefix is looked up)"
+        e2e::skip_line(
+            "skipped: needs root (a non-root caller is refused before the prefix is looked up)",
         );
         return;
     }

@@ -362,3 +362,10 @@ impl Out {
 pub fn is_root() -> bool {
     ::nix::unistd::geteuid().is_root()
 }
+
+/// Prints a skip line straight to the process's stderr: the test harness
+/// captures `eprintln!` of passing tests, and a skip must never be silent.
+pub fn skip_line(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}

@@ -82,7 +82,9 @@ impl LivePrefix {
                 !required(),
                 "live Darling tier required (DARLING_NIX_LIVE=require) but {why}"
             );
-            eprintln!("skipped live test {test}: {why} (see README, \"live tier\")");
+            crate::skip_line(&format!(
+                "skipped live test {test}: {why} (see README, \"live tier\")"
+            ));
             return None;
         }
         let darling = darling_bin().expect("probed");

@@ -99,7 +99,7 @@ impl NixEnv {
                     !required(),
                     "Nix {name} root required (DARLING_NIX_ROOTS=require) but {why}"
                 );
-                skip_line(&format!(
+                crate::skip_line(&format!(
                     "skipped {test} against Nix {name}: {why} (needs root and mmdebstrap; DARLING_NIX_ROOTS=require makes this a failure)"
                 ));
                 None
@@ -161,13 +161,6 @@ impl NixEnv {
         }
         self.inside(&dest)
     }
-}
-
-/// Prints a skip line straight to the process's stderr: the test harness
-/// captures `eprintln!` of passing tests, and a skip must never be silent.
-pub fn skip_line(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 fn parse_version(text: &str) -> Option<(u32, u32)> {

@@ -137,8 +137,8 @@ fn named_commit(patch: &str) -> String {
 #[test]
 fn patches_apply_to_the_darling_xnu_commits_they_name() {
     let Some(repo) = std::env::var_os("XNU_FIXES_DARLING_XNU") else {
-        eprintln!(
-            "skipped: set XNU_FIXES_DARLING_XNU to a darlinghq/darling-xnu git directory to check that the patches apply"
+        e2e::skip_line(
+            "skipped: set XNU_FIXES_DARLING_XNU to a darlinghq/darling-xnu git directory to check that the patches apply",
         );
         return;
     };

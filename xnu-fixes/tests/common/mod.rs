@@ -105,7 +105,7 @@ pub(crate) fn skip(test: &str, why: &str) {
         !e2e::live::required(),
         "{test} required (DARLING_NIX_LIVE=require) but {why}"
     );
-    eprintln!("skipped {test}: {why}");
+    e2e::skip_line(&format!("skipped {test}: {why}"));
 }
 
 /// Darling's install root (`<root>/bin/darling`): its Mach-O toolchain and
