@@ -458,6 +458,19 @@ impl DarlingLauncher {
     fn mac(&self, host: &Path) -> String {
         prefixfs::Prefix::at(&self.prefix).mac_path(host)
     }
+
+    /// Why the configured prefix cannot be used, if it cannot. `darling`
+    /// would quietly set up a new, empty prefix in a missing or bare
+    /// directory (without the shared store), where no build can succeed; a
+    /// prefix Darling has set up has its `System` directory.
+    fn not_a_prefix(&self) -> Option<String> {
+        (!self.prefix.join("System").is_dir()).then(|| {
+            format!(
+                "prefix {} is not a Darling prefix (start it with nix/darling-prefix.sh, the darling-prefix service)",
+                self.prefix.display()
+            )
+        })
+    }
 }
 
 impl Launcher for DarlingLauncher {
@@ -483,16 +496,8 @@ impl Launcher for DarlingLauncher {
     }
 
     fn start(&self, job: &Job) -> io::Result<Running> {
-        // `darling` would quietly set up a new, empty prefix (without the
-        // shared store), where no build can succeed.
-        if !self.prefix.join("System").is_dir() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!(
-                    "prefix {} is not a Darling prefix (start it with nix/darling-prefix.sh, the darling-prefix service)",
-                    self.prefix.display()
-                ),
-            ));
+        if let Some(why) = self.not_a_prefix() {
+            return Err(io::Error::new(io::ErrorKind::NotFound, why));
         }
         crate::boot::ensure_running(Path::new(&self.darling), &self.prefix, BOOT_LIMIT)
             .map_err(|e| io::Error::other(e.to_string()))?;
@@ -574,11 +579,8 @@ impl Launcher for DarlingLauncher {
                 }
             }
         }
-        if !self.prefix.is_dir() {
-            v.push(format!(
-                "darling runner: prefix {} does not exist (run `darling shell true` once, or nix-install)",
-                self.prefix.display()
-            ));
+        if let Some(why) = self.not_a_prefix() {
+            v.push(format!("darling runner: {why}"));
         }
         if !self.build_base.is_dir() {
             v.push(format!(
@@ -638,6 +640,27 @@ mod tests {
         let n: usize = text.lines().nth(1).unwrap().trim().parse().unwrap();
         assert!(n <= 4, "{text}");
         assert_eq!(fs::read_to_string(&status).unwrap().trim(), "3");
+    }
+
+    /// `--check` (problems) and a job's start judge the prefix alike: an
+    /// empty directory is not a prefix for either.
+    #[test]
+    fn problems_name_a_directory_that_is_not_a_prefix() {
+        let d = tempfile::tempdir().unwrap();
+        let l = DarlingLauncher {
+            darling: "/nonexistent/darling".into(),
+            prefix: d.path().to_path_buf(),
+            build_base: d.path().to_path_buf(),
+            server_dir: None,
+        };
+        let not_prefix = |l: &DarlingLauncher| {
+            l.problems()
+                .iter()
+                .any(|p| p.contains("is not a Darling prefix"))
+        };
+        assert!(not_prefix(&l), "{:?}", l.problems());
+        fs::create_dir(d.path().join("System")).unwrap();
+        assert!(!not_prefix(&l), "{:?}", l.problems());
     }
 
     #[test]

@@ -442,8 +442,8 @@ fn scratch_root() -> PathBuf {
 }
 
 /// Live processes tied to a prefix: a darlingserver started for it (its
-/// argv names the prefix) and every process whose root or cwd is under it
-/// or that shares the darlingserver's mount namespace.
+/// argv names the prefix) and every process that shares the
+/// darlingserver's mount namespace.
 pub fn processes_of(prefix: &Path) -> Vec<i32> {
     processes_in(prefix, Vec::new())
 }
