@@ -89,7 +89,8 @@ pub enum Launcher<'a> {
     Found(&'a Path),
     /// Not needed: a fixture runner stands in for Darling.
     Fixture,
-    Missing,
+    /// Not found, and why (as `select_runner` said).
+    Missing(String),
 }
 
 pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report {
@@ -121,10 +122,10 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
     checks.push(match darling {
         Launcher::Found(d) => c("darling", Status::Ok, d.display().to_string()),
         Launcher::Fixture => c("darling", Status::Skip, runner.describe()),
-        Launcher::Missing => c(
+        Launcher::Missing(why) => c(
             "darling",
             Status::Fail,
-            "`darling` not found on PATH (use --darling); checks inside the prefix ran natively",
+            format!("{why}; checks inside the prefix ran natively"),
         ),
     });
     let missing: Vec<String> = TOOLS

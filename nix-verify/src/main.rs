@@ -52,9 +52,9 @@ fn main() {
             nix_verify::verify(sel.runner.as_ref(), launcher, &opts)
         }
         // Still check what can be checked from the host.
-        Err(_) => nix_verify::verify(
+        Err(e) => nix_verify::verify(
             &darling_host::FixtureRunner { prefix },
-            nix_verify::Launcher::Missing,
+            nix_verify::Launcher::Missing(e.to_string()),
             &opts,
         ),
     };

@@ -186,3 +186,42 @@ fn a_prefix_without_a_store_fails_store_db_and_is_not_written() {
         "nix-verify wrote into the prefix"
     );
 }
+
+/// A `--darling` that cannot be used is named in the darling check, not
+/// reported as "not found on PATH"; the host-side checks still run.
+#[test]
+fn a_bad_darling_is_named_in_the_report() {
+    let d = tempfile::tempdir().unwrap();
+    let bad = d.path().join("no-such-darling");
+    let o: Out = Command::new(env!("CARGO_BIN_EXE_nix-verify"))
+        .args(["--runner", "darling", "--json", "--darling"])
+        .arg(&bad)
+        .arg("--prefix")
+        .arg(d.path().join("prefix"))
+        .env_remove("DARLING_PREFIX")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 1, "{o:?}");
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let check = |id: &str| {
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no {id} check: {}", o.stdout))
+            .clone()
+    };
+    let darling = check("darling");
+    assert_eq!(darling["status"], "fail");
+    assert_eq!(
+        darling["message"],
+        format!(
+            "{}: not an executable file, nor a command on PATH (--darling); checks inside the prefix ran natively",
+            bad.display()
+        )
+    );
+    assert_eq!(check("prefix")["status"], "fail");
+    assert!(!d.path().join("prefix").exists(), "nothing created");
+}
