@@ -15,8 +15,6 @@ pub mod db;
 /// Where logical store paths really live, from Nix's `store` setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreLoc {
-    /// The `store` setting as Nix sent it (for messages).
-    pub setting: Option<String>,
     /// What to pass to `nix-store --store` for the same local store
     /// (None: the default local store).
     pub cli: Option<String>,
@@ -174,7 +172,6 @@ impl StoreLoc {
             }
         });
         Ok(StoreLoc {
-            setting: setting.map(str::to_string),
             cli,
             root,
             store_dir: store_dir.trim_end_matches('/').to_string(),
@@ -531,7 +528,6 @@ mod tests {
             let l = loc(s);
             assert_eq!(l.root, PathBuf::from(root), "{s}");
             assert_eq!(l.cli.as_deref(), Some(cli), "{s}");
-            assert_eq!(l.setting.as_deref(), Some(s));
         }
         let c = loc("local:///tmp/x/store");
         assert_eq!(
