@@ -267,14 +267,10 @@ impl DirectBuild<'_> {
         loc: &StoreLoc,
         build_log: &mut dyn Write,
     ) -> Result<(), Failure> {
-        let store_dir = Path::new(self.drv_path)
-            .parent()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "/nix/store".into());
         let cores = self.settings.get("cores").unwrap_or_else(|| "1".into());
         let host_env = |k: &str| std::env::var(k).ok();
         let params = EnvParams {
-            store_dir: &store_dir,
+            store_dir: &loc.store_dir,
             cores: &cores,
             host_env: &host_env,
         };
