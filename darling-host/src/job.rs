@@ -110,11 +110,11 @@ struct Ctl {
 
 impl Ctl {
     fn status(&self) -> Option<i32> {
-        fs::read_to_string(&self.status).ok()?.trim().parse().ok()
+        procs::read_number(&self.status)
     }
 
     fn kill(&self) {
-        if let Some(g) = procs::read_pgrp(&self.pgrp) {
+        if let Some(g) = procs::read_number(&self.pgrp) {
             procs::kill_inner_group(&self.prefix, g, Duration::from_secs(10));
         }
     }

@@ -258,15 +258,15 @@ impl Runner for DarlingRunner {
         let result = run_bounded(expr, timeout, false, argv[0]);
         if result.is_err() {
             // Whatever the job started inside goes too.
-            if let Some(g) = procs::read_pgrp(&dir.path().join("pgrp")) {
+            if let Some(g) = procs::read_number(&dir.path().join("pgrp")) {
                 procs::kill_inner_group(&self.prefix, g, Duration::from_secs(10));
             }
         }
         let st = result?.status;
         let read = |n: &str| fs::read_to_string(dir.path().join(n)).unwrap_or_default();
-        let code = match read("status").trim().parse::<i32>() {
-            Ok(c) => c,
-            Err(_) => {
+        let code = match procs::read_number(&dir.path().join("status")) {
+            Some(c) => c,
+            None => {
                 return Err(HostError::Lost {
                     cmd: argv[0].into(),
                     why: format!(

@@ -20,11 +20,7 @@ use nix::unistd::{ForkResult, Pid};
 /// The host pid `darling` recorded for a prefix's darlingserver
 /// (`<prefix>/.init.pid`); it may be stale.
 pub fn init_pid(prefix: &Path) -> Option<i32> {
-    fs::read_to_string(prefix.join(".init.pid"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    read_number(&prefix.join(".init.pid"))
 }
 
 /// The mount namespace of a running prefix (its darlingserver's).
@@ -100,8 +96,9 @@ pub fn kill_inner_group(prefix: &Path, inner: i32, limit: Duration) -> bool {
     }
 }
 
-/// Reads a process group number written by a job script.
-pub fn read_pgrp(file: &Path) -> Option<i32> {
+/// A decimal number that `darling` or a job script wrote into a file (a
+/// pid, a process group, an exit status).
+pub fn read_number(file: &Path) -> Option<i32> {
     fs::read_to_string(file).ok()?.trim().parse().ok()
 }
 
@@ -190,7 +187,7 @@ fn watch(rx: OwnedFd, prefix: &Path, pgrp_file: &Path) {
     // The job may not have started yet: wait for its group (bounded).
     let start = Instant::now();
     loop {
-        if let Some(g) = read_pgrp(pgrp_file) {
+        if let Some(g) = read_number(pgrp_file) {
             kill_inner_group(prefix, g, Duration::from_secs(10));
             return;
         }
