@@ -102,20 +102,12 @@ impl Fixture {
     }
 
     pub fn read_etc(&self, name: &str) -> String {
-        fs::read_to_string(self.etc(name)).unwrap_or_default()
+        read_etc(self.root(), name)
     }
 
     /// The account files and the sidecar, to compare states.
     pub fn snapshot(&self) -> Vec<String> {
-        let mut v: Vec<String> = ["passwd", "master.passwd", "group"]
-            .iter()
-            .map(|f| self.read_etc(f))
-            .collect();
-        v.push(
-            fs::read_to_string(self.root().join("private/var/db/darling-nix/accounts.json"))
-                .unwrap_or_default(),
-        );
-        v
+        accounts_snapshot(self.root())
     }
 
     /// A command with the prefix selected and a clean, predictable env.
@@ -368,4 +360,23 @@ pub fn is_root() -> bool {
 pub fn skip_line(line: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// `<root>/private/etc/<name>`, or "" when it does not exist.
+pub fn read_etc(root: &Path, name: &str) -> String {
+    fs::read_to_string(root.join("private/etc").join(name)).unwrap_or_default()
+}
+
+/// The account files under `root` and the accounts sidecar, to compare
+/// states.
+pub fn accounts_snapshot(root: &Path) -> Vec<String> {
+    let mut v: Vec<String> = ["passwd", "master.passwd", "group"]
+        .iter()
+        .map(|f| read_etc(root, f))
+        .collect();
+    v.push(
+        fs::read_to_string(root.join("private/var/db/darling-nix/accounts.json"))
+            .unwrap_or_default(),
+    );
+    v
 }

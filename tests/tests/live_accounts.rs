@@ -11,7 +11,6 @@
 //! list, also for users written by hand, so only its stdout is compared.
 
 use std::fs;
-use std::path::PathBuf;
 
 use e2e::live::LivePrefix;
 use e2e::Out;
@@ -60,23 +59,12 @@ impl Live {
     }
 
     fn etc(&self, name: &str) -> String {
-        fs::read_to_string(self.p.prefix().join("private/etc").join(name)).unwrap_or_default()
+        e2e::read_etc(self.p.prefix(), name)
     }
 
     /// The files the tools own, as the host sees them in the prefix.
     fn snapshot(&self) -> Vec<String> {
-        let mut v: Vec<String> = ["passwd", "master.passwd", "group"]
-            .iter()
-            .map(|f| self.etc(f))
-            .collect();
-        v.push(fs::read_to_string(self.sidecar()).unwrap_or_default());
-        v
-    }
-
-    fn sidecar(&self) -> PathBuf {
-        self.p
-            .prefix()
-            .join("private/var/db/darling-nix/accounts.json")
+        e2e::accounts_snapshot(self.p.prefix())
     }
 
     /// The lines Darling put in the account files when it made the prefix.
