@@ -118,7 +118,7 @@ fn main() {
                 Err(e) => (Vec::new(), Err(e)),
             }
         } else {
-            (nix_install::plan(&mut cx), Ok(()))
+            (nix_install::plan(&cx), Ok(()))
         }
     } else if uninstall {
         nix_install::uninstall(&mut cx)

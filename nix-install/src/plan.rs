@@ -18,7 +18,7 @@ fn step(id: ActionId, description: String, status: Status, detail: Option<String
 }
 
 /// The plan with each action's current state, without changing anything.
-pub fn plan(cx: &mut Cx) -> Vec<Step> {
+pub fn plan(cx: &Cx) -> Vec<Step> {
     actions::all()
         .map(|a| {
             let description = a.describe(cx.s);
