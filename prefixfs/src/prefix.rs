@@ -91,6 +91,11 @@ impl Prefix {
         self.private_or_plain("var")
     }
 
+    /// `/tmp` of the prefix, resolved like [`Prefix::etc_dir`].
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.private_or_plain("tmp")
+    }
+
     /// darling-nix's own state in the prefix (`/var/db/darling-nix`): the
     /// account sidecar, diskutil's volumes, nix-install's receipt.
     pub fn state_dir(&self) -> PathBuf {

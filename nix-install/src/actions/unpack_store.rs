@@ -49,12 +49,7 @@ impl Action for UnpackStore {
         // Unpacked on the prefix's file system, so the store paths move by
         // rename.
         let root = cx.root();
-        let tmp_base = root.join("private/tmp");
-        let tmp_base = if tmp_base.is_dir() {
-            tmp_base
-        } else {
-            root.join("tmp")
-        };
+        let tmp_base = prefixfs::Prefix::at(&root).tmp_dir();
         fs::create_dir_all(&tmp_base).map_err(io_at(&tmp_base))?;
         let work = tempfile::Builder::new()
             .prefix("nix-install.")
