@@ -119,6 +119,41 @@ impl Prefix {
         self.root.join(rel)
     }
 
+    /// [`Prefix::host_path`], following symlinks inside the prefix as
+    /// Darling's vchroot does: an absolute link names a path in the prefix
+    /// (`/etc` is a link to `private/etc`, `/dev` to
+    /// `/Volumes/SystemRoot/dev`). Under [`SYSTEM_ROOT`] the host's own
+    /// links are left to the kernel. One readlink per path component.
+    pub fn host_path_resolved(&self, mac: &str) -> PathBuf {
+        let mut mac = normalize(mac);
+        'restart: for _ in 0..40 {
+            let parts: Vec<&str> = mac.split('/').filter(|c| !c.is_empty()).collect();
+            let mut sofar = String::new();
+            for (i, part) in parts.iter().enumerate() {
+                sofar.push('/');
+                sofar.push_str(part);
+                if sofar.eq_ignore_ascii_case(SYSTEM_ROOT) {
+                    break;
+                }
+                let Ok(target) = std::fs::read_link(self.host_path(&sofar)) else {
+                    continue;
+                };
+                let target = target.to_string_lossy().into_owned();
+                let base = if target.starts_with('/') {
+                    target
+                } else {
+                    let parent = sofar.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+                    format!("{parent}/{target}")
+                };
+                let rest = parts[i + 1..].join("/");
+                mac = normalize(&format!("{base}/{rest}"));
+                continue 'restart;
+            }
+            break;
+        }
+        self.host_path(&mac)
+    }
+
     /// The inverse of [`Prefix::host_path`]: how a Mac program inside the
     /// prefix names a host path (prefix-relative when the path is inside
     /// the prefix, else through [`SYSTEM_ROOT`]).
@@ -205,9 +240,41 @@ pub fn privileged() -> bool {
     nix::unistd::geteuid().is_root() || std::env::var_os("__FAKE_SETUID_ROOT").is_some()
 }
 
+/// `.` and `..` removed lexically, one leading slash.
+fn normalize(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_paths_follow_the_prefix_links() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::create_dir_all(root.join("private/etc")).unwrap();
+        std::os::unix::fs::symlink("private/etc", root.join("etc")).unwrap();
+        std::os::unix::fs::symlink("/Volumes/SystemRoot/dev", root.join("dev")).unwrap();
+        std::os::unix::fs::symlink("../etc/x", root.join("private/l")).unwrap();
+        let p = Prefix::at(root);
+        let r = |m: &str| p.host_path_resolved(m);
+        assert_eq!(r("/dev/null"), PathBuf::from("/dev/null"));
+        assert_eq!(r("/etc/hosts"), root.join("private/etc/hosts"));
+        assert_eq!(r("/private/l"), root.join("private/etc/x"));
+        assert_eq!(r("/usr/./lib/../bin"), root.join("usr/bin"));
+        assert_eq!(r("/Volumes/SystemRoot/etc"), PathBuf::from("/etc"));
+    }
 
     #[test]
     fn mac_paths_round_trip() {

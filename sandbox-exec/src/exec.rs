@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 
 use prefixfs::Prefix;
 
-use crate::host_path_resolved;
-
 #[derive(Debug, PartialEq, Eq)]
 pub enum Kind {
     Elf,
@@ -188,7 +186,7 @@ pub fn execvp_in_prefix(d: &Darling, argv: &[String]) -> io::Error {
         // A relative path is taken from the working directory, which is a
         // host path already.
         let host = if cmd.starts_with('/') {
-            host_path_resolved(d.prefix, cmd)
+            d.prefix.host_path_resolved(cmd)
         } else {
             PathBuf::from(cmd)
         };
@@ -201,7 +199,7 @@ pub fn execvp_in_prefix(d: &Darling, argv: &[String]) -> io::Error {
             .filter(|m| m.starts_with('/'))
             .map(|m| format!("{}/{cmd}", m.trim_end_matches('/')))
             .map(|mac| {
-                let host = host_path_resolved(d.prefix, &mac);
+                let host = d.prefix.host_path_resolved(&mac);
                 (mac, host)
             })
             .find(|(_, h)| is_executable(h))
@@ -231,7 +229,7 @@ fn run_file(
         Kind::Elf => execve(host, &args),
         Kind::MachO => d.exec_macho(host, &args),
         Kind::Script { interpreter, arg } if depth < 4 => {
-            let ihost = host_path_resolved(d.prefix, &interpreter);
+            let ihost = d.prefix.host_path_resolved(&interpreter);
             let mut ihead = [0u8; 256];
             let n = match std::fs::File::open(&ihost).and_then(|mut f| f.read(&mut ihead)) {
                 Ok(n) => n,

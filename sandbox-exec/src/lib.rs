@@ -87,7 +87,7 @@ pub fn main(args: &[String]) -> i32 {
             let host = prefix
                 .as_ref()
                 .filter(|_| f.starts_with('/'))
-                .map(|p| host_path_resolved(p, f))
+                .map(|p| p.host_path_resolved(f))
                 .unwrap_or_else(|| PathBuf::from(f));
             let text = match std::fs::read_to_string(&host) {
                 Ok(t) => t,
@@ -208,7 +208,7 @@ pub fn apply(
     let plan = sbpl::plan(policy);
     let host = |p: &str| -> PathBuf {
         match prefix {
-            Some(pre) => host_path_resolved(pre, p),
+            Some(pre) => pre.host_path_resolved(p),
             None => PathBuf::from(p),
         }
     };
@@ -550,56 +550,6 @@ fn rule_list(
         .collect()
 }
 
-/// The host path of a Mac path, following symlinks inside the prefix as
-/// Darling's vchroot does (`/dev` is a link to `/Volumes/SystemRoot/dev`,
-/// `/etc` to `private/etc`). Under `/Volumes/SystemRoot` the host's own
-/// links are left to the kernel.
-pub fn host_path_resolved(prefix: &Prefix, mac: &str) -> PathBuf {
-    let mut mac = normalize(mac);
-    'restart: for _ in 0..40 {
-        let parts: Vec<&str> = mac.split('/').filter(|c| !c.is_empty()).collect();
-        let mut sofar = String::new();
-        for (i, part) in parts.iter().enumerate() {
-            sofar.push('/');
-            sofar.push_str(part);
-            if sofar.eq_ignore_ascii_case(prefixfs::SYSTEM_ROOT) {
-                break;
-            }
-            let h = prefix.host_path(&sofar);
-            let Ok(target) = std::fs::read_link(&h) else {
-                continue;
-            };
-            let target = target.to_string_lossy().into_owned();
-            let base = if target.starts_with('/') {
-                target
-            } else {
-                let parent = sofar.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
-                format!("{parent}/{target}")
-            };
-            let rest = parts[i + 1..].join("/");
-            mac = normalize(&format!("{base}/{rest}"));
-            continue 'restart;
-        }
-        break;
-    }
-    prefix.host_path(&mac)
-}
-
-/// `.` and `..` removed lexically, one leading slash.
-fn normalize(p: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    format!("/{}", out.join("/"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -631,22 +581,5 @@ mod tests {
                 "{p:?}"
             );
         }
-    }
-
-    #[test]
-    fn mac_paths_follow_the_prefix_links() {
-        let d = tempfile::tempdir().unwrap();
-        let root = d.path();
-        std::fs::create_dir_all(root.join("private/etc")).unwrap();
-        std::os::unix::fs::symlink("private/etc", root.join("etc")).unwrap();
-        std::os::unix::fs::symlink("/Volumes/SystemRoot/dev", root.join("dev")).unwrap();
-        std::os::unix::fs::symlink("../etc/x", root.join("private/l")).unwrap();
-        let p = Prefix::resolve_from(Some(root.as_os_str().into()), None, None).unwrap();
-        let r = |m: &str| host_path_resolved(&p, m);
-        assert_eq!(r("/dev/null"), PathBuf::from("/dev/null"));
-        assert_eq!(r("/etc/hosts"), root.join("private/etc/hosts"));
-        assert_eq!(r("/private/l"), root.join("private/etc/x"));
-        assert_eq!(r("/usr/./lib/../bin"), root.join("usr/bin"));
-        assert_eq!(r("/Volumes/SystemRoot/etc"), PathBuf::from("/etc"));
     }
 }
