@@ -26,6 +26,13 @@ case $prefix in /*) ;; *) echo "darling-prefix.sh: DPREFIX must be absolute: $pr
 darling=${DARLING:-darling}
 export DPREFIX="$prefix"
 
+# Whether a process runs: exists and is not a zombie (`darling shutdown`
+# SIGKILLs the server, which stays a zombie until it is reaped).
+running() {
+    state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
 # `darling shutdown` returns before the container is gone: wait for its
 # darlingserver (bounded).
 stop() {
@@ -33,7 +40,7 @@ stop() {
     pid=$(cat "$prefix/.init.pid")
     "$darling" shutdown </dev/null >/dev/null 2>&1 || true
     n=0
-    while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$n" -lt 100 ]; do
+    while [ -n "$pid" ] && running "$pid" && [ "$n" -lt 100 ]; do
         sleep 0.1
         n=$((n + 1))
     done
