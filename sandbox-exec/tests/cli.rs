@@ -134,6 +134,18 @@ fn the_command_is_found_as_execvp_finds_it() {
     assert_eq!(o.all(), (3, "plain script x\n", ""));
 }
 
+/// sandbox-exec with `args` in the fixture prefix `prefix`, after `setup`
+/// has adjusted the command.
+fn in_prefix(
+    prefix: &Path,
+    args: &[&str],
+    setup: impl FnOnce(&mut Command) -> &mut Command,
+) -> Out {
+    let mut c = Command::new(bin());
+    c.args(args).env("DARLING_PREFIX", prefix);
+    setup(&mut c).output().unwrap().into()
+}
+
 /// In a prefix, the command, PATH, `-f` and a `#!` interpreter are Mac
 /// paths whose links are followed inside the prefix, as Darling follows
 /// them: an absolute link names a path in the prefix, not on the host.
@@ -150,15 +162,7 @@ fn absolute_links_in_the_prefix_resolve_inside_it() {
     symlink("/opt/dn/tool", p.join("usr/bin/dn-tool")).unwrap();
     symlink("/private/etc", p.join("etc")).unwrap();
     fs::write(p.join("private/etc/p.sb"), "(version 1)(allow default)\n").unwrap();
-    let run = |args: &[&str]| -> Out {
-        Command::new(bin())
-            .args(args)
-            .env("DARLING_PREFIX", p)
-            .env("PATH", "/usr/bin")
-            .output()
-            .unwrap()
-            .into()
-    };
+    let run = |args: &[&str]| in_prefix(p, args, |c| c.env("PATH", "/usr/bin"));
     let allow = "(version 1)(allow default)";
     assert_eq!(
         run(&["-p", allow, "dn-tool", "by PATH"]).all(),
@@ -180,13 +184,9 @@ fn absolute_links_in_the_prefix_resolve_inside_it() {
     symlink("/opt/dn/sh", p.join("bin/sh")).unwrap();
     fs::write(p.join("opt/dn/script"), "#!/bin/sh\necho \"script $1\"\n").unwrap();
     fs::set_permissions(p.join("opt/dn/script"), fs::Permissions::from_mode(0o755)).unwrap();
-    let o: Out = Command::new(bin())
-        .args(["-p", allow, "./script", "by #!"])
-        .current_dir(p.join("opt/dn"))
-        .env("DARLING_PREFIX", p)
-        .output()
-        .unwrap()
-        .into();
+    let o = in_prefix(p, &["-p", allow, "./script", "by #!"], |c| {
+        c.current_dir(p.join("opt/dn"))
+    });
     assert_eq!(o.all(), (0, "script by #!\n", ""));
 }
 
@@ -198,14 +198,7 @@ fn partial_profiles_apply_in_a_prefix() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
     fs::create_dir_all(p.join("private/etc")).unwrap();
-    let run = |args: &[&str]| -> Out {
-        Command::new(bin())
-            .args(args)
-            .env("DARLING_PREFIX", p)
-            .output()
-            .unwrap()
-            .into()
-    };
+    let run = |args: &[&str]| in_prefix(p, args, |c| c);
     let echo = "/Volumes/SystemRoot/bin/echo";
     assert_eq!(run(&["-n", "no-write", echo, "hi"]).all(), (0, "hi\n", ""));
     assert_eq!(
