@@ -5,8 +5,8 @@
 #       on Linux, the linux-shim archive against a plain statx;
 #   bench/xnu-fixes.sh --darling [PATH] [CALLS]
 #       a Mach-O build inside a scratch Darling prefix (needs root, a
-#       working `darling`, clang, Darling's Mach-O toolchain and the
-#       x86_64-apple-darwin Rust target): the handler through Darling's
+#       working `darling`, zig from PyPI (`pip install ziglang==0.12.0`, or
+#       ZIG=/path/to/zig) and the x86_64-apple-darwin Rust target): the handler through Darling's
 #       __linux_syscall and vchroot, against Darling's own lstat and against
 #       what realpath does per component on an unpatched Darling. PATH is a
 #       path inside the prefix (default /bin/bash).
@@ -27,19 +27,17 @@ if [ $darling_mode = 0 ]; then
   exit
 fi
 
-root=$(dirname "$(dirname "$(readlink -f "$(command -v darling)")")")
-tc=$root/libexec/darling-toolchain sys=$root/libexec/darling
+zig=${ZIG:-$(command -v zig || python3 -c 'import ziglang, os; print(os.path.dirname(ziglang.__file__) + "/zig")')}
 export DPREFIX=$T/prefix
 # Darling's daemons inherit the cwd and limits: no core files in the checkout.
 ulimit -c 0
 # Never leave the prefix's darlingserver running.
 trap 'sh nix/darling-prefix.sh stop || true; rm -rf "$T"' EXIT
 build "--features staticlib --target x86_64-apple-darwin"
-clang -target x86_64-apple-darwin20 -DPLATFORM_MacOSX -O2 -isysroot "$tc/SDKs/MacOSX.sdk" \
-  --ld-path="$tc/bin/x86_64-apple-darwin20-ld" -Wl,-syslibroot,"$sys" \
-  -L"$sys/usr/lib" -L"$sys/usr/lib/system" -I xnu-fixes/include \
+# zig's own libSystem stubs; the glue finds Darling's hooks at run time.
+ZIG_GLOBAL_CACHE_DIR=$T/zig-cache "$zig" cc -target x86_64-macos.11.0 -O2 -I xnu-fixes/include \
   bench/xnu_fixes_bench.c xnu-fixes/tests/c/darling_glue.c \
-  "$T/target/x86_64-apple-darwin/release/libxnu_fixes.a" -lsystem_kernel -o "$T/bench"
+  "$T/target/x86_64-apple-darwin/release/libxnu_fixes.a" -o "$T/bench"
 # Started in a session of its own (never in this script's process group),
 # as darling-nix's tools start a prefix.
 SHARE_STORE=0 sh nix/darling-prefix.sh start

@@ -25,9 +25,9 @@ in
         install -D -m 0755 ${all}/bin/${name} $out/${at}
       '') inPrefix)
     );
-    # The staticlib for Darling's syscall emulation, with its header, glue
-    # and patch. Built for Linux here; Darling needs the x86_64-apple-darwin
-    # build described in xnu-fixes/integration/README.md.
+    # The staticlib with the syscall translations Darling lacks, its header
+    # and the routing notes. Built for Linux here; Darling processes need the
+    # x86_64-apple-darwin build described in xnu-fixes/integration/README.md.
     xnu-fixes = final.rustPlatform.buildRustPackage {
       pname = "xnu-fixes";
       version = "0.1.0";

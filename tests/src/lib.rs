@@ -362,6 +362,25 @@ pub fn skip_line(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
+/// Whether `DARLING_NIX_TOOLS=require` is set (what `.ci/run` sets): a test
+/// whose build tools are missing here (zig, llvm, a btrfs loop mount, the
+/// `x86_64-apple-darwin` target) fails instead of skipping.
+pub fn tools_required() -> bool {
+    std::env::var("DARLING_NIX_TOOLS").is_ok_and(|v| v == "require")
+}
+
+/// Skips `test` with one line saying why, or fails it under
+/// `DARLING_NIX_TOOLS=require`.
+pub fn skip_tool(test: &str, why: &str) {
+    assert!(
+        !tools_required(),
+        "{test} required (DARLING_NIX_TOOLS=require) but {why}"
+    );
+    skip_line(&format!(
+        "skipped {test}: {why} (DARLING_NIX_TOOLS=require makes this a failure)"
+    ));
+}
+
 /// `<root>/private/etc/<name>`, or "" when it does not exist.
 pub fn read_etc(root: &Path, name: &str) -> String {
     fs::read_to_string(root.join("private/etc").join(name)).unwrap_or_default()

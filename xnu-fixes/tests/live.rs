@@ -1,9 +1,10 @@
 //! The handlers called from Mach-O code inside a live Darling, compared with
 //! the same calls on Linux.
 //!
-//! `tests/c/live_suite.c` is built twice: as a Mach-O program (Debian's
-//! clang, Darling's linker and SDK, the `x86_64-apple-darwin` archive and a
-//! small glue over Darling's exported `__darling_vchroot_expand`), and as a
+//! `tests/c/live_suite.c` is built twice: as a Mach-O program (zig from
+//! PyPI, the `x86_64-apple-darwin` archive and a small glue that finds
+//! Darling's exported `__linux_syscall` and `__darling_vchroot_expand` at
+//! run time), and as a
 //! Linux program against the linux-shim archive. Inside one prefix both run
 //! on a directory under the prefix and on one under `/Volumes/SystemRoot`
 //! (the host), each with a second directory on another filesystem. The
@@ -38,47 +39,16 @@ fn run(cmd: &mut Command, what: &str) {
     );
 }
 
-/// Builds a Mach-O program from `sources` as
-/// `/work/shared/darling/README.md` shows (Debian's clang, Darling's linker,
-/// SDK and libraries).
-fn build_macho(root: &Path, sources: &[PathBuf], libs: &[&str], exe: &Path) {
-    let ws = common::workspace();
-    let tc = root.join("libexec/darling-toolchain");
-    let sys = root.join("libexec/darling");
-    let mut ld_root = std::ffi::OsString::from("-Wl,-syslibroot,");
-    ld_root.push(&sys);
-    let mut ld = std::ffi::OsString::from("--ld-path=");
-    ld.push(tc.join("bin/x86_64-apple-darwin20-ld"));
-    run(
-        Command::new("clang")
-            .args(["-target", "x86_64-apple-darwin20", "-DPLATFORM_MacOSX"])
-            .args(["-O1", "-Wall", "-Wextra", "-Werror", "-isysroot"])
-            .arg(tc.join("SDKs/MacOSX.sdk"))
-            .arg(ld)
-            .arg(ld_root)
-            .arg(format!("-L{}", sys.join("usr/lib").display()))
-            .arg(format!("-L{}", sys.join("usr/lib/system").display()))
-            .arg("-I")
-            .arg(ws.join("xnu-fixes/include"))
-            .args(sources)
-            .args(libs)
-            .arg("-o")
-            .arg(exe),
-        "clang (Mach-O)",
-    );
-}
-
-/// Darling's root with its Mach-O toolchain and clang, or why not (after
-/// which the test is skipped, or fails under DARLING_NIX_LIVE=require).
-fn macho_tools() -> Result<PathBuf, String> {
-    let root = common::darling_root()
-        .filter(|r| {
-            r.join("libexec/darling-toolchain/bin/x86_64-apple-darwin20-ld")
-                .exists()
-        })
-        .ok_or("no Darling Mach-O toolchain (libexec/darling-toolchain, from ../shared/darling/install.sh)")?;
-    which::which("clang").map_err(|_| "no clang (Debian package `clang`)")?;
-    Ok(root)
+/// Builds one of `common::macho_programs()` into `dir`, or says why not.
+fn build_macho(name: &str, dir: &Path) -> Result<PathBuf, String> {
+    let sources = common::macho_programs()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| s)
+        .expect("a known program");
+    let exe = dir.join(name);
+    common::build_macho(&sources, &exe)?;
+    Ok(exe)
 }
 
 fn build_linux(lib: &Path, exe: &Path) {
@@ -123,25 +93,12 @@ fn handlers_from_macho_code_inside_darling_match_linux() {
     if let Err(why) = common::ensure_darwin_target() {
         return common::skip(TEST, &why);
     }
-    let root = match macho_tools() {
-        Ok(r) => r,
+    let scratch = p.scratch();
+    let macho = match build_macho("live-suite", &scratch) {
+        Ok(exe) => exe,
         Err(why) => return common::skip(TEST, &why),
     };
-
-    let scratch = p.scratch();
-    let macho = scratch.join("suite-macho");
     let linux = scratch.join("suite-linux");
-    let c = common::workspace().join("xnu-fixes/tests/c");
-    build_macho(
-        &root,
-        &[
-            c.join("live_suite.c"),
-            c.join("darling_glue.c"),
-            common::staticlib_for("prod-darwin", "staticlib", Some(common::DARWIN)),
-        ],
-        &["-lsystem_kernel"],
-        &macho,
-    );
     build_linux(&common::staticlib("shim", "staticlib,linux-shim"), &linux);
 
     // Directories on the host side (under /Volumes/SystemRoot inside); the
@@ -265,18 +222,11 @@ fn unpatched_darling_still_needs_each_handler() {
     let Some(p) = e2e::live::LivePrefix::new("xnu_fixes_today") else {
         return;
     };
-    let root = match macho_tools() {
-        Ok(r) => r,
+    let scratch = p.scratch();
+    let prog = match build_macho("darling-today", &scratch) {
+        Ok(exe) => exe,
         Err(why) => return common::skip(TEST, &why),
     };
-    let scratch = p.scratch();
-    let prog = scratch.join("darling-today");
-    build_macho(
-        &root,
-        &[common::workspace().join("xnu-fixes/tests/c/darling_today.c")],
-        &["-lsandbox"],
-        &prog,
-    );
     let inside = p.inside(&prog);
     // Darling's programs inherit this test's cwd (the checkout): run in the
     // scratch directory, and without core dumps (one case crashes).

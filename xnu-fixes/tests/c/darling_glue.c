@@ -1,22 +1,54 @@
-/* The path hook for a Mach-O test program inside an unpatched Darling, over
- * what Darling's libsystem_kernel exports:
- *   int __darling_vchroot_expand(const char *path, char *out)  (out: 4096 bytes;
- *     translates a prefix path to the host path, not following a final symlink)
+/* The two hooks the xnu-fixes archive needs, for a Mach-O test program run
+ * inside Darling. Darling's libsystem_kernel exports
  *   int __linux_syscall(int nr, long a1, ..., long a6)
- * The patched Darling uses integration/xnu_fixes_glue.c instead, which calls
- * vchroot_expand with or without VCHROOT_FOLLOW. Here a final symlink is
- * followed by hand when asked: absolute targets are translated again,
- * relative ones are resolved against the link's host directory. */
+ *   int __darling_vchroot_expand(const char *path, char *out)  (out: 4096 bytes;
+ *     a prefix path to its host path, a final symlink not followed)
+ * but zig's macOS libSystem stubs (what the program links against) do not
+ * list them, so both are looked up when first needed, in that library
+ * itself: this program defines a __linux_syscall of its own, which a
+ * process-wide lookup would find first.
+ *
+ * A final symlink is followed here when asked: absolute targets are
+ * translated again, relative ones resolved against the link's host
+ * directory. */
+#include <dlfcn.h>
 #include <stddef.h>
-
-int __darling_vchroot_expand(const char *path, char *out);
-int __linux_syscall(int nr, long a1, long a2, long a3, long a4, long a5, long a6);
+#include <stdio.h>
+#include <stdlib.h>
 
 #define HOST_MAX 4096
 #define LINUX_READLINKAT 267
 #define LINUX_AT_FDCWD (-100)
 #define LINUX_ELOOP 40
 #define LINUX_ENAMETOOLONG 36
+
+typedef int (*linux_syscall_fn)(int, long, long, long, long, long, long);
+typedef int (*expand_fn)(const char *, char *);
+
+static linux_syscall_fn darling_syscall;
+static expand_fn darling_expand;
+
+/* Not on Darling (or a Darling without these exports): nothing here can
+ * work, so say which symbol is missing and stop. */
+static void *darling_symbol(const char *name) {
+    void *kernel = dlopen("/usr/lib/system/libsystem_kernel.dylib", RTLD_LAZY | RTLD_NOLOAD);
+    void *sym = kernel ? dlsym(kernel, name) : NULL;
+    if (sym == NULL) {
+        fprintf(stderr, "darling_glue: %s not found in libsystem_kernel (not running in Darling?)\n", name);
+        exit(70);
+    }
+    return sym;
+}
+
+int __linux_syscall(int nr, long a1, long a2, long a3, long a4, long a5, long a6) {
+    if (darling_syscall == NULL) darling_syscall = (linux_syscall_fn)darling_symbol("__linux_syscall");
+    return darling_syscall(nr, a1, a2, a3, a4, a5, a6);
+}
+
+static int expand(const char *path, char *out) {
+    if (darling_expand == NULL) darling_expand = (expand_fn)darling_symbol("__darling_vchroot_expand");
+    return darling_expand(path, out);
+}
 
 static size_t len(const char *s) {
     size_t n = 0;
@@ -27,7 +59,7 @@ static size_t len(const char *s) {
 long xnu_fixes_translate_path(const char *path, char *out, size_t out_size, int follow) {
     char host[HOST_MAX], link[HOST_MAX], next[HOST_MAX];
     if (len(path) >= HOST_MAX) return -LINUX_ENAMETOOLONG;
-    int r = __darling_vchroot_expand(path, host);
+    int r = expand(path, host);
     if (r < 0) return r;
     for (int hops = 0; follow; hops++) {
         if (hops == 40) return -LINUX_ELOOP;
@@ -35,7 +67,7 @@ long xnu_fixes_translate_path(const char *path, char *out, size_t out_size, int 
         if (n < 0) break; /* not a symlink (or gone): done */
         link[n] = 0;
         if (link[0] == '/') {
-            r = __darling_vchroot_expand(link, host);
+            r = expand(link, host);
             if (r < 0) return r;
             continue;
         }

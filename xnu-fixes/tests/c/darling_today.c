@@ -6,6 +6,7 @@
  * usage: darling_today <dir>            the file calls, in <dir>
  *        darling_today --sandbox-null   sandbox_init with a NULL errorbuf
  *        darling_today --sandbox-buf    the same with an errorbuf */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,7 +17,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int sandbox_init(const char *profile, uint64_t flags, char **errorbuf);
+/* Found at run time: macOS re-exports libsandbox through libSystem, but
+ * whether a Darling does is what this program should report, not a reason
+ * for dyld to refuse to start it. */
+typedef int (*sandbox_init_fn)(const char *profile, uint64_t flags, char **errorbuf);
+
+static sandbox_init_fn find_sandbox_init(void) {
+    static const char *libs[] = {"/usr/lib/libsandbox.1.dylib", "/usr/lib/system/libsystem_sandbox.dylib"};
+    void *f = dlsym(RTLD_DEFAULT, "sandbox_init");
+    for (unsigned i = 0; f == NULL && i < sizeof libs / sizeof *libs; i++) {
+        void *h = dlopen(libs[i], RTLD_LAZY);
+        if (h != NULL) f = dlsym(h, "sandbox_init");
+    }
+    if (f == NULL) {
+        printf("sandbox_init not found\n");
+        _exit(3);
+    }
+    return (sandbox_init_fn)f;
+}
 
 #define CASE(name, call) do { \
         errno = 0; \
@@ -34,12 +52,12 @@ static void make(const char *p, const char *s) {
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
     if (strcmp(argv[1], "--sandbox-null") == 0) {
-        CASE("sandbox_init null-errorbuf", sandbox_init("(version 1)(allow default)", 0, NULL));
+        CASE("sandbox_init null-errorbuf", find_sandbox_init()("(version 1)(allow default)", 0, NULL));
         return 0;
     }
     if (strcmp(argv[1], "--sandbox-buf") == 0) {
         char *err = NULL;
-        CASE("sandbox_init errorbuf", sandbox_init("(version 1)(allow default)", 0, &err));
+        CASE("sandbox_init errorbuf", find_sandbox_init()("(version 1)(allow default)", 0, &err));
         return 0;
     }
     if (chdir(argv[1]) != 0) return 2;

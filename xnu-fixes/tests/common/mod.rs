@@ -98,20 +98,123 @@ pub(crate) fn ensure_darwin_target() -> Result<(), String> {
 }
 
 /// Skips a test that needs a tool this machine lacks, with one line saying
-/// why, unless `DARLING_NIX_LIVE=require` (CI), where that is a failure.
+/// why; a failure where CI requires the tools (`DARLING_NIX_TOOLS=require`)
+/// or the live tier (`DARLING_NIX_LIVE=require`).
 #[allow(dead_code)]
 pub(crate) fn skip(test: &str, why: &str) {
     assert!(
         !e2e::live::required(),
         "{test} required (DARLING_NIX_LIVE=require) but {why}"
     );
-    e2e::skip_line(&format!("skipped {test}: {why}"));
+    e2e::skip_tool(test, why);
 }
 
-/// Darling's install root (`<root>/bin/darling`): its Mach-O toolchain and
-/// the prefix's read-only layer are under `<root>/libexec`.
+/// Darling's installed `libsystem_kernel.dylib`, found next to the
+/// `darling` on PATH (`<root>/bin/darling`, `<root>/libexec/darling/...`).
 #[allow(dead_code)] // only the tests that use an installed Darling
-pub(crate) fn darling_root() -> Option<PathBuf> {
+pub(crate) fn darling_kernel() -> Option<PathBuf> {
     let bin = std::fs::canonicalize(e2e::live::darling_bin()?).ok()?;
-    Some(bin.parent()?.parent()?.to_path_buf())
+    Some(
+        bin.parent()?
+            .parent()?
+            .join("libexec/darling/usr/lib/system/libsystem_kernel.dylib"),
+    )
+    .filter(|k| k.exists())
+}
+
+/// The zig pinned for Mach-O test programs (PyPI `ziglang`; `.ci/run`
+/// installs it).
+#[allow(dead_code)]
+pub(crate) const ZIG_VERSION: &str = "0.12.0";
+
+/// zig, found as `$ZIG`, `zig` on PATH, or the `ziglang` Python package
+/// (`pip install ziglang==0.12.0`). `Err` says why none is usable.
+#[allow(dead_code)]
+pub(crate) fn zig() -> Result<PathBuf, String> {
+    static ZIG: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    ZIG.get_or_init(|| {
+        let from_python = || -> Option<PathBuf> {
+            let out = Command::new("python3")
+                .args(["-c", "import ziglang, os; print(os.path.dirname(ziglang.__file__))"])
+                .output()
+                .ok()?;
+            let dir = String::from_utf8(out.stdout).ok()?;
+            Some(Path::new(dir.trim()).join("zig")).filter(|z| out.status.success() && z.exists())
+        };
+        let zig = std::env::var_os("ZIG")
+            .map(PathBuf::from)
+            .or_else(|| which::which("zig").ok())
+            .or_else(from_python)
+            .ok_or_else(|| {
+                format!("no zig (`pip install ziglang=={ZIG_VERSION}`, or ZIG=/path/to/zig)")
+            })?;
+        let out = Command::new(&zig)
+            .arg("version")
+            .output()
+            .map_err(|e| format!("{}: {e}", zig.display()))?;
+        let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if version != ZIG_VERSION {
+            return Err(format!(
+                "{} is zig {version:?}; the tests pin {ZIG_VERSION} (`pip install ziglang=={ZIG_VERSION}`)",
+                zig.display()
+            ));
+        }
+        Ok(zig)
+    })
+    .clone()
+}
+
+/// Builds a Mach-O program for x86_64 macOS 11 from `sources` (C files and
+/// archives) with zig and its own libSystem stubs: no SDK, no Darling.
+/// Symbols only Darling exports are looked up at run time by the programs
+/// themselves, so the link fails on anything the stubs lack.
+#[allow(dead_code)]
+pub(crate) fn build_macho(sources: &[PathBuf], exe: &Path) -> Result<(), String> {
+    let zig = zig()?;
+    // zig keeps its caches under $HOME by default, which may be another
+    // user's 0700 home: keep them with the build.
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("zig-cache");
+    let out = Command::new(zig)
+        .args(["cc", "-target", "x86_64-macos.11.0"])
+        .args(["-O1", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(workspace().join("xnu-fixes/include"))
+        .args(sources)
+        .arg("-o")
+        .arg(exe)
+        .env("ZIG_GLOBAL_CACHE_DIR", cache.join("global"))
+        .env("ZIG_LOCAL_CACHE_DIR", cache.join("local"))
+        .output()
+        .map_err(|e| format!("zig: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "zig cc (Mach-O) failed for {}:\n{}",
+            exe.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// The test C sources, by file name.
+#[allow(dead_code)]
+pub(crate) fn c_source(name: &str) -> PathBuf {
+    workspace().join("xnu-fixes/tests/c").join(name)
+}
+
+/// The Mach-O test programs: (name, sources). `live_suite` carries the
+/// Darwin archive and the glue that finds Darling's hooks at run time.
+#[allow(dead_code)]
+pub(crate) fn macho_programs() -> Vec<(&'static str, Vec<PathBuf>)> {
+    vec![
+        ("darling-today", vec![c_source("darling_today.c")]),
+        (
+            "live-suite",
+            vec![
+                c_source("live_suite.c"),
+                c_source("darling_glue.c"),
+                staticlib_for("prod-darwin", "staticlib", Some(DARWIN)),
+            ],
+        ),
+    ]
 }
