@@ -192,7 +192,10 @@ fn read_and_delete() {
 #[test]
 fn non_root_edit_needs_credentials() {
     if !e2e::is_root() {
-        return;
+        return e2e::skip_tool(
+            "non_root_edit_needs_credentials",
+            "needs root to switch to an unprivileged uid",
+        );
     }
     let f = with_group();
     let before = f.snapshot();

@@ -81,10 +81,15 @@ fn read(exe: &Path, objdump: &Path, nm: &Path) -> Program {
         }
     }
     let symbols = |flag: &str| -> BTreeSet<String> {
-        stdout(Command::new(nm).arg(flag).arg("--just-symbol-name").arg(exe))
-            .lines()
-            .map(str::to_string)
-            .collect()
+        stdout(
+            Command::new(nm)
+                .arg(flag)
+                .arg("--just-symbol-name")
+                .arg(exe),
+        )
+        .lines()
+        .map(str::to_string)
+        .collect()
     };
     p.undefined = symbols("--undefined-only");
     p.defined = symbols("--defined-only");
@@ -104,8 +109,8 @@ fn macho_test_programs_build_with_zig_and_need_only_libsystem() {
         return common::skip(TEST, &why);
     }
     let dir = tempfile::tempdir().unwrap();
-    let header = std::fs::read_to_string(common::workspace().join("xnu-fixes/include/xnu_fixes.h"))
-        .unwrap();
+    let header =
+        std::fs::read_to_string(common::workspace().join("xnu-fixes/include/xnu_fixes.h")).unwrap();
     for (name, sources) in common::macho_programs() {
         let exe = dir.path().join(name);
         if let Err(e) = common::build_macho(&sources, &exe) {
@@ -122,7 +127,10 @@ fn macho_test_programs_build_with_zig_and_need_only_libsystem() {
             ("macos", "11.0"),
             "{name}: build version"
         );
-        assert!(p.commands.iter().any(|c| c == "LC_MAIN"), "{name}: no LC_MAIN");
+        assert!(
+            p.commands.iter().any(|c| c == "LC_MAIN"),
+            "{name}: no LC_MAIN"
+        );
         assert_eq!(p.dylibs, ["/usr/lib/libSystem.B.dylib"], "{name}: dylibs");
         // Looked up at run time, never bound by dyld.
         for darling_only in [
@@ -136,7 +144,10 @@ fn macho_test_programs_build_with_zig_and_need_only_libsystem() {
             );
         }
         for lookup in ["_dlopen", "_dlsym"] {
-            assert!(p.undefined.contains(lookup), "{name} does not import {lookup}");
+            assert!(
+                p.undefined.contains(lookup),
+                "{name} does not import {lookup}"
+            );
         }
         match name {
             // Darling's own answers: the libSystem calls our handlers replace.
