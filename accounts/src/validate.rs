@@ -4,15 +4,17 @@ use crate::attr;
 use crate::DsStatus;
 
 /// A record or member name: it becomes the first field of a passwd/group
-/// line and an entry of a comma-separated member list.
+/// line and an entry of a comma-separated member list. U+FFFD stands for
+/// argv bytes that were not UTF-8 (`prefixfs::text_args`): refused.
 pub fn name(s: &str) -> Result<(), DsStatus> {
     let bad = s.is_empty()
         || s.len() > 255
         || s.starts_with('-')
         || s == "."
         || s == ".."
-        || s.chars()
-            .any(|c| matches!(c, ':' | ',' | '/') || c.is_whitespace() || c.is_control());
+        || s.chars().any(|c| {
+            matches!(c, ':' | ',' | '/' | prefixfs::NOT_UTF8) || c.is_whitespace() || c.is_control()
+        });
     if bad {
         Err(DsStatus::InvalidRecordName)
     } else {
@@ -22,7 +24,9 @@ pub fn name(s: &str) -> Result<(), DsStatus> {
 
 /// A free-text field stored in a passwd line (gecos, home, shell, password).
 pub fn field(s: &str) -> Result<(), DsStatus> {
-    if s.chars().any(|c| matches!(c, ':' | ',') || c.is_control()) {
+    if s.chars()
+        .any(|c| matches!(c, ':' | ',' | prefixfs::NOT_UTF8) || c.is_control())
+    {
         Err(DsStatus::SchemaError)
     } else {
         Ok(())
@@ -44,7 +48,7 @@ pub fn id(s: &str) -> Result<String, DsStatus> {
 pub fn values(key: &str, values: &[String]) -> Result<Vec<String>, DsStatus> {
     let mut out = Vec::with_capacity(values.len());
     for v in values {
-        if v.contains('\0') {
+        if v.contains(['\0', prefixfs::NOT_UTF8]) {
             return Err(DsStatus::SchemaError);
         }
         let v = match key {

@@ -452,12 +452,15 @@ fn list(store: &Store, io: &mut Io, args: &[String]) -> io::Result<i32> {
 fn valid_name(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= 255
-        && !n.contains(['/', ':', '\0'])
+        && !n.contains(['/', ':', '\0', prefixfs::NOT_UTF8])
         && !n.chars().any(char::is_control)
 }
 
 fn valid_mount_point(p: &str) -> bool {
-    p.starts_with('/') && p != "/" && !p.split('/').any(|c| c == "..") && !p.contains('\0')
+    p.starts_with('/')
+        && p != "/"
+        && !p.split('/').any(|c| c == "..")
+        && !p.contains(['\0', prefixfs::NOT_UTF8])
 }
 
 fn add_volume(store: &Store, io: &mut Io, args: &[String]) -> io::Result<i32> {

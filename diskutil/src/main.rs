@@ -3,7 +3,7 @@ use std::io::Write;
 use prefixfs::sysexits::{EX_IOERR, EX_UNAVAILABLE};
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = prefixfs::text_args(std::env::args_os().skip(1));
     let prefix = match prefixfs::Prefix::resolve() {
         Ok(p) => p,
         Err(e) => {

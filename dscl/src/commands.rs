@@ -82,6 +82,19 @@ fn components(path: &str) -> Vec<String> {
     parts
 }
 
+/// Whether `comps` can name anything, whatever the store holds: what
+/// [`resolve`] decides without looking at records. A write checks it before
+/// it takes the store's lock, so a path that cannot be walked changes
+/// nothing (not even the lock file).
+fn walkable(comps: &[String]) -> bool {
+    match comps {
+        [] => true,
+        [ty] => Kind::from_path(ty).is_some() || EMPTY_TYPES.contains(&ty.as_str()),
+        [ty, _] => Kind::from_path(ty).is_some(),
+        _ => false,
+    }
+}
+
 fn resolve(store: &Store, comps: &[String]) -> Option<Target> {
     let mut t = Target::Root;
     for c in comps {
@@ -119,17 +132,41 @@ pub(crate) fn dispatch(inv: &Invocation, out: &mut dyn Write, err: &mut dyn Writ
         inv.op,
         Op::Create | Op::Delete | Op::Append | Op::Merge | Op::Change | Op::ChangeIndex
     );
-    let mut store = match Store::open(&prefix, writes) {
-        Ok(s) => s,
-        Err(e) => return store_failure(inv, &e, err),
+    let result = if writes && inv.args.first().is_some_and(|p| !walkable(&components(p))) {
+        Err(Failure::InvalidPath)
+    } else {
+        match Store::open(&prefix, writes) {
+            Ok(mut store) => run_op(inv, &mut store, privileged, out, err),
+            Err(e) => return store_failure(inv, &e, err),
+        }
     };
-    let result = match inv.op {
-        Op::Read => read(inv, &store, out, err),
-        Op::ReadAll => read_all(inv, &store, out),
-        Op::List => list(inv, &store, out),
-        Op::Search => search(inv, &store, out),
-        _ => modify(inv, &mut store, privileged, err),
-    };
+    report(inv, writes, result, out, err)
+}
+
+fn run_op(
+    inv: &Invocation,
+    store: &mut Store,
+    privileged: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), Failure> {
+    match inv.op {
+        Op::Read => read(inv, store, out, err),
+        Op::ReadAll => read_all(inv, store, out),
+        Op::List => list(inv, store, out),
+        Op::Search => search(inv, store, out),
+        _ => modify(inv, store, privileged, err),
+    }
+}
+
+/// The exit code and messages for an operation's result.
+fn report(
+    inv: &Invocation,
+    writes: bool,
+    result: Result<(), Failure>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
     match result {
         Ok(()) => 0,
         Err(Failure::InvalidPath) => {

@@ -1,5 +1,5 @@
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let args = prefixfs::text_args(std::env::args_os());
     let stdin = std::io::stdin();
     let code = dseditgroup::run(
         &args,

@@ -73,6 +73,15 @@ fn main() {
         .prefix
         .clone()
         .unwrap_or_else(darling_host::default_prefix);
+    // Darling's DPREFIX, the receipt and the daemon plist carry the prefix
+    // as text: refuse a path that is not, before anything is done.
+    if prefix.to_str().is_none() {
+        eprintln!(
+            "nix-install: the prefix path is not valid UTF-8: {}",
+            prefix.to_string_lossy()
+        );
+        std::process::exit(2);
+    }
     let tools_dir = cli.tools_dir.clone().unwrap_or_else(|| {
         std::env::current_exe()
             .ok()

@@ -6,6 +6,8 @@ pub const USAGE: &str = "Usage: sandbox-exec [options] command [args]\n\
 Options:\n  -f profile-file     Read profile from file.\n  -n profile-name     Use pre-defined profile.\n  -p profile-string   Specify a profile on the command line.\n  -D key=value        Define a profile parameter.\n\
 Exactly one of -f, -n, -p must be specified.\n";
 
+use std::ffi::OsString;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Profile {
     File(String),
@@ -21,21 +23,24 @@ pub struct Invocation {
     pub mode: Option<String>,
     /// `-v`: say what is not enforced (darling-nix extension).
     pub verbose: bool,
-    pub command: Vec<String>,
+    /// The command and its arguments, as the bytes we were given.
+    pub command: Vec<OsString>,
 }
 
 /// A usage error: the message (possibly empty) to print before the usage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageError(pub String);
 
-pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
+/// Options and their values are read as text (bytes that are not UTF-8
+/// become U+FFFD); the command and its arguments are kept as given.
+pub fn parse(args: &[OsString]) -> Result<Invocation, UsageError> {
     let mut profiles = Vec::new();
     let mut params = Vec::new();
     let mut mode = None;
     let mut verbose = false;
     let mut i = 0;
     while i < args.len() {
-        let a = &args[i];
+        let a = args[i].to_string_lossy();
         if a == "--" {
             i += 1;
             break;
@@ -54,7 +59,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
                     } else {
                         i += 1;
                         match args.get(i) {
-                            Some(v) => v.clone(),
+                            Some(v) => v.to_string_lossy().into_owned(),
                             None => {
                                 return Err(UsageError(format!(
                                     "sandbox-exec: option requires an argument -- {c}\n"
@@ -100,7 +105,7 @@ mod tests {
     use super::*;
 
     fn p(a: &[&str]) -> Result<Invocation, UsageError> {
-        parse(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        parse(&a.iter().map(OsString::from).collect::<Vec<_>>())
     }
 
     #[test]

@@ -74,7 +74,7 @@ fn execve(path: &Path, argv: &[OsString]) -> io::Error {
 }
 
 /// execvp on the host: returns only on failure.
-pub fn execvp_host(argv: &[String]) -> io::Error {
+pub fn execvp_host(argv: &[OsString]) -> io::Error {
     let args = match cstrs(argv) {
         Ok(args) => args,
         Err(e) => return e,
@@ -151,7 +151,7 @@ impl Darling<'_> {
         interp_host: &Path,
         arg: Option<&str>,
         script_mac: &str,
-        rest: &[String],
+        rest: &[OsString],
     ) -> io::Error {
         let m = match self.mldr() {
             Ok(m) => m,
@@ -160,7 +160,7 @@ impl Darling<'_> {
         let mut args: Vec<OsString> = vec![m.as_os_str().to_owned(), interp_host.into()];
         args.extend(arg.map(OsString::from));
         args.push(script_mac.into());
-        args.extend(rest.iter().map(OsString::from));
+        args.extend(rest.iter().cloned());
         execve_env(m, &args, &self.env())
     }
 }
@@ -180,15 +180,17 @@ fn execve_env(path: &Path, argv: &[OsString], env: &[OsString]) -> io::Error {
 /// followed as Darling follows them (an absolute link names a path inside
 /// the prefix, not on the host); ELF files are exec'd directly, Mach-O
 /// programs and `#!` scripts as Darling's execve does.
-pub fn execvp_in_prefix(d: &Darling, argv: &[String]) -> io::Error {
-    let cmd = &argv[0];
+pub fn execvp_in_prefix(d: &Darling, argv: &[OsString]) -> io::Error {
+    // Mac paths are text to the prefix's resolver; a name that is not
+    // UTF-8 is looked up as its lossy text (and so, in practice, not found).
+    let cmd = argv[0].to_string_lossy().into_owned();
     let found = if cmd.contains('/') {
         // A relative path is taken from the working directory, which is a
         // host path already.
         let host = if cmd.starts_with('/') {
-            d.prefix.host_path_resolved(cmd)
+            d.prefix.host_path_resolved(&cmd)
         } else {
-            PathBuf::from(cmd)
+            PathBuf::from(&argv[0])
         };
         Some((cmd.clone(), host)).filter(|(_, h)| is_executable(h))
     } else {
@@ -214,8 +216,8 @@ fn run_file(
     d: &Darling,
     mac: &str,
     host: &Path,
-    rest: &[String],
-    argv0: String,
+    rest: &[OsString],
+    argv0: OsString,
     depth: u32,
 ) -> io::Error {
     let mut head = [0u8; 256];
@@ -223,8 +225,8 @@ fn run_file(
         Ok(n) => n,
         Err(e) => return e,
     };
-    let mut args: Vec<OsString> = vec![argv0.into()];
-    args.extend(rest.iter().map(OsString::from));
+    let mut args: Vec<OsString> = vec![argv0];
+    args.extend(rest.iter().cloned());
     match kind(&head[..n]) {
         Kind::Elf => execve(host, &args),
         Kind::MachO => d.exec_macho(host, &args),
@@ -239,16 +241,16 @@ fn run_file(
                 return d.exec_script(&ihost, arg.as_deref(), mac, rest);
             }
             // An ELF (or script) interpreter: as the kernel would.
-            let mut new_rest: Vec<String> = Vec::new();
-            new_rest.extend(arg);
-            new_rest.push(mac.to_string());
+            let mut new_rest: Vec<OsString> = Vec::new();
+            new_rest.extend(arg.map(OsString::from));
+            new_rest.push(mac.into());
             new_rest.extend(rest.iter().cloned());
             run_file(
                 d,
                 &interpreter,
                 &ihost,
                 &new_rest,
-                interpreter.clone(),
+                interpreter.clone().into(),
                 depth + 1,
             )
         }

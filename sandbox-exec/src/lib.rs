@@ -35,7 +35,7 @@ pub fn config_path(prefix: Option<&Prefix>) -> PathBuf {
 }
 
 /// Runs the tool; returns only on failure (the exit status).
-pub fn main(args: &[String]) -> i32 {
+pub fn main(args: &[std::ffi::OsString]) -> i32 {
     let inv = match cli::parse(args) {
         Ok(i) => i,
         Err(cli::UsageError(msg)) => {
@@ -142,7 +142,7 @@ pub fn main(args: &[String]) -> i32 {
     };
     say(&format!(
         "execvp() of '{}' failed: {}",
-        inv.command[0],
+        inv.command[0].to_string_lossy(),
         strerror(&err)
     ));
     EX_OSERR

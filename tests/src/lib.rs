@@ -3,6 +3,7 @@
 //! busybox as `/bin/sh`, so that account files can be checked by a real
 //! passwd/group reader running *inside* it (`chroot <prefix> id NAME`).
 
+pub mod argv;
 pub mod live;
 pub mod nix;
 pub mod roots;
@@ -108,6 +109,35 @@ impl Fixture {
     /// The account files and the sidecar, to compare states.
     pub fn snapshot(&self) -> Vec<String> {
         accounts_snapshot(self.root())
+    }
+
+    /// Every file and link under the prefix (path, contents or link
+    /// target), busybox aside: to show that a command changed nothing.
+    pub fn tree(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        fn walk(dir: &Path, root: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+            let mut entries: Vec<_> = fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            entries.sort();
+            for p in entries {
+                let rel = p.strip_prefix(root).unwrap().to_path_buf();
+                let meta = fs::symlink_metadata(&p).unwrap();
+                if meta.is_dir() {
+                    out.push((rel, Vec::new()));
+                    walk(&p, root, out);
+                } else if meta.file_type().is_symlink() {
+                    use std::os::unix::ffi::OsStrExt;
+                    let target = fs::read_link(&p).unwrap();
+                    out.push((rel, target.as_os_str().as_bytes().to_vec()));
+                } else if rel != Path::new("bin/busybox") {
+                    out.push((rel, fs::read(&p).unwrap()));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.root(), self.root(), &mut out);
+        out
     }
 
     /// A command with the prefix selected and a clean, predictable env.
