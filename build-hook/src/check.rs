@@ -98,6 +98,19 @@ pub fn run(cfg: Result<Config, ConfigError>) -> Vec<Finding> {
     for p in problems {
         out.push(f(Level::Error, "runner", p));
     }
+    if cfg.runner == RunnerKind::Darling {
+        out.push(match darling_host::procs::guard_program() {
+            Some(p) => f(Level::Ok, "guard", format!("{}", p.display())),
+            None => f(
+                Level::Warn,
+                "guard",
+                format!(
+                    "{} not found next to build-hook or on PATH: a build whose hook Nix kills keeps running inside Darling",
+                    darling_host::procs::GUARD_PROGRAM
+                ),
+            ),
+        });
+    }
     if cfg.runner == RunnerKind::Darling && cfg.job_server {
         let server = darling_host::JobServer {
             darling: cfg.darling.clone().into(),

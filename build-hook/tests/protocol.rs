@@ -262,4 +262,19 @@ fn check_reports_problems_and_speaks_json() {
         o.stdout
     );
     assert!(o.stdout.contains("/nonexistent/prefix"), "{}", o.stdout);
+    // The guard helper, found next to the hook (cargo builds the workspace's
+    // binaries into one directory) or reported missing.
+    let beside = hook().with_file_name("darling-nix-guard").is_file();
+    let want = if beside {
+        ["ok", "guard"]
+    } else {
+        ["warn", "guard"]
+    };
+    assert!(
+        o.stdout
+            .lines()
+            .any(|l| l.split_whitespace().take(2).eq(want)),
+        "{want:?}: {}",
+        o.stdout
+    );
 }

@@ -10,12 +10,12 @@
 
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
-use nix::unistd::{ForkResult, Pid};
+use nix::unistd::Pid;
 
 /// The host pid `darling` recorded for a prefix's darlingserver
 /// (`<prefix>/.init.pid`); it may be stale.
@@ -102,51 +102,58 @@ pub fn read_number(file: &Path) -> Option<i32> {
     fs::read_to_string(file).ok()?.trim().parse().ok()
 }
 
+/// The helper program that watches a job: `darling-nix-guard`, shipped with
+/// the host tools.
+pub const GUARD_PROGRAM: &str = "darling-nix-guard";
+
 /// A watcher process that kills a job inside the prefix if the process that
 /// started it dies before calling [`Guard::disarm`] (Nix kills a hook with
 /// SIGKILL, which no handler sees).
+///
+/// The watcher is a helper program ([`GUARD_PROGRAM`], running
+/// [`guard_main`]), not a fork: a fork of a multi-threaded caller may only
+/// call async-signal-safe functions, and the watcher reads files and
+/// allocates.
 pub struct Guard {
     arm: Option<OwnedFd>,
+    watcher: Option<std::process::Child>,
 }
 
 impl Guard {
-    /// Forks the watcher (twice, so that it is nobody's child to wait for).
-    /// It waits for the job's process group file and kills that group once
-    /// the caller has gone.
+    /// Starts the watcher in a process group of its own (Nix kills the
+    /// hook's whole group). It waits for the job's process group file and
+    /// kills that group once the caller has gone.
     pub fn spawn(prefix: &Path, pgrp_file: &Path) -> io::Result<Guard> {
+        use std::os::unix::process::CommandExt;
+        let program = guard_program().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{GUARD_PROGRAM} not found next to this program or on PATH"),
+            )
+        })?;
         let (rx, tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-        let (prefix, pgrp_file) = (prefix.to_path_buf(), pgrp_file.to_path_buf());
-        // SAFETY: the callers (the build hook) are single-threaded when they
-        // start a job, so the child owns every lock it can meet; it uses
-        // plain syscalls, /proc reads and malloc (which glibc makes safe in
-        // a forked child), never stdio, and leaves with _exit.
-        match unsafe { nix::unistd::fork() }? {
-            ForkResult::Parent { child } => {
-                drop(rx);
-                // The intermediate child exits at once.
-                let _ = nix::sys::wait::waitpid(child, None);
-                Ok(Guard { arm: Some(tx) })
-            }
-            ForkResult::Child => {
-                drop(tx);
-                // Leave the caller's process group (Nix kills the hook's
-                // whole group).
-                let _ = nix::unistd::setsid();
-                // SAFETY: as above; this process is single-threaded.
-                if let Ok(ForkResult::Child) = unsafe { nix::unistd::fork() } {
-                    watch(rx, &prefix, &pgrp_file);
-                }
-                // SAFETY: ends a forked child without running the parent's
-                // atexit handlers or flushing its buffers.
-                unsafe { libc::_exit(0) }
-            }
-        }
+        let watcher = std::process::Command::new(program)
+            .arg(prefix)
+            .arg(pgrp_file)
+            .stdin(std::process::Stdio::from(rx))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        Ok(Guard {
+            arm: Some(tx),
+            watcher: Some(watcher),
+        })
     }
 
-    /// The job ended normally: the watcher leaves without killing anything.
+    /// The job ended normally: the watcher leaves without killing anything
+    /// (and is reaped here).
     pub fn disarm(mut self) {
         if let Some(tx) = self.arm.take() {
             let _ = nix::unistd::write(&tx, b"d");
+        }
+        if let Some(mut w) = self.watcher.take() {
+            let _ = w.wait();
         }
     }
 }
@@ -154,27 +161,64 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         // Dropped without disarm (an error path): closing the pipe makes the
-        // watcher kill the job.
+        // watcher kill the job. It is not waited for (that can take seconds);
+        // our own exit hands it to init.
         drop(self.arm.take());
     }
 }
 
-/// The watcher's life: block until the pipe says "done" or closes.
-fn watch(rx: OwnedFd, prefix: &Path, pgrp_file: &Path) {
-    // Hold none of the caller's files (Nix waits for EOF on the hook's
-    // pipes).
-    let keep = rx.as_raw_fd() as u32;
-    // SAFETY: closes descriptors this child does not use; the only Rust
-    // object in the child that owns one (`rx`) is kept.
-    unsafe {
-        if keep > 0 {
-            libc::close_range(0, keep - 1, 0);
-        }
-        libc::close_range(keep + 1, u32::MAX, 0);
+/// `$DARLING_NIX_GUARD` when set, else [`GUARD_PROGRAM`] next to this
+/// program (or one directory up, as cargo lays out test binaries), else on
+/// PATH.
+pub fn guard_program() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("DARLING_NIX_GUARD").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
     }
+    let exe = std::env::current_exe().ok();
+    exe.iter()
+        .flat_map(|e| e.ancestors().skip(1).take(2))
+        .map(|d| d.join(GUARD_PROGRAM))
+        .find(|p| p.is_file())
+        .or_else(|| which::which(GUARD_PROGRAM).ok())
+}
+
+/// The watcher program: `darling-nix-guard PREFIX PGRP_FILE`, its stdin the
+/// arm pipe. Returns its exit status (0; 64 for a wrong command line).
+pub fn guard_main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    let args: Vec<_> = args.into_iter().collect();
+    let [prefix, pgrp_file] = args.as_slice() else {
+        eprintln!("usage: {GUARD_PROGRAM} PREFIX PGRP_FILE (started by darling-nix's tools, the arm pipe on stdin)");
+        return 64;
+    };
+    // Hold none of the caller's files but the pipe (Nix waits for EOF on
+    // the hook's pipes).
+    close_inherited();
+    watch(Path::new(prefix), Path::new(pgrp_file));
+    0
+}
+
+/// Closes every descriptor above stderr that this process inherited.
+fn close_inherited() {
+    let fds: Vec<i32> = fs::read_dir("/proc/self/fd")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // The directory handle itself is already closed: EBADF is fine.
+        let _ = nix::unistd::close(fd);
+    }
+}
+
+/// The watcher's life: block until stdin (the arm pipe) says "done" or
+/// closes; unless done, kill the job's group once it is known.
+fn watch(prefix: &Path, pgrp_file: &Path) {
     let mut b = [0u8; 1];
+    let stdin = io::stdin();
     let done = loop {
-        match nix::unistd::read(&rx, &mut b) {
+        match nix::unistd::read(&stdin, &mut b) {
             Ok(1) => break b[0] == b'd',
             Ok(_) => break false,
             Err(nix::errno::Errno::EINTR) => continue,
