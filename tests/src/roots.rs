@@ -16,17 +16,49 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Every Nix the suite runs against: (name, Debian suite making the root;
-/// None for the host's own nix-bin).
-pub const VERSIONS: &[(&str, Option<&str>)] = &[
+/// Every Nix the suite runs against: (name, the Debian suite and the exact
+/// `nix-bin` version a root is made with; None for the host's own nix-bin).
+/// Pinned: a suite that moves on (sid does) makes the root build fail with
+/// a message naming this table, rather than the tests silently running
+/// another Nix.
+pub const VERSIONS: &[(&str, Option<Pin>)] = &[
     ("2.8", None),
-    ("2.26", Some("trixie")),
-    ("2.34", Some("sid")),
+    (
+        "2.26",
+        Some(Pin {
+            suite: "trixie",
+            nix_bin: "2.26.3+dfsg-1",
+        }),
+    ),
+    (
+        "2.34",
+        Some(Pin {
+            suite: "sid",
+            nix_bin: "2.34.8+dfsg-1+b1",
+        }),
+    ),
 ];
 
-/// What a root holds besides a minimal Debian: Nix, a static shell for the
-/// chroot runner, and an ssh client for Nix's `ssh-ng://` builders.
-pub const PACKAGES: &str = "nix-bin,busybox-static,openssh-client";
+/// Where a root's Nix comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pin {
+    /// The Debian suite mmdebstrap makes the root from.
+    pub suite: &'static str,
+    /// The `nix-bin` package version installed in it.
+    pub nix_bin: &'static str,
+}
+
+impl Pin {
+    /// The upstream Nix version the package carries ("2.26.3").
+    pub fn nix_version(&self) -> &'static str {
+        self.nix_bin.split('+').next().unwrap_or(self.nix_bin)
+    }
+}
+
+/// What a root holds besides a minimal Debian and its pinned `nix-bin`: a
+/// static shell for the chroot runner, and an ssh client for Nix's
+/// `ssh-ng://` builders.
+pub const PACKAGES: &str = "busybox-static,openssh-client";
 
 /// Whether `DARLING_NIX_ROOTS=require` is set (CI): a missing root fails.
 pub fn required() -> bool {
@@ -63,11 +95,11 @@ pub struct NixEnv {
 impl NixEnv {
     /// The Nix called `name`, or None after one skip line naming `test`.
     pub fn get(name: &str, test: &str) -> Option<NixEnv> {
-        let &(name, suite) = VERSIONS
+        let &(name, pin) = VERSIONS
             .iter()
             .find(|(n, _)| *n == name)
             .unwrap_or_else(|| panic!("unknown Nix version {name}"));
-        let env = match suite {
+        let env = match pin {
             None => {
                 crate::nix::require_nix();
                 Ok(NixEnv {
@@ -76,7 +108,7 @@ impl NixEnv {
                     root: None,
                 })
             }
-            Some(suite) => ensure_root(suite).map(|root| NixEnv {
+            Some(pin) => ensure_root(pin).map(|root| NixEnv {
                 name,
                 version: (0, 0),
                 root: Some(root),
@@ -92,6 +124,15 @@ impl NixEnv {
                 env.version = parse_version(&text).unwrap_or_else(|| {
                     panic!("Nix {name}: nix-store --version said {text:?} ({o:?})")
                 });
+                if let Some(pin) = pin {
+                    let said = text.split_whitespace().last().unwrap_or_default();
+                    assert_eq!(
+                        said,
+                        pin.nix_version(),
+                        "the Nix {name} root runs another Nix than its pin (remove {} to rebuild it)",
+                        roots_dir().join(pin.suite).display()
+                    );
+                }
                 Some(env)
             }
             Err(why) => {
@@ -228,16 +269,19 @@ pub(crate) fn private_mount_namespace() -> nix::Result<()> {
     )
 }
 
-/// The root for `suite`, built now if it is missing and mmdebstrap is
-/// installed.
-fn ensure_root(suite: &str) -> Result<PathBuf, String> {
+/// The root for `pin`, built now if it is missing (or was made for another
+/// pin) and mmdebstrap is installed.
+fn ensure_root(pin: Pin) -> Result<PathBuf, String> {
+    let suite = pin.suite;
     if !crate::is_root() {
         return Err("the tests are not running as root".into());
     }
     let dir = roots_dir();
     let root = dir.join(suite);
     let marker = root.join(".darling-nix-root");
-    let want = format!("{suite} {PACKAGES}\n");
+    // The cache key: a root made for another suite, package set or Nix is
+    // made again.
+    let want = format!("{suite} {PACKAGES} nix-bin={}\n", pin.nix_bin);
     let current = || fs::read_to_string(&marker).ok().as_deref() == Some(want.as_str());
     let conf = root.join(CONF_DIR.trim_start_matches('/')).join("nix.conf");
     let db = root.join("nix/var/nix/db/db.sqlite");
@@ -252,7 +296,7 @@ fn ensure_root(suite: &str) -> Result<PathBuf, String> {
         .map_err(|e| format!("lock in {}: {e}", dir.display()))?;
     lock.lock().map_err(|e| format!("locking: {e}"))?;
     if !current() {
-        build_root(suite, &dir, &root, &want)?;
+        build_root(pin, &dir, &root, &want)?;
     }
     if fs::read_to_string(&conf).ok().as_deref() != Some(CONF) {
         fs::create_dir_all(conf.parent().unwrap())
@@ -301,7 +345,8 @@ fn write_replace(path: &Path, text: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn build_root(suite: &str, dir: &Path, root: &Path, marker: &str) -> Result<(), String> {
+fn build_root(pin: Pin, dir: &Path, root: &Path, marker: &str) -> Result<(), String> {
+    let suite = pin.suite;
     let mm = which::which("mmdebstrap").map_err(|_| {
         format!(
             "no root at {} and mmdebstrap is not installed (`bash .ci/run` installs it)",
@@ -318,7 +363,7 @@ fn build_root(suite: &str, dir: &Path, root: &Path, marker: &str) -> Result<(), 
     eprintln!("building the Nix root {} with mmdebstrap", root.display());
     let mut c = Command::new(mm);
     c.arg("--variant=minbase")
-        .arg(format!("--include={PACKAGES}"));
+        .arg(format!("--include={PACKAGES},nix-bin={}", pin.nix_bin));
     // sid's Release file on the mirror is often past its Valid-Until date.
     c.arg("--aptopt=Acquire::Check-Valid-Until \"false\"");
     c.arg(suite).arg(&tmp);
@@ -329,10 +374,21 @@ fn build_root(suite: &str, dir: &Path, root: &Path, marker: &str) -> Result<(), 
         .status()
         .map_err(|e| format!("running mmdebstrap: {e}"))?;
     if !st.success() {
-        return Err(format!(
-            "mmdebstrap {suite} failed ({st}); see {}",
-            log_path.display()
-        ));
+        let log = fs::read_to_string(&log_path).unwrap_or_default();
+        // apt's words when the pinned version is gone from the suite.
+        let moved = log.contains(&format!("'{}' for 'nix-bin' was not found", pin.nix_bin));
+        return Err(if moved {
+            format!(
+                "Debian {suite} no longer has nix-bin {} (the pin in VERSIONS, tests/src/roots.rs); see {}",
+                pin.nix_bin,
+                log_path.display()
+            )
+        } else {
+            format!(
+                "mmdebstrap {suite} failed ({st}); see {}",
+                log_path.display()
+            )
+        });
     }
     fs::write(tmp.join(".darling-nix-root"), marker)
         .map_err(|e| format!("marking {}: {e}", tmp.display()))?;
