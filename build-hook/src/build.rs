@@ -15,6 +15,7 @@ use crate::base32;
 use crate::config::Config;
 use crate::drv::{self, Derivation};
 use crate::env::{self, EnvParams};
+use crate::flood::RepeatFilter;
 use crate::log::Log;
 use crate::nar;
 use crate::protocol::{BuildInputs, Settings};
@@ -55,6 +56,9 @@ pub fn install_sigterm_handler() {
 pub struct Limits {
     pub max_silent: Option<Duration>,
     pub timeout: Option<Duration>,
+    /// Nix's `max-build-log-size`: bytes the builder may write (counted before
+    /// repeated lines are collapsed, as Nix would count them).
+    pub max_log: Option<u64>,
 }
 
 impl Limits {
@@ -63,6 +67,10 @@ impl Limits {
         Limits {
             max_silent: secs("max-silent-time"),
             timeout: secs("timeout"),
+            max_log: s
+                .get_u64("max-build-log-size")
+                .or_else(|| s.get_u64("build-max-log-size"))
+                .filter(|n| *n > 0),
         }
     }
 }
@@ -72,6 +80,8 @@ pub enum Supervised {
     Ended(Ended),
     Silent(Duration),
     Timeout(Duration),
+    /// Killed after writing more than this many bytes of log.
+    LogLimit(u64),
     Terminated,
 }
 
@@ -82,6 +92,7 @@ pub fn supervise(run: &mut Running, log: &mut dyn Write, limits: Limits) -> io::
     let mut last = start;
     let mut buf = vec![0u8; 64 * 1024];
     let mut eof = false;
+    let mut written: u64 = 0;
     loop {
         if TERMINATED.load(Ordering::SeqCst) {
             run.kill();
@@ -121,6 +132,11 @@ pub fn supervise(run: &mut Running, log: &mut dyn Write, limits: Limits) -> io::
                 Some(0) => eof = true,
                 Some(n) => {
                     last = Instant::now();
+                    written += n as u64;
+                    if let Some(max) = limits.max_log.filter(|m| written > *m) {
+                        run.kill();
+                        return Ok(Supervised::LogLimit(max));
+                    }
                     // A closed log pipe must not stop the build.
                     let _ = log.write_all(&buf[..n]);
                 }
@@ -290,7 +306,10 @@ impl DirectBuild<'_> {
             )
         })?;
         let limits = Limits::from_settings(self.settings);
-        let outcome = supervise(&mut running, build_log, limits).map_err(|e| {
+        let mut filtered = RepeatFilter::new(build_log);
+        let outcome = supervise(&mut running, &mut filtered, limits);
+        let _ = filtered.finish();
+        let outcome = outcome.map_err(|e| {
             fail(
                 EXIT_HOOK_ERROR,
                 format!("{name}: watching the builder: {e}"),
@@ -319,6 +338,12 @@ impl DirectBuild<'_> {
                 return Err(fail(
                     EXIT_TIMED_OUT,
                     format!("{name} timed out after {} seconds", t.as_secs()),
+                ))
+            }
+            Supervised::LogLimit(max) => {
+                return Err(fail(
+                    EXIT_HOOK_ERROR,
+                    format!("{name} killed after writing more than {max} bytes of log output"),
                 ))
             }
             Supervised::Terminated => {

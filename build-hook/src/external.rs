@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::build::{self, supervise, Limits, Supervised};
 use crate::config::Config;
+use crate::flood::RepeatFilter;
 use crate::runner::{self, BuildDir, Ended, Job};
 
 /// `build.json`, version 1 (fields Nix adds later are ignored).
@@ -100,18 +101,23 @@ pub fn run(cfg: &Config, build_json: &Path) -> anyhow::Result<i32> {
     // Without it Nix 2.34 fails with "unexpected EOF reading a line".
     out.write_all(b"\x02\n")?;
     out.flush()?;
-    Ok(
-        match supervise(&mut running, &mut out, Limits::default())? {
-            Supervised::Ended(Ended::Exited(c)) => c,
-            Supervised::Ended(Ended::Signaled(s)) => 128 + s,
-            Supervised::Ended(Ended::Unknown(why)) => {
-                eprintln!("build-hook: {why}");
-                1
-            }
-            Supervised::Terminated => 143,
-            Supervised::Silent(_) | Supervised::Timeout(_) => unreachable!("no limits set"),
-        },
-    )
+    // Nix enforces its own limits on what we write; repeated lines are
+    // collapsed before it sees them.
+    let mut filtered = RepeatFilter::new(out);
+    let outcome = supervise(&mut running, &mut filtered, Limits::default());
+    let _ = filtered.finish();
+    Ok(match outcome? {
+        Supervised::Ended(Ended::Exited(c)) => c,
+        Supervised::Ended(Ended::Signaled(s)) => 128 + s,
+        Supervised::Ended(Ended::Unknown(why)) => {
+            eprintln!("build-hook: {why}");
+            1
+        }
+        Supervised::Terminated => 143,
+        Supervised::Silent(_) | Supervised::Timeout(_) | Supervised::LogLimit(_) => {
+            unreachable!("no limits set")
+        }
+    })
 }
 
 #[cfg(test)]

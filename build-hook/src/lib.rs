@@ -17,6 +17,7 @@ pub mod decide;
 pub mod drv;
 pub mod env;
 pub mod external;
+pub mod flood;
 pub mod forward;
 pub mod hook;
 pub mod log;

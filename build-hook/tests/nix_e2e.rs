@@ -382,7 +382,60 @@ fn forwarded_hook_that_accepts_gets_a_transparent_relay(s: &NixStore) {
     );
 }
 
+/// Darling's `Unimplemented syscall (N)` from a call retried in a loop: the
+/// first copies reach Nix, the rest one count; the builder's exit decides.
+fn a_repeated_line_is_collapsed_and_the_builder_decides(s: &NixStore) {
+    let cfg = s.hook_config("h", "");
+    let drv = s.instantiate(&expr(
+        r#"mk "flood" "echo start; i=0; while [ $i -lt 20000 ]; do echo 'Unimplemented syscall (544)' >&2; i=$((i+1)); done; echo done; echo ok > $out""#,
+    ));
+    let o = s.realise(&drv, &hook(), &cfg, &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let log = s.nix_store(&["-l", &drv[0]]);
+    assert_eq!(log.code, 0, "{}", log.stderr);
+    let lines: Vec<&str> = log.stdout.lines().collect();
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| **l == "Unimplemented syscall (544)")
+            .count(),
+        5,
+        "{}",
+        log.stdout
+    );
+    assert!(
+        lines.contains(&"... repeated 19995 times"),
+        "{}",
+        log.stdout
+    );
+    assert!(lines.contains(&"done"), "{}", log.stdout);
+    assert!(s.is_valid(o.stdout.trim()));
+}
+
+/// A builder that repeats one line forever still ends: Nix's max-build-log-size
+/// counts what the builder wrote, not what reached Nix.
+fn max_log_size_counts_what_the_builder_wrote(s: &NixStore) {
+    let cfg = s.hook_config("h", "");
+    let drv = s.instantiate(&expr(
+        r#"mk "endless" "while true; do echo 'Unimplemented syscall (544)'; done""#,
+    ));
+    let out = s.outputs(&drv[0]).remove(0);
+    let t = Instant::now();
+    let o = s.realise(&drv, &hook(), &cfg, &[("max-build-log-size", "100000")]);
+    assert!(t.elapsed() < Duration::from_secs(60), "not stopped in time");
+    assert_ne!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("killed after writing more than 100000 bytes of log output"),
+        "{}",
+        o.stderr
+    );
+    assert!(!s.is_valid(&out) && !s.real(&out).exists());
+}
+
 each_nix!(
+    a_repeated_line_is_collapsed_and_the_builder_decides,
+    max_log_size_counts_what_the_builder_wrote,
     simple_build_streams_its_log_and_registers_the_output,
     references_to_inputs_and_self_are_registered,
     multi_output_derivation,
