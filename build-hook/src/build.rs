@@ -161,12 +161,16 @@ pub struct DirectBuild<'a> {
 pub struct Failure {
     pub code: i32,
     pub message: String,
+    /// Killed past `max-build-log-size` (a status of its own in Nix's
+    /// build results, though not among a hook's exit statuses).
+    pub log_limit: bool,
 }
 
 fn fail(code: i32, message: impl Into<String>) -> Failure {
     Failure {
         code,
         message: message.into(),
+        log_limit: false,
     }
 }
 
@@ -198,14 +202,96 @@ impl DirectBuild<'_> {
             )
         })?;
         self.check_outputs(&drv)?;
-        let outputs: Vec<(String, PathBuf)> = drv
+        let built = BuildSpec {
+            cfg: self.cfg,
+            runner: self.runner,
+            drv_path: self.drv_path,
+            drv: &drv,
+            loc: &loc,
+            inputs: &self.inputs.inputs,
+            limits: Limits::from_settings(self.settings),
+            cores: self.settings.get("cores").unwrap_or_else(|| "1".into()),
+            keep_failed: self.settings.get_bool("keep-failed").unwrap_or(false),
+            log: Some(&self.log),
+        }
+        .build(build_log)?;
+        let nix_store = store::find_nix_store(self.cfg.nix_store.as_deref());
+        let registered = store::register(
+            &nix_store,
+            &loc,
+            self.cfg.register,
+            &built,
+            self.drv_path,
+            &self.cfg.state_dir,
+        );
+        registered.map_err(|e| {
+            for o in &drv.outputs {
+                let _ = nar::remove_tree(&loc.real(&o.path));
+            }
+            fail(
+                EXIT_HOOK_ERROR,
+                format!("registering the outputs of '{}': {e}", self.drv_path),
+            )
+        })
+    }
+
+    fn check_outputs(&self, drv: &Derivation) -> Result<(), Failure> {
+        if let Some(o) = drv.outputs.iter().find(|o| o.path.is_empty()) {
+            return Err(fail(EXIT_HOOK_ERROR, format!(
+                "output '{}' of '{}' has no path yet (content-addressed); direct mode cannot build it",
+                o.name, self.drv_path
+            )));
+        }
+        let all: BTreeSet<&str> = drv.outputs.iter().map(|o| o.name.as_str()).collect();
+        let wanted: BTreeSet<&str> = self
+            .inputs
+            .wanted_outputs
+            .iter()
+            .map(String::as_str)
+            .collect();
+        if wanted != all {
+            return Err(fail(EXIT_HOOK_ERROR, format!(
+                "only some outputs of '{}' are missing ({}); direct mode rebuilds all outputs and would overwrite valid ones. Delete the valid outputs, or build this derivation elsewhere",
+                self.drv_path,
+                wanted.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// One derivation to run and check, whoever registers the result: the
+/// hook (direct mode) or Nix itself (`--serve`).
+pub struct BuildSpec<'a> {
+    pub cfg: &'a Config,
+    pub runner: &'a dyn Runner,
+    pub drv_path: &'a str,
+    pub drv: &'a Derivation,
+    pub loc: &'a StoreLoc,
+    /// The paths the outputs may refer to besides themselves (the input
+    /// closure).
+    pub inputs: &'a [String],
+    pub limits: Limits,
+    pub cores: String,
+    pub keep_failed: bool,
+    /// Where notes go (`@nix` messages); None: into the build log.
+    pub log: Option<&'a Log>,
+}
+
+impl BuildSpec<'_> {
+    /// Runs the builder. Each output comes back canonicalised, hashed and
+    /// scanned for references, at its real path in the store; on failure
+    /// no output is left there.
+    pub fn build(&self, build_log: &mut dyn Write) -> Result<Vec<Built>, Failure> {
+        let outputs: Vec<PathBuf> = self
+            .drv
             .outputs
             .iter()
-            .map(|o| (o.path.clone(), loc.real(&o.path)))
+            .map(|o| self.loc.real(&o.path))
             .collect();
         // Nix removed stale invalid copies already; make sure of it, since
         // a leftover would be mistaken for the builder's result.
-        for (_, real) in &outputs {
+        for real in &outputs {
             nar::remove_tree(real).map_err(|e| {
                 fail(
                     EXIT_HOOK_ERROR,
@@ -233,68 +319,41 @@ impl DirectBuild<'_> {
             host: host_dir,
             inside,
         };
-        let keep = self.settings.get_bool("keep-failed").unwrap_or(false);
 
-        let result = self.build_in(&drv, &dir, &loc, build_log);
+        let result = self
+            .build_in(&dir, build_log)
+            .and_then(|()| self.outputs_info());
         if result.is_err() {
-            for (_, real) in &outputs {
+            for real in &outputs {
                 let _ = nar::remove_tree(real);
             }
         }
-        if result.is_err() && keep {
-            self.log.error(&format!(
-                "note: keeping build directory '{}'",
-                dir.host.display()
-            ));
+        if result.is_err() && self.keep_failed {
+            let note = format!("note: keeping build directory '{}'", dir.host.display());
+            match self.log {
+                Some(l) => l.error(&note),
+                None => {
+                    let _ = writeln!(build_log, "{note}");
+                }
+            }
         } else {
             let _ = nar::remove_tree(&dir.host);
         }
         result
     }
 
-    fn check_outputs(&self, drv: &Derivation) -> Result<(), Failure> {
-        if let Some(o) = drv.outputs.iter().find(|o| o.path.is_empty()) {
-            return Err(fail(EXIT_HOOK_ERROR, format!(
-                "output '{}' of '{}' has no path yet (content-addressed); direct mode cannot build it",
-                o.name, self.drv_path
-            )));
-        }
-        let all: BTreeSet<&str> = drv.outputs.iter().map(|o| o.name.as_str()).collect();
-        let wanted: BTreeSet<&str> = self
-            .inputs
-            .wanted_outputs
-            .iter()
-            .map(String::as_str)
-            .collect();
-        if wanted != all {
-            return Err(fail(EXIT_HOOK_ERROR, format!(
-                "only some outputs of '{}' are missing ({}); direct mode rebuilds all outputs and would overwrite valid ones. Delete the valid outputs, or build this derivation elsewhere",
-                self.drv_path,
-                wanted.into_iter().collect::<Vec<_>>().join(", ")
-            )));
-        }
-        Ok(())
-    }
-
-    fn build_in(
-        &self,
-        drv: &Derivation,
-        dir: &BuildDir,
-        loc: &StoreLoc,
-        build_log: &mut dyn Write,
-    ) -> Result<(), Failure> {
-        let cores = self.settings.get("cores").unwrap_or_else(|| "1".into());
+    fn build_in(&self, dir: &BuildDir, build_log: &mut dyn Write) -> Result<(), Failure> {
         let host_env = |k: &str| std::env::var(k).ok();
         let params = EnvParams {
-            store_dir: &loc.store_dir,
-            cores: &cores,
+            store_dir: &self.loc.store_dir,
+            cores: &self.cores,
             host_env: &host_env,
         };
-        let env = env::prepare(drv, dir, &params)
+        let env = env::prepare(self.drv, dir, &params)
             .map_err(|e| fail(EXIT_HOOK_ERROR, format!("preparing the environment: {e}")))?;
         let job = Job {
-            builder: drv.builder.clone(),
-            args: drv.args.clone(),
+            builder: self.drv.builder.clone(),
+            args: self.drv.args.clone(),
             env,
             dir: dir.clone(),
         };
@@ -305,9 +364,8 @@ impl DirectBuild<'_> {
                 format!("{name}: {}: {e}", self.runner.describe()),
             )
         })?;
-        let limits = Limits::from_settings(self.settings);
         let mut filtered = RepeatFilter::new(build_log);
-        let outcome = supervise(&mut running, &mut filtered, limits);
+        let outcome = supervise(&mut running, &mut filtered, self.limits);
         let _ = filtered.finish();
         let outcome = outcome.map_err(|e| {
             fail(
@@ -316,49 +374,42 @@ impl DirectBuild<'_> {
             )
         })?;
         match outcome {
-            Supervised::Ended(e) if e.success() => {}
-            Supervised::Ended(e) => {
-                return Err(fail(
-                    EXIT_BUILD_FAILED,
-                    format!(
-                        "builder for '{}' failed with {} (in {})",
-                        self.drv_path,
-                        e.describe(),
-                        self.cfg.label
-                    ),
-                ))
-            }
-            Supervised::Silent(t) => {
-                return Err(fail(
-                    EXIT_TIMED_OUT,
-                    format!("{name} timed out after {} seconds of silence", t.as_secs()),
-                ))
-            }
-            Supervised::Timeout(t) => {
-                return Err(fail(
-                    EXIT_TIMED_OUT,
-                    format!("{name} timed out after {} seconds", t.as_secs()),
-                ))
-            }
-            Supervised::LogLimit(max) => {
-                return Err(fail(
+            Supervised::Ended(e) if e.success() => Ok(()),
+            Supervised::Ended(e) => Err(fail(
+                EXIT_BUILD_FAILED,
+                format!(
+                    "builder for '{}' failed with {} (in {})",
+                    self.drv_path,
+                    e.describe(),
+                    self.cfg.label
+                ),
+            )),
+            Supervised::Silent(t) => Err(fail(
+                EXIT_TIMED_OUT,
+                format!("{name} timed out after {} seconds of silence", t.as_secs()),
+            )),
+            Supervised::Timeout(t) => Err(fail(
+                EXIT_TIMED_OUT,
+                format!("{name} timed out after {} seconds", t.as_secs()),
+            )),
+            Supervised::LogLimit(max) => Err(Failure {
+                log_limit: true,
+                ..fail(
                     EXIT_HOOK_ERROR,
                     format!("{name} killed after writing more than {max} bytes of log output"),
-                ))
-            }
-            Supervised::Terminated => {
-                return Err(fail(EXIT_HOOK_ERROR, format!("{name} was interrupted")))
-            }
+                )
+            }),
+            Supervised::Terminated => Err(fail(EXIT_HOOK_ERROR, format!("{name} was interrupted"))),
         }
-        self.register(drv, loc)
     }
 
-    fn register(&self, drv: &Derivation, loc: &StoreLoc) -> Result<(), Failure> {
-        let mut candidates: Vec<&str> = self.inputs.inputs.iter().map(String::as_str).collect();
-        candidates.extend(drv.outputs.iter().map(|o| o.path.as_str()));
+    /// Canonicalises, hashes and scans every output.
+    fn outputs_info(&self) -> Result<Vec<Built>, Failure> {
+        let mut candidates: Vec<&str> = self.inputs.iter().map(String::as_str).collect();
+        candidates.extend(self.drv.outputs.iter().map(|o| o.path.as_str()));
         let mut built = Vec::new();
-        for o in &drv.outputs {
-            let real = loc.real(&o.path);
+        for o in &self.drv.outputs {
+            let real = self.loc.real(&o.path);
             if fs::symlink_metadata(&real).is_err() {
                 return Err(fail(
                     EXIT_BUILD_FAILED,
@@ -384,21 +435,7 @@ impl DirectBuild<'_> {
                 info,
             });
         }
-        let nix_store = store::find_nix_store(self.cfg.nix_store.as_deref());
-        store::register(
-            &nix_store,
-            loc,
-            self.cfg.register,
-            &built,
-            self.drv_path,
-            &self.cfg.state_dir,
-        )
-        .map_err(|e| {
-            fail(
-                EXIT_HOOK_ERROR,
-                format!("registering the outputs of '{}': {e}", self.drv_path),
-            )
-        })
+        Ok(built)
     }
 }
 

@@ -175,31 +175,105 @@ pub fn run(cfg: Result<Config, ConfigError>) -> Vec<Finding> {
         ));
     }
 
-    match nix_conf_hook() {
-        Some((path, v)) => {
-            let me = std::env::current_exe().ok();
-            let named = v.split_whitespace().next().map(std::path::PathBuf::from);
-            let same = match (&me, &named) {
-                (Some(a), Some(b)) => std::fs::canonicalize(b).ok().as_ref() == Some(a),
-                _ => false,
-            };
-            out.push(if same {
-                f(Level::Ok, "nix.conf", format!("{path}: build-hook = {v}"))
-            } else {
-                f(
-                    Level::Warn,
-                    "nix.conf",
-                    format!("{path}: build-hook = {v}, which is not this program"),
-                )
-            });
+    out.push(nix_route(&ns));
+    out
+}
+
+/// Whether `named` (a path from a Nix setting) is this program.
+fn is_me(named: &str) -> bool {
+    let me = std::env::current_exe().ok();
+    let named = std::path::Path::new(named);
+    me.is_some() && std::fs::canonicalize(named).ok() == me
+}
+
+/// The program named by a `builders` value's `remote-program=` parameters
+/// (percent-decoded, first word).
+fn remote_programs(builders: &str) -> Vec<String> {
+    builders
+        .split(['\n', ';'])
+        .filter_map(|entry| entry.split_whitespace().next())
+        .filter_map(|uri| uri.split_once('?').map(|(_, q)| q))
+        .flat_map(|q| q.split('&'))
+        .filter_map(|kv| kv.strip_prefix("remote-program="))
+        .map(|v| {
+            crate::store::percent_decode(v)
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+/// The settings the Nix next to `nix_store` ends up with (nix.conf,
+/// NIX_CONFIG and its own defaults), as `nix config show` prints them.
+fn effective_settings(nix_store: &Path) -> Option<std::collections::BTreeMap<String, String>> {
+    let nix = nix_store.with_file_name("nix");
+    let nix = if nix.exists() { nix } else { "nix".into() };
+    for args in [&["config", "show"][..], &["show-config"][..]] {
+        let out = std::process::Command::new(&nix)
+            .args(["--extra-experimental-features", "nix-command"])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        if out.status.success() {
+            let text = String::from_utf8_lossy(&out.stdout);
+            return Some(
+                text.lines()
+                    .filter_map(|l| l.split_once(" = "))
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .collect(),
+            );
         }
-        None => out.push(f(
+    }
+    None
+}
+
+/// How darwin builds reach this program, asked of the Nix at hand: its
+/// effective `builders` and `build-hook`, against what nix.conf says.
+fn nix_route(nix_store: &Path) -> Finding {
+    let conf = nix_conf_hook();
+    let Some(eff) = effective_settings(nix_store) else {
+        return match conf {
+            Some((path, v)) if v.split_whitespace().next().is_some_and(is_me) => f(
+                Level::Warn,
+                "nix.conf",
+                format!("{path}: build-hook = {v}; could not ask Nix whether it honours it (Nix 2.25 to 2.33 do not: use `build-hook --nix-conf`)"),
+            ),
+            _ => f(
+                Level::Warn,
+                "nix.conf",
+                "could not ask Nix for its settings; `build-hook --nix-conf` prints the lines for nix.conf",
+            ),
+        };
+    };
+    let builders = eff.get("builders").cloned().unwrap_or_default();
+    let hook = eff.get("build-hook").cloned().unwrap_or_default();
+    if remote_programs(&builders).iter().any(|p| is_me(p)) {
+        return f(
+            Level::Ok,
+            "nix.conf",
+            "Nix's `builders` runs this program (ssh://localhost, --serve): darwin builds come here",
+        );
+    }
+    if hook.split_whitespace().next().is_some_and(is_me) {
+        return f(Level::Ok, "nix.conf", format!("Nix's build-hook = {hook}"));
+    }
+    match conf {
+        Some((path, v)) if v.split_whitespace().next().is_some_and(is_me) => f(
+            Level::Error,
+            "nix.conf",
+            format!(
+                "{path} says build-hook = {v}, but Nix uses build-hook = {hook}: Nix 2.25 to 2.33 replace a build-hook from nix.conf with their own at start-up. Put the lines `build-hook --nix-conf` prints into {path} instead, and restart nix-daemon"
+            ),
+        ),
+        _ => f(
             Level::Warn,
             "nix.conf",
-            "no `build-hook` line in nix.conf; Nix will use its own build-remote",
-        )),
+            "neither Nix's `builders` nor its `build-hook` runs this program: add the lines `build-hook --nix-conf` prints to nix.conf (and restart nix-daemon)",
+        ),
     }
-    out
 }
 
 pub fn render(findings: &[Finding]) -> String {

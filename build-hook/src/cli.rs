@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Parser;
 
 use crate::config::Config;
-use crate::{check, external, hook, protocol};
+use crate::{check, external, hook, protocol, serve};
 
 const AFTER: &str = "\
 Set `build-hook = /path/to/build-hook` in nix.conf; Nix then runs it with its
@@ -42,6 +42,28 @@ pub struct Cli {
     #[arg(long, value_name = "BUILD_JSON")]
     pub external_builder: Option<PathBuf>,
 
+    /// Speak Nix's `ssh://` store protocol on stdin/stdout, as Nix runs the
+    /// `remote-program` of `builders = ssh://localhost?remote-program=...`.
+    #[arg(long, conflicts_with_all = ["check", "external_builder"])]
+    pub serve: bool,
+
+    /// With --serve (what Nix passes): accepted for compatibility.
+    #[arg(long, requires = "serve")]
+    pub write: bool,
+
+    /// Print the nix.conf lines that send darwin builds here (writes nothing).
+    #[arg(long, conflicts_with_all = ["check", "external_builder", "serve"])]
+    pub nix_conf: bool,
+
+    /// With --nix-conf: the Nix to write them for (its nix-store; default: on PATH).
+    #[arg(long, value_name = "PATH", requires = "nix_conf")]
+    pub nix: Option<PathBuf>,
+
+    /// With --serve, the store to build for (Nix passes `remote-store`); with
+    /// --nix-conf, a store other than the default one (a chroot store).
+    #[arg(long, value_name = "STORE")]
+    pub store: Option<String>,
+
     /// Verbosity passed by Nix (0-7); its presence means "speak the hook protocol".
     #[arg(value_name = "VERBOSITY")]
     pub verbosity: Option<String>,
@@ -64,6 +86,67 @@ fn load(cli: &Cli) -> Result<Config, crate::config::ConfigError> {
     Ok(c)
 }
 
+/// `--nix-conf`: the lines, for the Nix found (exit 0), or why not (1).
+fn print_nix_conf(cli: &Cli) -> i32 {
+    let cfg = match load(cli).and_then(|c| c.validate().map(|_| c)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("build-hook: {e}");
+            return 1;
+        }
+    };
+    let program = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("build-hook: finding this program: {e}");
+            return 1;
+        }
+    };
+    // The configuration Nix's run of this program must read, when it is
+    // not the default file.
+    let config = cli
+        .config
+        .clone()
+        .or_else(|| std::env::var_os(crate::config::CONFIG_ENV).map(PathBuf::from))
+        .map(|p| std::path::absolute(&p).unwrap_or(p));
+    let nix_store = cli.nix.clone().or_else(|| which::which("nix-store").ok());
+    let version = nix_store
+        .as_ref()
+        .and_then(|p| crate::store::nix_version(p).ok().map(|v| (p.clone(), v)));
+    if let Some((p, v)) = &version {
+        if v.lix && (v.major, v.minor) >= (2, 94) {
+            eprintln!(
+                "build-hook: {} is Lix {}.{}; its remote builds are not tested with build-hook --serve",
+                p.display(),
+                v.major,
+                v.minor
+            );
+        }
+    } else if let Some(p) = &cli.nix {
+        eprintln!(
+            "build-hook: {} does not answer `--version` as Nix does",
+            p.display()
+        );
+        return 1;
+    }
+    match crate::nixconf::lines(
+        &cfg,
+        &program,
+        config.as_deref(),
+        cli.store.as_deref(),
+        version.as_ref().map(|(p, v)| (p.as_path(), v)),
+    ) {
+        Ok(text) => {
+            print!("{text}");
+            0
+        }
+        Err(e) => {
+            eprintln!("build-hook: {e}");
+            1
+        }
+    }
+}
+
 pub fn main() -> i32 {
     let cli = Cli::parse();
     if cli.check {
@@ -77,6 +160,22 @@ pub fn main() -> i32 {
             print!("{}", check::render(&findings));
         }
         return check::exit_code(&findings);
+    }
+    if cli.store.is_some() && !cli.serve && !cli.nix_conf {
+        eprintln!("build-hook: --store goes with --serve or --nix-conf");
+        return 2;
+    }
+    if cli.nix_conf {
+        return print_nix_conf(&cli);
+    }
+    if cli.serve {
+        return match load(&cli).and_then(|c| c.validate().map(|_| c)) {
+            Ok(cfg) => serve::run(&cfg, cli.store.as_deref()),
+            Err(e) => {
+                eprintln!("build-hook: {e}");
+                1
+            }
+        };
     }
     if let Some(bj) = &cli.external_builder {
         let cfg = match load(&cli).and_then(|c| c.validate().map(|_| c)) {

@@ -52,7 +52,7 @@ pub enum StoreError {
 }
 
 /// Undoes `%XX` escapes (Nix percent-encodes store URLs it prints).
-fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -1,0 +1,266 @@
+//! Nix configured the way users configure it: the lines `build-hook
+//! --nix-conf` prints, in nix.conf and nowhere else, for each real Nix
+//! (2.8 on the host, 2.26 and 2.34 in mmdebstrap roots). Nix's own build
+//! hook then runs `build-hook --serve` for `ssh://localhost`, in
+//! single-user mode and under a plainly started `nix-daemon`. And the trap
+//! this route exists for: Nix 2.25 to 2.33 drop a `build-hook` line from
+//! nix.conf, which `--check` says plainly.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use e2e::each_nix;
+use e2e::nix::NixStore;
+use e2e::Out;
+
+fn hook() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
+}
+
+/// What the test machine itself needs in every nix.conf, not ours: no
+/// network, root without build users, and the chroot store the test uses
+/// as "the" store.
+fn machine_lines(s: &NixStore) -> String {
+    format!(
+        "substituters =\nbuild-users-group =\nstore = {}\n",
+        s.store_arg().display()
+    )
+}
+
+/// A nix.conf directory holding `text` (host path, path Nix sees).
+fn conf_dir(s: &NixStore, name: &str, text: &str) -> (PathBuf, PathBuf) {
+    let dir = s.scratch().join(name);
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("nix.conf"), text).unwrap();
+    let inside = s.inside(&dir);
+    (dir, inside)
+}
+
+/// `build-hook --nix-conf` as run where this Nix lives.
+fn nix_conf_lines(s: &NixStore, cfg: &Path) -> String {
+    let o: Out = s
+        .command(&s.install(&hook()).display().to_string())
+        .arg("--nix-conf")
+        .arg("--config")
+        .arg(cfg)
+        .arg("--store")
+        .arg(s.store_arg())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "--nix-conf: {}", o.stderr);
+    let (major, minor) = s.env().version;
+    assert!(
+        o.stdout.contains(&format!("# for Nix {major}.{minor} ")),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout
+            .lines()
+            .any(|l| l.starts_with("builders = ssh://localhost?remote-program=")),
+        "{}",
+        o.stdout
+    );
+    o.stdout
+}
+
+fn drv(s: &NixStore, name: &str) -> Vec<String> {
+    s.instantiate(&format!(
+        r#"let dep = derivation {{ name = "{name}-dep"; system = "x86_64-darwin"; builder = "/bin/sh"; PATH = "/bin"; args = [ "-c" "echo dep > $out" ]; }};
+           in derivation {{ name = "{name}"; system = "x86_64-darwin"; builder = "/bin/sh"; PATH = "/bin"; args = [ "-c" "echo building {name}; echo ${{dep}} > $out; echo $out >> $out" ]; }}"#
+    ))
+}
+
+/// The output is valid, refers to its input and itself, has its log, and
+/// Nix's own check of the store's contents passes.
+fn assert_built(s: &NixStore, drv: &str, o: &Out, name: &str) {
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = o.stdout.trim().to_string();
+    assert!(s.is_valid(&out), "{out}");
+    let text = fs::read_to_string(s.real(&out)).unwrap();
+    let dep = text.lines().next().unwrap().to_string();
+    let mut want = vec![dep, out.clone()];
+    want.sort();
+    assert_eq!(s.references(&out), want);
+    let deriver = s.nix_store(&["-q", "--deriver", &out]);
+    assert_eq!(deriver.stdout.trim(), drv);
+    let log = s.nix_store(&["-l", drv]);
+    assert!(
+        log.stdout.contains(&format!("building {name}")),
+        "{}",
+        log.stdout
+    );
+    s.verify();
+}
+
+fn builders_line_in_nix_conf_single_user(s: &NixStore) {
+    let cfg = s.hook_config("h", "");
+    let lines = nix_conf_lines(s, &cfg);
+    let (_, conf) = conf_dir(s, "conf", &format!("{lines}{}", machine_lines(s)));
+    let drvs = drv(s, "single");
+    let o: Out = s
+        .command("nix-store")
+        .env("NIX_CONF_DIR", &conf)
+        .arg("-r")
+        .args(&drvs)
+        .output()
+        .unwrap()
+        .into();
+    assert!(
+        o.stderr.contains("on 'ssh://localhost"),
+        "not built through builders: {}",
+        o.stderr
+    );
+    assert_built(s, &drvs[0], &o, "single");
+    // Nothing staged is left behind.
+    let staging = s.root().join("nix/var/nix/darling-nix/staging");
+    let left: Vec<_> = fs::read_dir(&staging)
+        .map(|rd| {
+            rd.flatten()
+                .flat_map(|e| fs::read_dir(e.path()).into_iter().flatten())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "staged outputs left: {left:?}");
+
+    // `--check` asks this Nix: the builders route is seen.
+    let check = check_with(s, &conf, &cfg);
+    assert!(
+        check
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("ok    nix.conf") && l.contains("builders")),
+        "{}",
+        check.stdout
+    );
+}
+
+fn check_with(s: &NixStore, conf: &Path, cfg: &Path) -> Out {
+    s.command(&s.install(&hook()).display().to_string())
+        .env("NIX_CONF_DIR", conf)
+        .arg("--check")
+        .arg("--config")
+        .arg(cfg)
+        .output()
+        .unwrap()
+        .into()
+}
+
+fn a_build_hook_line_is_dropped_by_2_25_to_2_33_and_check_says_so(s: &NixStore) {
+    let cfg = s.hook_config("h", "");
+    let (_, conf) = conf_dir(
+        s,
+        "conf-hook",
+        &format!(
+            "build-hook = {}\n{}",
+            s.install(&hook()).display(),
+            machine_lines(s)
+        ),
+    );
+    let check = check_with(s, &conf, &cfg);
+    let (major, minor) = s.env().version;
+    let ignored = (2, 25) <= (major, minor) && (major, minor) < (2, 34);
+    let line = check
+        .stdout
+        .lines()
+        .find(|l| l.contains("nix.conf"))
+        .unwrap_or_default()
+        .to_string();
+    if ignored {
+        assert!(
+            line.starts_with("error") && line.contains("build-hook --nix-conf"),
+            "{}",
+            check.stdout
+        );
+        assert_eq!(check.code, 1);
+    } else {
+        assert!(line.starts_with("ok"), "{}", check.stdout);
+    }
+    // What Nix does with it: builds through the hook, or finds no builder.
+    let drvs = drv(s, "hookline");
+    let o: Out = s
+        .command("nix-store")
+        .env("NIX_CONF_DIR", &conf)
+        .env("DARLING_NIX_HOOK_CONFIG", &cfg)
+        .arg("-r")
+        .args(&drvs)
+        .output()
+        .unwrap()
+        .into();
+    if ignored {
+        assert_ne!(o.code, 0, "{}", o.stdout);
+        assert!(o.stderr.contains("x86_64-darwin"), "{}", o.stderr);
+    } else {
+        assert_built(s, &drvs[0], &o, "hookline");
+    }
+}
+
+/// `nix-daemon` started with no arguments; everything from nix.conf.
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Daemon {
+    fn start(s: &NixStore, conf: &Path) -> Daemon {
+        let socket_host = s.scratch().join("daemon.sock");
+        let socket = s.inside(&socket_host);
+        let _ = fs::remove_file(&socket_host);
+        let log = s.scratch().join("daemon.log");
+        let child = s
+            .command("nix-daemon")
+            .env("NIX_CONF_DIR", conf)
+            .env("NIX_DAEMON_SOCKET_PATH", &socket)
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("nix-daemon");
+        let mut d = Daemon { child, socket };
+        let t = Instant::now();
+        while !socket_host.exists() {
+            if t.elapsed() > Duration::from_secs(20) {
+                let _ = d.child.kill();
+                panic!(
+                    "nix-daemon did not listen: {}",
+                    fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        d
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+}
+
+fn builders_line_in_nix_conf_under_a_plain_daemon(s: &NixStore) {
+    let cfg = s.hook_config("h", "");
+    let lines = nix_conf_lines(s, &cfg);
+    let (_, conf) = conf_dir(s, "conf-daemon", &format!("{lines}{}", machine_lines(s)));
+    let d = Daemon::start(s, &conf);
+    let drvs = drv(s, "daemon");
+    let o: Out = s
+        .client("nix-store")
+        .args(["--store", &format!("unix://{}", d.socket.display()), "-r"])
+        .args(&drvs)
+        .output()
+        .unwrap()
+        .into();
+    drop(d);
+    assert_built(s, &drvs[0], &o, "daemon");
+}
+
+each_nix!(
+    builders_line_in_nix_conf_single_user,
+    a_build_hook_line_is_dropped_by_2_25_to_2_33_and_check_says_so,
+    builders_line_in_nix_conf_under_a_plain_daemon,
+);
