@@ -13,7 +13,11 @@
 #          Nix 2.29, --register-validity after), the route the default one
 #          (a direct write to the store database) falls back to;
 #   ours-noq: the default with queue = 0, so every build beyond the slots
-#          is postponed, as the stock hook does.
+#          is postponed, as the stock hook does;
+#   ours-serve: the route nix.conf alone gives on every Nix (what
+#          `build-hook --nix-conf` prints): the stock build-remote with
+#          builders = ssh://localhost?remote-program=<build-hook>, the
+#          output handed back as a NAR and registered by Nix.
 # The chroot runner stands in for Darling: Darling's own start-up cost per
 # build is not included (bench/build-hook-live.sh measures it).
 #
@@ -101,7 +105,14 @@ run_ours() { # STORE [EXTRA-CONFIG]
     "${common[@]}" --option builders '' --option build-hook "$HOOK" >/dev/null 2>&1
 }
 
-WAYS=${WAYS:-floor peer ours ours-nix ours-noq}
+run_serve() { # STORE
+  printf 'runner = "chroot"\nprefix = "%s"\nstate-dir = "%s"\n' "$1" "$1.state" > "$1.toml"
+  nix-store --store "$1" -r $(nix-instantiate --store "$1" "$WORK/drvs.nix" 2>/dev/null) \
+    "${common[@]}" --max-jobs 0 \
+    --option builders "ssh://localhost?remote-program=$HOOK%20--config%20$1.toml&remote-store=$1 x86_64-darwin - 2 1" >/dev/null 2>&1
+}
+
+WAYS=${WAYS:-floor peer ours ours-nix ours-noq ours-serve}
 minor=$(nix-store --version | awk '{ split($NF, v, "."); print v[2] }')
 if [ "$minor" -ge 29 ]; then NIXREG=register-validity; else NIXREG=import; fi
 declare -A total times
@@ -118,6 +129,7 @@ for r in $(seq "$ROUNDS"); do
       ours) run_ours "$s" ;;
       ours-nix) run_ours "$s" "register = \"$NIXREG\"" ;;
       ours-noq) run_ours "$s" "queue = 0" ;;
+      ours-serve) run_serve "$s" ;;
     esac
     t1=$(now)
     ms=$(( (t1 - t0) / 1000000 ))

@@ -69,7 +69,7 @@ in
     forwardToBuildRemote = mkOption {
       type = types.bool;
       default = true;
-      description = "Hand requests the hook declines to Nix's own build-remote, so ordinary remote builders (nix.buildMachines) keep working.";
+      description = "Only for a build-hook set by hand (`nix.settings.build-hook`, honoured from Nix 2.34): hand the requests it declines to Nix's own build-remote. The module itself routes darwin builds through `nix.buildMachines`, where Nix's build-remote already serves every other builder.";
     };
 
     extraHookSettings = mkOption {
@@ -115,7 +115,20 @@ in
     environment.systemPackages = [ cfg.package ];
     environment.etc."darling-nix/build-hook.toml".text = import ./hook-config.nix hookSettings;
 
-    nix.settings.build-hook = "${cfg.package}/bin/build-hook";
+    # Darwin builds reach build-hook through Nix's own build hook: an
+    # ssh://localhost builder whose remote program is `build-hook --serve`
+    # (Nix runs it directly, no SSH). The same lines `build-hook --nix-conf`
+    # prints; unlike a `build-hook` setting, which Nix 2.25 to 2.33 (NixOS
+    # 25.05, 25.11) replace with their own at start-up, every Nix honours it.
+    nix.distributedBuilds = true;
+    nix.buildMachines = [{
+      hostName = "localhost?remote-program=${cfg.package}/bin/build-hook";
+      protocol = "ssh";
+      systems = [ "x86_64-darwin" ];
+      maxJobs = cfg.maxJobs;
+      speedFactor = 1;
+      supportedFeatures = cfg.supportedFeatures;
+    }];
 
     systemd.tmpfiles.rules = [
       "d /var/lib/darling-nix 0755 root root -"
