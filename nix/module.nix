@@ -8,6 +8,13 @@ let
   cfg = config.services.darling-builder;
   inherit (lib) mkOption mkEnableOption mkIf types literalExpression;
   darling = "${config.security.wrapperDir}/darling";
+  # What `build-hook --nix-conf` (route auto) picks: a build-hook line where
+  # this Nix keeps one from nix.conf (Nix 2.25 to 2.33 replace it at
+  # start-up; Lix changed the hook protocol), else an ssh://localhost
+  # builder whose remote program is `build-hook --serve`.
+  nixVersion = config.nix.package.version or "0";
+  isLix = (config.nix.package.pname or "nix") == "lix";
+  hookLine = !isLix && (lib.versionOlder nixVersion "2.25" || lib.versionAtLeast nixVersion "2.34");
   hookSettings = {
     runner = "darling";
     prefix = cfg.prefix;
@@ -69,7 +76,7 @@ in
     forwardToBuildRemote = mkOption {
       type = types.bool;
       default = true;
-      description = "Only for a build-hook set by hand (`nix.settings.build-hook`, honoured from Nix 2.34): hand the requests it declines to Nix's own build-remote. The module itself routes darwin builds through `nix.buildMachines`, where Nix's build-remote already serves every other builder.";
+      description = "Where the module sets `nix.settings.build-hook` (Nix before 2.25, or 2.34 and later): hand the requests the hook declines to Nix's own build-remote, so ordinary remote builders (nix.buildMachines) keep working. With other Nix versions darwin builds go through `nix.buildMachines` and Nix's build-remote serves every builder itself.";
     };
 
     extraHookSettings = mkOption {
@@ -115,13 +122,13 @@ in
     environment.systemPackages = [ cfg.package ];
     environment.etc."darling-nix/build-hook.toml".text = import ./hook-config.nix hookSettings;
 
-    # Darwin builds reach build-hook through Nix's own build hook: an
-    # ssh://localhost builder whose remote program is `build-hook --serve`
-    # (Nix runs it directly, no SSH). The same lines `build-hook --nix-conf`
-    # prints; unlike a `build-hook` setting, which Nix 2.25 to 2.33 (NixOS
-    # 25.05, 25.11) replace with their own at start-up, every Nix honours it.
-    nix.distributedBuilds = true;
-    nix.buildMachines = [{
+    # The same route `build-hook --nix-conf` picks for this Nix. NixOS 25.05
+    # and 25.11 ship a Nix that drops a build-hook setting: there
+    # darwin builds reach build-hook through Nix's own build hook and an
+    # ssh://localhost builder (Nix runs the program directly, no SSH).
+    nix.settings.build-hook = mkIf hookLine "${cfg.package}/bin/build-hook";
+    nix.distributedBuilds = mkIf (!hookLine) true;
+    nix.buildMachines = mkIf (!hookLine) [{
       hostName = "localhost?remote-program=${cfg.package}/bin/build-hook";
       protocol = "ssh";
       systems = [ "x86_64-darwin" ];

@@ -59,6 +59,11 @@ pub struct Cli {
     #[arg(long, value_name = "PATH", requires = "nix_conf")]
     pub nix: Option<PathBuf>,
 
+    /// With --nix-conf: `hook` (build-hook = ...), `serve` (builders =
+    /// ssh://localhost?...), or `auto`: hook where that Nix honours it.
+    #[arg(long, value_enum, default_value = "auto", requires = "nix_conf")]
+    pub route: crate::nixconf::Route,
+
     /// With --serve, the store to build for (Nix passes `remote-store`); with
     /// --nix-conf, a store other than the default one (a chroot store).
     #[arg(long, value_name = "STORE")]
@@ -135,6 +140,7 @@ fn print_nix_conf(cli: &Cli) -> i32 {
         config.as_deref(),
         cli.store.as_deref(),
         version.as_ref().map(|(p, v)| (p.as_path(), v)),
+        cli.route,
     ) {
         Ok(text) => {
             print!("{text}");

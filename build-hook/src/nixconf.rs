@@ -1,11 +1,13 @@
 //! `build-hook --nix-conf`: the nix.conf lines that send darwin builds
 //! through this program, the way users configure Nix.
 //!
-//! One route works on every Nix from 2.8 on: Nix's own build hook with a
-//! `builders` entry `ssh://localhost?remote-program=<this program>`, which
-//! Nix runs directly (no SSH) as `<program> --serve --write`. A
-//! `build-hook = ...` line would be simpler, but Nix 2.25 to 2.33 reset it
-//! to their own at start-up unless it came on the command line.
+//! Two routes. `build-hook = <this program>` is the fastest (no Nix
+//! process per build besides the hook), but Nix 2.25 to 2.33 reset it to
+//! their own at start-up unless it came on the command line. A `builders`
+//! entry `ssh://localhost?remote-program=<this program>` works on every Nix
+//! from 2.8: Nix's own build hook runs the program directly (no SSH) as
+//! `<program> --serve --write`. [`Route::Auto`] picks the first where the
+//! Nix at hand honours it.
 
 use std::path::Path;
 
@@ -33,6 +35,16 @@ fn url_escape(s: &str) -> String {
 /// path may contain whitespace or shell quoting; `Err` names the one that
 /// does.
 pub fn remote_program(program: &Path, config: Option<&Path>) -> Result<String, String> {
+    Ok(words(program, config)?
+        .iter()
+        .map(|w| url_escape(w))
+        .collect::<Vec<_>>()
+        .join("%20"))
+}
+
+/// The program and its `--config FILE`, checked to survive Nix's
+/// splitting into words.
+fn words(program: &Path, config: Option<&Path>) -> Result<Vec<String>, String> {
     let mut words = vec![program.display().to_string()];
     if let Some(c) = config {
         words.push("--config".into());
@@ -43,14 +55,10 @@ pub fn remote_program(program: &Path, config: Option<&Path>) -> Result<String, S
             .any(|c| c.is_whitespace() || "'\"\\$`;&|<>()*?[]#~".contains(c))
     }) {
         return Err(format!(
-            "`{bad}` cannot go into a builders entry (Nix splits remote-program on spaces and Nix 2.8 runs it through bash): use a path without spaces or shell characters"
+            "`{bad}` cannot go into nix.conf (Nix splits build-hook and remote-program into words, and Nix 2.8 runs remote-program through bash): use a path without spaces or shell characters"
         ));
     }
-    Ok(words
-        .iter()
-        .map(|w| url_escape(w))
-        .collect::<Vec<_>>()
-        .join("%20"))
+    Ok(words)
 }
 
 /// The `builders` entry: URI, systems, no SSH key, jobs, speed factor 1,
@@ -80,6 +88,26 @@ pub fn builders_entry(
     ))
 }
 
+/// Which lines to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Route {
+    /// `build-hook` where this Nix honours it from nix.conf, else `builders`.
+    Auto,
+    /// `build-hook = ...` (the hook protocol).
+    Hook,
+    /// `builders = ssh://localhost?remote-program=...` (`--serve`).
+    Serve,
+}
+
+/// Whether `v` keeps a `build-hook` line from nix.conf (Nix 2.25 to 2.33
+/// replace it at start-up), and can carry `--config FILE` in it (Nix 2.12
+/// and later split the setting into words).
+pub fn honours_hook_line(v: &NixVersion, with_args: bool) -> bool {
+    let at = (v.major, v.minor);
+    let kept = v.lix || at < (2, 25) || at >= (2, 34);
+    kept && (!with_args || at >= (2, 12))
+}
+
 /// The lines for nix.conf, with a comment naming the Nix they were made
 /// for.
 pub fn lines(
@@ -88,22 +116,60 @@ pub fn lines(
     config: Option<&Path>,
     store: Option<&str>,
     nix: Option<(&Path, &NixVersion)>,
+    route: Route,
 ) -> Result<String, String> {
+    let hook = match route {
+        Route::Hook => {
+            if let Some((path, v)) = nix.filter(|(_, v)| !honours_hook_line(v, config.is_some())) {
+                return Err(format!(
+                    "{} is Nix {}.{}, which {}: use --route serve (or auto)",
+                    path.display(),
+                    v.major,
+                    v.minor,
+                    if honours_hook_line(v, false) {
+                        "takes no arguments in build-hook (--config needs Nix 2.12)"
+                    } else {
+                        "replaces a build-hook line from nix.conf with its own"
+                    }
+                ));
+            }
+            true
+        }
+        Route::Serve => false,
+        // No Nix found: the route every Nix honours.
+        Route::Auto => nix.is_some_and(|(_, v)| honours_hook_line(v, config.is_some())),
+    };
     let mut out = String::new();
-    out.push_str("# darling-nix: x86_64-darwin builds through build-hook --serve\n");
+    out.push_str(if hook {
+        "# darling-nix: x86_64-darwin builds through build-hook (the hook protocol)\n"
+    } else {
+        "# darling-nix: x86_64-darwin builds through build-hook --serve\n"
+    });
     if let Some((path, v)) = nix {
         let name = if v.lix { "Lix" } else { "Nix" };
+        let note = if hook {
+            "Nix 2.25 to 2.33 ignore a build-hook line: use --route serve there"
+        } else {
+            "the same lines serve Nix 2.8 and later"
+        };
         out.push_str(&format!(
-            "# for {name} {}.{} ({}); the same lines serve Nix 2.8 and later\n",
+            "# for {name} {}.{} ({}); {note}\n",
             v.major,
             v.minor,
             path.display()
         ));
     }
-    out.push_str(&format!(
-        "builders = {}\n",
-        builders_entry(cfg, program, config, store)?
-    ));
+    if hook {
+        out.push_str(&format!(
+            "build-hook = {}\n",
+            words(program, config)?.join(" ")
+        ));
+    } else {
+        out.push_str(&format!(
+            "builders = {}\n",
+            builders_entry(cfg, program, config, store)?
+        ));
+    }
     Ok(out)
 }
 

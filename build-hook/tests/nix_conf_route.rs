@@ -38,11 +38,11 @@ fn conf_dir(s: &NixStore, name: &str, text: &str) -> (PathBuf, PathBuf) {
     (dir, inside)
 }
 
-/// `build-hook --nix-conf` as run where this Nix lives.
-fn nix_conf_lines(s: &NixStore, cfg: &Path) -> String {
+/// `build-hook --nix-conf --route ROUTE` as run where this Nix lives.
+fn nix_conf_route(s: &NixStore, cfg: &Path, route: &str) -> String {
     let o: Out = s
         .command(&s.install(&hook()).display().to_string())
-        .arg("--nix-conf")
+        .args(["--nix-conf", "--route", route])
         .arg("--config")
         .arg(cfg)
         .arg("--store")
@@ -57,14 +57,18 @@ fn nix_conf_lines(s: &NixStore, cfg: &Path) -> String {
         "{}",
         o.stdout
     );
-    assert!(
-        o.stdout
-            .lines()
-            .any(|l| l.starts_with("builders = ssh://localhost?remote-program=")),
-        "{}",
-        o.stdout
-    );
     o.stdout
+}
+
+/// The `builders` lines (`--route serve`).
+fn nix_conf_lines(s: &NixStore, cfg: &Path) -> String {
+    let text = nix_conf_route(s, cfg, "serve");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("builders = ssh://localhost?remote-program=")),
+        "{text}"
+    );
+    text
 }
 
 fn drv(s: &NixStore, name: &str) -> Vec<String> {
@@ -259,7 +263,117 @@ fn builders_line_in_nix_conf_under_a_plain_daemon(s: &NixStore) {
     assert_built(s, &drvs[0], &o, "daemon");
 }
 
+/// `nix-store -r` with only the `--nix-conf` lines (and the machine's own)
+/// in nix.conf, plus `extra` lines.
+fn realise_via_conf(s: &NixStore, name: &str, extra: &str, drvs: &[String]) -> Out {
+    let cfg = s.hook_config(name, "");
+    let lines = nix_conf_lines(s, &cfg);
+    let (_, conf) = conf_dir(
+        s,
+        &format!("conf-{name}"),
+        &format!("{lines}{}{extra}", machine_lines(s)),
+    );
+    s.command("nix-store")
+        .env("NIX_CONF_DIR", &conf)
+        .arg("-r")
+        .args(drvs)
+        .output()
+        .unwrap()
+        .into()
+}
+
+fn darwin(s: &NixStore, expr: &str) -> Vec<String> {
+    s.instantiate(&format!(
+        r#"let mk = name: script: derivation {{ inherit name; system = "x86_64-darwin"; builder = "/bin/sh"; PATH = "/bin"; args = [ "-c" script ]; }}; in {expr}"#
+    ))
+}
+
+fn a_failing_builder_fails_the_build_and_leaves_nothing(s: &NixStore) {
+    let drvs = darwin(
+        s,
+        r#"mk "serve-fails" "echo step one; echo about to fail >&2; mkdir $out; exit 3""#,
+    );
+    let out = s.outputs(&drvs[0]).remove(0);
+    let o = realise_via_conf(s, "fails", "", &drvs);
+    assert_ne!(o.code, 0, "{}", o.stdout);
+    assert!(o.stderr.contains("about to fail"), "{}", o.stderr);
+    assert!(o.stderr.contains("failed with exit code 3"), "{}", o.stderr);
+    assert!(!s.is_valid(&out));
+    assert!(!s.real(&out).exists(), "partial output left behind");
+    s.verify();
+}
+
+fn multiple_outputs_come_back_with_their_references(s: &NixStore) {
+    let drvs = s.instantiate(
+        r#"derivation { name = "serve-multi"; system = "x86_64-darwin"; builder = "/bin/sh"; PATH = "/bin";
+             outputs = [ "out" "dev" ];
+             args = [ "-c" "mkdir -p $out/bin $dev; echo '#!/bin/sh' > $out/bin/x; chmod +x $out/bin/x; echo $out > $dev/ref" ]; }"#,
+    );
+    let outs = s.outputs(&drvs[0]);
+    let o = realise_via_conf(s, "multi", "", &drvs);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let dev = outs.iter().find(|p| p.ends_with("-dev")).unwrap();
+    let out = outs.iter().find(|p| !p.ends_with("-dev")).unwrap();
+    assert!(s.is_valid(out) && s.is_valid(dev));
+    assert_eq!(s.references(dev), vec![out.clone()]);
+    assert!(s.references(out).is_empty());
+    s.verify();
+}
+
+fn max_silent_time_from_nix_conf_stops_a_silent_builder(s: &NixStore) {
+    let secs = 200 + s.env().version.1;
+    let drvs = darwin(
+        s,
+        &format!(r#"mk "serve-silent" "echo started; sleep {secs} & wait; touch $out""#),
+    );
+    let t = Instant::now();
+    let o = realise_via_conf(s, "silent", "max-silent-time = 1\n", &drvs);
+    assert!(t.elapsed() < Duration::from_secs(30), "not stopped in time");
+    assert_ne!(o.code, 0, "{}", o.stdout);
+    assert!(
+        o.stderr.contains("timed out after 1 seconds of silence"),
+        "{}",
+        o.stderr
+    );
+}
+
+/// What `--nix-conf` picks by itself is what this Nix honours: the hook
+/// line on 2.34 (it carries `--config`, so not on 2.8), `builders` on 2.8
+/// and 2.26; either way the build goes through us from nix.conf alone.
+fn the_automatic_route_is_one_this_nix_honours(s: &NixStore) {
+    let cfg = s.hook_config("auto", "");
+    let lines = nix_conf_route(s, &cfg, "auto");
+    let hook_line = s.env().at_least(2, 34);
+    let first = if hook_line {
+        "build-hook = "
+    } else {
+        "builders = "
+    };
+    assert!(lines.lines().any(|l| l.starts_with(first)), "{lines}");
+    let (_, conf) = conf_dir(s, "conf-auto", &format!("{lines}{}", machine_lines(s)));
+    let drvs = drv(s, "auto");
+    let o: Out = s
+        .command("nix-store")
+        .env("NIX_CONF_DIR", &conf)
+        .arg("-r")
+        .args(&drvs)
+        .output()
+        .unwrap()
+        .into();
+    let on = if hook_line {
+        "on 'darling'"
+    } else {
+        "on 'ssh://localhost"
+    };
+    assert!(o.stderr.contains(on), "{}", o.stderr);
+    assert_built(s, &drvs[0], &o, "auto");
+}
+
 each_nix!(
+    the_automatic_route_is_one_this_nix_honours,
+    a_failing_builder_fails_the_build_and_leaves_nothing,
+    multiple_outputs_come_back_with_their_references,
+    max_silent_time_from_nix_conf_stops_a_silent_builder,
     builders_line_in_nix_conf_single_user,
     a_build_hook_line_is_dropped_by_2_25_to_2_33_and_check_says_so,
     builders_line_in_nix_conf_under_a_plain_daemon,
