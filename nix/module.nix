@@ -10,11 +10,13 @@ let
   darling = "${config.security.wrapperDir}/darling";
   # What `build-hook --nix-conf` (route auto) picks: a build-hook line where
   # this Nix keeps one from nix.conf (Nix 2.25 to 2.33 replace it at
-  # start-up; Lix changed the hook protocol), else an ssh://localhost
+  # start-up; Lix 2.94 changed the hook protocol), else an ssh://localhost
   # builder whose remote program is `build-hook --serve`.
   nixVersion = config.nix.package.version or "0";
   isLix = (config.nix.package.pname or "nix") == "lix";
-  hookLine = !isLix && (lib.versionOlder nixVersion "2.25" || lib.versionAtLeast nixVersion "2.34");
+  hookLine =
+    if isLix then lib.versionOlder nixVersion "2.94"
+    else lib.versionOlder nixVersion "2.25" || lib.versionAtLeast nixVersion "2.34";
   hookSettings = {
     runner = "darling";
     prefix = cfg.prefix;

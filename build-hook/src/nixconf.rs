@@ -99,12 +99,18 @@ pub enum Route {
     Serve,
 }
 
-/// Whether `v` keeps a `build-hook` line from nix.conf (Nix 2.25 to 2.33
-/// replace it at start-up), and can carry `--config FILE` in it (Nix 2.12
+/// Whether `v` keeps a `build-hook` line from nix.conf that this program
+/// can serve (Nix 2.25 to 2.33 replace it at start-up; Lix 2.94 speaks
+/// another hook protocol), and can carry `--config FILE` in it (Nix 2.12
 /// and later split the setting into words).
 pub fn honours_hook_line(v: &NixVersion, with_args: bool) -> bool {
     let at = (v.major, v.minor);
-    let kept = v.lix || at < (2, 25) || at >= (2, 34);
+    // Lix keeps the setting, but 2.94 replaced the hook protocol.
+    let kept = if v.lix {
+        at < (2, 94)
+    } else {
+        !((2, 25)..(2, 34)).contains(&at)
+    };
     kept && (!with_args || at >= (2, 12))
 }
 
