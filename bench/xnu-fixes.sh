@@ -36,7 +36,7 @@ trap 'sh nix/darling-prefix.sh stop || true; rm -rf "$T"' EXIT
 build "--features staticlib --target x86_64-apple-darwin"
 # zig's own libSystem stubs; the glue finds Darling's hooks at run time.
 ZIG_GLOBAL_CACHE_DIR=$T/zig-cache "$zig" cc -target x86_64-macos.11.0 -O2 -I xnu-fixes/include \
-  bench/xnu_fixes_bench.c xnu-fixes/tests/c/darling_glue.c \
+  bench/xnu_fixes_bench.c xnu-fixes/dylib/darling_hooks.c \
   "$T/target/x86_64-apple-darwin/release/libxnu_fixes.a" -o "$T/bench"
 # Started in a session of its own (never in this script's process group),
 # as darling-nix's tools start a prefix.

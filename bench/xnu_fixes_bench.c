@@ -6,7 +6,7 @@
  * On Linux (the linux-shim archive) the floor is a plain statx: what
  * Darling does for lstat.
  * Built as a Mach-O program and run inside Darling (the Mach-O archive and
- * tests/c/darling_glue.c), the handler goes through Darling's
+ * dylib/darling_hooks.c), the handler goes through Darling's
  * __linux_syscall and vchroot; the floor is Darling's own lstat, and a
  * third row is what realpath pays per component on an unpatched Darling:
  * its getattrlist (refused with EINVAL) and then lstat. */

@@ -116,7 +116,13 @@ long xnu_fixes_getentropy(void *buf, size_t size);
 
 /* These enforce NO policy (Darling has no sandbox): they return 0 and set
  * *errorbuf to NULL when errorbuf is not NULL, so Nix 2.25+ does not crash.
- * xnu_fixes_sandbox_enforced() returns 0 to say so. */
+ * xnu_fixes_sandbox_enforced() returns 0 to say so. Exported as
+ * xnu_fixes_sandbox_*, and under libsandbox's names unless the archive is
+ * built without the `libsandbox-names` feature (the interposing dylib). */
+int xnu_fixes_sandbox_init(const char *profile, uint64_t flags, char **errorbuf);
+int xnu_fixes_sandbox_init_with_parameters(const char *profile, uint64_t flags, const char *const parameters[], char **errorbuf);
+int xnu_fixes_sandbox_init_with_extensions(const char *profile, uint64_t flags, const char *const extensions[], char **errorbuf);
+void xnu_fixes_sandbox_free_error(char *errorbuf);
 int sandbox_init(const char *profile, uint64_t flags, char **errorbuf);
 int sandbox_init_with_parameters(const char *profile, uint64_t flags, const char *const parameters[], char **errorbuf);
 int sandbox_init_with_extensions(const char *profile, uint64_t flags, const char *const extensions[], char **errorbuf);

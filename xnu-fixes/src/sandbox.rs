@@ -5,12 +5,20 @@
 //! `*errorbuf` to NULL when given one. Enforcement, where wanted, is
 //! darling-nix's `sandbox-exec` (Landlock) around the whole build.
 
+//!
+//! Each is exported as `xnu_fixes_<name>`. With the `libsandbox-names`
+//! feature (a default) they are also exported under libsandbox's own names,
+//! for a Darling build that links them in place of libsandbox. The
+//! interposing dylib is built without it: it must import libsandbox's
+//! functions to replace them, and a definition of the same name in the
+//! dylib would bind its own references instead.
+
 use core::ffi::{c_char, c_int};
 
 /// # Safety
 /// `errorbuf` may be NULL or must be writable.
 #[no_mangle]
-pub unsafe extern "C" fn sandbox_init(
+pub unsafe extern "C" fn xnu_fixes_sandbox_init(
     _profile: *const c_char,
     _flags: u64,
     errorbuf: *mut *mut c_char,
@@ -25,32 +33,81 @@ pub unsafe extern "C" fn sandbox_init(
 /// # Safety
 /// `errorbuf` may be NULL or must be writable.
 #[no_mangle]
-pub unsafe extern "C" fn sandbox_init_with_parameters(
+pub unsafe extern "C" fn xnu_fixes_sandbox_init_with_parameters(
     _profile: *const c_char,
     _flags: u64,
     _parameters: *const *const c_char,
     errorbuf: *mut *mut c_char,
 ) -> c_int {
     // SAFETY: the same contract for `errorbuf`.
-    unsafe { sandbox_init(_profile, _flags, errorbuf) }
+    unsafe { xnu_fixes_sandbox_init(_profile, _flags, errorbuf) }
 }
 
 /// # Safety
 /// `errorbuf` may be NULL or must be writable.
 #[no_mangle]
-pub unsafe extern "C" fn sandbox_init_with_extensions(
+pub unsafe extern "C" fn xnu_fixes_sandbox_init_with_extensions(
     _profile: *const c_char,
     _flags: u64,
     _extensions: *const *const c_char,
     errorbuf: *mut *mut c_char,
 ) -> c_int {
     // SAFETY: the same contract for `errorbuf`.
-    unsafe { sandbox_init(_profile, _flags, errorbuf) }
+    unsafe { xnu_fixes_sandbox_init(_profile, _flags, errorbuf) }
 }
 
 /// Nothing to free: these functions never allocate an error string.
 #[no_mangle]
-pub extern "C" fn sandbox_free_error(_errorbuf: *mut c_char) {}
+pub extern "C" fn xnu_fixes_sandbox_free_error(_errorbuf: *mut c_char) {}
+
+/// libsandbox's names for the functions above.
+#[cfg(feature = "libsandbox-names")]
+pub mod libsandbox_names {
+    use super::*;
+
+    /// # Safety
+    /// As [`xnu_fixes_sandbox_init`].
+    #[no_mangle]
+    pub unsafe extern "C" fn sandbox_init(
+        profile: *const c_char,
+        flags: u64,
+        errorbuf: *mut *mut c_char,
+    ) -> c_int {
+        // SAFETY: the caller's contract is the callee's.
+        unsafe { xnu_fixes_sandbox_init(profile, flags, errorbuf) }
+    }
+
+    /// # Safety
+    /// As [`xnu_fixes_sandbox_init`].
+    #[no_mangle]
+    pub unsafe extern "C" fn sandbox_init_with_parameters(
+        profile: *const c_char,
+        flags: u64,
+        parameters: *const *const c_char,
+        errorbuf: *mut *mut c_char,
+    ) -> c_int {
+        // SAFETY: the caller's contract is the callee's.
+        unsafe { xnu_fixes_sandbox_init_with_parameters(profile, flags, parameters, errorbuf) }
+    }
+
+    /// # Safety
+    /// As [`xnu_fixes_sandbox_init`].
+    #[no_mangle]
+    pub unsafe extern "C" fn sandbox_init_with_extensions(
+        profile: *const c_char,
+        flags: u64,
+        extensions: *const *const c_char,
+        errorbuf: *mut *mut c_char,
+    ) -> c_int {
+        // SAFETY: the caller's contract is the callee's.
+        unsafe { xnu_fixes_sandbox_init_with_extensions(profile, flags, extensions, errorbuf) }
+    }
+
+    #[no_mangle]
+    pub extern "C" fn sandbox_free_error(errorbuf: *mut c_char) {
+        xnu_fixes_sandbox_free_error(errorbuf)
+    }
+}
 
 /// 0: the sandbox functions in this library enforce no policy.
 #[no_mangle]

@@ -394,7 +394,7 @@ fn sandbox_init_is_safe_with_a_null_error_pointer() {
     // SAFETY: a NUL-terminated profile; the null parameters and error pointer are on purpose (the handler must accept them), and the junk error pointer below is only overwritten, never read.
     unsafe {
         assert_eq!(
-            sandbox::sandbox_init_with_parameters(
+            sandbox::xnu_fixes_sandbox_init_with_parameters(
                 c"(version 1)".as_ptr(),
                 0,
                 std::ptr::null(),
@@ -405,11 +405,11 @@ fn sandbox_init_is_safe_with_a_null_error_pointer() {
         // A non-null junk value the call must overwrite with NULL.
         let mut err: *mut std::ffi::c_char = std::ptr::dangling_mut();
         assert_eq!(
-            sandbox::sandbox_init(c"(version 1)".as_ptr(), 0, &mut err),
+            sandbox::xnu_fixes_sandbox_init(c"(version 1)".as_ptr(), 0, &mut err),
             0
         );
         assert!(err.is_null());
-        sandbox::sandbox_free_error(err);
+        sandbox::xnu_fixes_sandbox_free_error(err);
     }
     assert_eq!(sandbox::xnu_fixes_sandbox_enforced(), 0);
     let _ = EPERM;

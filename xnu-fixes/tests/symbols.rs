@@ -218,7 +218,7 @@ fn macho_archive_exports_the_header_and_needs_only_the_declared_hooks() {
         );
     }
     // A Mach-O program gets the two hooks from Darling's libsystem_kernel
-    // at run time (tests/c/darling_glue.c): the installed Darling must
+    // at run time (dylib/darling_hooks.c): the installed Darling must
     // export both under the names the glue looks up.
     match common::darling_kernel() {
         None => {

@@ -212,7 +212,7 @@ pub(crate) fn macho_programs() -> Vec<(&'static str, Vec<PathBuf>)> {
             "live-suite",
             vec![
                 c_source("live_suite.c"),
-                c_source("darling_glue.c"),
+                workspace().join("xnu-fixes/dylib/darling_hooks.c"),
                 staticlib_for("prod-darwin", "staticlib", Some(DARWIN)),
             ],
         ),

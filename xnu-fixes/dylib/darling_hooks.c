@@ -1,11 +1,12 @@
-/* The two hooks the xnu-fixes archive needs, for a Mach-O test program run
+/* The two hooks the xnu-fixes archive needs, for Mach-O code run
  * inside Darling. Darling's libsystem_kernel exports
  *   int __linux_syscall(int nr, long a1, ..., long a6)
  *   int __darling_vchroot_expand(const char *path, char *out)  (out: 4096 bytes;
  *     a prefix path to its host path, a final symlink not followed)
- * but zig's macOS libSystem stubs (what the program links against) do not
- * list them, so both are looked up when first needed, in that library
- * itself: this program defines a __linux_syscall of its own, which a
+ * but zig's macOS libSystem stubs (what Mach-O code here links against) do
+ * not list them, so both are looked up when first needed, in that library
+ * itself: the image this file is linked into (the interposing dylib, a
+ * test program) defines a __linux_syscall of its own, which a
  * process-wide lookup would find first.
  *
  * A final symlink is followed here when asked: absolute targets are
@@ -34,7 +35,7 @@ static void *darling_symbol(const char *name) {
     void *kernel = dlopen("/usr/lib/system/libsystem_kernel.dylib", RTLD_LAZY | RTLD_NOLOAD);
     void *sym = kernel ? dlsym(kernel, name) : NULL;
     if (sym == NULL) {
-        fprintf(stderr, "darling_glue: %s not found in libsystem_kernel (not running in Darling?)\n", name);
+        fprintf(stderr, "darling_hooks: %s not found in libsystem_kernel (not running in Darling?)\n", name);
         exit(70);
     }
     return sym;

@@ -1,0 +1,147 @@
+/* libxnu_fixes.dylib: the xnu-fixes handlers for every Darling process that
+ * loads it (DYLD_INSERT_LIBRARIES), with no change to Darling. Each entry of
+ * the __DATA,__interpose section makes dyld bind calls to libSystem's
+ * function (from every other image) to ours instead.
+ *
+ * Interposed only where Darling's own answer was measured wrong
+ * (tests/c/darling_today.c, docs/tools/xnu-fixes.md "Darling today"):
+ *   renamex_np, renameatx_np        Darling: ENOSYS (BSD 488 missing)
+ *   clonefile, clonefileat,
+ *   fclonefileat                    Darling: ENOSYS (callers need ENOTSUP
+ *                                   or EXDEV to fall back to copying)
+ *   getattrlist family              Darling: refuses realpath's attributes
+ *   setattrlist family, chflags,
+ *   fchflags                        Darling: refuses (Nix's lchflags)
+ *   getentropy                      Darling: no 256-byte limit
+ *   sandbox_init*, sandbox_free_error
+ *                                   Darling: writes through a NULL errorbuf
+ *   __ulock_wait2                   Darling: BSD 544 missing; a waiter
+ *                                   (zig) retries it without end
+ *
+ * The handlers return minus a Darwin errno; libSystem's functions return -1
+ * and set errno. Built by build.sh; see xnu-fixes/integration/README.md. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xnu_fixes.h"
+
+/* libSystem's functions, as imports (declared here rather than through the
+ * SDK's headers, which zig's own set may lack or declare differently). */
+int renamex_np(const char *, const char *, unsigned int);
+int renameatx_np(int, const char *, int, const char *, unsigned int);
+int clonefile(const char *, const char *, uint32_t);
+int clonefileat(int, const char *, int, const char *, uint32_t);
+int fclonefileat(int, int, const char *, uint32_t);
+int getattrlist(const char *, void *, void *, size_t, unsigned int);
+int fgetattrlist(int, void *, void *, size_t, unsigned int);
+int getattrlistat(int, const char *, void *, void *, size_t, unsigned long);
+int setattrlist(const char *, void *, void *, size_t, unsigned int);
+int fsetattrlist(int, void *, void *, size_t, unsigned int);
+int setattrlistat(int, const char *, void *, void *, size_t, uint32_t);
+int chflags(const char *, unsigned int);
+int fchflags(int, unsigned int);
+int getentropy(void *, size_t);
+int __ulock_wait(uint32_t, void *, uint64_t, uint32_t);
+int __ulock_wait2(uint32_t, void *, uint64_t, uint64_t, uint64_t);
+
+#define DARWIN_AT_FDCWD (-2)
+
+/* A handler's result as libSystem reports it. */
+static int posix(long r) {
+    if (r < 0) {
+        errno = (int)-r;
+        return -1;
+    }
+    return (int)r;
+}
+
+static int dn_renamex_np(const char *from, const char *to, unsigned int flags) {
+    return posix(xnu_fixes_renamex_np(from, to, flags));
+}
+static int dn_renameatx_np(int fromfd, const char *from, int tofd, const char *to, unsigned int flags) {
+    return posix(xnu_fixes_renameatx_np(fromfd, from, tofd, to, flags));
+}
+static int dn_clonefile(const char *src, const char *dst, uint32_t flags) {
+    return posix(xnu_fixes_clonefileat(DARWIN_AT_FDCWD, src, DARWIN_AT_FDCWD, dst, flags));
+}
+static int dn_clonefileat(int sfd, const char *src, int dfd, const char *dst, uint32_t flags) {
+    return posix(xnu_fixes_clonefileat(sfd, src, dfd, dst, flags));
+}
+static int dn_fclonefileat(int srcfd, int dfd, const char *dst, uint32_t flags) {
+    return posix(xnu_fixes_fclonefileat(srcfd, dfd, dst, flags));
+}
+static int dn_getattrlist(const char *path, void *alist, void *buf, size_t size, unsigned int options) {
+    return posix(xnu_fixes_getattrlist(path, alist, buf, size, options));
+}
+static int dn_fgetattrlist(int fd, void *alist, void *buf, size_t size, unsigned int options) {
+    return posix(xnu_fixes_fgetattrlist(fd, alist, buf, size, options));
+}
+static int dn_getattrlistat(int fd, const char *path, void *alist, void *buf, size_t size, unsigned long options) {
+    return posix(xnu_fixes_getattrlistat(fd, path, alist, buf, size, options));
+}
+static int dn_setattrlist(const char *path, void *alist, void *buf, size_t size, unsigned int options) {
+    return posix(xnu_fixes_setattrlist(path, alist, buf, size, options));
+}
+static int dn_fsetattrlist(int fd, void *alist, void *buf, size_t size, unsigned int options) {
+    return posix(xnu_fixes_fsetattrlist(fd, alist, buf, size, options));
+}
+static int dn_setattrlistat(int fd, const char *path, void *alist, void *buf, size_t size, uint32_t options) {
+    return posix(xnu_fixes_setattrlistat(fd, path, alist, buf, size, options));
+}
+static int dn_chflags(const char *path, unsigned int flags) {
+    return posix(xnu_fixes_chflags(path, (int)flags));
+}
+static int dn_fchflags(int fd, unsigned int flags) {
+    return posix(xnu_fixes_fchflags(fd, (int)flags));
+}
+static int dn_getentropy(void *buf, size_t size) {
+    return posix(xnu_fixes_getentropy(buf, size));
+}
+static int dn_sandbox_init(const char *profile, uint64_t flags, char **errorbuf) {
+    return xnu_fixes_sandbox_init(profile, flags, errorbuf);
+}
+static int dn_sandbox_init_with_parameters(const char *profile, uint64_t flags, const char *const parameters[], char **errorbuf) {
+    return xnu_fixes_sandbox_init_with_parameters(profile, flags, parameters, errorbuf);
+}
+static int dn_sandbox_init_with_extensions(const char *profile, uint64_t flags, const char *const extensions[], char **errorbuf) {
+    return xnu_fixes_sandbox_init_with_extensions(profile, flags, extensions, errorbuf);
+}
+static void dn_sandbox_free_error(char *errorbuf) {
+    xnu_fixes_sandbox_free_error(errorbuf);
+}
+/* macOS 11's wait with a 64-bit value and a timeout in nanoseconds, onto
+ * the older call Darling has (timeout in microseconds, 0 = none). */
+static int dn_ulock_wait2(uint32_t op, void *addr, uint64_t value, uint64_t timeout_ns, uint64_t value2) {
+    (void)value2;
+    uint64_t us = timeout_ns == 0 ? 0 : (timeout_ns + 999) / 1000;
+    if (us > UINT32_MAX) us = UINT32_MAX;
+    return __ulock_wait(op, addr, value, (uint32_t)us);
+}
+
+#define INTERPOSE(ours, theirs)                                                  \
+    __attribute__((used)) static const struct {                                  \
+        const void *replacement;                                                 \
+        const void *replacee;                                                    \
+    } interpose_##theirs __attribute__((section("__DATA,__interpose"))) = {     \
+        (const void *)(uintptr_t)&ours, (const void *)(uintptr_t)&theirs}
+
+INTERPOSE(dn_renamex_np, renamex_np);
+INTERPOSE(dn_renameatx_np, renameatx_np);
+INTERPOSE(dn_clonefile, clonefile);
+INTERPOSE(dn_clonefileat, clonefileat);
+INTERPOSE(dn_fclonefileat, fclonefileat);
+INTERPOSE(dn_getattrlist, getattrlist);
+INTERPOSE(dn_fgetattrlist, fgetattrlist);
+INTERPOSE(dn_getattrlistat, getattrlistat);
+INTERPOSE(dn_setattrlist, setattrlist);
+INTERPOSE(dn_fsetattrlist, fsetattrlist);
+INTERPOSE(dn_setattrlistat, setattrlistat);
+INTERPOSE(dn_chflags, chflags);
+INTERPOSE(dn_fchflags, fchflags);
+INTERPOSE(dn_getentropy, getentropy);
+INTERPOSE(dn_sandbox_init, sandbox_init);
+INTERPOSE(dn_sandbox_init_with_parameters, sandbox_init_with_parameters);
+INTERPOSE(dn_sandbox_init_with_extensions, sandbox_init_with_extensions);
+INTERPOSE(dn_sandbox_free_error, sandbox_free_error);
+INTERPOSE(dn_ulock_wait2, __ulock_wait2);

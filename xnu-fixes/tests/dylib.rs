@@ -1,0 +1,159 @@
+//! libxnu_fixes.dylib, checked where there is no Darling (CI): it builds
+//! with `dylib/build.sh` (zig from PyPI, no SDK), is an x86_64 dylib whose
+//! `__DATA,__interpose` section holds exactly the documented entries, each
+//! bound to libSystem's function, defines none of the names it replaces,
+//! and finds Darling's own symbols at run time rather than importing them.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+/// What the dylib interposes (docs/tools/xnu-fixes.md, dylib/interpose.c).
+const INTERPOSED: &[&str] = &[
+    "_renamex_np",
+    "_renameatx_np",
+    "_clonefile",
+    "_clonefileat",
+    "_fclonefileat",
+    "_getattrlist",
+    "_fgetattrlist",
+    "_getattrlistat",
+    "_setattrlist",
+    "_fsetattrlist",
+    "_setattrlistat",
+    "_chflags",
+    "_fchflags",
+    "_getentropy",
+    "_sandbox_init",
+    "_sandbox_init_with_parameters",
+    "_sandbox_init_with_extensions",
+    "_sandbox_free_error",
+    "___ulock_wait2",
+];
+
+fn llvm(tool: &str) -> Option<std::path::PathBuf> {
+    which::which(tool).ok().or_else(|| {
+        (10..=30)
+            .rev()
+            .find_map(|v| which::which(format!("{tool}-{v}")).ok())
+    })
+}
+
+fn text(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("llvm tool");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_dylib_interposes_exactly_the_documented_calls() {
+    const TEST: &str = "libxnu_fixes.dylib";
+    if let Err(why) = common::ensure_darwin_target() {
+        return common::skip(TEST, &why);
+    }
+    let (Some(objdump), Some(nm)) = (llvm("llvm-objdump"), llvm("llvm-nm")) else {
+        return common::skip(TEST, "no llvm-objdump/llvm-nm (Debian package `llvm`)");
+    };
+    let zig = match common::zig() {
+        Ok(z) => z,
+        Err(why) => return common::skip(TEST, &why),
+    };
+    let target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dylib");
+    let dylib = target.join("libxnu_fixes.dylib");
+    let out = Command::new("bash")
+        .arg(common::workspace().join("xnu-fixes/dylib/build.sh"))
+        .arg(&dylib)
+        .env("CARGO_TARGET_DIR", &target)
+        .env("ZIG", &zig)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "build.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let header = text(
+        Command::new(&objdump)
+            .args(["--macho", "--private-header"])
+            .arg(&dylib),
+    );
+    assert!(
+        header.contains("X86_64") && header.contains("DYLIB"),
+        "{header}"
+    );
+    let sections = text(
+        Command::new(&objdump)
+            .args(["--macho", "--section-headers"])
+            .arg(&dylib),
+    );
+    let size = sections
+        .lines()
+        .find(|l| l.contains("__interpose"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|s| u64::from_str_radix(s, 16).ok())
+        .unwrap_or_else(|| panic!("no __interpose section: {sections}"));
+    assert_eq!(size, 16 * INTERPOSED.len() as u64, "two pointers per entry");
+
+    // Each entry's replacee is bound to libSystem's symbol.
+    let binds = text(
+        Command::new(&objdump)
+            .args(["--macho", "--bind"])
+            .arg(&dylib),
+    );
+    let bound: BTreeSet<&str> = binds
+        .lines()
+        .filter(|l| l.contains("__interpose"))
+        .filter(|l| l.contains("libSystem"))
+        .filter_map(|l| l.split_whitespace().last())
+        .collect();
+    let want: BTreeSet<&str> = INTERPOSED.iter().copied().collect();
+    assert_eq!(bound, want);
+
+    let defined = text(
+        Command::new(&nm)
+            .args(["--defined-only", "--just-symbol-name"])
+            .arg(&dylib),
+    );
+    let defined: BTreeSet<&str> = defined.lines().collect();
+    for name in INTERPOSED {
+        assert!(
+            !defined.contains(name),
+            "the dylib defines {name}, which it must import"
+        );
+    }
+    let undefined = text(
+        Command::new(&nm)
+            .args(["--undefined-only", "--just-symbol-name"])
+            .arg(&dylib),
+    );
+    for darling_only in ["___linux_syscall", "___darling_vchroot_expand"] {
+        assert!(
+            !undefined.lines().any(|l| l == darling_only),
+            "imports {darling_only}"
+        );
+    }
+    for lookup in ["_dlopen", "_dlsym"] {
+        assert!(undefined.lines().any(|l| l == lookup), "no {lookup}");
+    }
+    // The hooks stay private: a flat lookup in the process must never find
+    // this dylib's __linux_syscall.
+    let exported = text(
+        Command::new(&nm)
+            .args(["--extern-only", "--defined-only", "--just-symbol-name"])
+            .arg(&dylib),
+    );
+    assert!(
+        !exported.lines().any(|l| l == "___linux_syscall"),
+        "{exported}"
+    );
+    assert!(
+        exported.lines().any(|l| l == "_xnu_fixes_getattrlist"),
+        "{exported}"
+    );
+}
