@@ -349,8 +349,9 @@ impl BuildSpec<'_> {
             cores: &self.cores,
             host_env: &host_env,
         };
-        let env = env::prepare(self.drv, dir, &params)
+        let mut env = env::prepare(self.drv, dir, &params)
             .map_err(|e| fail(EXIT_HOOK_ERROR, format!("preparing the environment: {e}")))?;
+        runner::add_interpose(self.cfg, &mut env);
         let job = Job {
             builder: self.drv.builder.clone(),
             args: self.drv.args.clone(),

@@ -99,6 +99,21 @@ pub fn run(cfg: Result<Config, ConfigError>) -> Vec<Finding> {
         out.push(f(Level::Error, "runner", p));
     }
     if cfg.runner == RunnerKind::Darling {
+        out.push(match (&cfg.interpose, runner::interpose_dylib(&cfg)) {
+            (None, _) => f(Level::Ok, "interpose", "off (`interpose = \"off\"`)"),
+            (Some(_), Some(d)) => f(
+                Level::Ok,
+                "interpose",
+                format!("{d} in the prefix: loaded into every builder (DYLD_INSERT_LIBRARIES)"),
+            ),
+            (Some(d), None) => f(
+                Level::Warn,
+                "interpose",
+                format!(
+                    "{d} is not installed in the prefix: builders run without xnu-fixes (build it with xnu-fixes/dylib/build.sh and copy it there, or set `interpose = \"off\"`)"
+                ),
+            ),
+        });
         out.push(match darling_host::procs::guard_program() {
             Some(p) => f(Level::Ok, "guard", format!("{}", p.display())),
             None => f(

@@ -55,9 +55,16 @@ pub struct Config {
     pub forward: Vec<String>,
     pub register: Register,
     pub nix_store: Option<PathBuf>,
+    /// `darling` runner: the interposing xnu-fixes dylib, a path inside the
+    /// prefix, loaded into every builder (`DYLD_INSERT_LIBRARIES`) when it
+    /// is installed there; None (`interpose = "off"`): never.
+    pub interpose: Option<String>,
     /// Where this configuration came from, for messages.
     pub source: Vec<String>,
 }
+
+/// Where nix-install and the flake put libxnu_fixes.dylib in a prefix.
+pub const DEFAULT_INTERPOSE: &str = "/usr/local/lib/libxnu_fixes.dylib";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -95,6 +102,7 @@ struct FileConfig {
     register: Option<String>,
     nix_store: Option<PathBuf>,
     mode: Option<String>,
+    interpose: Option<String>,
 }
 
 /// Every key the file, the environment and `--set` accept.
@@ -114,6 +122,7 @@ pub const KEYS: &[&str] = &[
     "register",
     "nix-store",
     "mode",
+    "interpose",
 ];
 
 fn home() -> PathBuf {
@@ -148,6 +157,7 @@ impl Default for Config {
             forward: Vec::new(),
             register: Register::Auto,
             nix_store: None,
+            interpose: Some(DEFAULT_INTERPOSE.into()),
             source: vec!["defaults".into()],
         }
     }
@@ -244,6 +254,7 @@ impl Config {
             self.nix_store = Some(v);
         }
         set_str(self, "mode", f.mode)?;
+        set_str(self, "interpose", f.interpose)?;
         self.source.push(origin);
         Ok(())
     }
@@ -313,6 +324,17 @@ impl Config {
                     "true" | "1" | "yes" => true,
                     "false" | "0" | "no" => false,
                     _ => return Err(bad("expected `true` or `false`")),
+                }
+            }
+            "interpose" => {
+                self.interpose = match value.trim() {
+                    "off" | "false" | "no" => None,
+                    p if p.starts_with('/') && !p.contains(':') => Some(p.to_string()),
+                    _ => {
+                        return Err(bad(
+                            "expected `off` or an absolute path inside the prefix (no `:`)",
+                        ))
+                    }
                 }
             }
             "build-dir" => self.build_dir = PathBuf::from(value),

@@ -79,14 +79,16 @@ pub fn run(cfg: &Config, build_json: &Path) -> anyhow::Result<i32> {
         )
     })?;
     let from = b.tmp_dir_in_sandbox.as_str();
+    let mut env: BTreeMap<String, String> = b
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), rewrite(v, from, &inside)))
+        .collect();
+    runner::add_interpose(cfg, &mut env);
     let job = Job {
         builder: b.builder.clone(),
         args: b.args.iter().map(|a| rewrite(a, from, &inside)).collect(),
-        env: b
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), rewrite(v, from, &inside)))
-            .collect(),
+        env,
         dir: BuildDir {
             host: b.tmp_dir.clone(),
             inside,

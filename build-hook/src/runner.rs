@@ -33,6 +33,27 @@ pub fn from_config(cfg: &Config) -> Box<dyn Runner> {
     }
 }
 
+/// The interposing xnu-fixes dylib for a builder's environment: with the
+/// `darling` runner, when `interpose` names a file installed in the prefix.
+/// Returns the path inside the prefix.
+pub fn interpose_dylib(cfg: &Config) -> Option<&str> {
+    let inside = cfg.interpose.as_deref()?;
+    (cfg.runner == RunnerKind::Darling && cfg.prefix.join(inside.trim_start_matches('/')).is_file())
+        .then_some(inside)
+}
+
+/// Loads the interposing dylib (if any) into a builder: first in
+/// `DYLD_INSERT_LIBRARIES`, before any the derivation asks for itself.
+pub fn add_interpose(cfg: &Config, env: &mut std::collections::BTreeMap<String, String>) {
+    if let Some(dylib) = interpose_dylib(cfg) {
+        let v = match env.get("DYLD_INSERT_LIBRARIES").filter(|v| !v.is_empty()) {
+            Some(theirs) => format!("{dylib}:{theirs}"),
+            None => dylib.to_string(),
+        };
+        env.insert("DYLD_INSERT_LIBRARIES".into(), v);
+    }
+}
+
 /// The job server's files: one directory per prefix and server protocol,
 /// so that neither a changed `prefix` nor an upgraded hook reaches another
 /// prefix's or an older server.
@@ -104,5 +125,43 @@ mod tests {
         std::mem::forget(r); // `owned` owns it now
         drop(owned);
         assert!(inherited_fd(4095).is_none());
+    }
+}
+
+#[cfg(test)]
+mod interpose_tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn the_dylib_goes_first_only_when_installed_and_only_for_darling() {
+        let prefix = tempfile::tempdir().unwrap();
+        let mut cfg = Config {
+            runner: RunnerKind::Darling,
+            prefix: prefix.path().to_path_buf(),
+            ..Config::default()
+        };
+        let mut env = BTreeMap::new();
+        add_interpose(&cfg, &mut env);
+        assert!(env.is_empty(), "not installed: nothing added");
+
+        let lib = prefix.path().join("usr/local/lib/libxnu_fixes.dylib");
+        std::fs::create_dir_all(lib.parent().unwrap()).unwrap();
+        std::fs::write(&lib, b"").unwrap();
+        env.insert("DYLD_INSERT_LIBRARIES".into(), "/opt/theirs.dylib".into());
+        add_interpose(&cfg, &mut env);
+        assert_eq!(
+            env["DYLD_INSERT_LIBRARIES"],
+            "/usr/local/lib/libxnu_fixes.dylib:/opt/theirs.dylib"
+        );
+
+        let mut env = BTreeMap::new();
+        cfg.interpose = None;
+        add_interpose(&cfg, &mut env);
+        assert!(env.is_empty(), "interpose = off");
+        cfg.interpose = Some(crate::config::DEFAULT_INTERPOSE.into());
+        cfg.runner = RunnerKind::Chroot;
+        add_interpose(&cfg, &mut env);
+        assert!(env.is_empty(), "the chroot runner runs Linux programs");
     }
 }
