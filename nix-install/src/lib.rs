@@ -22,6 +22,11 @@ use serde::{Deserialize, Serialize};
 
 pub use actions::{Action, ActionId};
 pub use darling_host::TOOLS;
+
+/// The interposing xnu-fixes dylib: its name in the tools directory, and
+/// where it goes in the prefix (the build hook's `interpose` default).
+pub const XNU_FIXES_DYLIB: (&str, &str) =
+    ("libxnu_fixes.dylib", "usr/local/lib/libxnu_fixes.dylib");
 use error::io_at;
 pub use error::{Error, RunError};
 pub use files::write_atomic;
@@ -56,6 +61,14 @@ pub struct Settings {
     /// Actions not to run (reported as skipped), e.g. the store actions for
     /// a prefix whose store comes from elsewhere.
     pub skip: Vec<ActionId>,
+}
+
+impl Settings {
+    /// Whether the tools directory carries libxnu_fixes.dylib, which then
+    /// goes into the prefix and into nix-daemon's environment.
+    pub fn has_xnu_fixes_dylib(&self) -> bool {
+        self.tools_dir.join(XNU_FIXES_DYLIB.0).is_file()
+    }
 }
 
 /// Where a step stands.

@@ -561,3 +561,57 @@ fn stock_accounts_already_there_are_done_and_never_recorded() {
     install_ok(&f, &["uninstall"]);
     assert_unchanged(&f, &before, "uninstall changed the stock records");
 }
+
+/// A tools directory carrying libxnu_fixes.dylib: install-tools puts it in
+/// the prefix, the daemon plist loads it, a re-run has nothing to do, and
+/// uninstall takes it away again.
+#[test]
+fn the_xnu_fixes_dylib_goes_into_the_prefix_and_the_daemon_environment() {
+    let f = Fixture::new();
+    let before = snapshot(f.root());
+    // Our tools plus a dylib, in a directory of their own.
+    let tools = tempfile::tempdir().unwrap();
+    for (name, _) in nix_install::TOOLS {
+        std::fs::copy(e2e::bin_dir().join(name), tools.path().join(name)).unwrap();
+    }
+    let dylib = b"\xcf\xfa\xed\xfe stand-in bytes: only copied, never run here";
+    std::fs::write(tools.path().join("libxnu_fixes.dylib"), dylib).unwrap();
+    let run = |extra: &[&str]| -> Out {
+        nix_install(&f, tools.path())
+            .args(["--mode", "daemon", "--users", "2", "--json"])
+            .args(common::SKIP_STORE)
+            .args(extra)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let o = run(&[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(status_of(&o.stdout, "install-tools"), "ran", "{}", o.stdout);
+    let at = f.root().join("usr/local/lib/libxnu_fixes.dylib");
+    assert_eq!(std::fs::read(&at).unwrap(), dylib);
+    let plist = plist::Value::from_file(
+        f.root()
+            .join("Library/LaunchDaemons/org.nixos.nix-daemon.plist"),
+    )
+    .unwrap();
+    let env = plist.as_dictionary().unwrap()["EnvironmentVariables"]
+        .as_dictionary()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        env["DYLD_INSERT_LIBRARIES"].as_string(),
+        Some("/usr/local/lib/libxnu_fixes.dylib")
+    );
+    let again = run(&[]);
+    assert_eq!(
+        status_of(&again.stdout, "install-tools"),
+        "done",
+        "{}",
+        again.stdout
+    );
+    let o = run(&["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(!at.exists());
+    assert_unchanged(&f, &before, "uninstall left changes behind");
+}

@@ -24,10 +24,19 @@ fn plist_path(cx: &Cx) -> PathBuf {
 /// The launchd job as XML.
 pub(super) fn plist_bytes(s: &Settings) -> Vec<u8> {
     let mut d = Dictionary::new();
+    let mut env = Dictionary::new();
     if !s.libsandbox_fixed {
         // Darling's libsandbox cannot run Nix's sandbox profile yet.
-        let mut env = Dictionary::new();
         env.insert("_NIX_TEST_NO_SANDBOX".into(), Value::String("1".into()));
+    }
+    if s.has_xnu_fixes_dylib() {
+        // The daemon, and every builder it starts, with xnu-fixes.
+        env.insert(
+            "DYLD_INSERT_LIBRARIES".into(),
+            Value::String(format!("/{}", crate::XNU_FIXES_DYLIB.1)),
+        );
+    }
+    if !env.is_empty() {
         d.insert("EnvironmentVariables".into(), Value::Dictionary(env));
     }
     d.insert("Label".into(), Value::String(LABEL.into()));
