@@ -220,11 +220,18 @@ impl DirectBuild<'_> {
             &nix_store,
             &loc,
             self.cfg.register,
+            db_settings(self.settings),
             &built,
             self.drv_path,
             &self.cfg.state_dir,
         );
-        registered.map_err(|e| {
+        if let Ok(Some(why)) = &registered {
+            self.log.info(&format!(
+                "registered the outputs of '{}' through nix-store, not the database: {why}",
+                self.drv_path
+            ));
+        }
+        registered.map(|_| ()).map_err(|e| {
             for o in &drv.outputs {
                 let _ = nar::remove_tree(&loc.real(&o.path));
             }
@@ -257,6 +264,25 @@ impl DirectBuild<'_> {
             )));
         }
         Ok(())
+    }
+}
+
+/// What Nix's settings ask of a direct write to its database.
+fn db_settings(s: &Settings) -> store::DbSettings {
+    let wal = s.get_bool("use-sqlite-wal").unwrap_or(true);
+    let signing = s
+        .get("secret-key-files")
+        .is_some_and(|v| !v.trim().is_empty());
+    let optimise = s.get_bool("auto-optimise-store").unwrap_or(false);
+    store::DbSettings {
+        wal,
+        unsuitable: if signing {
+            Some("`secret-key-files` is set, and the database route does not sign")
+        } else if optimise {
+            Some("`auto-optimise-store` is on, and the database route does not deduplicate")
+        } else {
+            None
+        },
     }
 }
 
@@ -433,11 +459,94 @@ impl BuildSpec<'_> {
             }
             built.push(Built {
                 path: o.path.clone(),
+                ca: fixed_ca(o),
                 info,
             });
         }
+        check_references(self.drv, &built)?;
         Ok(built)
     }
+}
+
+/// Nix's checks on what outputs may refer to. `allowedReferences` and
+/// `disallowedReferences` are enforced here as Nix does after a local
+/// build (entries are store paths or output names); the requisite forms
+/// and structured `outputChecks` need the whole closure, so a derivation
+/// using them is refused with a message rather than built unchecked.
+fn check_references(drv: &Derivation, built: &[Built]) -> Result<(), Failure> {
+    let unchecked = ["allowedRequisites", "disallowedRequisites"]
+        .into_iter()
+        .find(|k| drv.env.contains_key(*k))
+        .or_else(|| {
+            drv.structured_attrs().and_then(|j| {
+                ["outputChecks", "allowedRequisites", "disallowedRequisites"]
+                    .into_iter()
+                    .find(|k| j.contains(&format!("\"{k}\"")))
+            })
+        });
+    if let Some(k) = unchecked {
+        return Err(fail(
+            EXIT_BUILD_FAILED,
+            format!("derivation uses `{k}`, which build-hook cannot check (it needs the closure of the outputs); build it where Nix builds it itself"),
+        ));
+    }
+    if drv.structured_attrs().is_some_and(|j| {
+        j.contains("\"allowedReferences\"") || j.contains("\"disallowedReferences\"")
+    }) {
+        return Err(fail(
+            EXIT_BUILD_FAILED,
+            "derivation sets reference checks in structured attributes, which build-hook does not read; build it where Nix builds it itself",
+        ));
+    }
+    let resolve = |v: &str| -> BTreeSet<String> {
+        v.split_whitespace()
+            .map(|w| match drv.output(w) {
+                Some(o) => o.path.clone(),
+                None => w.to_string(),
+            })
+            .collect()
+    };
+    for b in built {
+        if let Some(allowed) = drv.env.get("allowedReferences") {
+            let allowed = resolve(allowed);
+            if let Some(r) = b.info.references.iter().find(|r| !allowed.contains(*r)) {
+                return Err(fail(
+                    EXIT_BUILD_FAILED,
+                    format!("output '{}' is not allowed to refer to path '{r}'", b.path),
+                ));
+            }
+        }
+        if let Some(denied) = drv.env.get("disallowedReferences") {
+            let denied = resolve(denied);
+            if let Some(r) = b.info.references.iter().find(|r| denied.contains(*r)) {
+                return Err(fail(
+                    EXIT_BUILD_FAILED,
+                    format!("output '{}' is not allowed to refer to path '{r}'", b.path),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Nix's content address of a fixed output: `fixed:` then `r:` for a
+/// recursive (NAR) hash, then the hash as `sha256:<nix32>`.
+fn fixed_ca(o: &drv::Output) -> Option<String> {
+    if !o.is_fixed() {
+        return None;
+    }
+    let (recursive, algo) = match o.hash_algo.strip_prefix("r:") {
+        Some(a) => (true, a),
+        None => (false, o.hash_algo.as_str()),
+    };
+    let bytes: Vec<u8> = (0..o.hash.len() / 2)
+        .map(|i| u8::from_str_radix(o.hash.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect::<Option<_>>()?;
+    Some(format!(
+        "fixed:{}{algo}:{}",
+        if recursive { "r:" } else { "" },
+        base32::encode(&bytes)
+    ))
 }
 
 /// Compares a fixed output with its declared hash (flat or recursive

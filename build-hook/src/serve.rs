@@ -239,7 +239,9 @@ impl Session<'_> {
             .u64(info.nar_size);
         if self.minor >= 4 {
             let hex: String = info.nar_sha256.iter().map(|b| format!("{b:02x}")).collect();
-            w.str(&format!("sha256:{hex}")).str("").strings::<&str>(&[]);
+            w.str(&format!("sha256:{hex}"))
+                .str(st.built.ca.as_deref().unwrap_or(""))
+                .strings::<&str>(&[]);
         }
     }
 

@@ -303,6 +303,9 @@ pub fn nix_version_cached(nix_store: &Path, cache_dir: &Path) -> Result<NixVersi
 pub struct Built {
     pub path: String,
     pub info: PathInfo,
+    /// Nix's content address of a fixed output (`fixed:r:sha256:<nix32>`,
+    /// `fixed:sha256:<nix32>`); None for input-addressed ones.
+    pub ca: Option<String>,
 }
 
 /// Orders outputs so that every output comes after those it refers to
@@ -368,26 +371,63 @@ fn finish(out: std::process::Output, cmd: &str) -> Result<(), StoreError> {
 /// database itself (no Nix process per build) and falls back to the
 /// `nix-store` route that suits the Nix version when the database cannot be
 /// used.
+/// How Nix wants its store database treated, from the hook's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct DbSettings {
+    /// `use-sqlite-wal` (Nix's default: true).
+    pub wal: bool,
+    /// Why the database must not be written by us at all (`signing` or
+    /// `auto-optimise-store`, which Nix's own registration does), if so.
+    pub unsuitable: Option<&'static str>,
+}
+
+impl Default for DbSettings {
+    fn default() -> Self {
+        DbSettings {
+            wal: true,
+            unsuitable: None,
+        }
+    }
+}
+
+/// Registers `outputs`. With `register = auto`, returns why the database
+/// route was not taken when it fell back to `nix-store` (for the log).
 pub fn register(
     nix_store: &Path,
     loc: &StoreLoc,
     mode: Register,
+    db_settings: DbSettings,
     outputs: &[Built],
     deriver: &str,
     cache_dir: &Path,
-) -> Result<(), StoreError> {
+) -> Result<Option<String>, StoreError> {
     match mode {
         Register::Auto => {
-            if db::register(loc, outputs, deriver).is_ok() {
-                return Ok(());
-            }
+            let why = match db_settings.unsuitable {
+                Some(why) => why.to_string(),
+                None => match db::register(loc, outputs, deriver, db_settings.wal) {
+                    Ok(()) => return Ok(None),
+                    Err(e) => e.to_string(),
+                },
+            };
             if nix_version_cached(nix_store, cache_dir)?.honours_held_locks() {
-                import(nix_store, loc, outputs, deriver)
+                import(nix_store, loc, outputs, deriver)?;
             } else {
-                register_validity(nix_store, loc, outputs, deriver)
+                register_validity(nix_store, loc, outputs, deriver)?;
             }
+            Ok(Some(why))
         }
-        Register::Db => db::register(loc, outputs, deriver),
+        Register::Db => {
+            if let Some(why) = db_settings.unsuitable {
+                return Err(StoreError::Db {
+                    db: loc.state_dir.join("db/db.sqlite").display().to_string(),
+                    msg: format!(
+                        "register = \"db\" cannot do what Nix does here: {why}; use `auto`"
+                    ),
+                });
+            }
+            db::register(loc, outputs, deriver, db_settings.wal).map(|()| None)
+        }
         Register::Import => {
             // A Nix that ignores NIX_HELD_LOCKS would hang on the import
             // until Nix gives up on us: refuse at once instead.
@@ -395,9 +435,11 @@ pub fn register(
             if !v.honours_held_locks() {
                 return Err(StoreError::ImportDeadlocks(v.major, v.minor));
             }
-            import(nix_store, loc, outputs, deriver)
+            import(nix_store, loc, outputs, deriver).map(|()| None)
         }
-        Register::RegisterValidity => register_validity(nix_store, loc, outputs, deriver),
+        Register::RegisterValidity => {
+            register_validity(nix_store, loc, outputs, deriver).map(|()| None)
+        }
     }
 }
 
@@ -613,6 +655,7 @@ mod tests {
                 nar_size: 0,
                 references: refs.iter().map(|s| s.to_string()).collect(),
             },
+            ca: None,
         };
         let outs = vec![mk("/a", &["/b", "/a"]), mk("/b", &["/c"]), mk("/c", &[])];
         let order: Vec<&str> = topo_order(&outs).iter().map(|b| b.path.as_str()).collect();

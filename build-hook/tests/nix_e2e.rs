@@ -433,7 +433,129 @@ fn max_log_size_counts_what_the_builder_wrote(s: &NixStore) {
     assert!(!s.is_valid(&out) && !s.real(&out).exists());
 }
 
+/// `use-sqlite-wal = false` (NFS, WSL1): Nix opens its database with the
+/// `unix-dotfile` VFS, and so does the database route; Nix's own check of
+/// the store passes afterwards.
+fn the_database_route_uses_nix_s_vfs_without_wal(s: &NixStore) {
+    let cfg = s.hook_config("h", "");
+    // Nix needs the setting from the store's first use on (a database in
+    // WAL mode cannot be opened without it), so instantiate with it too.
+    let f = s.scratch().join("nowal.nix");
+    fs::write(&f, expr(r#"mk "nowal" "echo nowal > $out""#)).unwrap();
+    let i: e2e::Out = s
+        .command("nix-instantiate")
+        .arg("--store")
+        .arg(s.store_arg())
+        .args(["--option", "use-sqlite-wal", "false"])
+        .arg(s.inside(&f))
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(i.code, 0, "{}", i.stderr);
+    let drv: Vec<String> = i.stdout.lines().map(str::to_string).collect();
+    let o = s.realise(&drv, &hook(), &cfg, &[("use-sqlite-wal", "false")]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(s.is_valid(o.stdout.trim()));
+    assert!(
+        !s.scratch().join("h-state/nix-version").exists(),
+        "did not register through the database"
+    );
+    s.verify();
+}
+
+/// `mk` with more attributes.
+const PRELUDE_WITH: &str = r#"
+let mkWith = name: script: extra: derivation ({
+  inherit name; system = "x86_64-darwin"; builder = "/bin/sh";
+  args = [ "-c" script ]; PATH = "/bin";
+} // extra);
+    mk = name: script: mkWith name script {};
+in "#;
+
+/// A fixed output is registered with the content address Nix gives it.
+fn a_fixed_output_gets_its_content_address(s: &NixStore) {
+    let cfg = s.hook_config("h", "");
+    let f = s.scratch().join("fixed-content");
+    fs::write(&f, "fixed\n").unwrap();
+    let hash = |base32: bool| {
+        let mut c = s.command("nix-hash");
+        c.args(["--type", "sha256", "--flat"]);
+        if base32 {
+            c.arg("--base32");
+        }
+        let o = c.arg(s.inside(&f)).output().unwrap();
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    let drv = s.instantiate(&format!(
+        r#"{PRELUDE_WITH} mkWith "fixed-ca" "echo fixed > $out" {{ outputHashMode = "flat"; outputHashAlgo = "sha256"; outputHash = "{}"; }}"#,
+        hash(false)
+    ));
+    let o = s.realise(&drv, &hook(), &cfg, &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = o.stdout.trim().to_string();
+    let db = s.root().join("nix/var/nix/db/db.sqlite");
+    let ca = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap()
+        .query_row("select ca from ValidPaths where path = ?", [&out], |r| {
+            r.get::<_, Option<String>>(0)
+        })
+        .unwrap();
+    assert_eq!(ca, Some(format!("fixed:sha256:{}", hash(true))));
+    s.verify();
+}
+
+/// allowedReferences / disallowedReferences as Nix enforces them; the
+/// requisite forms are refused with a message, never built unchecked.
+fn reference_checks_are_enforced_or_refused(s: &NixStore) {
+    let cfg = s.hook_config("h", "");
+    let e = |body: &str| format!("{PRELUDE_WITH} {body}");
+    let denied = s.instantiate(&e(
+        r#"let dep = mk "ref-dep" "echo dep > $out"; in mkWith "ref-denied" "echo ${dep} > $out" { allowedReferences = []; }"#,
+    ));
+    let out = s.outputs(&denied[0]).remove(0);
+    let o = s.realise(&denied, &hook(), &cfg, &[]);
+    assert_ne!(o.code, 0, "{}", o.stdout);
+    assert!(
+        o.stderr.contains("is not allowed to refer to path"),
+        "{}",
+        o.stderr
+    );
+    assert!(!s.is_valid(&out) && !s.real(&out).exists());
+
+    let fine = s.instantiate(&e(
+        r#"let dep = mk "ref-dep2" "echo dep > $out"; in mkWith "ref-fine" "echo ${dep} > $out" { allowedReferences = [ dep ]; disallowedReferences = [ "out" ]; }"#,
+    ));
+    let o = s.realise(&fine, &hook(), &cfg, &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+
+    let req = s.instantiate(&e(
+        r#"mkWith "ref-req" "echo x > $out" { allowedRequisites = []; }"#,
+    ));
+    let o = s.realise(&req, &hook(), &cfg, &[]);
+    assert_ne!(o.code, 0, "{}", o.stdout);
+    assert!(o.stderr.contains("`allowedRequisites`"), "{}", o.stderr);
+}
+
+/// With `auto-optimise-store` the database route steps aside for Nix's own
+/// registration (which deduplicates), and the store checks out.
+fn auto_optimise_store_goes_through_nix_s_registration(s: &NixStore) {
+    let cfg = s.hook_config("h", "");
+    let drv = s.instantiate(&expr(r#"mk "optimised" "echo optimised > $out""#));
+    let o = s.realise(&drv, &hook(), &cfg, &[("auto-optimise-store", "true")]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(s.is_valid(o.stdout.trim()));
+    assert!(
+        s.scratch().join("h-state/nix-version").exists(),
+        "registered through the database although Nix deduplicates"
+    );
+    s.verify();
+}
+
 each_nix!(
+    the_database_route_uses_nix_s_vfs_without_wal,
+    a_fixed_output_gets_its_content_address,
+    reference_checks_are_enforced_or_refused,
+    auto_optimise_store_goes_through_nix_s_registration,
     a_repeated_line_is_collapsed_and_the_builder_decides,
     max_log_size_counts_what_the_builder_wrote,
     simple_build_streams_its_log_and_registers_the_output,

@@ -1,7 +1,12 @@
 //! Registration without starting Nix: the rows Nix's own registration of a
 //! built output writes (`ValidPaths`, `Refs`), in one transaction in the
 //! store's SQLite database, under the same shared "big lock" every Nix
-//! process holds (an exclusive holder is upgrading the schema).
+//! process holds (an exclusive holder is upgrading the schema), taken
+//! before anything else is read, as Nix does. The database is opened with
+//! the SQLite VFS Nix uses for it: `unix-dotfile` locking when
+//! `use-sqlite-wal = false` (NFS, WSL1), whose locks the default VFS would
+//! not see. A schema or a recorded migration this code does not know is
+//! refused, so the caller falls back to Nix's own registration.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -16,6 +21,11 @@ use super::{hex, Built, StoreError, StoreLoc};
 /// The schema every Nix from 2.0 to 2.35 uses (`db/schema`).
 pub const SCHEMA: &str = "10";
 
+/// Migrations Nix records in `SchemaMigrations` that leave `ValidPaths`
+/// and `Refs` as this code writes them (ca-derivations adds tables of its
+/// own).
+const KNOWN_MIGRATIONS: &[&str] = &["20220326-ca-derivations"];
+
 /// How long to wait for another writer (Nix retries for ever; a stuck
 /// writer is better reported than waited on).
 const BUSY: Duration = Duration::from_secs(60);
@@ -25,6 +35,37 @@ fn err(db: &Path, msg: impl std::fmt::Display) -> StoreError {
         db: db.display().to_string(),
         msg: msg.to_string(),
     }
+}
+
+/// Refuses a database carrying a migration not known here (Nix 2.2x and
+/// later record them in `SchemaMigrations`; older ones have no table).
+fn check_migrations(tx: &rusqlite::Transaction) -> Result<(), String> {
+    let has_table: bool = tx
+        .query_row(
+            "select count(*) from sqlite_master where type = 'table' and name = 'SchemaMigrations'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+        .map_err(|e| e.to_string())?;
+    if !has_table {
+        return Ok(());
+    }
+    let mut stmt = tx
+        .prepare("select migration from SchemaMigrations")
+        .map_err(|e| e.to_string())?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(|e| e.to_string())?;
+    for name in names {
+        let name = name.map_err(|e| e.to_string())?;
+        if !KNOWN_MIGRATIONS.contains(&name.as_str()) {
+            return Err(format!(
+                "the database records schema migration `{name}`, unknown here"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Paths the outputs refer to among themselves must not form a cycle
@@ -65,10 +106,24 @@ fn check_acyclic(outputs: &[Built]) -> Result<(), String> {
 }
 
 /// Registers `outputs` (built by `deriver`) as valid. Errors leave the
-/// database unchanged.
-pub fn register(loc: &StoreLoc, outputs: &[Built], deriver: &str) -> Result<(), StoreError> {
+/// database unchanged. `wal` is Nix's `use-sqlite-wal` (true unless set).
+pub fn register(
+    loc: &StoreLoc,
+    outputs: &[Built],
+    deriver: &str,
+    wal: bool,
+) -> Result<(), StoreError> {
     let dir = loc.state_dir.join("db");
     let db_file = dir.join("db.sqlite");
+    // Shared, as every Nix process holds it; never wait behind an upgrade.
+    // Taken first: an upgrade changes the schema file under it.
+    let lock_file = File::options()
+        .read(true)
+        .write(true)
+        .open(dir.join("big-lock"))
+        .map_err(|e| err(&db_file, format!("opening big-lock: {e}")))?;
+    let _big_lock = Flock::lock(lock_file, FlockArg::LockSharedNonblock)
+        .map_err(|(_, e)| err(&db_file, format!("the big lock is held exclusively: {e}")))?;
     let schema = std::fs::read_to_string(dir.join("schema"))
         .map_err(|e| err(&db_file, format!("reading the schema version: {e}")))?;
     if schema.trim() != SCHEMA {
@@ -77,20 +132,14 @@ pub fn register(loc: &StoreLoc, outputs: &[Built], deriver: &str) -> Result<(), 
             format!("schema version {} is not {SCHEMA}", schema.trim()),
         ));
     }
-    // Shared, as every Nix process holds it; never wait behind an upgrade.
-    let lock_file = File::options()
-        .read(true)
-        .write(true)
-        .open(dir.join("big-lock"))
-        .map_err(|e| err(&db_file, format!("opening big-lock: {e}")))?;
-    let _big_lock = Flock::lock(lock_file, FlockArg::LockSharedNonblock)
-        .map_err(|(_, e)| err(&db_file, format!("the big lock is held exclusively: {e}")))?;
     check_acyclic(outputs).map_err(|e| err(&db_file, e))?;
 
-    let mut conn = Connection::open_with_flags(
-        &db_file,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = if wal {
+        Connection::open_with_flags(&db_file, flags)
+    } else {
+        Connection::open_with_flags_and_vfs(&db_file, flags, "unix-dotfile")
+    }
     .map_err(|e| err(&db_file, e))?;
     conn.busy_timeout(BUSY).map_err(|e| err(&db_file, e))?;
     // As Nix itself (fsync-metadata = true): the WAL is synced at
@@ -100,6 +149,7 @@ pub fn register(loc: &StoreLoc, outputs: &[Built], deriver: &str) -> Result<(), 
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| err(&db_file, e))?;
+    check_migrations(&tx).map_err(|e| err(&db_file, e))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -115,15 +165,16 @@ pub fn register(loc: &StoreLoc, outputs: &[Built], deriver: &str) -> Result<(), 
         let hash = format!("sha256:{}", hex(&b.info.nar_sha256));
         let size = (b.info.nar_size != 0).then_some(b.info.nar_size as i64);
         let deriver = (!deriver.is_empty()).then_some(deriver);
+        let ca = b.ca.as_deref();
         if id_of(&tx, &b.path)?.is_some() {
             tx.execute(
-                "update ValidPaths set narSize = ?, hash = ?, ultimate = 1, sigs = NULL, ca = NULL where path = ?",
-                rusqlite::params![size, hash, b.path],
+                "update ValidPaths set narSize = ?, hash = ?, ultimate = 1, sigs = NULL, ca = ? where path = ?",
+                rusqlite::params![size, hash, ca, b.path],
             )
         } else {
             tx.execute(
-                "insert into ValidPaths (path, hash, registrationTime, deriver, narSize, ultimate, sigs, ca) values (?, ?, ?, ?, ?, 1, NULL, NULL)",
-                rusqlite::params![b.path, hash, now, deriver, size],
+                "insert into ValidPaths (path, hash, registrationTime, deriver, narSize, ultimate, sigs, ca) values (?, ?, ?, ?, ?, 1, NULL, ?)",
+                rusqlite::params![b.path, hash, now, deriver, size, ca],
             )
         }
         .map_err(|e| err(&db_file, e))?;
@@ -160,6 +211,7 @@ mod tests {
                 nar_size: 8,
                 references: refs.iter().map(|s| s.to_string()).collect(),
             },
+            ca: None,
         }
     }
 
@@ -176,7 +228,7 @@ mod tests {
     #[test]
     fn refuses_another_schema_version() {
         let (_d, loc) = store("11");
-        let e = register(&loc, &[built("/nix/store/a-x", &[])], "").unwrap_err();
+        let e = register(&loc, &[built("/nix/store/a-x", &[])], "", true).unwrap_err();
         assert!(e.to_string().contains("schema version 11 is not 10"), "{e}");
     }
 
@@ -186,7 +238,7 @@ mod tests {
         let f = File::open(d.path().join("nix/var/nix/db/big-lock")).unwrap();
         let _held = Flock::lock(f, FlockArg::LockExclusiveNonblock).unwrap();
         let t = std::time::Instant::now();
-        let e = register(&loc, &[built("/nix/store/a-x", &[])], "").unwrap_err();
+        let e = register(&loc, &[built("/nix/store/a-x", &[])], "", true).unwrap_err();
         assert!(e.to_string().contains("held exclusively"), "{e}");
         assert!(t.elapsed() < Duration::from_secs(1));
     }
