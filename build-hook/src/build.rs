@@ -215,6 +215,24 @@ impl DirectBuild<'_> {
             log: Some(&self.log),
         }
         .build(build_log)?;
+        let mut built = built;
+        // As Nix signs what it builds itself (the database route records
+        // the signatures; the nix-store routes have nowhere to put them).
+        if let Some(files) = self
+            .settings
+            .get("secret-key-files")
+            .filter(|v| !v.trim().is_empty())
+        {
+            let keys = crate::sign::load_all(&files).map_err(|e| {
+                for o in &drv.outputs {
+                    let _ = nar::remove_tree(&loc.real(&o.path));
+                }
+                fail(EXIT_HOOK_ERROR, e.to_string())
+            })?;
+            for b in &mut built {
+                b.sigs = keys.iter().map(|k| k.sign(&b.path, &b.info)).collect();
+            }
+        }
         let nix_store = store::find_nix_store(self.cfg.nix_store.as_deref());
         let registered = store::register(
             &nix_store,
@@ -270,19 +288,11 @@ impl DirectBuild<'_> {
 /// What Nix's settings ask of a direct write to its database.
 fn db_settings(s: &Settings) -> store::DbSettings {
     let wal = s.get_bool("use-sqlite-wal").unwrap_or(true);
-    let signing = s
-        .get("secret-key-files")
-        .is_some_and(|v| !v.trim().is_empty());
     let optimise = s.get_bool("auto-optimise-store").unwrap_or(false);
     store::DbSettings {
         wal,
-        unsuitable: if signing {
-            Some("`secret-key-files` is set, and the database route does not sign")
-        } else if optimise {
-            Some("`auto-optimise-store` is on, and the database route does not deduplicate")
-        } else {
-            None
-        },
+        unsuitable: optimise
+            .then_some("`auto-optimise-store` is on, and the database route does not deduplicate"),
     }
 }
 
@@ -461,6 +471,7 @@ impl BuildSpec<'_> {
                 path: o.path.clone(),
                 ca: fixed_ca(o),
                 info,
+                sigs: Vec::new(),
             });
         }
         check_references(self.drv, &built)?;

@@ -27,6 +27,7 @@ pub mod protocol;
 pub mod refs;
 pub mod runner;
 pub mod serve;
+pub mod sign;
 pub mod slots;
 pub mod store;
 pub mod wire;

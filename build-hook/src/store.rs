@@ -306,6 +306,9 @@ pub struct Built {
     /// Nix's content address of a fixed output (`fixed:r:sha256:<nix32>`,
     /// `fixed:sha256:<nix32>`); None for input-addressed ones.
     pub ca: Option<String>,
+    /// Signatures made with Nix's `secret-key-files` (the database route
+    /// records them).
+    pub sigs: Vec<String>,
 }
 
 /// Orders outputs so that every output comes after those it refers to
@@ -376,8 +379,8 @@ fn finish(out: std::process::Output, cmd: &str) -> Result<(), StoreError> {
 pub struct DbSettings {
     /// `use-sqlite-wal` (Nix's default: true).
     pub wal: bool,
-    /// Why the database must not be written by us at all (`signing` or
-    /// `auto-optimise-store`, which Nix's own registration does), if so.
+    /// Why the database must not be written by us at all
+    /// (`auto-optimise-store`, which Nix's own registration does), if so.
     pub unsuitable: Option<&'static str>,
 }
 
@@ -656,6 +659,7 @@ mod tests {
                 references: refs.iter().map(|s| s.to_string()).collect(),
             },
             ca: None,
+            sigs: Vec::new(),
         };
         let outs = vec![mk("/a", &["/b", "/a"]), mk("/b", &["/c"]), mk("/c", &[])];
         let order: Vec<&str> = topo_order(&outs).iter().map(|b| b.path.as_str()).collect();

@@ -551,7 +551,69 @@ fn auto_optimise_store_goes_through_nix_s_registration(s: &NixStore) {
     s.verify();
 }
 
+/// With `secret-key-files`, outputs are signed as Nix signs its own
+/// builds, and Nix's own verification accepts the signature.
+fn outputs_are_signed_with_secret_key_files(s: &NixStore) {
+    let cfg = s.hook_config("h", "");
+    let (sk, pk) = (s.scratch().join("key.sec"), s.scratch().join("key.pub"));
+    let g: e2e::Out = s
+        .command("nix-store")
+        .args(["--generate-binary-cache-key", "darling-nix-test-1"])
+        .arg(s.inside(&sk))
+        .arg(s.inside(&pk))
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(g.code, 0, "{}", g.stderr);
+    let drv = s.instantiate(&expr(
+        r#"let dep = mk "signed-dep" "echo dep > $out"; in mk "signed" "echo ${dep} > $out""#,
+    ));
+    let sk_inside = s.inside(&sk).display().to_string();
+    let o = s.realise(&drv, &hook(), &cfg, &[("secret-key-files", &sk_inside)]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = o.stdout.trim().to_string();
+    let public = fs::read_to_string(&pk).unwrap();
+    let verify = |key: &str| -> e2e::Out {
+        s.command("nix")
+            .args([
+                "--extra-experimental-features",
+                "nix-command",
+                "store",
+                "verify",
+            ])
+            .arg("--store")
+            .arg(s.store_arg())
+            .args([
+                "--sigs-needed",
+                "1",
+                "--no-contents",
+                "--option",
+                "trusted-public-keys",
+                key,
+            ])
+            .arg(&out)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let ok = verify(public.trim());
+    assert_eq!(ok.code, 0, "Nix rejects our signature: {}", ok.stderr);
+    // And a key that did not sign it is refused: the check is real.
+    let other_sk = s.scratch().join("other.sec");
+    let other_pk = s.scratch().join("other.pub");
+    s.command("nix-store")
+        .args(["--generate-binary-cache-key", "someone-else-1"])
+        .arg(s.inside(&other_sk))
+        .arg(s.inside(&other_pk))
+        .output()
+        .unwrap();
+    let refused = verify(fs::read_to_string(&other_pk).unwrap().trim());
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    s.verify();
+}
+
 each_nix!(
+    outputs_are_signed_with_secret_key_files,
     the_database_route_uses_nix_s_vfs_without_wal,
     a_fixed_output_gets_its_content_address,
     reference_checks_are_enforced_or_refused,

@@ -166,15 +166,16 @@ pub fn register(
         let size = (b.info.nar_size != 0).then_some(b.info.nar_size as i64);
         let deriver = (!deriver.is_empty()).then_some(deriver);
         let ca = b.ca.as_deref();
+        let sigs = (!b.sigs.is_empty()).then(|| b.sigs.join(" "));
         if id_of(&tx, &b.path)?.is_some() {
             tx.execute(
-                "update ValidPaths set narSize = ?, hash = ?, ultimate = 1, sigs = NULL, ca = ? where path = ?",
-                rusqlite::params![size, hash, ca, b.path],
+                "update ValidPaths set narSize = ?, hash = ?, ultimate = 1, sigs = ?, ca = ? where path = ?",
+                rusqlite::params![size, hash, sigs, ca, b.path],
             )
         } else {
             tx.execute(
-                "insert into ValidPaths (path, hash, registrationTime, deriver, narSize, ultimate, sigs, ca) values (?, ?, ?, ?, ?, 1, NULL, ?)",
-                rusqlite::params![b.path, hash, now, deriver, size, ca],
+                "insert into ValidPaths (path, hash, registrationTime, deriver, narSize, ultimate, sigs, ca) values (?, ?, ?, ?, ?, 1, ?, ?)",
+                rusqlite::params![b.path, hash, now, deriver, size, sigs, ca],
             )
         }
         .map_err(|e| err(&db_file, e))?;
@@ -212,6 +213,7 @@ mod tests {
                 references: refs.iter().map(|s| s.to_string()).collect(),
             },
             ca: None,
+            sigs: Vec::new(),
         }
     }
 
