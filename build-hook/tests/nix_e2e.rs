@@ -534,6 +534,7 @@ fn reference_checks_are_enforced_or_refused(s: &NixStore) {
     let o = s.realise(&req, &hook(), &cfg, &[]);
     assert_ne!(o.code, 0, "{}", o.stdout);
     assert!(o.stderr.contains("`allowedRequisites`"), "{}", o.stderr);
+    s.verify();
 }
 
 /// With `auto-optimise-store` the database route steps aside for Nix's own
