@@ -3,7 +3,7 @@
 //! store ("direct mode"), and registers their outputs.
 //!
 //! Module map: [`wire`] and [`protocol`] speak to Nix; [`decide`] and
-//! [`slots`] answer `try`; [`drv`], [`env`], [`runner`] and [`build`] run a
+//! [`slots`] answer `try`; [`drv`], [`env`](mod@env), [`runner`] and [`build`] run a
 //! build; [`nar`], [`refs`] and [`store`] register it; [`forward`] chains
 //! another hook; [`external`] is the Nix 2.32+ external-builders entry;
 //! [`check`] is `--check`.

@@ -108,7 +108,7 @@ pub fn sh_quote(s: &str) -> String {
 pub trait Runner {
     fn prefix(&self) -> &Path;
     fn describe(&self) -> String;
-    /// Runs `argv` inside (argv[0] a Mac path or a command on the prefix's
+    /// Runs `argv` inside (`argv[0]` a Mac path or a command on the prefix's
     /// PATH) with `stdin` as input, returning its output and status.
     fn run(
         &self,

@@ -13,7 +13,7 @@ use std::io::Write;
 
 pub use cli::{Invocation, Options};
 
-/// Run dscl with `args` (including argv[0]); returns the exit status.
+/// Run dscl with `args` (including `argv[0]`); returns the exit status.
 pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let code = match cli::parse(args) {
         cli::Parsed::Run(inv) => commands::dispatch(&inv, out, err),

@@ -1,7 +1,7 @@
 //! Apple's sandbox profile language (SBPL) as Nix and nixpkgs write it:
 //! [`reader`] turns text into data with positions, [`eval`] runs the small
 //! Scheme subset into a [`Policy`] (ordered rules, last match wins), and
-//! [`plan`] maps a policy onto what Linux can enforce (Landlock paths, a
+//! [`plan`](mod@plan) maps a policy onto what Linux can enforce (Landlock paths, a
 //! socket rule, a setuid rule) plus a list of what it cannot. No OS state is
 //! touched except reading imported files.
 

@@ -353,7 +353,7 @@ pub fn fstatfs(fd: c_int) -> Result<Statfs, Errno> {
     Ok(st)
 }
 
-/// Writes "/proc/self/fd/<fd>" into `out`.
+/// Writes `"/proc/self/fd/<fd>"` into `out`.
 pub fn proc_fd_path(fd: c_int, out: &mut PathBuf) {
     let mut tmp = [0u8; 32];
     let prefix = b"/proc/self/fd/";

@@ -8,7 +8,7 @@
 //! does, so callers such as Libc's `realpath` fall back to `lstat`.
 //!
 //! - [`abi`]: Darwin's structures, bits and sizes; request validation;
-//! - [`pack`]: laying out an answer from gathered facts (pure);
+//! - [`pack`](mod@pack): laying out an answer from gathered facts (pure);
 //! - [`gather`]: asking Linux for the facts;
 //! - [`exports`]: the C entry points.
 
