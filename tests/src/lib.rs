@@ -4,6 +4,7 @@
 //! passwd/group reader running *inside* it (`chroot <prefix> id NAME`).
 
 pub mod argv;
+pub mod corpus;
 pub mod live;
 pub mod nix;
 pub mod roots;
