@@ -467,3 +467,66 @@ fn prefix_script_rejects_bad_input_and_changes_nothing() {
     assert_eq!(o.code, 69, "{o:?}");
     assert!(o.stderr.contains("failed"), "{}", o.stderr);
 }
+
+/// The realistic darwin build: a Mach-O compiler as the builder (the macOS
+/// zig 0.12.0 from PyPI, as nixpkgs' darwin stdenv has clang), built by the
+/// host's Nix through the hook, and its output run inside Darling. Written
+/// when no Darling was at hand: it has not run yet (docs/verification.md).
+#[test]
+fn a_mach_o_compiler_builds_a_program_that_runs_in_darling() {
+    use e2e::corpus::{cache_dir, fetch, macho_kind, unpack, CORPUS};
+    let Some(l) = Live::new("zig-build", "") else {
+        return;
+    };
+    let zig_cc = CORPUS.iter().find(|p| p.name == "zig cc").unwrap();
+    let cache = cache_dir();
+    let bin = fetch(zig_cc, &cache)
+        .and_then(|a| unpack(zig_cc, &a, &cache))
+        .unwrap_or_else(|e| panic!("macOS zig: {e}"));
+    let add = |p: &Path| -> String {
+        let o: Out = Command::new("nix-store")
+            .arg("--add")
+            .arg(p)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(o.code, 0, "nix-store --add {}: {}", p.display(), o.stderr);
+        o.stdout.trim().to_string()
+    };
+    let zig = add(bin.parent().unwrap());
+    // xnu-fixes for every builder, as nix-install sets a prefix up: the
+    // hook's runner loads it (`interpose`), zig needs its __ulock_wait2.
+    let dylib = l
+        .p
+        .prefix()
+        .join(build_hook::config::DEFAULT_INTERPOSE.trim_start_matches('/'));
+    let b: Out = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../xnu-fixes/dylib/build.sh"))
+        .arg(&dylib)
+        .env("CARGO_TARGET_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("dylib"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(b.code, 0, "xnu-fixes/dylib/build.sh: {}", b.stderr);
+    let src = l.dir.join("hello.c");
+    fs::write(
+        &src,
+        "#include <stdio.h>\nint main(void) { printf(\"built by zig in Darling\\n\"); return 0; }\n",
+    )
+    .unwrap();
+    let src = add(&src);
+    let drv = l.instantiate(&format!(
+        r#"let zig = builtins.storePath "{zig}"; src = builtins.storePath "{src}"; in
+           mk "zig-hello" "/bin/bash" "export ZIG_GLOBAL_CACHE_DIR=$TMPDIR/zig-global ZIG_LOCAL_CACHE_DIR=$TMPDIR/zig-local; ${{zig}}/zig cc ${{src}} -o $out""#
+    ));
+    let o = l.realise(&drv, &[("timeout", "900")]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = o.stdout.trim().to_string();
+    assert_eq!(macho_kind(Path::new(&out)).unwrap(), "x86_64");
+    let run = l.p.shell(&out);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, "built by zig in Darling\n");
+    l.p.assert_gone("zig");
+}
