@@ -8,26 +8,25 @@
 //! another hook; [`external`] is the Nix 2.32+ external-builders entry;
 //! [`check`] is `--check`.
 
-pub mod base32;
+// The store formats live in the nixstore library; kept at their old paths
+// inside this crate.
+pub use nixstore::{base32, drv, nar, refs, wire};
+
 pub mod build;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod decide;
-pub mod drv;
 pub mod env;
 pub mod external;
 pub mod flood;
 pub mod forward;
 pub mod hook;
 pub mod log;
-pub mod nar;
 pub mod nixconf;
 pub mod protocol;
-pub mod refs;
 pub mod runner;
 pub mod serve;
 pub mod sign;
 pub mod slots;
 pub mod store;
-pub mod wire;

@@ -497,14 +497,16 @@ fn a_mach_o_compiler_builds_a_program_that_runs_in_darling() {
     let zig = add(bin.parent().unwrap());
     // xnu-fixes for every builder, as nix-install sets a prefix up: the
     // hook's runner loads it (`interpose`), zig needs its __ulock_wait2.
-    let dylib = l
-        .p
-        .prefix()
-        .join(build_hook::config::DEFAULT_INTERPOSE.trim_start_matches('/'));
+    let dylib =
+        l.p.prefix()
+            .join(build_hook::config::DEFAULT_INTERPOSE.trim_start_matches('/'));
     let b: Out = Command::new("bash")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../xnu-fixes/dylib/build.sh"))
         .arg(&dylib)
-        .env("CARGO_TARGET_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("dylib"))
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("dylib"),
+        )
         .stdin(Stdio::null())
         .output()
         .unwrap()

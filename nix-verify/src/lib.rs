@@ -298,7 +298,7 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
     }
 
     // Darling's complaints in anything the checks printed.
-    let mut col = syscall_triage::Collector::new();
+    let mut col = darling_syscalls::Collector::new();
     col.feed(&ctx.printed);
     let rep = col.report();
     checks.push(if rep.entries.is_empty() {
@@ -371,32 +371,7 @@ fn is_our_tool(p: &Path) -> bool {
         && magic == *b"\x7fELF"
 }
 
-/// Opens Nix's database without writing anything next to it. A read-only
-/// SQLite connection to a WAL database still creates `-wal` and `-shm`
-/// files, and a reader changes `-shm`. With no `-wal`, or an empty one,
-/// everything is checkpointed: the file alone is the whole database and is
-/// read as immutable. Only a non-empty `-wal` (Nix is writing, or crashed
-/// while writing) is read through SQLite's WAL files.
-pub fn open_store_db(db: &Path) -> rusqlite::Result<rusqlite::Connection> {
-    use rusqlite::OpenFlags as F;
-    let flags = F::SQLITE_OPEN_READ_ONLY | F::SQLITE_OPEN_NO_MUTEX | F::SQLITE_OPEN_URI;
-    let mut wal = db.as_os_str().to_owned();
-    wal.push("-wal");
-    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
-        return rusqlite::Connection::open_with_flags(db, flags & !F::SQLITE_OPEN_URI);
-    }
-    // A URI path: percent-encode everything but unreserved characters.
-    let mut uri = String::from("file:");
-    for b in db.as_os_str().as_encoded_bytes() {
-        if b.is_ascii_alphanumeric() || b"/-._~".contains(b) {
-            uri.push(*b as char);
-        } else {
-            uri.push_str(&format!("%{b:02X}"));
-        }
-    }
-    uri.push_str("?immutable=1");
-    rusqlite::Connection::open_with_flags(uri, flags)
-}
+pub use nixstore::db::open_read_only as open_store_db;
 
 /// The store database, relative to the prefix.
 const DB: &str = "nix/var/nix/db/db.sqlite";

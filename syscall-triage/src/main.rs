@@ -4,7 +4,7 @@ use std::process::exit;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use syscall_triage::{compare, Collector, Report};
+use darling_syscalls::{compare, Collector, Report};
 
 const AFTER: &str = "Exit status: 0 report written (and no regression with --compare), 1 --compare found calls that were not unimplemented before, 2 usage or I/O error.";
 
