@@ -4,11 +4,8 @@
 /// A random RFC 4122 version 4 UUID in Apple's uppercase form.
 pub fn new_uuid() -> String {
     let mut b = [0u8; 16];
-    // nix has no getrandom wrapper, and reading /dev/urandom would need a
-    // file the host may not offer inside every chroot.
-    // SAFETY: `b` is valid for writes of `b.len()` bytes for the call.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
-    if n != 16 {
+    // The getrandom system call (no /dev/urandom, which a chroot may lack).
+    if getrandom::getrandom(&mut b).is_err() {
         // getrandom cannot fail for 16 bytes once the pool is initialised;
         // fall back to time and pid rather than abort a user creation.
         let t = std::time::SystemTime::now()

@@ -33,28 +33,22 @@ impl<'a> NsLog<'a> {
     }
 }
 
-/// Local time with milliseconds, as NSLog prints it.
+/// Local time with milliseconds, as NSLog prints it (UTC when the local
+/// offset cannot be known safely).
 fn local_timestamp() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = libc::time_t::try_from(now.as_secs()).unwrap_or_default();
-    // The local time zone needs libc's localtime_r: neither std nor nix
-    // converts to local time.
-    // SAFETY: all-zero is a valid `tm` (integers and a null tm_zone).
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid for the call; localtime_r is the
-    // thread-safe variant and keeps no reference to them.
-    unsafe { libc::localtime_r(&secs, &mut tm) };
+    let utc = time::OffsetDateTime::now_utc();
+    let t = time::UtcOffset::current_local_offset()
+        .map(|o| utc.to_offset(o))
+        .unwrap_or(utc);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        now.subsec_millis()
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
     )
 }
 
