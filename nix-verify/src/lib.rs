@@ -98,16 +98,49 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
     // The prefix's files as Darling sees them (the merged view of a running
     // prefix; see darling_host::file_view).
     let files = darling_host::file_view(&prefix);
-    let mut checks = Vec::new();
     let mut ctx = Ctx {
         runner,
         opts,
         printed: String::new(),
     };
 
-    // Infrastructure.
-    let prefix_ok = files.is_dir() && etc(&files).is_dir();
-    checks.push(if prefix_ok {
+    let mut checks = vec![
+        prefix_check(&prefix, &files),
+        darling_check(runner, darling),
+        tools_check(&files),
+    ];
+    // The store database first, read-only from the host: Nix run against a
+    // prefix without one would create it (and this check would then pass).
+    let db_present = files.join(DB).exists();
+    let store_check = store_db(&files);
+    let (version, nix_ok) = nix_version_check(&mut ctx);
+    checks.push(version);
+    checks.push(if nix_ok {
+        current_system_check(&mut ctx)
+    } else {
+        c("current-system", Status::Skip, "Nix does not run")
+    });
+    checks.push(store_check);
+    let (conf, group) = nix_conf_check(&files);
+    checks.push(conf);
+    checks.push(accounts_check(&files, &group));
+    checks.push(build_check(&mut ctx, nix_ok, db_present));
+    checks.push(online_check(&mut ctx));
+    checks.push(unimplemented_check(&ctx.printed));
+
+    // Paths in messages as the user knows them: under the prefix, not
+    // under /proc/<pid>/root.
+    if files != prefix {
+        let (from, to) = (files.display().to_string(), prefix.display().to_string());
+        for ch in &mut checks {
+            ch.message = ch.message.replace(&from, &to);
+        }
+    }
+    report(&prefix, runner, checks)
+}
+
+fn prefix_check(prefix: &Path, files: &Path) -> Check {
+    if files.is_dir() && etc(files).is_dir() {
         c("prefix", Status::Ok, prefix.display().to_string())
     } else {
         c(
@@ -118,8 +151,11 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
                 prefix.display()
             ),
         )
-    });
-    checks.push(match darling {
+    }
+}
+
+fn darling_check(runner: &dyn Runner, darling: Launcher) -> Check {
+    match darling {
         Launcher::Found(d) => c("darling", Status::Ok, d.display().to_string()),
         Launcher::Fixture => c("darling", Status::Skip, runner.describe()),
         Launcher::Missing(why) => c(
@@ -127,13 +163,16 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
             Status::Fail,
             format!("{why}; checks inside the prefix ran natively"),
         ),
-    });
+    }
+}
+
+fn tools_check(files: &Path) -> Check {
     let missing: Vec<String> = TOOLS
         .iter()
         .map(|(_, at)| format!("/{at}"))
         .filter(|t| !is_our_tool(&files.join(t.trim_start_matches('/'))))
         .collect();
-    checks.push(if missing.is_empty() {
+    if missing.is_empty() {
         c(
             "tools",
             Status::Ok,
@@ -148,102 +187,99 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
                 missing.join(", ")
             ),
         )
-    });
+    }
+}
 
-    // The store database first, read-only from the host: Nix run against a
-    // prefix without one would create it (and this check would then pass).
-    let db_present = files.join(DB).exists();
-    let store_check = store_db(&files);
-
-    // Nix inside. `nix --version` opens no store, and the evaluation uses
-    // Nix's dummy store, so neither writes into the prefix.
-    let nix_ok = match ctx.run(&["nix", "--version"]) {
+/// Nix inside, and whether it runs. `nix --version` opens no store.
+fn nix_version_check(ctx: &mut Ctx) -> (Check, bool) {
+    match ctx.run(&["nix", "--version"]) {
         Ok(o) if o.code == 0 => {
             let line = o.stdout.lines().next().unwrap_or("").to_string();
             let ver = line.split_whitespace().last().unwrap_or("");
             let mut nums = ver.split('.').filter_map(|p| p.parse::<u32>().ok());
             let (maj, min) = (nums.next().unwrap_or(0), nums.next().unwrap_or(0));
-            checks.push(if (maj, min) >= (2, 35) {
+            let check = if (maj, min) >= (2, 35) {
                 c("nix-version", Status::Warn, format!("{line}: Nix 2.35 and later require macOS 14; Darling reports 11.7.4 (2.34.x is the newest that installs)"))
             } else {
                 c("nix-version", Status::Ok, line)
-            });
-            true
+            };
+            (check, true)
         }
-        Ok(o) => {
-            checks.push(c(
+        Ok(o) => (
+            c(
                 "nix-version",
                 Status::Fail,
                 format!("`nix --version` exited {}: {}", o.code, o.stderr.trim()),
-            ));
-            false
-        }
-        Err(e) => {
-            checks.push(c(
+            ),
+            false,
+        ),
+        Err(e) => (
+            c(
                 "nix-version",
                 Status::Fail,
                 format!("cannot run nix inside: {e}"),
-            ));
-            false
-        }
-    };
-    if nix_ok {
-        checks.push(
-            match ctx.run(&[
-                "nix-instantiate",
-                "--store",
-                "dummy://",
-                "--eval",
-                "-E",
-                "builtins.currentSystem",
-            ]) {
-                Ok(o) if o.code == 0 && o.stdout.trim() == "\"x86_64-darwin\"" => {
-                    c("current-system", Status::Ok, "x86_64-darwin")
-                }
-                Ok(o) if o.code == 0 => c(
-                    "current-system",
-                    Status::Fail,
-                    format!(
-                        "builtins.currentSystem is {}, not \"x86_64-darwin\"",
-                        o.stdout.trim()
-                    ),
-                ),
-                Ok(o) => c(
-                    "current-system",
-                    Status::Fail,
-                    format!("evaluation failed: {}", o.stderr.trim()),
-                ),
-                Err(e) => c("current-system", Status::Fail, e),
-            },
-        );
-    } else {
-        checks.push(c("current-system", Status::Skip, "Nix does not run"));
+            ),
+            false,
+        ),
     }
+}
 
-    checks.push(store_check);
+/// The evaluation uses Nix's dummy store, so it writes nothing.
+fn current_system_check(ctx: &mut Ctx) -> Check {
+    match ctx.run(&[
+        "nix-instantiate",
+        "--store",
+        "dummy://",
+        "--eval",
+        "-E",
+        "builtins.currentSystem",
+    ]) {
+        Ok(o) if o.code == 0 && o.stdout.trim() == "\"x86_64-darwin\"" => {
+            c("current-system", Status::Ok, "x86_64-darwin")
+        }
+        Ok(o) if o.code == 0 => c(
+            "current-system",
+            Status::Fail,
+            format!(
+                "builtins.currentSystem is {}, not \"x86_64-darwin\"",
+                o.stdout.trim()
+            ),
+        ),
+        Ok(o) => c(
+            "current-system",
+            Status::Fail,
+            format!("evaluation failed: {}", o.stderr.trim()),
+        ),
+        Err(e) => c("current-system", Status::Fail, e),
+    }
+}
 
-    // nix.conf and the build users.
-    let conf_path = etc(&files).join("nix/nix.conf");
+/// nix.conf's check, and the build users' group it names.
+fn nix_conf_check(files: &Path) -> (Check, String) {
+    let conf_path = etc(files).join("nix/nix.conf");
     let conf = std::fs::read_to_string(&conf_path)
         .ok()
         .map(|t| parse_nix_conf(&t));
-    checks.push(match &conf {
+    let check = match &conf {
         None => c("nix-conf", Status::Warn, format!("{} does not exist (Nix defaults apply)", conf_path.display())),
         Some(cf) => match cf.get("sandbox").map(String::as_str) {
             Some("true") => c("nix-conf", Status::Warn, "sandbox = true: every build needs a working sandbox-exec/libsandbox in Darling; use false or relaxed"),
             _ => c("nix-conf", Status::Ok, conf_path.display().to_string()),
         },
-    });
+    };
     let group = conf
         .as_ref()
         .and_then(|cf| cf.get("build-users-group").cloned())
         .unwrap_or_else(|| "nixbld".into());
-    checks.push(accounts_check(&files, &group));
+    (check, group)
+}
 
-    // Optional.
-    if opts.build && nix_ok && db_present {
+/// `--build`: a trivial build inside (never where it would create the
+/// store database).
+fn build_check(ctx: &mut Ctx, nix_ok: bool, db_present: bool) -> Check {
+    if ctx.opts.build && nix_ok && db_present {
         let expr = "derivation { name = \"nix-verify-probe\"; system = builtins.currentSystem; builder = \"/bin/sh\"; args = [ \"-c\" \"echo ok > $out\" ]; }";
-        checks.push(match ctx.run(&["nix-build", "--no-out-link", "-E", expr]) {
+        return match ctx.run(&["nix-build", "--no-out-link", "-E", expr]) {
             Ok(o) if o.code == 0 => c("build", Status::Ok, format!("built {}", o.stdout.trim())),
             Ok(o) => c(
                 "build",
@@ -254,54 +290,56 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
                 ),
             ),
             Err(e) => c("build", Status::Fail, e),
-        });
-    } else {
-        checks.push(c(
-            "build",
-            Status::Skip,
-            if !opts.build {
-                "not requested (--build)"
-            } else if !nix_ok {
-                "Nix does not run"
-            } else {
-                "no store database: a build would create one"
-            },
-        ));
+        };
     }
-    if opts.online {
-        checks.push(
-            match ctx.run(&[
-                "curl",
-                "-sfL",
-                "--max-time",
-                "20",
-                "https://cache.nixos.org/nix-cache-info",
-            ]) {
-                Ok(o) if o.code == 0 && o.stdout.contains("StoreDir") => c(
-                    "online",
-                    Status::Ok,
-                    "cache.nixos.org reachable from inside",
-                ),
-                Ok(o) => c(
-                    "online",
-                    Status::Fail,
-                    format!(
-                        "cache.nixos.org not reachable from inside (curl exit {})",
-                        o.code
-                    ),
-                ),
-                Err(e) => c("online", Status::Fail, e),
-            },
-        );
-    } else {
-        checks.push(c("online", Status::Skip, "not requested (--online)"));
-    }
+    c(
+        "build",
+        Status::Skip,
+        if !ctx.opts.build {
+            "not requested (--build)"
+        } else if !nix_ok {
+            "Nix does not run"
+        } else {
+            "no store database: a build would create one"
+        },
+    )
+}
 
-    // Darling's complaints in anything the checks printed.
+/// `--online`: the binary cache from inside.
+fn online_check(ctx: &mut Ctx) -> Check {
+    if !ctx.opts.online {
+        return c("online", Status::Skip, "not requested (--online)");
+    }
+    match ctx.run(&[
+        "curl",
+        "-sfL",
+        "--max-time",
+        "20",
+        "https://cache.nixos.org/nix-cache-info",
+    ]) {
+        Ok(o) if o.code == 0 && o.stdout.contains("StoreDir") => c(
+            "online",
+            Status::Ok,
+            "cache.nixos.org reachable from inside",
+        ),
+        Ok(o) => c(
+            "online",
+            Status::Fail,
+            format!(
+                "cache.nixos.org not reachable from inside (curl exit {})",
+                o.code
+            ),
+        ),
+        Err(e) => c("online", Status::Fail, e),
+    }
+}
+
+/// Darling's complaints in anything the checks printed.
+fn unimplemented_check(printed: &str) -> Check {
     let mut col = darling_syscalls::Collector::new();
-    col.feed(&ctx.printed);
+    col.feed(printed);
     let rep = col.report();
-    checks.push(if rep.entries.is_empty() {
+    if rep.entries.is_empty() {
         c(
             "unimplemented",
             Status::Ok,
@@ -320,17 +358,10 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
                     .join(", ")
             ),
         )
-    });
-
-    // Paths in messages as the user knows them: under the prefix, not
-    // under /proc/<pid>/root.
-    if files != prefix {
-        let (from, to) = (files.display().to_string(), prefix.display().to_string());
-        for ch in &mut checks {
-            ch.message = ch.message.replace(&from, &to);
-        }
     }
+}
 
+fn report(prefix: &Path, runner: &dyn Runner, checks: Vec<Check>) -> Report {
     let mut summary = BTreeMap::new();
     for s in ["ok", "warn", "fail", "skip"] {
         summary.insert(s, 0);
