@@ -27,6 +27,12 @@ pub use darling_host::TOOLS;
 /// where it goes in the prefix (the build hook's `interpose` default).
 pub const XNU_FIXES_DYLIB: (&str, &str) =
     ("libxnu_fixes.dylib", "usr/local/lib/libxnu_fixes.dylib");
+
+/// The Mach-O probe built beside the dylib, which nix-verify runs inside.
+pub const XNU_FIXES_PROBE: (&str, &str) = (
+    "xnu-fixes-probe",
+    "usr/local/libexec/darling-nix/xnu-fixes-probe",
+);
 use error::io_at;
 pub use error::{Error, RunError};
 pub use files::write_atomic;

@@ -576,6 +576,7 @@ fn the_xnu_fixes_dylib_goes_into_the_prefix_and_the_daemon_environment() {
     }
     let dylib = b"\xcf\xfa\xed\xfe stand-in bytes: only copied, never run here";
     std::fs::write(tools.path().join("libxnu_fixes.dylib"), dylib).unwrap();
+    std::fs::write(tools.path().join("xnu-fixes-probe"), b"probe stand-in").unwrap();
     let run = |extra: &[&str]| -> Out {
         nix_install(&f, tools.path())
             .args(["--mode", "daemon", "--users", "2", "--json"])
@@ -590,6 +591,10 @@ fn the_xnu_fixes_dylib_goes_into_the_prefix_and_the_daemon_environment() {
     assert_eq!(status_of(&o.stdout, "install-tools"), "ran", "{}", o.stdout);
     let at = f.root().join("usr/local/lib/libxnu_fixes.dylib");
     assert_eq!(std::fs::read(&at).unwrap(), dylib);
+    let probe = f
+        .root()
+        .join("usr/local/libexec/darling-nix/xnu-fixes-probe");
+    assert_eq!(std::fs::read(&probe).unwrap(), b"probe stand-in");
     let plist = plist::Value::from_file(
         f.root()
             .join("Library/LaunchDaemons/org.nixos.nix-daemon.plist"),
@@ -612,6 +617,6 @@ fn the_xnu_fixes_dylib_goes_into_the_prefix_and_the_daemon_environment() {
     );
     let o = run(&["uninstall"]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    assert!(!at.exists());
+    assert!(!at.exists() && !probe.exists());
     assert_unchanged(&f, &before, "uninstall left changes behind");
 }

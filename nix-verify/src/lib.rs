@@ -104,11 +104,13 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
         printed: String::new(),
     };
 
+    let in_darling = matches!(darling, Launcher::Found(_));
     let mut checks = vec![
         prefix_check(&prefix, &files),
         darling_check(runner, darling),
         tools_check(&files),
     ];
+    checks.push(xnu_fixes_check(&mut ctx, &files, in_darling));
     // The store database first, read-only from the host: Nix run against a
     // prefix without one would create it (and this check would then pass).
     let db_present = files.join(DB).exists();
@@ -187,6 +189,58 @@ fn tools_check(files: &Path) -> Check {
                 missing.join(", ")
             ),
         )
+    }
+}
+
+/// The interposing xnu-fixes dylib and the Mach-O probe nix-install puts
+/// beside it (prefix paths).
+const XNU_FIXES_DYLIB: &str = "/usr/local/lib/libxnu_fixes.dylib";
+const XNU_FIXES_PROBE: &str = "/usr/local/libexec/darling-nix/xnu-fixes-probe";
+
+/// Whether Darling processes get xnu-fixes: the dylib is installed, and a
+/// Mach-O probe run with it inside sees an interposed call answer as macOS
+/// does (Darling's own answer differs).
+fn xnu_fixes_check(ctx: &mut Ctx, files: &Path, in_darling: bool) -> Check {
+    let at = |p: &str| files.join(p.trim_start_matches('/'));
+    if !at(XNU_FIXES_DYLIB).is_file() {
+        return c(
+            "xnu-fixes",
+            Status::Warn,
+            format!("{XNU_FIXES_DYLIB} is not installed: Darling answers renameatx_np, clonefile, getattrlist, getentropy and sandbox_init wrongly (xnu-fixes/dylib/build.sh builds it; nix-install installs it from a --tools-dir that has it)"),
+        );
+    }
+    if !at(XNU_FIXES_PROBE).is_file() {
+        return c(
+            "xnu-fixes",
+            Status::Warn,
+            format!("{XNU_FIXES_DYLIB} is installed, but not {XNU_FIXES_PROBE} to check it with"),
+        );
+    }
+    if !in_darling {
+        return c(
+            "xnu-fixes",
+            Status::Skip,
+            format!("{XNU_FIXES_DYLIB} installed; its Mach-O probe needs Darling"),
+        );
+    }
+    let script = format!("DYLD_INSERT_LIBRARIES={XNU_FIXES_DYLIB} exec {XNU_FIXES_PROBE}");
+    match ctx.run(&["/bin/bash", "-c", &script]) {
+        Ok(o) if o.code == 0 => c(
+            "xnu-fixes",
+            Status::Ok,
+            format!("{XNU_FIXES_DYLIB} answers inside: {}", o.stdout.trim()),
+        ),
+        Ok(o) => c(
+            "xnu-fixes",
+            Status::Fail,
+            format!(
+                "the probe exited {}: {}{}",
+                o.code,
+                o.stdout.trim(),
+                o.stderr.trim()
+            ),
+        ),
+        Err(e) => c("xnu-fixes", Status::Fail, e),
     }
 }
 

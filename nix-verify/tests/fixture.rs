@@ -225,3 +225,32 @@ fn a_bad_darling_is_named_in_the_report() {
     assert_eq!(check("prefix")["status"], "fail");
     assert!(!d.path().join("prefix").exists(), "nothing created");
 }
+
+/// The xnu-fixes check: a warning without the dylib; with the dylib and its
+/// probe installed, the Mach-O probe is skipped under the fixture runner
+/// (it needs Darling), and nothing is written either way.
+#[test]
+fn the_xnu_fixes_dylib_is_reported() {
+    let p = NixPrefix::new();
+    let o = verify(&p, &["--json"]);
+    assert_eq!(status(&o.stdout, "xnu-fixes"), "warn", "{}", o.stdout);
+    for (at, data) in [
+        ("usr/local/lib/libxnu_fixes.dylib", &b"dylib"[..]),
+        (
+            "usr/local/libexec/darling-nix/xnu-fixes-probe",
+            &b"probe"[..],
+        ),
+    ] {
+        let f = p.root().join(at);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(&f, data).unwrap();
+    }
+    let before = listing(p.root());
+    let o = verify(&p, &["--json"]);
+    assert_eq!(status(&o.stdout, "xnu-fixes"), "skip", "{}", o.stdout);
+    assert_eq!(
+        listing(p.root()),
+        before,
+        "nix-verify wrote into the prefix"
+    );
+}

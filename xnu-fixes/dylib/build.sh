@@ -4,6 +4,8 @@
 # the two C files beside this script, with zig from PyPI and its own macOS
 # libSystem stubs (no SDK).
 #   xnu-fixes/dylib/build.sh [OUT]     default: target/xnu-fixes/libxnu_fixes.dylib
+# Also builds xnu-fixes-probe next to OUT: a Mach-O program that says
+# whether the dylib answers in its process (nix-verify runs it).
 # Needs: rustup target add x86_64-apple-darwin; pip install ziglang==0.12.0
 # (or ZIG=/path/to/zig). Exit status: 0 built, 1 a step failed.
 set -euo pipefail
@@ -26,4 +28,6 @@ ZIG_GLOBAL_CACHE_DIR=$cache ZIG_LOCAL_CACHE_DIR=$cache "$zig" cc -target x86_64-
   -Wl,-install_name,/usr/local/lib/libxnu_fixes.dylib \
   "$here/interpose.c" "$here/darling_hooks.c" \
   "$target/xnu-fixes/cargo/x86_64-apple-darwin/release/libxnu_fixes.a" -o "$out"
+ZIG_GLOBAL_CACHE_DIR=$cache ZIG_LOCAL_CACHE_DIR=$cache "$zig" cc -target x86_64-macos.11.0 \
+  -O2 -Wall -Wextra -Werror "$here/probe.c" -o "$(dirname "$out")/xnu-fixes-probe"
 echo "$out"

@@ -143,6 +143,18 @@ fn the_dylib_interposes_exactly_the_documented_calls() {
     }
     // The hooks stay private: a flat lookup in the process must never find
     // this dylib's __linux_syscall.
+    // The probe beside it calls libSystem's getentropy (which the dylib
+    // replaces when loaded).
+    let probe = dylib.with_file_name("xnu-fixes-probe");
+    let probe_imports = text(
+        Command::new(&nm)
+            .args(["--undefined-only", "--just-symbol-name"])
+            .arg(&probe),
+    );
+    assert!(
+        probe_imports.lines().any(|l| l == "_getentropy"),
+        "{probe_imports}"
+    );
     let exported = text(
         Command::new(&nm)
             .args(["--extern-only", "--defined-only", "--just-symbol-name"])

@@ -7,7 +7,20 @@ use std::fs;
 use super::{Action, ActionId};
 use crate::error::Error;
 use crate::files::Changes;
-use crate::{Cx, Settings, TOOLS, XNU_FIXES_DYLIB};
+use crate::{Cx, Settings, TOOLS, XNU_FIXES_DYLIB, XNU_FIXES_PROBE};
+
+/// The xnu-fixes files installed when the tools directory has the dylib:
+/// (name there, path in the prefix, mode). The probe is optional.
+fn extras(s: &Settings) -> Vec<(&'static str, &'static str, u32)> {
+    let mut v = Vec::new();
+    if s.has_xnu_fixes_dylib() {
+        v.push((XNU_FIXES_DYLIB.0, XNU_FIXES_DYLIB.1, 0o644));
+        if s.tools_dir.join(XNU_FIXES_PROBE.0).is_file() {
+            v.push((XNU_FIXES_PROBE.0, XNU_FIXES_PROBE.1, 0o755));
+        }
+    }
+    v
+}
 
 pub(super) struct InstallTools;
 
@@ -34,9 +47,8 @@ impl Action for InstallTools {
             let (a, b) = (cx.s.tools_dir.join(name), root.join(at));
             matches!((fs::read(&a), fs::read(&b)), (Ok(x), Ok(y)) if x == y)
         };
-        let (dylib, at) = XNU_FIXES_DYLIB;
         Ok(TOOLS.iter().all(|(name, at)| same(name, at))
-            && (!cx.s.has_xnu_fixes_dylib() || same(dylib, at)))
+            && extras(cx.s).iter().all(|(name, at, _)| same(name, at)))
     }
 
     fn execute(&self, cx: &mut Cx, changes: &mut Changes) -> Result<(), Error> {
@@ -48,14 +60,13 @@ impl Action for InstallTools {
             })?;
             cx.replace_file(changes, &cx.root().join(at), &data, 0o755)?;
         }
-        if cx.s.has_xnu_fixes_dylib() {
-            let (name, at) = XNU_FIXES_DYLIB;
+        for (name, at, mode) in extras(cx.s) {
             let src = cx.s.tools_dir.join(name);
             let data = fs::read(&src).map_err(|source| Error::ToolMissing {
                 path: src.clone(),
                 source,
             })?;
-            cx.replace_file(changes, &cx.root().join(at), &data, 0o644)?;
+            cx.replace_file(changes, &cx.root().join(at), &data, mode)?;
         }
         Ok(())
     }
