@@ -71,6 +71,18 @@ fn nix_conf_lines(s: &NixStore, cfg: &Path) -> String {
     text
 }
 
+/// `nix-store -r DRVS` reading only the nix.conf in `conf` (the path Nix
+/// sees).
+fn realise_with_conf(s: &NixStore, conf: &Path, drvs: &[String]) -> Out {
+    s.command("nix-store")
+        .env("NIX_CONF_DIR", conf)
+        .arg("-r")
+        .args(drvs)
+        .output()
+        .unwrap()
+        .into()
+}
+
 fn drv(s: &NixStore, name: &str) -> Vec<String> {
     s.instantiate(&format!(
         r#"let dep = derivation {{ name = "{name}-dep"; system = "x86_64-darwin"; builder = "/bin/sh"; PATH = "/bin"; args = [ "-c" "echo dep > $out" ]; }};
@@ -105,14 +117,7 @@ fn builders_line_in_nix_conf_single_user(s: &NixStore) {
     let lines = nix_conf_lines(s, &cfg);
     let (_, conf) = conf_dir(s, "conf", &format!("{lines}{}", machine_lines(s)));
     let drvs = drv(s, "single");
-    let o: Out = s
-        .command("nix-store")
-        .env("NIX_CONF_DIR", &conf)
-        .arg("-r")
-        .args(&drvs)
-        .output()
-        .unwrap()
-        .into();
+    let o = realise_with_conf(s, &conf, &drvs);
     assert!(
         o.stderr.contains("on 'ssh://localhost"),
         "not built through builders: {}",
@@ -273,13 +278,7 @@ fn realise_via_conf(s: &NixStore, name: &str, extra: &str, drvs: &[String]) -> O
         &format!("conf-{name}"),
         &format!("{lines}{}{extra}", machine_lines(s)),
     );
-    s.command("nix-store")
-        .env("NIX_CONF_DIR", &conf)
-        .arg("-r")
-        .args(drvs)
-        .output()
-        .unwrap()
-        .into()
+    realise_with_conf(s, &conf, drvs)
 }
 
 fn darwin(s: &NixStore, expr: &str) -> Vec<String> {
@@ -352,14 +351,7 @@ fn the_automatic_route_is_one_this_nix_honours(s: &NixStore) {
     assert!(lines.lines().any(|l| l.starts_with(first)), "{lines}");
     let (_, conf) = conf_dir(s, "conf-auto", &format!("{lines}{}", machine_lines(s)));
     let drvs = drv(s, "auto");
-    let o: Out = s
-        .command("nix-store")
-        .env("NIX_CONF_DIR", &conf)
-        .arg("-r")
-        .args(&drvs)
-        .output()
-        .unwrap()
-        .into();
+    let o = realise_with_conf(s, &conf, &drvs);
     let on = if hook_line {
         "on 'darling'"
     } else {

@@ -32,31 +32,13 @@ const INTERPOSED: &[&str] = &[
     "___ulock_wait2",
 ];
 
-fn llvm(tool: &str) -> Option<std::path::PathBuf> {
-    which::which(tool).ok().or_else(|| {
-        (10..=30)
-            .rev()
-            .find_map(|v| which::which(format!("{tool}-{v}")).ok())
-    })
-}
-
-fn text(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("llvm tool");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn the_dylib_interposes_exactly_the_documented_calls() {
     const TEST: &str = "libxnu_fixes.dylib";
     if let Err(why) = common::ensure_darwin_target() {
         return common::skip(TEST, &why);
     }
-    let (Some(objdump), Some(nm)) = (llvm("llvm-objdump"), llvm("llvm-nm")) else {
+    let (Some(objdump), Some(nm)) = (common::llvm("llvm-objdump"), common::llvm("llvm-nm")) else {
         return common::skip(TEST, "no llvm-objdump/llvm-nm (Debian package `llvm`)");
     };
     let zig = match common::zig() {
@@ -78,7 +60,7 @@ fn the_dylib_interposes_exactly_the_documented_calls() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let header = text(
+    let header = common::stdout_of(
         Command::new(&objdump)
             .args(["--macho", "--private-header"])
             .arg(&dylib),
@@ -87,7 +69,7 @@ fn the_dylib_interposes_exactly_the_documented_calls() {
         header.contains("X86_64") && header.contains("DYLIB"),
         "{header}"
     );
-    let sections = text(
+    let sections = common::stdout_of(
         Command::new(&objdump)
             .args(["--macho", "--section-headers"])
             .arg(&dylib),
@@ -101,7 +83,7 @@ fn the_dylib_interposes_exactly_the_documented_calls() {
     assert_eq!(size, 16 * INTERPOSED.len() as u64, "two pointers per entry");
 
     // Each entry's replacee is bound to libSystem's symbol.
-    let binds = text(
+    let binds = common::stdout_of(
         Command::new(&objdump)
             .args(["--macho", "--bind"])
             .arg(&dylib),
@@ -115,7 +97,7 @@ fn the_dylib_interposes_exactly_the_documented_calls() {
     let want: BTreeSet<&str> = INTERPOSED.iter().copied().collect();
     assert_eq!(bound, want);
 
-    let defined = text(
+    let defined = common::stdout_of(
         Command::new(&nm)
             .args(["--defined-only", "--just-symbol-name"])
             .arg(&dylib),
@@ -127,7 +109,7 @@ fn the_dylib_interposes_exactly_the_documented_calls() {
             "the dylib defines {name}, which it must import"
         );
     }
-    let undefined = text(
+    let undefined = common::stdout_of(
         Command::new(&nm)
             .args(["--undefined-only", "--just-symbol-name"])
             .arg(&dylib),
@@ -146,7 +128,7 @@ fn the_dylib_interposes_exactly_the_documented_calls() {
     // The probe beside it calls libSystem's getentropy (which the dylib
     // replaces when loaded).
     let probe = dylib.with_file_name("xnu-fixes-probe");
-    let probe_imports = text(
+    let probe_imports = common::stdout_of(
         Command::new(&nm)
             .args(["--undefined-only", "--just-symbol-name"])
             .arg(&probe),
@@ -155,7 +137,7 @@ fn the_dylib_interposes_exactly_the_documented_calls() {
         probe_imports.lines().any(|l| l == "_getentropy"),
         "{probe_imports}"
     );
-    let exported = text(
+    let exported = common::stdout_of(
         Command::new(&nm)
             .args(["--extern-only", "--defined-only", "--just-symbol-name"])
             .arg(&dylib),

@@ -12,25 +12,6 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-/// `llvm-objdump`/`llvm-nm`, under the plain or a versioned name.
-fn llvm(tool: &str) -> Option<std::path::PathBuf> {
-    which::which(tool).ok().or_else(|| {
-        (10..=30)
-            .rev()
-            .find_map(|v| which::which(format!("{tool}-{v}")).ok())
-    })
-}
-
-fn stdout(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("llvm tool");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// What the checks read from one program.
 struct Program {
     /// `cmd` of every load command, in order.
@@ -45,7 +26,7 @@ struct Program {
 }
 
 fn read(exe: &Path, objdump: &Path, nm: &Path) -> Program {
-    let text = stdout(
+    let text = common::stdout_of(
         Command::new(objdump)
             .args(["--macho", "--private-headers"])
             .arg(exe),
@@ -81,7 +62,7 @@ fn read(exe: &Path, objdump: &Path, nm: &Path) -> Program {
         }
     }
     let symbols = |flag: &str| -> BTreeSet<String> {
-        stdout(
+        common::stdout_of(
             Command::new(nm)
                 .arg(flag)
                 .arg("--just-symbol-name")
@@ -102,7 +83,7 @@ fn macho_test_programs_build_with_zig_and_need_only_libsystem() {
     if let Err(why) = common::ensure_darwin_target() {
         return common::skip(TEST, &why);
     }
-    let (Some(objdump), Some(nm)) = (llvm("llvm-objdump"), llvm("llvm-nm")) else {
+    let (Some(objdump), Some(nm)) = (common::llvm("llvm-objdump"), common::llvm("llvm-nm")) else {
         return common::skip(TEST, "no llvm-objdump/llvm-nm (Debian package `llvm`)");
     };
     if let Err(why) = common::zig() {

@@ -89,16 +89,6 @@ fn archive_needs_only_the_declared_hooks_and_mem_functions() {
     }
 }
 
-/// `llvm-nm`, under its plain or versioned name (it reads Mach-O archives).
-fn llvm_nm() -> Option<std::path::PathBuf> {
-    if let Ok(p) = which::which("llvm-nm") {
-        return Some(p);
-    }
-    (10..=30)
-        .rev()
-        .find_map(|v| which::which(format!("llvm-nm-{v}")).ok())
-}
-
 /// One archive member's symbols, as `llvm-nm -m` reports them.
 #[derive(Default)]
 struct Member {
@@ -116,7 +106,7 @@ fn macho_archive_exports_the_header_and_needs_only_the_declared_hooks() {
     if let Err(why) = common::ensure_darwin_target() {
         return skip(why);
     }
-    let Some(nm) = llvm_nm() else {
+    let Some(nm) = common::llvm("llvm-nm") else {
         return skip("no llvm-nm (Debian package `llvm`)".into());
     };
     let lib = common::staticlib_for("prod-darwin", "staticlib", Some(common::DARWIN));

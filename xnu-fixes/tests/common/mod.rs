@@ -218,3 +218,26 @@ pub(crate) fn macho_programs() -> Vec<(&'static str, Vec<PathBuf>)> {
         ),
     ]
 }
+
+/// An LLVM tool (`llvm-objdump`, `llvm-nm`), under the plain or a
+/// versioned name.
+#[allow(dead_code)]
+pub(crate) fn llvm(tool: &str) -> Option<PathBuf> {
+    which::which(tool).ok().or_else(|| {
+        (10..=30)
+            .rev()
+            .find_map(|v| which::which(format!("{tool}-{v}")).ok())
+    })
+}
+
+/// A tool's standard output, which must succeed.
+#[allow(dead_code)]
+pub(crate) fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("llvm tool");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
