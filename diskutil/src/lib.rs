@@ -710,6 +710,40 @@ fn enable_ownership(store: &Store, io: &mut Io, args: &[String]) -> io::Result<i
     Ok(0)
 }
 
+/// The tool's entry point: its whole argv (bytes). Answers are buffered
+/// and written once the state change (if any) is committed; our own state
+/// files failing to read or write is a sysexits code, not one of
+/// diskutil's answers.
+pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    use prefixfs::sysexits::{EX_IOERR, EX_UNAVAILABLE};
+    let args = prefixfs::text_args(args.into_iter().skip(1));
+    let prefix = match Prefix::resolve() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("diskutil: {e}");
+            return EX_UNAVAILABLE;
+        }
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = match run(
+        prefix,
+        &args,
+        &mut Io {
+            out: &mut out,
+            err: &mut err,
+        },
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = writeln!(err, "diskutil: {e}");
+            EX_IOERR
+        }
+    };
+    let _ = io::stdout().write_all(&out);
+    let _ = io::stderr().write_all(&err);
+    code
+}
+
 /// Runs `diskutil ARGS`; returns the exit status.
 pub fn run(prefix: Prefix, args: &[String], io: &mut Io) -> io::Result<i32> {
     let store = Store::new(prefix);

@@ -14,6 +14,15 @@ use std::io::Write;
 pub use cli::{Invocation, Options};
 
 /// Run dscl with `args` (including `argv[0]`); returns the exit status.
+/// The tool's entry point: its whole argv (bytes), standard streams.
+pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    run(
+        &prefixfs::text_args(args),
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
+}
+
 pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let code = match cli::parse(args) {
         cli::Parsed::Run(inv) => commands::dispatch(&inv, out, err),

@@ -80,6 +80,16 @@ fn strtol_clean(s: &str) -> bool {
     t.is_empty() && s.is_empty() || (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// The tool's entry point: its whole argv (bytes), standard streams.
+pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    run(
+        &prefixfs::text_args(args),
+        &mut std::io::stdin().lock(),
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
+}
+
 pub fn run(
     argv: &[String],
     input: &mut dyn BufRead,

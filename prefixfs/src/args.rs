@@ -11,6 +11,14 @@ use std::ffi::OsString;
 /// The replacement character that stands for bytes that were not UTF-8.
 pub const NOT_UTF8: char = char::REPLACEMENT_CHARACTER;
 
+/// The one `main` of the macOS tools: each tool's library exposes
+/// `main(args) -> exit code` taking its whole argv as bytes, and its binary
+/// is `fn main() { prefixfs::run_tool(TOOL::main) }`.
+pub fn run_tool(entry: impl FnOnce(std::env::ArgsOs) -> i32) -> ! {
+    let code = entry(std::env::args_os());
+    std::process::exit(code)
+}
+
 /// `args` (for example `std::env::args_os()`) as text.
 pub fn text_args(args: impl IntoIterator<Item = OsString>) -> Vec<String> {
     args.into_iter()

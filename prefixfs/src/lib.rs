@@ -8,7 +8,8 @@
 //! * [`privileged`]: whether the caller counts as root the way Darling's own
 //!   `geteuid` emulation decides it.
 //! * [`sysexits`]: the BSD exit statuses the tools share.
-//! * [`text_args`]: a tool's argv as text, never a panic.
+//! * [`run_tool`], [`text_args`]: the macOS tools' one `main` shape, and
+//!   their argv as text, never a panic.
 
 mod args;
 mod commit;
@@ -16,7 +17,7 @@ mod prefix;
 pub mod sysexits;
 mod uuid;
 
-pub use args::{text_args, NOT_UTF8};
+pub use args::{run_tool, text_args, NOT_UTF8};
 pub use commit::{write_atomic, FileSet, Lock, PendingWrite};
 pub use prefix::{overlay_mounts, privileged, Prefix, PrefixError, SYSTEM_ROOT};
 pub use uuid::new_uuid;

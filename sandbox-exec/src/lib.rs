@@ -34,9 +34,11 @@ pub fn config_path(prefix: Option<&Prefix>) -> PathBuf {
     }
 }
 
-/// Runs the tool; returns only on failure (the exit status).
-pub fn main(args: &[std::ffi::OsString]) -> i32 {
-    let inv = match cli::parse(args) {
+/// Runs the tool with its whole argv (bytes, passed on untouched to the
+/// command); returns only on failure (the exit status).
+pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    let args: Vec<std::ffi::OsString> = args.into_iter().skip(1).collect();
+    let inv = match cli::parse(&args) {
         Ok(i) => i,
         Err(cli::UsageError(msg)) => {
             let _ = std::io::stderr().write_all(format!("{msg}{}", cli::USAGE).as_bytes());

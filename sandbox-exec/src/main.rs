@@ -13,7 +13,5 @@ pub extern "C" fn main(
     _argc: std::ffi::c_int,
     _argv: *const *const std::ffi::c_char,
 ) -> std::ffi::c_int {
-    // Bytes, not text: a builder's arguments pass through untouched.
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    sandbox_exec::main(&args)
+    sandbox_exec::main(std::env::args_os())
 }

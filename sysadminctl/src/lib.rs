@@ -89,6 +89,11 @@ fn parse(args: &[String]) -> Command {
     }
 }
 
+/// The tool's entry point: its whole argv (bytes), standard error.
+pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    run(&prefixfs::text_args(args), &mut std::io::stderr().lock())
+}
+
 pub fn run(args: &[String], err: &mut dyn Write) -> i32 {
     let mut log = NsLog::new(err);
     match parse(args) {
