@@ -25,6 +25,14 @@ fn send(reply: &Reply, l: &Log) -> Result<(), i32> {
 
 /// Runs the protocol on stdin/stderr; returns the exit status.
 pub fn run(cfg: Result<Config, ConfigError>, verbosity: u8) -> i32 {
+    match answer(cfg, verbosity) {
+        Ok(code) | Err(code) => code,
+    }
+}
+
+/// The protocol: `Ok` with the status to exit with when it ended as it
+/// should, `Err` with the status when a reply could not be written.
+fn answer(cfg: Result<Config, ConfigError>, verbosity: u8) -> Result<i32, i32> {
     runner::cloexec_inherited_fds();
     build::install_sigterm_handler();
     let l = Log::new(verbosity);
@@ -36,7 +44,7 @@ pub fn run(cfg: Result<Config, ConfigError>, verbosity: u8) -> i32 {
             l.error(&format!(
                 "darling-nix build-hook: bad settings block from Nix: {e}"
             ));
-            return EXIT_HOOK_ERROR;
+            return Ok(EXIT_HOOK_ERROR);
         }
     };
     let cfg = cfg.and_then(|c| c.validate().map(|_| c));
@@ -49,43 +57,42 @@ pub fn run(cfg: Result<Config, ConfigError>, verbosity: u8) -> i32 {
     let mut forward_off = false;
     loop {
         let req = match protocol::read_request(&mut r) {
-            Ok(Request::End) => return EXIT_OK,
+            Ok(Request::End) => return Ok(EXIT_OK),
             Ok(Request::Try(t)) => t,
             Err(e) => {
                 l.error(&format!(
                     "darling-nix build-hook: bad request from Nix: {e}"
                 ));
-                return EXIT_HOOK_ERROR;
+                return Ok(EXIT_HOOK_ERROR);
             }
         };
         let Ok(cfg) = &cfg else {
-            if let Err(code) = send(&Reply::Decline, &l) {
-                return code;
-            }
+            send(&Reply::Decline, &l)?;
             continue;
         };
         match classify(cfg, &req) {
             Verdict::Ours => match slots::admit(&cfg.state_dir, cfg.max_jobs, cfg.queue_depth()) {
                 Ok(admission @ (slots::Admission::Run(_) | slots::Admission::Wait(_))) => {
-                    if let Err(code) = send(&Reply::Accept(cfg.label.clone()), &l) {
-                        return code;
-                    }
+                    send(&Reply::Accept(cfg.label.clone()), &l)?;
                     drop(forward.take());
-                    return accepted(cfg, &settings, &req.drv_path, &mut r, l, admission);
+                    return Ok(accepted(
+                        cfg,
+                        &settings,
+                        &req.drv_path,
+                        &mut r,
+                        l,
+                        admission,
+                    ));
                 }
                 Ok(slots::Admission::Full) => {
-                    if let Err(code) = send(&Reply::Postpone, &l) {
-                        return code;
-                    }
+                    send(&Reply::Postpone, &l)?;
                 }
                 Err(e) => {
                     l.error(&format!(
                         "darling-nix build-hook: cannot use build slots in {}: {e}; declining",
                         cfg.state_dir.display()
                     ));
-                    if let Err(code) = send(&Reply::Decline, &l) {
-                        return code;
-                    }
+                    send(&Reply::Decline, &l)?;
                 }
             },
             Verdict::NotOurs(why) => {
@@ -94,54 +101,44 @@ pub fn run(cfg: Result<Config, ConfigError>, verbosity: u8) -> i32 {
                         log::CHATTY,
                         &format!("darling-nix: declining '{}': {why}", req.drv_path),
                     );
-                    if let Err(code) = send(&Reply::Decline, &l) {
-                        return code;
-                    }
+                    send(&Reply::Decline, &l)?;
                     continue;
                 }
                 match ask_forward(&mut forward, cfg, verbosity, &settings, &req, &l) {
                     Ok(Reply::Accept(label)) => {
-                        if let Err(code) = send(&Reply::Accept(label), &l) {
-                            return code;
-                        }
+                        send(&Reply::Accept(label), &l)?;
                         let inputs = match protocol::read_build_inputs(&mut r) {
                             Ok(i) => i,
                             Err(e) => {
                                 l.error(&format!(
                                     "darling-nix build-hook: bad build inputs from Nix: {e}"
                                 ));
-                                return EXIT_HOOK_ERROR;
+                                return Ok(EXIT_HOOK_ERROR);
                             }
                         };
                         let fwd = forward.take().expect("asked above");
-                        return fwd
+                        return Ok(fwd
                             .complete(&inputs, &mut io::stderr())
                             .unwrap_or_else(|e| {
                                 l.error(&format!("darling-nix build-hook: forwarded hook: {e}"));
                                 EXIT_HOOK_ERROR
-                            });
+                            }));
                     }
                     Ok(Reply::DeclinePermanently) => {
                         // Passing this on would stop Nix asking us about
                         // darwin builds too.
                         forward_off = true;
                         drop(forward.take());
-                        if let Err(code) = send(&Reply::Decline, &l) {
-                            return code;
-                        }
+                        send(&Reply::Decline, &l)?;
                     }
                     Ok(reply) => {
-                        if let Err(code) = send(&reply, &l) {
-                            return code;
-                        }
+                        send(&reply, &l)?;
                     }
                     Err(e) => {
                         l.error(&format!("darling-nix build-hook: forwarded hook `{}`: {e}; no longer forwarding", cfg.forward.join(" ")));
                         forward_off = true;
                         drop(forward.take());
-                        if let Err(code) = send(&Reply::Decline, &l) {
-                            return code;
-                        }
+                        send(&Reply::Decline, &l)?;
                     }
                 }
             }

@@ -14,6 +14,20 @@ use std::path::Path;
 use crate::config::Config;
 use crate::store::NixVersion;
 
+/// Why no lines can be written.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum NixConfError {
+    #[error("`{0}` cannot go into nix.conf (Nix splits build-hook and remote-program into words, and Nix 2.8 runs remote-program through bash): use a path without spaces or shell characters")]
+    Unsplittable(String),
+    #[error("{path} is Nix {major}.{minor}, which {why}: use --route serve (or auto)")]
+    HookIgnored {
+        path: String,
+        major: u32,
+        minor: u32,
+        why: &'static str,
+    },
+}
+
 /// Characters a `builders` entry cannot carry as they are: field and entry
 /// separators, comments, and what URL query syntax gives a meaning to.
 fn url_escape(s: &str) -> String {
@@ -34,7 +48,7 @@ fn url_escape(s: &str) -> String {
 /// into words on whitespace (Nix 2.8 hands it to `bash -c`), so neither
 /// path may contain whitespace or shell quoting; `Err` names the one that
 /// does.
-pub fn remote_program(program: &Path, config: Option<&Path>) -> Result<String, String> {
+pub fn remote_program(program: &Path, config: Option<&Path>) -> Result<String, NixConfError> {
     Ok(words(program, config)?
         .iter()
         .map(|w| url_escape(w))
@@ -44,7 +58,7 @@ pub fn remote_program(program: &Path, config: Option<&Path>) -> Result<String, S
 
 /// The program and its `--config FILE`, checked to survive Nix's
 /// splitting into words.
-fn words(program: &Path, config: Option<&Path>) -> Result<Vec<String>, String> {
+fn words(program: &Path, config: Option<&Path>) -> Result<Vec<String>, NixConfError> {
     let mut words = vec![program.display().to_string()];
     if let Some(c) = config {
         words.push("--config".into());
@@ -54,9 +68,7 @@ fn words(program: &Path, config: Option<&Path>) -> Result<Vec<String>, String> {
         w.chars()
             .any(|c| c.is_whitespace() || "'\"\\$`;&|<>()*?[]#~".contains(c))
     }) {
-        return Err(format!(
-            "`{bad}` cannot go into nix.conf (Nix splits build-hook and remote-program into words, and Nix 2.8 runs remote-program through bash): use a path without spaces or shell characters"
-        ));
+        return Err(NixConfError::Unsplittable(bad.clone()));
     }
     Ok(words)
 }
@@ -68,7 +80,7 @@ pub fn builders_entry(
     program: &Path,
     config: Option<&Path>,
     store: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, NixConfError> {
     let mut uri = format!(
         "ssh://localhost?remote-program={}",
         remote_program(program, config)?
@@ -123,21 +135,20 @@ pub fn lines(
     store: Option<&str>,
     nix: Option<(&Path, &NixVersion)>,
     route: Route,
-) -> Result<String, String> {
+) -> Result<String, NixConfError> {
     let hook = match route {
         Route::Hook => {
             if let Some((path, v)) = nix.filter(|(_, v)| !honours_hook_line(v, config.is_some())) {
-                return Err(format!(
-                    "{} is Nix {}.{}, which {}: use --route serve (or auto)",
-                    path.display(),
-                    v.major,
-                    v.minor,
-                    if honours_hook_line(v, false) {
+                return Err(NixConfError::HookIgnored {
+                    path: path.display().to_string(),
+                    major: v.major,
+                    minor: v.minor,
+                    why: if honours_hook_line(v, false) {
                         "takes no arguments in build-hook (--config needs Nix 2.12)"
                     } else {
                         "replaces a build-hook line from nix.conf with its own"
-                    }
-                ));
+                    },
+                });
             }
             true
         }
@@ -206,6 +217,9 @@ mod tests {
             Some(Path::new("/my hook.toml")),
             None,
         );
-        assert!(spaced.unwrap_err().contains("`/my hook.toml`"));
+        assert_eq!(
+            spaced,
+            Err(NixConfError::Unsplittable("/my hook.toml".into()))
+        );
     }
 }
