@@ -46,92 +46,20 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         }
     };
     let prefix = Prefix::resolve().ok();
-    let cfg_path = config_path(prefix.as_ref());
-    let mut cfg = match Config::load(&cfg_path, prefix.is_some()) {
+    let cfg = match configure(&inv, prefix.as_ref()) {
         Ok(c) => c,
-        Err(e) => {
-            say(&e.to_string());
-            return EX_OSERR;
-        }
+        Err(code) => return code,
     };
-    if let Some(m) = &inv.mode {
-        match Mode::parse(m) {
-            Some(m) => cfg.mode = m,
-            None => {
-                let _ = std::io::stderr().write_all(
-                    format!(
-                        "sandbox-exec: -M {m}: expected off, best-effort or strict\n{}",
-                        cli::USAGE
-                    )
-                    .as_bytes(),
-                );
-                return EX_USAGE;
-            }
-        }
-    }
-    cfg.verbose |= inv.verbose;
-    if let (Some(p), None) = (&prefix, &cfg.mldr) {
-        // Darling's loader, as the prefix's overlay shows it.
-        let m = p.root().join("usr/libexec/darling/mldr");
-        cfg.mldr = m.is_file().then_some(m);
-    }
-
-    // The profile.
-    let opts = sbpl::Options {
-        params: inv.params.iter().cloned().collect(),
-        import_paths: vec![
-            PathBuf::from("/System/Library/Sandbox/Profiles"),
-            PathBuf::from("/usr/share/sandbox"),
-        ],
-    };
-    let policy = match &inv.profile {
-        cli::Profile::File(f) => {
-            let host = prefix
-                .as_ref()
-                .filter(|_| f.starts_with('/'))
-                .map(|p| p.host_path_resolved(f))
-                .unwrap_or_else(|| PathBuf::from(f));
-            let text = match std::fs::read_to_string(&host) {
-                Ok(t) => t,
-                Err(e) => {
-                    say(&format!("{f}: {}", strerror(&e)));
-                    return EX_DATAERR;
-                }
-            };
-            let name = Path::new(f)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| f.clone());
-            let mut o = opts.clone();
-            if let Some(dir) = host.parent() {
-                o.import_paths.insert(0, dir.to_path_buf());
-            }
-            sbpl::evaluate(&text, &name, &o)
-        }
-        cli::Profile::Text(t) => sbpl::evaluate(t, "<input string>", &opts),
-        cli::Profile::Named(n) => match named::profile(n) {
-            Some(src) => sbpl::evaluate(src, n, &opts),
-            None => {
-                say(&format!("unable to find profile: {n}"));
-                return EX_DATAERR;
-            }
-        },
-    };
-    let policy = match policy {
+    let policy = match policy(&inv.profile, &inv.params, prefix.as_ref()) {
         Ok(p) => p,
-        Err(e) => {
-            say(&e.to_string());
-            return EX_DATAERR;
-        }
+        Err(code) => return code,
     };
-
     if cfg.mode != Mode::Off {
         if let Err(why) = apply(&policy, &cfg, prefix.as_ref()) {
             say(&format!("sandbox_apply: {why}"));
             return EX_OSERR;
         }
     }
-
     let err = match &prefix {
         Some(p) => exec::execvp_in_prefix(
             &exec::Darling {
@@ -148,6 +76,84 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         strerror(&err)
     ));
     EX_OSERR
+}
+
+/// The configuration file, then the command line's `-M` and `-v`, then
+/// Darling's loader when the prefix has one. `Err` is the exit status,
+/// after the message.
+fn configure(inv: &cli::Invocation, prefix: Option<&Prefix>) -> Result<Config, i32> {
+    let mut cfg = Config::load(&config_path(prefix), prefix.is_some()).map_err(|e| {
+        say(&e.to_string());
+        EX_OSERR
+    })?;
+    if let Some(m) = &inv.mode {
+        cfg.mode = Mode::parse(m).ok_or_else(|| {
+            let _ = std::io::stderr().write_all(
+                format!(
+                    "sandbox-exec: -M {m}: expected off, best-effort or strict\n{}",
+                    cli::USAGE
+                )
+                .as_bytes(),
+            );
+            EX_USAGE
+        })?;
+    }
+    cfg.verbose |= inv.verbose;
+    if let (Some(p), None) = (prefix, &cfg.mldr) {
+        // Darling's loader, as the prefix's overlay shows it.
+        let m = p.root().join("usr/libexec/darling/mldr");
+        cfg.mldr = m.is_file().then_some(m);
+    }
+    Ok(cfg)
+}
+
+/// The profile (`-f`, `-p` or `-n`) evaluated with the `-D` parameters.
+/// `Err` is the exit status, after the message.
+fn policy(
+    profile: &cli::Profile,
+    params: &[(String, String)],
+    prefix: Option<&Prefix>,
+) -> Result<sbpl::Policy, i32> {
+    let opts = sbpl::Options {
+        params: params.iter().cloned().collect(),
+        import_paths: vec![
+            PathBuf::from("/System/Library/Sandbox/Profiles"),
+            PathBuf::from("/usr/share/sandbox"),
+        ],
+    };
+    let evaluated = match profile {
+        cli::Profile::File(f) => {
+            let host = prefix
+                .filter(|_| f.starts_with('/'))
+                .map(|p| p.host_path_resolved(f))
+                .unwrap_or_else(|| PathBuf::from(f));
+            let text = std::fs::read_to_string(&host).map_err(|e| {
+                say(&format!("{f}: {}", strerror(&e)));
+                EX_DATAERR
+            })?;
+            let name = Path::new(f)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| f.clone());
+            let mut o = opts.clone();
+            if let Some(dir) = host.parent() {
+                o.import_paths.insert(0, dir.to_path_buf());
+            }
+            sbpl::evaluate(&text, &name, &o)
+        }
+        cli::Profile::Text(t) => sbpl::evaluate(t, "<input string>", &opts),
+        cli::Profile::Named(n) => {
+            let src = named::profile(n).ok_or_else(|| {
+                say(&format!("unable to find profile: {n}"));
+                EX_DATAERR
+            })?;
+            sbpl::evaluate(src, n, &opts)
+        }
+    };
+    evaluated.map_err(|e| {
+        say(&e.to_string());
+        EX_DATAERR
+    })
 }
 
 fn strerror(e: &std::io::Error) -> String {
