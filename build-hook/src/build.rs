@@ -19,7 +19,7 @@ use crate::flood::RepeatFilter;
 use crate::log::Log;
 use crate::nar;
 use crate::protocol::{BuildInputs, Settings};
-use crate::runner::{self, BuildDir, Ended, Job, Runner, Running};
+use crate::runner::{self, BuildDir, Ended, Job, Launcher, Running};
 use crate::store::{self, Built, StoreLoc};
 
 /// Exit statuses understood by Nix 2.8 to 2.28 (later versions treat any
@@ -152,7 +152,7 @@ pub struct DirectBuild<'a> {
     pub settings: &'a Settings,
     pub drv_path: &'a str,
     pub inputs: &'a BuildInputs,
-    pub runner: &'a dyn Runner,
+    pub runner: &'a dyn Launcher,
     pub log: Log,
 }
 
@@ -300,7 +300,7 @@ fn db_settings(s: &Settings) -> store::DbSettings {
 /// hook (direct mode) or Nix itself (`--serve`).
 pub struct BuildSpec<'a> {
     pub cfg: &'a Config,
-    pub runner: &'a dyn Runner,
+    pub runner: &'a dyn Launcher,
     pub drv_path: &'a str,
     pub drv: &'a Derivation,
     pub loc: &'a StoreLoc,

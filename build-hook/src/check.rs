@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::config::{Config, ConfigError, Register, RunnerKind};
+use crate::config::{Config, ConfigError, LauncherKind, Register};
 use crate::runner;
 use crate::slots;
 use crate::store;
@@ -98,7 +98,7 @@ pub fn run(cfg: Result<Config, ConfigError>) -> Vec<Finding> {
     for p in problems {
         out.push(f(Level::Error, "runner", p));
     }
-    if cfg.runner == RunnerKind::Darling {
+    if cfg.runner == LauncherKind::Darling {
         out.push(match (&cfg.interpose, runner::interpose_dylib(&cfg)) {
             (None, _) => f(Level::Ok, "interpose", "off (`interpose = \"off\"`)"),
             (Some(_), Some(d)) => f(
@@ -126,7 +126,7 @@ pub fn run(cfg: Result<Config, ConfigError>) -> Vec<Finding> {
             ),
         });
     }
-    if cfg.runner == RunnerKind::Darling && cfg.job_server {
+    if cfg.runner == LauncherKind::Darling && cfg.job_server {
         let server = darling_host::JobServer {
             darling: cfg.darling.clone().into(),
             prefix: cfg.prefix.clone(),

@@ -13,7 +13,7 @@ pub const CONFIG_ENV: &str = "DARLING_NIX_HOOK_CONFIG";
 pub const ENV_PREFIX: &str = "DARLING_NIX_HOOK_";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunnerKind {
+pub enum LauncherKind {
     /// Production: the configured Darling prefix (its job server, else
     /// `darling shell`).
     Darling,
@@ -44,7 +44,7 @@ pub struct Config {
     /// postpone (see `slots`).
     pub queue: Option<u32>,
     pub state_dir: PathBuf,
-    pub runner: RunnerKind,
+    pub runner: LauncherKind,
     pub prefix: PathBuf,
     pub darling: String,
     /// `darling` runner: start builders through the prefix's job server
@@ -148,7 +148,7 @@ impl Default for Config {
             max_jobs: 1,
             queue: None,
             state_dir,
-            runner: RunnerKind::Darling,
+            runner: LauncherKind::Darling,
             prefix,
             darling: "darling".into(),
             job_server: true,
@@ -170,11 +170,11 @@ fn split_list(v: &str) -> Vec<String> {
         .collect()
 }
 
-impl fmt::Display for RunnerKind {
+impl fmt::Display for LauncherKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            RunnerKind::Darling => "darling",
-            RunnerKind::Chroot => "chroot",
+            LauncherKind::Darling => "darling",
+            LauncherKind::Chroot => "chroot",
         })
     }
 }
@@ -312,8 +312,8 @@ impl Config {
             "state-dir" => self.state_dir = PathBuf::from(value),
             "runner" => {
                 self.runner = match value {
-                    "darling" => RunnerKind::Darling,
-                    "chroot" => RunnerKind::Chroot,
+                    "darling" => LauncherKind::Darling,
+                    "chroot" => LauncherKind::Chroot,
                     _ => return Err(bad("expected `darling` or `chroot`")),
                 }
             }
@@ -412,7 +412,7 @@ mod tests {
         let mut c = Config::default();
         c.apply_file(&f).unwrap();
         assert_eq!(c.max_jobs, 3);
-        assert_eq!(c.runner, RunnerKind::Chroot);
+        assert_eq!(c.runner, LauncherKind::Chroot);
         assert_eq!(c.systems.len(), 2);
         c.apply_env([
             ("DARLING_NIX_HOOK_MAX_JOBS".to_string(), "5".to_string()),

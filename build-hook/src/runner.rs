@@ -15,16 +15,16 @@ use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 
 pub use darling_host::job::create_build_dir;
 pub use darling_host::sh_quote;
-pub use darling_host::{BuildDir, Ended, Job, Launcher as Runner, Running};
+pub use darling_host::{BuildDir, Ended, Job, Launcher, Running};
 
-use crate::config::{Config, RunnerKind};
+use crate::config::{Config, LauncherKind};
 
-pub fn from_config(cfg: &Config) -> Box<dyn Runner> {
+pub fn from_config(cfg: &Config) -> Box<dyn Launcher> {
     match cfg.runner {
-        RunnerKind::Chroot => Box::new(darling_host::ChrootLauncher {
+        LauncherKind::Chroot => Box::new(darling_host::ChrootLauncher {
             root: cfg.prefix.clone(),
         }),
-        RunnerKind::Darling => Box::new(darling_host::DarlingLauncher {
+        LauncherKind::Darling => Box::new(darling_host::DarlingLauncher {
             darling: cfg.darling.clone(),
             prefix: cfg.prefix.clone(),
             build_base: cfg.build_dir.clone(),
@@ -38,8 +38,9 @@ pub fn from_config(cfg: &Config) -> Box<dyn Runner> {
 /// Returns the path inside the prefix.
 pub fn interpose_dylib(cfg: &Config) -> Option<&str> {
     let inside = cfg.interpose.as_deref()?;
-    (cfg.runner == RunnerKind::Darling && cfg.prefix.join(inside.trim_start_matches('/')).is_file())
-        .then_some(inside)
+    (cfg.runner == LauncherKind::Darling
+        && cfg.prefix.join(inside.trim_start_matches('/')).is_file())
+    .then_some(inside)
 }
 
 /// Loads the interposing dylib (if any) into a builder: first in
@@ -137,7 +138,7 @@ mod interpose_tests {
     fn the_dylib_goes_first_only_when_installed_and_only_for_darling() {
         let prefix = tempfile::tempdir().unwrap();
         let mut cfg = Config {
-            runner: RunnerKind::Darling,
+            runner: LauncherKind::Darling,
             prefix: prefix.path().to_path_buf(),
             ..Config::default()
         };
@@ -160,7 +161,7 @@ mod interpose_tests {
         add_interpose(&cfg, &mut env);
         assert!(env.is_empty(), "interpose = off");
         cfg.interpose = Some(crate::config::DEFAULT_INTERPOSE.into());
-        cfg.runner = RunnerKind::Chroot;
+        cfg.runner = LauncherKind::Chroot;
         add_interpose(&cfg, &mut env);
         assert!(env.is_empty(), "the chroot runner runs Linux programs");
     }

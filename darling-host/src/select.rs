@@ -9,7 +9,8 @@ use std::str::FromStr;
 
 use crate::{find_darling, DarlingRunner, FixtureRunner, Runner};
 
-/// `--runner darling|fixture`.
+/// `--runner darling|fixture` of the host tools (nix-install, nix-verify,
+/// syscall-triage); the build hook's launchers are `build_hook::config::LauncherKind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunnerKind {
     /// `darling shell` (production).
