@@ -102,16 +102,9 @@ pub fn run(
     code
 }
 
-fn run_inner(
-    argv: &[String],
-    input: &mut dyn BufRead,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> i32 {
-    if argv.len() < 2 {
-        let _ = write!(out, "{}", usage());
-        return EX_OK;
-    }
+/// dseditgroup's options (getopt, as macOS parses them) and the group
+/// operand. `Err` is the exit status, after the message.
+fn parse(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<Args, i32> {
     let mut a = Args::default();
     let mut g = getopt::Getopt::new(argv, "LT:o:pqvn:m:u:P:a:d:t:i:g:r:k:c:s:S:f:?h");
     for opt in g.by_ref() {
@@ -120,7 +113,7 @@ fn run_inner(
             Err(msg) => {
                 let _ = writeln!(err, "dseditgroup: {msg}");
                 let _ = write!(out, "{}", usage());
-                return EX_USAGE;
+                return Err(EX_USAGE);
             }
         };
         let val = val.unwrap_or_default();
@@ -145,14 +138,14 @@ fn run_inner(
             'i' => {
                 if !strtol_clean(&val) {
                     let _ = writeln!(out, "GID contains non-numeric characters");
-                    return EX_USAGE;
+                    return Err(EX_USAGE);
                 }
                 a.gid = Some(val);
             }
             'g' => {
                 if !is_uuid(&val) {
                     let _ = writeln!(out, "GUID provided is not a valid UUID");
-                    return EX_USAGE;
+                    return Err(EX_USAGE);
                 }
                 a.guid = Some(val.to_ascii_uppercase());
             }
@@ -164,16 +157,32 @@ fn run_inner(
             'L' | 'p' | 'v' | 'n' | 'f' => {}
             _ => {
                 let _ = write!(out, "{}", usage());
-                return EX_USAGE;
+                return Err(EX_USAGE);
             }
         }
     }
     let Some(group) = argv.get(g.index()) else {
         let _ = writeln!(err, "No group name provided");
-        return EX_USAGE;
+        return Err(EX_USAGE);
     };
     a.group = group.clone();
+    Ok(a)
+}
 
+fn run_inner(
+    argv: &[String],
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    if argv.len() < 2 {
+        let _ = write!(out, "{}", usage());
+        return EX_OK;
+    }
+    let a = match parse(argv, out, err) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     let prefix = match Prefix::resolve() {
         Ok(p) => p,
         Err(e) => {
@@ -233,65 +242,8 @@ fn run_inner(
             store.delete_record(Kind::Groups, i);
             save(&mut store, err)
         }
-        Operation::CheckMember => {
-            let Some(user) = a.member.clone().or_else(|| invoking_user(&store)) else {
-                let _ = writeln!(
-                    out,
-                    "***Username <-u username> must be explicitly provided in this shell***"
-                );
-                let _ = write!(out, "{}", usage());
-                return EX_OK;
-            };
-            if store.find(Kind::Users, &user).is_none() {
-                let _ = writeln!(err, "Unable to find the user record");
-                return EX_USAGE;
-            }
-            if store.is_member(found.unwrap_or_default(), &user) {
-                let _ = writeln!(out, "yes {user} is a member of {}", a.group);
-                EX_OK
-            } else {
-                let _ = writeln!(out, "no {user} is NOT a member of {}", a.group);
-                EX_NOUSER
-            }
-        }
-        Operation::Create => {
-            if let Some(i) = found {
-                let replace = a.quiet || {
-                    let _ = write!(
-                        out,
-                        "Create called on existing record - do you want to overwrite, y or n : "
-                    );
-                    let _ = out.flush();
-                    let mut line = String::new();
-                    let _ = input.read_line(&mut line);
-                    let _ = writeln!(out);
-                    matches!(line.chars().next(), Some('y' | 'Y'))
-                };
-                if !replace {
-                    let _ = writeln!(
-                        err,
-                        "Operation cancelled because record could not be replaced"
-                    );
-                    return EX_CANTCREAT;
-                }
-                store.delete_record(Kind::Groups, i);
-            }
-            let i = match store.create(Kind::Groups, &a.group) {
-                Ok(i) => i,
-                Err(_) => {
-                    let _ = writeln!(err, "Unable to create the record");
-                    return EX_USAGE;
-                }
-            };
-            let code = edit(&mut store, i, &a, true, err);
-            // The record is kept even when a later step fails, as on macOS.
-            let saved = save(&mut store, err);
-            if code != EX_OK {
-                code
-            } else {
-                saved
-            }
-        }
+        Operation::CheckMember => check_member(&store, found.unwrap_or_default(), &a, out, err),
+        Operation::Create => create(&mut store, found, &a, input, out, err),
         Operation::Edit => {
             let code = edit(&mut store, found.unwrap_or_default(), &a, false, err);
             if code != EX_OK {
@@ -299,6 +251,84 @@ fn run_inner(
             }
             save(&mut store, err)
         }
+    }
+}
+
+/// `-o checkmember`: whether the user (`-m`, else the caller) is in the
+/// group; exit 0 yes, 67 no.
+fn check_member(
+    store: &Store,
+    group: usize,
+    a: &Args,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let Some(user) = a.member.clone().or_else(|| invoking_user(store)) else {
+        let _ = writeln!(
+            out,
+            "***Username <-u username> must be explicitly provided in this shell***"
+        );
+        let _ = write!(out, "{}", usage());
+        return EX_OK;
+    };
+    if store.find(Kind::Users, &user).is_none() {
+        let _ = writeln!(err, "Unable to find the user record");
+        return EX_USAGE;
+    }
+    if store.is_member(group, &user) {
+        let _ = writeln!(out, "yes {user} is a member of {}", a.group);
+        EX_OK
+    } else {
+        let _ = writeln!(out, "no {user} is NOT a member of {}", a.group);
+        EX_NOUSER
+    }
+}
+
+/// `-o create`: a new record, or (after asking, unless `-q`) a replaced
+/// one; the record is kept even when a later step fails, as on macOS.
+fn create(
+    store: &mut Store,
+    found: Option<usize>,
+    a: &Args,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    if let Some(i) = found {
+        let replace = a.quiet || {
+            let _ = write!(
+                out,
+                "Create called on existing record - do you want to overwrite, y or n : "
+            );
+            let _ = out.flush();
+            let mut line = String::new();
+            let _ = input.read_line(&mut line);
+            let _ = writeln!(out);
+            matches!(line.chars().next(), Some('y' | 'Y'))
+        };
+        if !replace {
+            let _ = writeln!(
+                err,
+                "Operation cancelled because record could not be replaced"
+            );
+            return EX_CANTCREAT;
+        }
+        store.delete_record(Kind::Groups, i);
+    }
+    let i = match store.create(Kind::Groups, &a.group) {
+        Ok(i) => i,
+        Err(_) => {
+            let _ = writeln!(err, "Unable to create the record");
+            return EX_USAGE;
+        }
+    };
+    let code = edit(store, i, &a, true, err);
+    // The record is kept even when a later step fails, as on macOS.
+    let saved = save(store, err);
+    if code != EX_OK {
+        code
+    } else {
+        saved
     }
 }
 
