@@ -322,7 +322,7 @@ fn create(
             return EX_USAGE;
         }
     };
-    let code = edit(store, i, &a, true, err);
+    let code = edit(store, i, a, true, err);
     // The record is kept even when a later step fails, as on macOS.
     let saved = save(store, err);
     if code != EX_OK {
