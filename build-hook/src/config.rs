@@ -22,18 +22,7 @@ pub enum LauncherKind {
     Chroot,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Register {
-    /// [`Register::Db`] when the store's database can be used, else
-    /// `--import` with NIX_HELD_LOCKS for Nix before 2.29 and for Lix,
-    /// `--register-validity` for Nix 2.29 and later.
-    Auto,
-    /// Write the rows Nix's registration writes into the store database
-    /// directly (no Nix process per build).
-    Db,
-    Import,
-    RegisterValidity,
-}
+pub use nixstore::store::Register;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {

@@ -10,7 +10,7 @@
 
 // The store formats live in the nixstore library; kept at their old paths
 // inside this crate.
-pub use nixstore::{base32, drv, nar, refs, wire};
+pub use nixstore::{base32, drv, nar, refs, store, wire};
 
 pub mod build;
 pub mod check;
@@ -29,4 +29,3 @@ pub mod runner;
 pub mod serve;
 pub mod sign;
 pub mod slots;
-pub mod store;

@@ -193,14 +193,17 @@ impl Session<'_> {
                         None => return Err(ServeError::Unknown(p)),
                     };
                     nar::dump(&at, &mut WriteSink(&mut out))?;
-                    // Nix asks once and restores it into its store: the
-                    // staged copy has served (Nix kills this program as
-                    // soon as it is done, so nothing waits for the end).
-                    out.flush()?;
+                    // Nix asks once and restores it into its store, and
+                    // kills this program as soon as it has what it needs.
+                    // The archive's last bytes are still in `out`'s buffer
+                    // (its final token is a few bytes), so Nix cannot be
+                    // done before they are flushed: remove the staged copy
+                    // first.
                     let _ = nar::remove_tree(&at);
                     if self.staged.values().all(|st| !st.at.exists()) {
                         let _ = fs::remove_dir(&self.staging);
                     }
+                    out.flush()?;
                 }
                 cmd::BUILD_DERIVATION => {
                     let reply = self.build_derivation(&mut r)?;

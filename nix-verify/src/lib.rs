@@ -456,7 +456,7 @@ fn is_our_tool(p: &Path) -> bool {
         && magic == *b"\x7fELF"
 }
 
-pub use nixstore::db::open_read_only as open_store_db;
+pub use nixstore::store::db::open_read_only as open_store_db;
 
 /// The store database, relative to the prefix.
 const DB: &str = "nix/var/nix/db/db.sqlite";

@@ -5,13 +5,17 @@
 //! * [`nar`]: NAR serialisation, hashing, canonicalisation;
 //! * [`refs`]: scanning bytes for references to store paths;
 //! * [`drv`]: reading `.drv` files;
-//! * [`db`]: opening a store's database read-only.
+//! * [`store`]: where a store's files are (`StoreLoc`, from Nix's `store`
+//!   setting), the Nix at hand (`NixVersion`), registering built outputs
+//!   (the store database, `nix-store --import`, `--register-validity`), and
+//!   [`store::db`]: the database itself, written as Nix writes it or opened
+//!   read-only.
 //!
 //! The build hook writes stores; nix-install and nix-verify read them.
 
 pub mod base32;
-pub mod db;
 pub mod drv;
 pub mod nar;
 pub mod refs;
+pub mod store;
 pub mod wire;

@@ -39,7 +39,7 @@ impl Action for LoadDb {
             source,
         };
         // Read without writing anything next to the database.
-        let conn = nixstore::db::open_read_only(&db).map_err(e)?;
+        let conn = nixstore::store::db::open_read_only(&db).map_err(e)?;
         for p in reginfo_paths(&text) {
             let n: i64 = conn
                 .query_row(

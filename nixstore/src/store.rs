@@ -5,10 +5,23 @@ use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::config::Register;
 use crate::nar::{self, NarDigest, PathInfo};
 use crate::refs::RefScanner;
 use crate::wire::WireWriter;
+
+/// How outputs are registered (build-hook's `register` key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Register {
+    /// [`Register::Db`] when the store's database can be used, else
+    /// `--import` with NIX_HELD_LOCKS for Nix before 2.29 and for Lix,
+    /// `--register-validity` for Nix 2.29 and later.
+    Auto,
+    /// Write the rows Nix's registration writes into the store database
+    /// directly (no Nix process per build).
+    Db,
+    Import,
+    RegisterValidity,
+}
 
 pub mod db;
 
