@@ -421,7 +421,7 @@ impl DarlingLauncher {
     /// The job script for `job`, reporting through the given inside paths.
     /// `served`: the script ends by replacing itself with the builder, and
     /// the job server writes the status.
-    fn render(job: &Job, fifo: &str, status: &str, pgrp: Option<&str>, served: bool) -> String {
+    pub(crate) fn render(job: &Job, fifo: &str, status: &str, pgrp: Option<&str>) -> String {
         let mut argv = vec![job.builder.as_str()];
         argv.extend(job.args.iter().map(String::as_str));
         script::render(
@@ -429,7 +429,7 @@ impl DarlingLauncher {
                 argv,
                 cwd: Some(&job.dir.inside),
                 env: Some(&job.env),
-                exec: served,
+                exec: false,
             },
             &script::Streams {
                 stdin: None,
@@ -514,7 +514,9 @@ impl Launcher for DarlingLauncher {
         let script = ctl.dir.join("job.sh");
         let (fifo_in, status_in, pgrp_in) =
             (self.mac(&fifo), self.mac(&ctl.status), self.mac(&ctl.pgrp));
-        let render = |served| Self::render(job, &fifo_in, &status_in, Some(&pgrp_in), served);
+        // Both routes run the same script: its shell waits for the command
+        // and writes the status itself (the job server writes nothing).
+        let script_text = Self::render(job, &fifo_in, &status_in, Some(&pgrp_in));
         // No writer yet: poll reports nothing until the job opens the FIFO,
         // and EOF once every writer has closed it.
         let output = open_reader(&fifo)?;
@@ -523,7 +525,7 @@ impl Launcher for DarlingLauncher {
         let guard = Guard::spawn(&self.prefix, &ctl.pgrp).ok();
 
         if let Some(server) = self.server() {
-            fs::write(&script, render(true))?;
+            fs::write(&script, &script_text)?;
             let served = match server.submit(&self.mac(&ctl.dir)) {
                 Ok(true) => true,
                 Ok(false) => server
@@ -543,7 +545,7 @@ impl Launcher for DarlingLauncher {
             }
         }
 
-        fs::write(&script, render(false))?;
+        fs::write(&script, &script_text)?;
         let mut cmd = Command::new(&self.darling);
         cmd.args(["shell", "/bin/bash", &self.mac(&script)])
             .env("DPREFIX", &self.prefix)
@@ -618,13 +620,8 @@ mod tests {
         };
         let log = d.path().join("log");
         let status = d.path().join("status");
-        let script = DarlingLauncher::render(
-            &job,
-            log.to_str().unwrap(),
-            status.to_str().unwrap(),
-            None,
-            false,
-        );
+        let script =
+            DarlingLauncher::render(&job, log.to_str().unwrap(), status.to_str().unwrap(), None);
         let st = Command::new("bash")
             .arg("-c")
             .arg(&script)

@@ -86,7 +86,9 @@ pub fn render(cmd: &Command, io: &Streams) -> String {
         // whole process group (kill(0, ...)), this shell included: survive
         // it (a trapped signal is reset to the default in the command, an
         // ignored one would not be).
-        s.push_str("trap : HUP INT QUIT ALRM TERM USR1 USR2\n");
+        // (The fatal ones too: a builder that crashes is re-raised to the
+        // group, and its status must still be written.)
+        s.push_str("trap : HUP INT QUIT ALRM TERM USR1 USR2 ABRT BUS FPE ILL SEGV SYS TRAP\n");
     }
     match cmd.env {
         None => s.push_str(&format!("{lead}{}", words.join(" "))),

@@ -6,10 +6,10 @@
 //! It reads one request per line from a FIFO on the host (seen inside under
 //! `/Volumes/SystemRoot`): the inside path of a job directory holding a
 //! `job.sh` made by [`crate::script`]. It runs each job in a subshell of its
-//! own process group, which replaces itself with the command (one fork and
-//! one exec per job, as a shell running a command costs); the job reports its
-//! group and output through files in its directory, and the server writes
-//! its exit status there, so it never talks back. `darling shutdown` ends it
+//! own process group, which runs the command, waits for it and writes its
+//! exit status; the job reports its group, output and status through files
+//! in its directory, so the server never talks back and runs no code when a
+//! child ends. `darling shutdown` ends it
 //! with everything else in the prefix.
 
 use std::fs::{self, OpenOptions};
@@ -29,33 +29,18 @@ unset __dn_v
 __dn_clean=1
 # Job control: every job runs in a process group of its own.
 set -m
-# A job replaces its shell with the command, so its status is ours to
-# write: reap finished jobs whenever a child ends.
-__dn_dirs=()
-__dn_reap() {
-  local p
-  for p in ${!__dn_dirs[@]}; do
-    if ! kill -0 "$p" 2>/dev/null; then
-      wait "$p"
-      # (A killed job's directory may be gone already.)
-      __dn_st=$?
-      [ -d "${__dn_dirs[$p]}" ] && echo $__dn_st >"${__dn_dirs[$p]}/status"
-      unset "__dn_dirs[$p]"
-    fi
-  done
-}
-trap __dn_reap CHLD
+# Each job's own shell waits for its command and writes its status; the
+# server runs no code when a child ends. (A CHLD trap did, and Darling's
+# bash 3.2 runs traps inside its signal handler, re-entering the shell:
+# the server crashed under concurrent jobs and left builds without status.)
 exec 3<>"$1" </dev/null
 while :; do
   if read -r -u 3 __dn_job; then
     case $__dn_job in
-      /*)
-        ( . "$__dn_job/job.sh" ) &
-        __dn_dirs[$!]=$__dn_job
-        # It may have ended before it was in the table.
-        __dn_reap
-        ;;
+      /*) ( . "$__dn_job/job.sh" ) & ;;
     esac
+    # Forget finished jobs (bash 3.2 would keep every one).
+    jobs >/dev/null
   elif [ $? -le 128 ]; then
     break
   fi
@@ -77,7 +62,7 @@ pub struct JobServer {
 /// What a job script and the server agree on; changed whenever either side
 /// changes its half, so that a newer caller never talks to an older server
 /// still running in the prefix (see [`JobServer::dir_for`]).
-const PROTOCOL: &str = "2: job execs its command; server writes status on CHLD";
+const PROTOCOL: &str = "3: job waits for its command and writes its status; no CHLD trap";
 
 /// FNV-1a, 64 bits: a stable name, not a security measure.
 fn fnv1a(parts: &[&[u8]]) -> u64 {
@@ -171,7 +156,12 @@ impl JobServer {
         }
         let script = self.dir.join("server.sh");
         prefixfs::write_atomic(&script, SERVER_SCRIPT.as_bytes(), 0o644)?;
-        let log = fs::File::create(self.dir.join("server.log"))?;
+        // Appended to: a server that died leaves its last words for the
+        // next one's reader.
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("server.log"))?;
         Command::new(&self.darling)
             .args([
                 "shell",
@@ -223,5 +213,120 @@ mod tests {
         assert_ne!(a, JobServer::dir_for(base, Path::new("/p/b")));
         assert!(a.starts_with(base));
         assert_eq!(a.file_name().unwrap().len(), 16);
+    }
+}
+
+#[cfg(test)]
+mod concurrent_jobs {
+    //! The job server's script, run by the host's bash (no Darling needed):
+    //! two threads submit hundreds of short jobs at once, as two build slots
+    //! do, and every job's status must appear by itself, with no further
+    //! request to nudge the server. The server used to write statuses from a
+    //! CHLD trap, which Darling's bash 3.2 runs inside its signal handler: under
+    //! concurrent jobs it crashed and left builds without a status (a newer
+    //! bash, as here, defers the trap, and statuses never came at all).
+
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// Writes a job directory under `dir` that exits with `code`, rendered as
+    /// the launcher renders its jobs, and returns it.
+    fn job(dir: &Path, code: u8) -> String {
+        fs::create_dir_all(dir).unwrap();
+        let p = |n: &str| dir.join(n).display().to_string();
+        let (out, status, pgrp) = (p("out"), p("status"), p("pgrp"));
+        let job = crate::Job {
+            builder: "/bin/sh".into(),
+            args: vec!["-c".into(), format!("echo job {code}; exit {code}")],
+            env: BTreeMap::from([("JOB".to_string(), code.to_string())]),
+            dir: crate::BuildDir {
+                host: dir.to_path_buf(),
+                inside: dir.display().to_string(),
+            },
+        };
+        let text = crate::DarlingLauncher::render(&job, &out, &status, Some(&pgrp));
+        fs::write(dir.join("job.sh"), text).unwrap();
+        dir.display().to_string()
+    }
+
+    #[test]
+    fn every_job_reports_its_status_under_concurrent_submissions() {
+        let d = tempfile::tempdir().unwrap();
+        let requests = d.path().join("requests");
+        nix::unistd::mkfifo(&requests, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let script = d.path().join("server.sh");
+        fs::write(&script, SERVER_SCRIPT).unwrap();
+        let mut server = Command::new("bash")
+            .arg(&script)
+            .arg(&requests)
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let js = JobServer {
+            darling: "/nonexistent/darling".into(),
+            prefix: d.path().to_path_buf(),
+            dir: d.path().to_path_buf(),
+        };
+        let start = Instant::now();
+        while !js.running() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let failures: Vec<String> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..2)
+                .map(|t| {
+                    let (js, base) = (&js, d.path().join(format!("slot{t}")));
+                    s.spawn(move || {
+                        let slot = t;
+                        let mut bad = Vec::new();
+                        for i in 0..150u32 {
+                            let code = (i % 7) as u8;
+                            let dir = base.join(i.to_string());
+                            let path = job(&dir, code);
+                            assert!(js.submit(&path).unwrap(), "server gone at job {i}");
+                            let asked = Instant::now();
+                            let got = loop {
+                                if let Some(n) = crate::procs::read_number(&dir.join("status")) {
+                                    break Some(n);
+                                }
+                                if asked.elapsed() > Duration::from_secs(5) {
+                                    break None;
+                                }
+                                std::thread::sleep(Duration::from_millis(1));
+                            };
+                            if got != Some(i32::from(code)) {
+                                bad.push(format!(
+                                    "slot {slot} job {i}: status {got:?}, want {code}"
+                                ));
+                                // One is enough: stop rather than wait 5 s a job.
+                                break;
+                            }
+                        }
+                        bad
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap())
+                .collect()
+        });
+        let alive = js.running();
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(server.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = server.wait();
+        assert!(
+            failures.is_empty(),
+            "{} jobs without their status: {failures:#?}",
+            failures.len()
+        );
+        assert!(alive, "the server died");
     }
 }
