@@ -429,7 +429,6 @@ impl DarlingLauncher {
                 argv,
                 cwd: Some(&job.dir.inside),
                 env: Some(&job.env),
-                exec: false,
             },
             &script::Streams {
                 stdin: None,

@@ -193,7 +193,6 @@ impl DarlingRunner {
                 argv: argv.to_vec(),
                 cwd: None,
                 env: None,
-                exec: false,
             },
             &script::Streams {
                 stdin: has_stdin.then_some(stdin.as_str()),

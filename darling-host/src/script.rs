@@ -36,9 +36,6 @@ pub struct Command<'a> {
     pub cwd: Option<&'a str>,
     /// When set, the command gets exactly this environment.
     pub env: Option<&'a BTreeMap<String, String>>,
-    /// Replace the shell with the command (`exec`): one process start less,
-    /// and the shell's parent (the job server) writes the status file.
-    pub exec: bool,
 }
 
 fn is_identifier(k: &str) -> bool {
@@ -79,19 +76,15 @@ pub fn render(cmd: &Command, io: &Streams) -> String {
         ));
     }
     let words: Vec<String> = cmd.argv.iter().map(|a| q(a)).collect();
-    let lead = if cmd.exec { "exec " } else { "" };
-    if !cmd.exec {
-        // This shell waits for the command to write its status. Darling's
-        // signal emulation re-raises a signal that ends a process to the
-        // whole process group (kill(0, ...)), this shell included: survive
-        // it (a trapped signal is reset to the default in the command, an
-        // ignored one would not be).
-        // (The fatal ones too: a builder that crashes is re-raised to the
-        // group, and its status must still be written.)
-        s.push_str("trap : HUP INT QUIT ALRM TERM USR1 USR2 ABRT BUS FPE ILL SEGV SYS TRAP\n");
-    }
+    // This shell waits for the command to write its status. Darling's
+    // signal emulation re-raises a signal that ends a process to the whole
+    // process group (kill(0, ...)), this shell included: survive it (a
+    // trapped signal is reset to the default in the command, an ignored one
+    // would not be), the fatal ones too, so a crashing builder still gets
+    // its status written.
+    s.push_str("trap : HUP INT QUIT ALRM TERM USR1 USR2 ABRT BUS FPE ILL SEGV SYS TRAP\n");
     match cmd.env {
-        None => s.push_str(&format!("{lead}{}", words.join(" "))),
+        None => s.push_str(&words.join(" ")),
         Some(env) if env.keys().all(|k| is_identifier(k)) => {
             // Empty the environment with builtins only, then export the
             // job's variables; the command is run directly by this shell.
@@ -103,12 +96,12 @@ pub fn render(cmd: &Command, io: &Streams) -> String {
             for (k, v) in env {
                 s.push_str(&format!("export {k}={}\n", q(v)));
             }
-            s.push_str(&format!("{lead}{}", words.join(" ")));
+            s.push_str(&words.join(" "));
         }
         Some(env) => {
             // A variable name the shell cannot export (Nix allows any):
             // only `env -i` can pass it, which needs Darling's cli component.
-            s.push_str(&format!("{lead}/usr/bin/env -i"));
+            s.push_str("/usr/bin/env -i");
             for (k, v) in env {
                 s.push_str(" \\\n  ");
                 s.push_str(&q(&format!("{k}={v}")));
@@ -118,9 +111,7 @@ pub fn render(cmd: &Command, io: &Streams) -> String {
         }
     }
     s.push('\n');
-    if !cmd.exec {
-        s.push_str(&format!("echo $? >{}\n", q(io.status)));
-    }
+    s.push_str(&format!("echo $? >{}\n", q(io.status)));
     s
 }
 
@@ -156,7 +147,6 @@ mod tests {
             argv: vec!["/bin/sh", "-c", "echo \"$a\"; env | wc -l; exit 4"],
             cwd: Some("/"),
             env: Some(&env),
-            exec: false,
         };
         bash(&render(&cmd, &io));
         let text = fs::read_to_string(&out).unwrap();
@@ -174,7 +164,6 @@ mod tests {
             argv: vec!["/usr/bin/env"],
             cwd: None,
             env: Some(&env),
-            exec: false,
         };
         let script = render(&cmd, &io);
         assert!(script.contains("/usr/bin/env -i"), "{script}");
@@ -199,7 +188,6 @@ mod tests {
             argv: vec!["true"],
             cwd: Some("/nonexistent/dir"),
             env: None,
-            exec: false,
         };
         let st = std::process::Command::new("bash")
             .arg("-c")
