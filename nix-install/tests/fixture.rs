@@ -43,6 +43,18 @@ fn install(f: &Fixture, t: &Tarball, extra: &[&str]) -> Out {
         .into()
 }
 
+/// nix-install in daemon mode with 2 users, the store actions skipped,
+/// JSON out, tools from `tools`.
+fn daemon_no_store(f: &Fixture, tools: &Path, extra: &[&str]) -> Out {
+    nix_install(f, tools)
+        .args(["--mode", "daemon", "--users", "2", "--json"])
+        .args(common::SKIP_STORE)
+        .args(extra)
+        .output()
+        .unwrap()
+        .into()
+}
+
 fn step_ids(v: &serde_json::Value) -> Vec<&str> {
     v["steps"]
         .as_array()
@@ -297,15 +309,7 @@ fn a_corrupt_receipt_is_an_error_that_names_it_and_changes_nothing() {
 fn skipped_store_actions_need_no_tarball_and_uninstall_still_reverts() {
     let f = Fixture::new();
     let before = snapshot(f.root());
-    let run = |extra: &[&str]| -> Out {
-        nix_install(&f, &e2e::bin_dir())
-            .args(["--mode", "daemon", "--users", "2", "--json"])
-            .args(common::SKIP_STORE)
-            .args(extra)
-            .output()
-            .unwrap()
-            .into()
-    };
+    let run = |extra: &[&str]| daemon_no_store(&f, &e2e::bin_dir(), extra);
     let o = run(&[]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
@@ -577,15 +581,7 @@ fn the_xnu_fixes_dylib_goes_into_the_prefix_and_the_daemon_environment() {
     let dylib = b"\xcf\xfa\xed\xfe stand-in bytes: only copied, never run here";
     std::fs::write(tools.path().join("libxnu_fixes.dylib"), dylib).unwrap();
     std::fs::write(tools.path().join("xnu-fixes-probe"), b"probe stand-in").unwrap();
-    let run = |extra: &[&str]| -> Out {
-        nix_install(&f, tools.path())
-            .args(["--mode", "daemon", "--users", "2", "--json"])
-            .args(common::SKIP_STORE)
-            .args(extra)
-            .output()
-            .unwrap()
-            .into()
-    };
+    let run = |extra: &[&str]| daemon_no_store(&f, tools.path(), extra);
     let o = run(&[]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert_eq!(status_of(&o.stdout, "install-tools"), "ran", "{}", o.stdout);
