@@ -15,19 +15,13 @@ use crate::base32;
 use crate::config::Config;
 use crate::drv::{self, Derivation};
 use crate::env::{self, EnvParams};
+use crate::error::{Error, Result, EXIT_OK};
 use crate::flood::RepeatFilter;
 use crate::log::Log;
 use crate::nar;
 use crate::protocol::{BuildInputs, Settings};
 use crate::runner::{self, BuildDir, Ended, Job, Launcher, Running};
 use crate::store::{self, Built, StoreLoc};
-
-/// Exit statuses understood by Nix 2.8 to 2.28 (later versions treat any
-/// non-zero status alike, and show our message).
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_HOOK_ERROR: i32 = 1;
-pub const EXIT_BUILD_FAILED: i32 = 100;
-pub const EXIT_TIMED_OUT: i32 = 101;
 
 /// Set by the SIGTERM handler (Nix 2.35+ sends SIGTERM before SIGKILL).
 pub static TERMINATED: AtomicBool = AtomicBool::new(false);
@@ -156,51 +150,26 @@ pub struct DirectBuild<'a> {
     pub log: Log,
 }
 
-/// Why a build did not succeed, with the exit status to report.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: i32,
-    pub message: String,
-    /// Killed past `max-build-log-size` (a status of its own in Nix's
-    /// build results, though not among a hook's exit statuses).
-    pub log_limit: bool,
-}
-
-fn fail(code: i32, message: impl Into<String>) -> Failure {
-    Failure {
-        code,
-        message: message.into(),
-        log_limit: false,
-    }
-}
-
 impl DirectBuild<'_> {
     /// Runs the build; the result is the hook's exit status.
     pub fn run(&self, build_log: &mut dyn Write) -> i32 {
         match self.try_run(build_log) {
             Ok(()) => EXIT_OK,
-            Err(f) => {
-                self.log.error(&f.message);
-                f.code
+            // Shown as Nix shows its own build errors, without our name.
+            Err(e) => {
+                self.log.error(&e.to_string());
+                e.exit_code()
             }
         }
     }
 
-    fn try_run(&self, build_log: &mut dyn Write) -> Result<(), Failure> {
+    fn try_run(&self, build_log: &mut dyn Write) -> Result<()> {
         let loc = StoreLoc::from_setting(self.settings.get("store").as_deref())
-            .map_err(|e| fail(EXIT_HOOK_ERROR, e.to_string()))?;
-        let text = fs::read(loc.real(self.drv_path)).map_err(|e| {
-            fail(
-                EXIT_HOOK_ERROR,
-                format!("reading derivation '{}': {e}", self.drv_path),
-            )
-        })?;
-        let drv = drv::parse(&text).map_err(|e| {
-            fail(
-                EXIT_HOOK_ERROR,
-                format!("parsing derivation '{}': {e}", self.drv_path),
-            )
-        })?;
+            .map_err(|e| Error::Build(e.to_string()))?;
+        let text = fs::read(loc.real(self.drv_path))
+            .map_err(|e| Error::Build(format!("reading derivation '{}': {e}", self.drv_path)))?;
+        let drv = drv::parse(&text)
+            .map_err(|e| Error::Build(format!("parsing derivation '{}': {e}", self.drv_path)))?;
         self.check_outputs(&drv)?;
         let built = BuildSpec {
             cfg: self.cfg,
@@ -223,11 +192,10 @@ impl DirectBuild<'_> {
             .get("secret-key-files")
             .filter(|v| !v.trim().is_empty())
         {
-            let keys = crate::sign::load_all(&files).map_err(|e| {
+            let keys = crate::sign::load_all(&files).inspect_err(|_| {
                 for o in &drv.outputs {
                     let _ = nar::remove_tree(&loc.real(&o.path));
                 }
-                fail(EXIT_HOOK_ERROR, e.to_string())
             })?;
             for b in &mut built {
                 b.sigs = keys.iter().map(|k| k.sign(&b.path, &b.info)).collect();
@@ -253,16 +221,16 @@ impl DirectBuild<'_> {
             for o in &drv.outputs {
                 let _ = nar::remove_tree(&loc.real(&o.path));
             }
-            fail(
-                EXIT_HOOK_ERROR,
-                format!("registering the outputs of '{}': {e}", self.drv_path),
-            )
+            Error::Build(format!(
+                "registering the outputs of '{}': {e}",
+                self.drv_path
+            ))
         })
     }
 
-    fn check_outputs(&self, drv: &Derivation) -> Result<(), Failure> {
+    fn check_outputs(&self, drv: &Derivation) -> Result<()> {
         if let Some(o) = drv.outputs.iter().find(|o| o.path.is_empty()) {
-            return Err(fail(EXIT_HOOK_ERROR, format!(
+            return Err(Error::Build(format!(
                 "output '{}' of '{}' has no path yet (content-addressed); direct mode cannot build it",
                 o.name, self.drv_path
             )));
@@ -275,7 +243,7 @@ impl DirectBuild<'_> {
             .map(String::as_str)
             .collect();
         if wanted != all {
-            return Err(fail(EXIT_HOOK_ERROR, format!(
+            return Err(Error::Build(format!(
                 "only some outputs of '{}' are missing ({}); direct mode rebuilds all outputs and would overwrite valid ones. Delete the valid outputs, or build this derivation elsewhere",
                 self.drv_path,
                 wanted.into_iter().collect::<Vec<_>>().join(", ")
@@ -318,7 +286,7 @@ impl BuildSpec<'_> {
     /// Runs the builder. Each output comes back canonicalised, hashed and
     /// scanned for references, at its real path in the store; on failure
     /// no output is left there.
-    pub fn build(&self, build_log: &mut dyn Write) -> Result<Vec<Built>, Failure> {
+    pub fn build(&self, build_log: &mut dyn Write) -> Result<Vec<Built>> {
         let outputs: Vec<PathBuf> = self
             .drv
             .outputs
@@ -328,28 +296,24 @@ impl BuildSpec<'_> {
         // Nix removed stale invalid copies already; make sure of it, since
         // a leftover would be mistaken for the builder's result.
         for real in &outputs {
-            nar::remove_tree(real).map_err(|e| {
-                fail(
-                    EXIT_HOOK_ERROR,
-                    format!("removing stale {}: {e}", real.display()),
-                )
-            })?;
+            nar::remove_tree(real)
+                .map_err(|e| Error::Build(format!("removing stale {}: {e}", real.display())))?;
         }
 
         let base = self.runner.build_dir_base();
         let drv_base = self.drv_path.rsplit('/').next().unwrap_or("x");
         let drv_base = drv_base.split_once('-').map(|x| x.1).unwrap_or(drv_base);
         let host_dir = runner::create_build_dir(&base, drv_base).map_err(|e| {
-            fail(
-                EXIT_HOOK_ERROR,
-                format!("creating a build directory in {}: {e}", base.display()),
-            )
+            Error::Build(format!(
+                "creating a build directory in {}: {e}",
+                base.display()
+            ))
         })?;
         let inside = self.runner.inside_path(&host_dir).ok_or_else(|| {
-            fail(
-                EXIT_HOOK_ERROR,
-                format!("{} is not visible to the builder", host_dir.display()),
-            )
+            Error::Build(format!(
+                "{} is not visible to the builder",
+                host_dir.display()
+            ))
         })?;
         let dir = BuildDir {
             host: host_dir,
@@ -378,7 +342,7 @@ impl BuildSpec<'_> {
         result
     }
 
-    fn build_in(&self, dir: &BuildDir, build_log: &mut dyn Write) -> Result<(), Failure> {
+    fn build_in(&self, dir: &BuildDir, build_log: &mut dyn Write) -> Result<()> {
         let host_env = |k: &str| std::env::var(k).ok();
         let params = EnvParams {
             store_dir: &self.loc.store_dir,
@@ -386,7 +350,7 @@ impl BuildSpec<'_> {
             host_env: &host_env,
         };
         let mut env = env::prepare(self.drv, dir, &params)
-            .map_err(|e| fail(EXIT_HOOK_ERROR, format!("preparing the environment: {e}")))?;
+            .map_err(|e| Error::Build(format!("preparing the environment: {e}")))?;
         runner::add_interpose(self.cfg, &mut env);
         let job = Job {
             builder: self.drv.builder.clone(),
@@ -395,75 +359,55 @@ impl BuildSpec<'_> {
             dir: dir.clone(),
         };
         let name = format!("building of '{}'", self.drv_path);
-        let mut running = self.runner.start(&job).map_err(|e| {
-            fail(
-                EXIT_HOOK_ERROR,
-                format!("{name}: {}: {e}", self.runner.describe()),
-            )
-        })?;
+        let mut running = self
+            .runner
+            .start(&job)
+            .map_err(|e| Error::Build(format!("{name}: {}: {e}", self.runner.describe())))?;
         let mut filtered = RepeatFilter::new(build_log);
         let outcome = supervise(&mut running, &mut filtered, self.limits);
         let _ = filtered.finish();
-        let outcome = outcome.map_err(|e| {
-            fail(
-                EXIT_HOOK_ERROR,
-                format!("{name}: watching the builder: {e}"),
-            )
-        })?;
+        let outcome =
+            outcome.map_err(|e| Error::Build(format!("{name}: watching the builder: {e}")))?;
         match outcome {
             Supervised::Ended(e) if e.success() => Ok(()),
-            Supervised::Ended(e) => Err(fail(
-                EXIT_BUILD_FAILED,
-                format!(
-                    "builder for '{}' failed with {} (in {})",
-                    self.drv_path,
-                    e.describe(),
-                    self.cfg.label
-                ),
-            )),
-            Supervised::Silent(t) => Err(fail(
-                EXIT_TIMED_OUT,
-                format!("{name} timed out after {} seconds of silence", t.as_secs()),
-            )),
-            Supervised::Timeout(t) => Err(fail(
-                EXIT_TIMED_OUT,
-                format!("{name} timed out after {} seconds", t.as_secs()),
-            )),
-            Supervised::LogLimit(max) => Err(Failure {
-                log_limit: true,
-                ..fail(
-                    EXIT_HOOK_ERROR,
-                    format!("{name} killed after writing more than {max} bytes of log output"),
-                )
-            }),
-            Supervised::Terminated => Err(fail(EXIT_HOOK_ERROR, format!("{name} was interrupted"))),
+            Supervised::Ended(e) => Err(Error::BuildFailed(format!(
+                "builder for '{}' failed with {} (in {})",
+                self.drv_path,
+                e.describe(),
+                self.cfg.label
+            ))),
+            Supervised::Silent(t) => Err(Error::TimedOut(format!(
+                "{name} timed out after {} seconds of silence",
+                t.as_secs()
+            ))),
+            Supervised::Timeout(t) => Err(Error::TimedOut(format!(
+                "{name} timed out after {} seconds",
+                t.as_secs()
+            ))),
+            Supervised::LogLimit(max) => Err(Error::LogLimit(format!(
+                "{name} killed after writing more than {max} bytes of log output"
+            ))),
+            Supervised::Terminated => Err(Error::Interrupted(format!("{name} was interrupted"))),
         }
     }
 
     /// Canonicalises, hashes and scans every output.
-    fn outputs_info(&self) -> Result<Vec<Built>, Failure> {
+    fn outputs_info(&self) -> Result<Vec<Built>> {
         let mut candidates: Vec<&str> = self.inputs.iter().map(String::as_str).collect();
         candidates.extend(self.drv.outputs.iter().map(|o| o.path.as_str()));
         let mut built = Vec::new();
         for o in &self.drv.outputs {
             let real = self.loc.real(&o.path);
             if fs::symlink_metadata(&real).is_err() {
-                return Err(fail(
-                    EXIT_BUILD_FAILED,
-                    format!(
-                        "builder for '{}' failed to produce output path for output '{}' at '{}'",
-                        self.drv_path, o.name, o.path
-                    ),
-                ));
+                return Err(Error::BuildFailed(format!(
+                    "builder for '{}' failed to produce output path for output '{}' at '{}'",
+                    self.drv_path, o.name, o.path
+                )));
             }
-            nar::canonicalise(&real).map_err(|e| {
-                fail(
-                    EXIT_HOOK_ERROR,
-                    format!("canonicalising {}: {e}", real.display()),
-                )
-            })?;
+            nar::canonicalise(&real)
+                .map_err(|e| Error::Build(format!("canonicalising {}: {e}", real.display())))?;
             let info = nar::path_info(&real, candidates.iter().copied())
-                .map_err(|e| fail(EXIT_HOOK_ERROR, format!("hashing {}: {e}", real.display())))?;
+                .map_err(|e| Error::Build(format!("hashing {}: {e}", real.display())))?;
             if o.is_fixed() {
                 check_fixed_output(o, &real, &info)?;
             }
@@ -484,7 +428,7 @@ impl BuildSpec<'_> {
 /// build (entries are store paths or output names); the requisite forms
 /// and structured `outputChecks` need the whole closure, so a derivation
 /// using them is refused with a message rather than built unchecked.
-fn check_references(drv: &Derivation, built: &[Built]) -> Result<(), Failure> {
+fn check_references(drv: &Derivation, built: &[Built]) -> Result<()> {
     let unchecked = ["allowedRequisites", "disallowedRequisites"]
         .into_iter()
         .find(|k| drv.env.contains_key(*k))
@@ -496,17 +440,13 @@ fn check_references(drv: &Derivation, built: &[Built]) -> Result<(), Failure> {
             })
         });
     if let Some(k) = unchecked {
-        return Err(fail(
-            EXIT_BUILD_FAILED,
-            format!("derivation uses `{k}`, which build-hook cannot check (it needs the closure of the outputs); build it where Nix builds it itself"),
+        return Err(Error::BuildFailed(format!("derivation uses `{k}`, which build-hook cannot check (it needs the closure of the outputs); build it where Nix builds it itself"),
         ));
     }
     if drv.structured_attrs().is_some_and(|j| {
         j.contains("\"allowedReferences\"") || j.contains("\"disallowedReferences\"")
     }) {
-        return Err(fail(
-            EXIT_BUILD_FAILED,
-            "derivation sets reference checks in structured attributes, which build-hook does not read; build it where Nix builds it itself",
+        return Err(Error::BuildFailed("derivation sets reference checks in structured attributes, which build-hook does not read; build it where Nix builds it itself".into(),
         ));
     }
     let resolve = |v: &str| -> BTreeSet<String> {
@@ -521,19 +461,19 @@ fn check_references(drv: &Derivation, built: &[Built]) -> Result<(), Failure> {
         if let Some(allowed) = drv.env.get("allowedReferences") {
             let allowed = resolve(allowed);
             if let Some(r) = b.info.references.iter().find(|r| !allowed.contains(*r)) {
-                return Err(fail(
-                    EXIT_BUILD_FAILED,
-                    format!("output '{}' is not allowed to refer to path '{r}'", b.path),
-                ));
+                return Err(Error::BuildFailed(format!(
+                    "output '{}' is not allowed to refer to path '{r}'",
+                    b.path
+                )));
             }
         }
         if let Some(denied) = drv.env.get("disallowedReferences") {
             let denied = resolve(denied);
             if let Some(r) = b.info.references.iter().find(|r| denied.contains(*r)) {
-                return Err(fail(
-                    EXIT_BUILD_FAILED,
-                    format!("output '{}' is not allowed to refer to path '{r}'", b.path),
-                ));
+                return Err(Error::BuildFailed(format!(
+                    "output '{}' is not allowed to refer to path '{r}'",
+                    b.path
+                )));
             }
         }
     }
@@ -562,29 +502,22 @@ fn fixed_ca(o: &drv::Output) -> Option<String> {
 
 /// Compares a fixed output with its declared hash (flat or recursive
 /// sha256; the hash in a .drv is base 16).
-fn check_fixed_output(o: &drv::Output, real: &Path, info: &nar::PathInfo) -> Result<(), Failure> {
+fn check_fixed_output(o: &drv::Output, real: &Path, info: &nar::PathInfo) -> Result<()> {
     let (recursive, algo) = match o.hash_algo.strip_prefix("r:") {
         Some(a) => (true, a),
         None => (false, o.hash_algo.as_str()),
     };
     if algo != "sha256" {
-        return Err(fail(
-            EXIT_HOOK_ERROR,
-            format!(
-                "fixed-output hash algorithm `{}` is not supported (only sha256)",
-                o.hash_algo
-            ),
-        ));
+        return Err(Error::Build(format!(
+            "fixed-output hash algorithm `{}` is not supported (only sha256)",
+            o.hash_algo
+        )));
     }
     let got: [u8; 32] = if recursive {
         info.nar_sha256
     } else {
-        let data = fs::read(real).map_err(|e| {
-            fail(
-                EXIT_BUILD_FAILED,
-                format!("reading {}: {e}", real.display()),
-            )
-        })?;
+        let data = fs::read(real)
+            .map_err(|e| Error::BuildFailed(format!("reading {}: {e}", real.display())))?;
         Sha256::digest(&data).into()
     };
     let got_hex: String = got.iter().map(|b| format!("{b:02x}")).collect();
@@ -592,7 +525,7 @@ fn check_fixed_output(o: &drv::Output, real: &Path, info: &nar::PathInfo) -> Res
         let wanted: Vec<u8> = (0..o.hash.len() / 2)
             .filter_map(|i| u8::from_str_radix(o.hash.get(2 * i..2 * i + 2)?, 16).ok())
             .collect();
-        return Err(fail(EXIT_BUILD_FAILED, format!(
+        return Err(Error::BuildFailed(format!(
             "hash mismatch in fixed-output derivation '{}':\n  specified: sha256:{}\n     got:    sha256:{}",
             o.path,
             base32::encode(&wanted),

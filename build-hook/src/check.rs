@@ -5,7 +5,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::config::{Config, ConfigError, LauncherKind, Register};
+use crate::config::{Config, LauncherKind, Register};
+use crate::error::Result;
 use crate::runner;
 use crate::slots;
 use crate::store;
@@ -44,7 +45,7 @@ fn nix_conf_hook() -> Option<(String, String)> {
     })
 }
 
-pub fn run(cfg: Result<Config, ConfigError>) -> Vec<Finding> {
+pub fn run(cfg: Result<Config>) -> Vec<Finding> {
     let mut out = Vec::new();
     let cfg = match cfg.and_then(|c| c.validate().map(|_| c)) {
         Ok(c) => c,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Parser;
 
 use crate::config::Config;
+use crate::error::{Error, Result, EXIT_OK};
 use crate::{check, external, hook, protocol, serve};
 
 const AFTER: &str = "\
@@ -74,39 +75,32 @@ pub struct Cli {
     pub verbosity: Option<String>,
 }
 
-fn load(cli: &Cli) -> Result<Config, crate::config::ConfigError> {
+fn load(cli: &Cli) -> Result<Config> {
     let mut c = Config::load(cli.config.as_deref())?;
     for kv in &cli.set {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| crate::config::ConfigError::BadValue {
-                origin: "--set".into(),
-                key: kv.clone(),
-                value: String::new(),
-                msg: "expected KEY=VALUE".into(),
-            })?;
+        let (k, v) = kv.split_once('=').ok_or_else(|| Error::BadValue {
+            origin: "--set".into(),
+            key: kv.clone(),
+            value: String::new(),
+            msg: "expected KEY=VALUE".into(),
+        })?;
         c.set("--set", k.trim(), v.trim())?;
         c.source.push(format!("--set {k}"));
     }
     Ok(c)
 }
 
-/// `--nix-conf`: the lines, for the Nix found (exit 0), or why not (1).
-fn print_nix_conf(cli: &Cli) -> i32 {
-    let cfg = match load(cli).and_then(|c| c.validate().map(|_| c)) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("build-hook: {e}");
-            return 1;
-        }
-    };
-    let program = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("build-hook: finding this program: {e}");
-            return 1;
-        }
-    };
+/// The configuration, checked as a whole.
+fn load_valid(cli: &Cli) -> Result<Config> {
+    let c = load(cli)?;
+    c.validate()?;
+    Ok(c)
+}
+
+/// `--nix-conf`: prints the lines for the Nix found, or says why not.
+fn print_nix_conf(cli: &Cli) -> Result<()> {
+    let cfg = load_valid(cli)?;
+    let program = std::env::current_exe().map_err(Error::io("finding this program"))?;
     // The configuration Nix's run of this program must read, when it is
     // not the default file.
     let config = cli
@@ -128,35 +122,35 @@ fn print_nix_conf(cli: &Cli) -> i32 {
             );
         }
     } else if let Some(p) = &cli.nix {
-        eprintln!(
-            "build-hook: {} does not answer `--version` as Nix does",
-            p.display()
-        );
-        return 1;
+        return Err(Error::NotNix(p.display().to_string()));
     }
-    match crate::nixconf::lines(
+    let text = crate::nixconf::lines(
         &cfg,
         &program,
         config.as_deref(),
         cli.store.as_deref(),
         version.as_ref().map(|(p, v)| (p.as_path(), v)),
         cli.route,
-    ) {
-        Ok(text) => {
-            print!("{text}");
-            0
-        }
+    )?;
+    print!("{text}");
+    Ok(())
+}
+
+/// Parses the command line and runs; the result is the exit status.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match dispatch(&cli) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("build-hook: {e}");
-            1
+            e.exit_code()
         }
     }
 }
 
-pub fn main() -> i32 {
-    let cli = Cli::parse();
+fn dispatch(cli: &Cli) -> Result<i32> {
     if cli.check {
-        let findings = check::run(load(&cli));
+        let findings = check::run(load(cli));
         if cli.json {
             println!(
                 "{}",
@@ -165,53 +159,36 @@ pub fn main() -> i32 {
         } else {
             print!("{}", check::render(&findings));
         }
-        return check::exit_code(&findings);
+        return Ok(check::exit_code(&findings));
     }
     if cli.store.is_some() && !cli.serve && !cli.nix_conf {
-        eprintln!("build-hook: --store goes with --serve or --nix-conf");
-        return 2;
+        return Err(Error::Usage(
+            "--store goes with --serve or --nix-conf".into(),
+        ));
     }
     if cli.nix_conf {
-        return print_nix_conf(&cli);
+        print_nix_conf(cli)?;
+        return Ok(EXIT_OK);
     }
     if cli.serve {
-        return match load(&cli).and_then(|c| c.validate().map(|_| c)) {
-            Ok(cfg) => serve::run(&cfg, cli.store.as_deref()),
-            Err(e) => {
-                eprintln!("build-hook: {e}");
-                1
-            }
-        };
+        return Ok(serve::run(&load_valid(cli)?, cli.store.as_deref()));
     }
     if let Some(bj) = &cli.external_builder {
-        let cfg = match load(&cli).and_then(|c| c.validate().map(|_| c)) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("build-hook: {e}");
-                return 1;
-            }
-        };
-        return external::run(&cfg, bj).unwrap_or_else(|e| {
-            eprintln!("build-hook: {e:#}");
-            1
-        });
+        return external::run(&load_valid(cli)?, bj);
     }
     match cli
         .verbosity
         .as_deref()
         .map(|v| (v, protocol::parse_verbosity(v)))
     {
-        Some((_, Some(v))) => hook::run(load(&cli), v),
-        Some((v, None)) => {
-            eprintln!("build-hook: expected Nix's verbosity (0-7) as the last argument, got `{v}`");
-            2
-        }
-        None => {
-            eprintln!(
-                "build-hook: this program is run by Nix (set `build-hook` in nix.conf).\n\
-                 Try `build-hook --check` to test the setup, or `build-hook --help`."
-            );
-            2
-        }
+        Some((_, Some(v))) => Ok(hook::run(load(cli), v)),
+        Some((v, None)) => Err(Error::Usage(format!(
+            "expected Nix's verbosity (0-7) as the last argument, got `{v}`"
+        ))),
+        None => Err(Error::Usage(
+            "this program is run by Nix (set `build-hook` in nix.conf).\n\
+             Try `build-hook --check` to test the setup, or `build-hook --help`."
+                .into(),
+        )),
     }
 }

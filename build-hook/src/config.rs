@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::error::{Error, Result};
+
 pub const DEFAULT_CONFIG: &str = "/etc/darling-nix/build-hook.toml";
 pub const CONFIG_ENV: &str = "DARLING_NIX_HOOK_CONFIG";
 pub const ENV_PREFIX: &str = "DARLING_NIX_HOOK_";
@@ -54,23 +56,6 @@ pub struct Config {
 
 /// Where nix-install and the flake put libxnu_fixes.dylib in a prefix.
 pub const DEFAULT_INTERPOSE: &str = "/usr/local/lib/libxnu_fixes.dylib";
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{path}: {msg}")]
-    File { path: String, msg: String },
-    #[error("{origin}: unknown setting `{key}`")]
-    UnknownKey { origin: String, key: String },
-    #[error("{origin}: `{key}` = `{value}`: {msg}")]
-    BadValue {
-        origin: String,
-        key: String,
-        value: String,
-        msg: String,
-    },
-    #[error("{0}")]
-    Invalid(String),
-}
 
 /// The file format; every key optional, unknown keys rejected.
 #[derive(Debug, Default, Deserialize)]
@@ -178,7 +163,7 @@ impl Config {
 
     /// Loads defaults, the file (explicit path, `$DARLING_NIX_HOOK_CONFIG`,
     /// or the default path if it exists), then the environment.
-    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+    pub fn load(explicit: Option<&Path>) -> Result<Config> {
         let mut c = Config::default();
         let from_env = std::env::var_os(CONFIG_ENV).map(PathBuf::from);
         match explicit.map(Path::to_path_buf).or(from_env) {
@@ -192,8 +177,8 @@ impl Config {
         Ok(c)
     }
 
-    pub fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
-        let err = |msg: String| ConfigError::File {
+    pub fn apply_file(&mut self, path: &Path) -> Result<()> {
+        let err = |msg: String| Error::ConfigFile {
             path: path.display().to_string(),
             msg,
         };
@@ -251,10 +236,7 @@ impl Config {
     /// Applies `DARLING_NIX_HOOK_<KEY>` variables (key upper-cased, dashes
     /// as underscores). Unknown variables with the prefix are errors, so a
     /// typo does not pass silently.
-    pub fn apply_env(
-        &mut self,
-        vars: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<(), ConfigError> {
+    pub fn apply_env(&mut self, vars: impl IntoIterator<Item = (String, String)>) -> Result<()> {
         for (k, v) in vars {
             let Some(rest) = k.strip_prefix(ENV_PREFIX) else {
                 continue;
@@ -270,8 +252,8 @@ impl Config {
     }
 
     /// Sets one key from its text form (environment, `--set`, file enums).
-    pub fn set(&mut self, origin: &str, key: &str, value: &str) -> Result<(), ConfigError> {
-        let bad = |msg: &str| ConfigError::BadValue {
+    pub fn set(&mut self, origin: &str, key: &str, value: &str) -> Result<()> {
+        let bad = |msg: &str| Error::BadValue {
             origin: origin.into(),
             key: key.into(),
             value: value.into(),
@@ -357,7 +339,7 @@ impl Config {
                 }
             }
             _ => {
-                return Err(ConfigError::UnknownKey {
+                return Err(Error::UnknownKey {
                     origin: origin.into(),
                     key: key.into(),
                 })
@@ -367,9 +349,9 @@ impl Config {
     }
 
     /// Checks relations between settings that single values cannot show.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<()> {
         if self.systems.is_empty() {
-            return Err(ConfigError::Invalid(
+            return Err(Error::InvalidConfig(
                 "`systems` is empty: the hook would decline everything".into(),
             ));
         }
@@ -379,7 +361,7 @@ impl Config {
             ("build-dir", &self.build_dir),
         ] {
             if !p.is_absolute() {
-                return Err(ConfigError::Invalid(format!(
+                return Err(Error::InvalidConfig(format!(
                     "`{name}` must be an absolute path, not `{}`",
                     p.display()
                 )));

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::build::{self, supervise, Limits, Supervised};
 use crate::config::Config;
+use crate::error::{Error, Result};
 use crate::flood::RepeatFilter;
 use crate::runner::{self, BuildDir, Ended, Job};
 
@@ -37,17 +38,20 @@ pub struct BuildJson {
     pub outputs: BTreeMap<String, String>,
 }
 
-pub fn load(path: &Path) -> anyhow::Result<BuildJson> {
+/// Reads and checks `build.json`.
+pub fn load(path: &Path) -> Result<BuildJson> {
+    let shown = || path.display().to_string();
     let text =
-        fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-    let b: BuildJson =
-        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        fs::read_to_string(path).map_err(Error::io(format!("reading {}", path.display())))?;
+    let b: BuildJson = serde_json::from_str(&text).map_err(|e| Error::BuildJson {
+        path: shown(),
+        msg: e.to_string(),
+    })?;
     if b.version != 1 {
-        anyhow::bail!(
-            "{}: build.json version {} is not supported (only 1)",
-            path.display(),
-            b.version
-        );
+        return Err(Error::BuildJson {
+            path: shown(),
+            msg: format!("build.json version {} is not supported (only 1)", b.version),
+        });
     }
     Ok(b)
 }
@@ -67,16 +71,16 @@ fn rewrite(s: &str, from: &str, to: &str) -> String {
 }
 
 /// Runs the build; returns the exit status for Nix (the builder's own).
-pub fn run(cfg: &Config, build_json: &Path) -> anyhow::Result<i32> {
+pub fn run(cfg: &Config, build_json: &Path) -> Result<i32> {
     build::install_sigterm_handler();
     let b = load(build_json)?;
     let runner = runner::from_config(cfg);
     let inside = runner.inside_path(&b.tmp_dir).ok_or_else(|| {
-        anyhow::anyhow!(
+        Error::Build(format!(
             "{} is not visible to the builder ({})",
             b.tmp_dir.display(),
             runner.describe()
-        )
+        ))
     })?;
     let from = b.tmp_dir_in_sandbox.as_str();
     let mut env: BTreeMap<String, String> = b
@@ -94,21 +98,20 @@ pub fn run(cfg: &Config, build_json: &Path) -> anyhow::Result<i32> {
             inside,
         },
     };
-    let mut running = runner
-        .start(&job)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", runner.describe()))?;
+    let mut running = runner.start(&job).map_err(Error::io(runner.describe()))?;
     let mut out = io::stdout();
     // Nix reads "sandbox setup" lines until one starting with \x02 (the
     // build environment is ready); everything after it is the build log.
     // Without it Nix 2.34 fails with "unexpected EOF reading a line".
-    out.write_all(b"\x02\n")?;
-    out.flush()?;
+    out.write_all(b"\x02\n")
+        .and_then(|()| out.flush())
+        .map_err(Error::io("writing to Nix"))?;
     // Nix enforces its own limits on what we write; repeated lines are
     // collapsed before it sees them.
     let mut filtered = RepeatFilter::new(out);
     let outcome = supervise(&mut running, &mut filtered, Limits::default());
     let _ = filtered.finish();
-    Ok(match outcome? {
+    Ok(match outcome.map_err(Error::io("watching the builder"))? {
         Supervised::Ended(Ended::Exited(c)) => c,
         Supervised::Ended(Ended::Signaled(s)) => 128 + s,
         Supervised::Ended(Ended::Unknown(why)) => {

@@ -6,7 +6,8 @@
 //! [`slots`] answer `try`; [`drv`], [`env`](mod@env), [`runner`] and [`build`] run a
 //! build; [`nar`], [`refs`] and [`store`] register it; [`forward`] chains
 //! another hook; [`external`] is the Nix 2.32+ external-builders entry;
-//! [`check`] is `--check`.
+//! [`check`] is `--check`; [`error`] is the one error type all of them
+//! return, with the exit status each failure ends in.
 
 // The store formats live in the nixstore library; kept at their old paths
 // inside this crate.
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod decide;
 pub mod env;
+pub mod error;
 pub mod external;
 pub mod flood;
 pub mod forward;

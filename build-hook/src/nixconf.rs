@@ -12,21 +12,8 @@
 use std::path::Path;
 
 use crate::config::Config;
+use crate::error::{Error, Result};
 use crate::store::NixVersion;
-
-/// Why no lines can be written.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum NixConfError {
-    #[error("`{0}` cannot go into nix.conf (Nix splits build-hook and remote-program into words, and Nix 2.8 runs remote-program through bash): use a path without spaces or shell characters")]
-    Unsplittable(String),
-    #[error("{path} is Nix {major}.{minor}, which {why}: use --route serve (or auto)")]
-    HookIgnored {
-        path: String,
-        major: u32,
-        minor: u32,
-        why: &'static str,
-    },
-}
 
 /// Characters a `builders` entry cannot carry as they are: field and entry
 /// separators, comments, and what URL query syntax gives a meaning to.
@@ -48,7 +35,7 @@ fn url_escape(s: &str) -> String {
 /// into words on whitespace (Nix 2.8 hands it to `bash -c`), so neither
 /// path may contain whitespace or shell quoting; `Err` names the one that
 /// does.
-pub fn remote_program(program: &Path, config: Option<&Path>) -> Result<String, NixConfError> {
+pub fn remote_program(program: &Path, config: Option<&Path>) -> Result<String> {
     Ok(words(program, config)?
         .iter()
         .map(|w| url_escape(w))
@@ -58,7 +45,7 @@ pub fn remote_program(program: &Path, config: Option<&Path>) -> Result<String, N
 
 /// The program and its `--config FILE`, checked to survive Nix's
 /// splitting into words.
-fn words(program: &Path, config: Option<&Path>) -> Result<Vec<String>, NixConfError> {
+fn words(program: &Path, config: Option<&Path>) -> Result<Vec<String>> {
     let mut words = vec![program.display().to_string()];
     if let Some(c) = config {
         words.push("--config".into());
@@ -68,7 +55,7 @@ fn words(program: &Path, config: Option<&Path>) -> Result<Vec<String>, NixConfEr
         w.chars()
             .any(|c| c.is_whitespace() || "'\"\\$`;&|<>()*?[]#~".contains(c))
     }) {
-        return Err(NixConfError::Unsplittable(bad.clone()));
+        return Err(Error::Unsplittable(bad.clone()));
     }
     Ok(words)
 }
@@ -80,7 +67,7 @@ pub fn builders_entry(
     program: &Path,
     config: Option<&Path>,
     store: Option<&str>,
-) -> Result<String, NixConfError> {
+) -> Result<String> {
     let mut uri = format!(
         "ssh://localhost?remote-program={}",
         remote_program(program, config)?
@@ -135,11 +122,11 @@ pub fn lines(
     store: Option<&str>,
     nix: Option<(&Path, &NixVersion)>,
     route: Route,
-) -> Result<String, NixConfError> {
+) -> Result<String> {
     let hook = match route {
         Route::Hook => {
             if let Some((path, v)) = nix.filter(|(_, v)| !honours_hook_line(v, config.is_some())) {
-                return Err(NixConfError::HookIgnored {
+                return Err(Error::HookIgnored {
                     path: path.display().to_string(),
                     major: v.major,
                     minor: v.minor,
@@ -217,9 +204,9 @@ mod tests {
             Some(Path::new("/my hook.toml")),
             None,
         );
-        assert_eq!(
-            spaced,
-            Err(NixConfError::Unsplittable("/my hook.toml".into()))
+        assert!(
+            matches!(&spaced, Err(Error::Unsplittable(p)) if p == "/my hook.toml"),
+            "{spaced:?}"
         );
     }
 }

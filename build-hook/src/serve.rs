@@ -26,9 +26,10 @@ use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::build::{BuildSpec, Limits, EXIT_BUILD_FAILED, EXIT_TIMED_OUT};
+use crate::build::{BuildSpec, Limits};
 use crate::config::Config;
 use crate::drv::{Derivation, Output};
+use crate::error::{Error, Result};
 use crate::nar::{self, NarSink};
 use crate::runner;
 use crate::store::{Built, StoreLoc};
@@ -55,26 +56,6 @@ mod status {
     pub(super) const TIMED_OUT: u64 = 8;
     pub(super) const MISC_FAILURE: u64 = 9;
     pub(super) const LOG_LIMIT_EXCEEDED: u64 = 11;
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error("{0}")]
-    Wire(#[from] WireError),
-    #[error("writing to Nix: {0}")]
-    Io(#[from] io::Error),
-    #[error("not Nix's `ssh://` store protocol (first word {0:#x})")]
-    NotServe(u64),
-    #[error("protocol version {0:#x} is not 2.x")]
-    Version(u64),
-    #[error("Nix asked to copy {0} into this store; it shares Nix's own store, so every input should be here already (is `remote-store` set to another store?)")]
-    Upload(String),
-    #[error("Nix asked for {0}, which this session did not build")]
-    Unknown(String),
-    #[error("command {0} of the ssh:// protocol is not served here (only what `nix __build-remote` uses)")]
-    Command(u64),
-    #[error("{0}")]
-    Setup(String),
 }
 
 /// One staged output, moved out of the store after its build.
@@ -120,7 +101,7 @@ pub fn run(cfg: &Config, store: Option<&str>) -> i32 {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("build-hook --serve: {e}");
-            1
+            e.exit_code()
         }
     }
 }
@@ -148,22 +129,26 @@ impl<W: Write> NarSink for WriteSink<'_, W> {
     }
 }
 
-fn send<W: Write>(out: &mut W, w: &WireWriter) -> io::Result<()> {
-    out.write_all(&w.buf)
+fn send<W: Write>(out: &mut W, w: &WireWriter) -> Result<()> {
+    out.write_all(&w.buf).map_err(Error::io("writing to Nix"))
+}
+
+fn flush<W: Write>(out: &mut W) -> Result<()> {
+    out.flush().map_err(Error::io("writing to Nix"))
 }
 
 impl Session<'_> {
-    fn serve<R: Read, W: Write>(&mut self, input: R, mut out: W) -> Result<(), ServeError> {
+    fn serve<R: Read, W: Write>(&mut self, input: R, mut out: W) -> Result<()> {
         let mut r = WireReader::new(input);
         let magic = r.read_u64("the protocol's magic number")?;
         if magic != MAGIC_1 {
-            return Err(ServeError::NotServe(magic));
+            return Err(Error::NotServe(magic));
         }
         send(&mut out, WireWriter::new().u64(MAGIC_2).u64(VERSION))?;
-        out.flush()?;
+        flush(&mut out)?;
         let client = r.read_u64("the client's protocol version")?;
         if client >> 8 != 2 {
-            return Err(ServeError::Version(client));
+            return Err(Error::ServeVersion(client));
         }
         self.minor = (client & 0xff).min(VERSION & 0xff);
         while let Some(c) = r.read_u64_or_eof("a command")? {
@@ -190,9 +175,10 @@ impl Session<'_> {
                     let p = r.read_string("a store path")?;
                     let at = match self.staged.get(&p) {
                         Some(st) => st.at.clone(),
-                        None => return Err(ServeError::Unknown(p)),
+                        None => return Err(Error::NotBuilt(p)),
                     };
-                    nar::dump(&at, &mut WriteSink(&mut out))?;
+                    nar::dump(&at, &mut WriteSink(&mut out))
+                        .map_err(Error::io(format!("sending {p}")))?;
                     // Nix asks once and restores it into its store, and
                     // kills this program as soon as it has what it needs.
                     // The archive's last bytes are still in `out`'s buffer
@@ -203,7 +189,7 @@ impl Session<'_> {
                     if self.staged.values().all(|st| !st.at.exists()) {
                         let _ = fs::remove_dir(&self.staging);
                     }
-                    out.flush()?;
+                    flush(&mut out)?;
                 }
                 cmd::BUILD_DERIVATION => {
                     let reply = self.build_derivation(&mut r)?;
@@ -215,11 +201,11 @@ impl Session<'_> {
                     } else {
                         "paths".to_string()
                     };
-                    return Err(ServeError::Upload(what));
+                    return Err(Error::Upload(what));
                 }
-                other => return Err(ServeError::Command(other)),
+                other => return Err(Error::ServeCommand(other)),
             }
-            out.flush()?;
+            flush(&mut out)?;
         }
         Ok(())
     }
@@ -248,10 +234,7 @@ impl Session<'_> {
         }
     }
 
-    fn build_derivation<R: Read>(
-        &mut self,
-        r: &mut WireReader<R>,
-    ) -> Result<WireWriter, ServeError> {
+    fn build_derivation<R: Read>(&mut self, r: &mut WireReader<R>) -> Result<WireWriter> {
         let drv_path = r.read_string("the derivation's path")?;
         let drv = read_basic_derivation(r)?;
         let max_silent = r.read_u64("max-silent-time")?;
@@ -276,17 +259,14 @@ impl Session<'_> {
         let start = now();
         let (code, message) = match self.build(&drv_path, &drv, limits, keep_failed) {
             Ok(()) => (status::BUILT, String::new()),
-            Err(f) => {
-                let code = if f.log_limit {
-                    status::LOG_LIMIT_EXCEEDED
-                } else if f.code == EXIT_BUILD_FAILED {
-                    status::PERMANENT_FAILURE
-                } else if f.code == EXIT_TIMED_OUT {
-                    status::TIMED_OUT
-                } else {
-                    status::MISC_FAILURE
+            Err(e) => {
+                let code = match &e {
+                    Error::LogLimit(_) => status::LOG_LIMIT_EXCEEDED,
+                    Error::BuildFailed(_) => status::PERMANENT_FAILURE,
+                    Error::TimedOut(_) => status::TIMED_OUT,
+                    _ => status::MISC_FAILURE,
                 };
-                (code, f.message)
+                (code, e.to_string())
             }
         };
         let mut w = WireWriter::new();
@@ -307,12 +287,8 @@ impl Session<'_> {
         drv: &Derivation,
         limits: Limits,
         keep_failed: bool,
-    ) -> Result<(), crate::build::Failure> {
-        let misc = |message: String| crate::build::Failure {
-            code: crate::build::EXIT_HOOK_ERROR,
-            message,
-            log_limit: false,
-        };
+    ) -> Result<()> {
+        let misc = Error::Build;
         if let Some(o) = drv.outputs.iter().find(|o| o.path.is_empty()) {
             return Err(misc(format!(
                 "output '{}' of '{drv_path}' has no path yet (content-addressed); build-hook cannot build it",
@@ -374,10 +350,15 @@ fn now() -> u64 {
 
 /// A `BasicDerivation` as the protocol sends it: outputs (name, path, hash
 /// algorithm, hash), input sources, platform, builder, args, environment.
-fn read_basic_derivation<R: Read>(r: &mut WireReader<R>) -> Result<Derivation, ServeError> {
+fn read_basic_derivation<R: Read>(r: &mut WireReader<R>) -> Result<Derivation> {
     let n = r.read_u64("the number of outputs")?;
     if n > 1024 {
-        return Err(ServeError::Setup(format!("{n} outputs")));
+        return Err(WireError::TooMany {
+            what: "the outputs",
+            count: n,
+            max: 1024,
+        }
+        .into());
     }
     let mut outputs = Vec::new();
     for _ in 0..n {
@@ -394,7 +375,12 @@ fn read_basic_derivation<R: Read>(r: &mut WireReader<R>) -> Result<Derivation, S
     let args = r.read_strings("the arguments")?;
     let count = r.read_u64("the environment")?;
     if count > crate::wire::MAX_COUNT {
-        return Err(ServeError::Setup(format!("{count} environment variables")));
+        return Err(WireError::TooMany {
+            what: "the environment",
+            count,
+            max: crate::wire::MAX_COUNT,
+        }
+        .into());
     }
     let mut env = BTreeMap::new();
     for _ in 0..count {

@@ -10,15 +10,8 @@ use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey};
 
 use crate::base32;
+use crate::error::{Error, Result};
 use crate::nar::PathInfo;
-
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    #[error("reading secret key {0}: {1}")]
-    Read(String, std::io::Error),
-    #[error("secret key {0} is not `<name>:<base64 of 64 bytes>`")]
-    Format(String),
-}
 
 /// One key from `secret-key-files`.
 pub struct SecretKey {
@@ -27,20 +20,20 @@ pub struct SecretKey {
 }
 
 impl SecretKey {
-    pub fn load(path: &Path) -> Result<SecretKey, KeyError> {
+    pub fn load(path: &Path) -> Result<SecretKey> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| KeyError::Read(shown.clone(), e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::KeyRead(shown.clone(), e))?;
         let (name, b64) = text
             .trim()
             .split_once(':')
-            .ok_or_else(|| KeyError::Format(shown.clone()))?;
+            .ok_or_else(|| Error::KeyFormat(shown.clone()))?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64)
-            .map_err(|_| KeyError::Format(shown.clone()))?;
+            .map_err(|_| Error::KeyFormat(shown.clone()))?;
         let pair: [u8; 64] = bytes
             .try_into()
-            .map_err(|_| KeyError::Format(shown.clone()))?;
-        let key = SigningKey::from_keypair_bytes(&pair).map_err(|_| KeyError::Format(shown))?;
+            .map_err(|_| Error::KeyFormat(shown.clone()))?;
+        let key = SigningKey::from_keypair_bytes(&pair).map_err(|_| Error::KeyFormat(shown))?;
         Ok(SecretKey {
             name: name.to_string(),
             key,
@@ -70,7 +63,7 @@ pub fn fingerprint(path: &str, info: &PathInfo) -> String {
 }
 
 /// The keys named by a `secret-key-files` value (whitespace-separated).
-pub fn load_all(setting: &str) -> Result<Vec<SecretKey>, KeyError> {
+pub fn load_all(setting: &str) -> Result<Vec<SecretKey>> {
     setting
         .split_whitespace()
         .map(|p| SecretKey::load(Path::new(p)))
