@@ -6,29 +6,43 @@
 //! `Unimplemented syscall (N)`, `Unimplemented mach trap (N)`,
 //! `Unimplemented machdep trap (N)` and `Called unimplemented Mach trap: NAME`.
 
+#![warn(missing_docs)]
+
 pub mod table;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// Which message reported a call (in JSON: `bsd`, `mach`, `machdep`,
+/// `mach-named`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
+    /// `Unimplemented syscall (N)`: a BSD system call by XNU number.
     Bsd,
+    /// `Unimplemented mach trap (N)`: a Mach trap by number.
     Mach,
+    /// `Unimplemented machdep trap (N)`: a machine-dependent trap by number.
     Machdep,
+    /// `Called unimplemented Mach trap: NAME`: a Mach trap by name.
     MachNamed,
 }
 
 /// One distinct unimplemented call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
+    /// Which message reported it.
     pub kind: Kind,
     /// The number, except for `Called unimplemented Mach trap: NAME`.
     pub number: Option<u32>,
+    /// The call's name: from [`table::BSD`] for a BSD syscall it lists,
+    /// from the message for [`Kind::MachNamed`]; otherwise none.
     pub name: Option<String>,
+    /// A coarse area: [`table::category`] of a named BSD syscall, else
+    /// `unknown` (BSD), `mach` or `machdep`.
     pub category: String,
+    /// How many times it was reported.
     pub count: u64,
 }
 
@@ -48,6 +62,8 @@ impl Entry {
         }
     }
 
+    /// How reports and comparisons name it: `renameatx_np (488)`,
+    /// `syscall 999`, `mach trap 12`, `machdep trap 3` or the trap's name.
     pub fn label(&self) -> String {
         match (self.kind, self.number, &self.name) {
             (Kind::Bsd, Some(n), Some(name)) => format!("{name} ({n})"),
@@ -63,7 +79,10 @@ impl Entry {
 /// The report, with a stable JSON shape (`version` 1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
+    /// The JSON shape's version, 1.
     pub version: u32,
+    /// What was scanned, as given to [`Collector::source`] (file names,
+    /// `stdin`, a command).
     pub sources: Vec<String>,
     /// All occurrences.
     pub total: u64,
@@ -71,6 +90,7 @@ pub struct Report {
     pub entries: Vec<Entry>,
 }
 
+/// Counts the reports found in text fed to it, for a [`Report`].
 #[derive(Default)]
 pub struct Collector {
     counts: BTreeMap<(Kind, Option<u32>, Option<String>), u64>,
@@ -91,10 +111,12 @@ fn number_after(text: &str, at: usize) -> Option<(u32, usize)> {
 }
 
 impl Collector {
+    /// A collector that has seen nothing.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Records the name of an input scanned, for [`Report::sources`].
     pub fn source(&mut self, name: &str) {
         self.sources.push(name.to_string());
     }
@@ -146,6 +168,7 @@ impl Collector {
         }
     }
 
+    /// The report of everything fed so far.
     pub fn report(&self) -> Report {
         let mut entries: Vec<Entry> = self
             .counts
@@ -183,6 +206,8 @@ impl Collector {
 }
 
 impl Report {
+    /// The report as a Markdown document: a table of calls, then totals
+    /// by category.
     pub fn markdown(&self) -> String {
         let mut s = String::from("# Unimplemented calls in Darling\n\n");
         if self.entries.is_empty() {
@@ -234,6 +259,8 @@ pub struct Comparison {
     pub changed: Vec<(String, u64, u64)>,
 }
 
+/// What changed from `old` to `new`, matching entries by [`Entry::key`]
+/// and naming them by [`Entry::label`].
 pub fn compare(old: &Report, new: &Report) -> Comparison {
     let o: BTreeMap<String, &Entry> = old.entries.iter().map(|e| (e.key(), e)).collect();
     let n: BTreeMap<String, &Entry> = new.entries.iter().map(|e| (e.key(), e)).collect();

@@ -2,6 +2,8 @@
 //! naming reports. Written from XNU's published numbering; numbers missing
 //! here are reported as `syscall N`.
 
+/// `(number, name)` of each BSD syscall known here, sorted by number (the
+/// lookup relies on it).
 pub const BSD: &[(u32, &str)] = &[
     (1, "exit"),
     (2, "fork"),
@@ -288,6 +290,7 @@ pub const BSD: &[(u32, &str)] = &[
     (545, "proc_info_extended_id"),
 ];
 
+/// The name of BSD syscall `n`, if [`BSD`] lists it.
 pub fn bsd_name(n: u32) -> Option<&'static str> {
     BSD.binary_search_by_key(&n, |(k, _)| *k)
         .ok()

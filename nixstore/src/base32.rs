@@ -1,6 +1,8 @@
 //! Nix's base-32 alphabet and encoding (used in store path hashes, in
 //! `passAsFile` file names and in hash mismatch messages).
 
+/// The 32 digits in value order: `0-9` and the lower-case letters without
+/// `e`, `o`, `t` and `u`.
 pub const ALPHABET: &[u8; 32] = b"0123456789abcdfghijklmnpqrsvwxyz";
 
 /// Whether `c` can appear in a store path hash.

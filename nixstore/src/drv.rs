@@ -4,56 +4,89 @@
 
 use std::collections::BTreeMap;
 
+/// One entry of a derivation's output list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
+    /// The output's name (`out`, `dev`, …).
     pub name: String,
     /// Empty for content-addressed outputs whose path is not known yet.
     pub path: String,
     /// `""` for input-addressed outputs; `sha256` (flat) or `r:sha256`
     /// (recursive) for fixed-output ones.
     pub hash_algo: String,
+    /// A fixed output's expected hash, in hexadecimal as `.drv` files
+    /// write it; `""` for other outputs.
     pub hash: String,
 }
 
 impl Output {
+    /// Whether its content is fixed in advance (it has an expected hash).
     pub fn is_fixed(&self) -> bool {
         !self.hash.is_empty()
     }
 }
 
+/// The contents of a store derivation, field by field.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Derivation {
+    /// The outputs, in the file's order (Nix sorts them by name).
     pub outputs: Vec<Output>,
+    /// The derivations to build first: each one's `.drv` store path and
+    /// the names of its outputs this one uses.
     pub input_drvs: Vec<(String, Vec<String>)>,
+    /// Store paths used as they are (sources, nothing to build).
     pub input_srcs: Vec<String>,
+    /// The platform it must be built on (`x86_64-darwin`).
     pub system: String,
+    /// The program run to build it (a path).
     pub builder: String,
+    /// The builder's arguments.
     pub args: Vec<String>,
+    /// The builder's environment, variable name to value.
     pub env: BTreeMap<String, String>,
 }
 
 impl Derivation {
+    /// The output called `name`, if it has one.
     pub fn output(&self, name: &str) -> Option<&Output> {
         self.outputs.iter().find(|o| o.name == name)
     }
 
+    /// Whether it is a fixed-output derivation: a single output, with an
+    /// expected hash.
     pub fn is_fixed_output(&self) -> bool {
         self.outputs.len() == 1 && self.outputs[0].is_fixed()
     }
 
+    /// The derivation's attributes as JSON (the `__json` variable), when it
+    /// uses structured attributes.
     pub fn structured_attrs(&self) -> Option<&str> {
         self.env.get("__json").map(String::as_str)
     }
 }
 
+/// Why a `.drv` file could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DrvError {
+    /// The text breaks the ATerm grammar (or a string is not UTF-8).
     #[error("byte {pos}: expected {expected}")]
-    Expected { pos: usize, expected: &'static str },
+    Expected {
+        /// Offset of the offending byte from the start of the file.
+        pos: usize,
+        /// What the grammar wanted there.
+        expected: &'static str,
+    },
+    /// The file is not a `Derive(...)` term (for example the
+    /// `DrvWithVersion(...)` of dynamic derivations); holds the name before
+    /// its `(`.
     #[error("derivation format `{0}` is not supported (only `Derive(...)`)")]
     Unsupported(String),
+    /// Bytes follow the complete derivation.
     #[error("byte {pos}: trailing data after the derivation")]
-    Trailing { pos: usize },
+    Trailing {
+        /// Offset of the first extra byte.
+        pos: usize,
+    },
 }
 
 struct Parser<'a> {
@@ -150,6 +183,9 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Parses a whole `.drv` file. Strings must be UTF-8; the escapes `\n`,
+/// `\r` and `\t` are decoded and any other escaped character stands for
+/// itself.
 pub fn parse(text: &[u8]) -> Result<Derivation, DrvError> {
     let mut p = Parser { s: text, pos: 0 };
     if !text.starts_with(b"Derive(") {

@@ -13,6 +13,8 @@
 //!
 //! The build hook writes stores; nix-install and nix-verify read them.
 
+#![warn(missing_docs)]
+
 pub mod base32;
 pub mod drv;
 pub mod nar;

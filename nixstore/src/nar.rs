@@ -15,14 +15,20 @@ use crate::wire::padding;
 
 /// Where NAR bytes go. Every byte of the archive passes through `put`.
 pub trait NarSink {
+    /// Takes the next bytes of the archive, in order.
     fn put(&mut self, data: &[u8]) -> io::Result<()>;
 }
 
 /// Hashes, counts and scans a NAR, optionally copying it to a writer.
 pub struct NarDigest<'w> {
+    /// SHA-256 of the bytes so far (the NAR hash, once finished).
     pub sha256: Sha256,
+    /// The number of bytes so far (the NAR size, once finished).
     pub size: u64,
+    /// Looks for references in the bytes.
     pub scanner: RefScanner,
+    /// Where the bytes are copied as well (the export stream for
+    /// `nix-store --import`), if anywhere.
     pub copy_to: Option<&'w mut dyn Write>,
 }
 
@@ -128,8 +134,11 @@ fn dump_node(path: &Path, sink: &mut dyn NarSink) -> io::Result<()> {
 /// The facts Nix needs to register a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathInfo {
+    /// SHA-256 of the path's NAR.
     pub nar_sha256: [u8; 32],
+    /// The NAR's length in bytes.
     pub nar_size: u64,
+    /// The store paths it refers to, possibly itself.
     pub references: std::collections::BTreeSet<String>,
 }
 

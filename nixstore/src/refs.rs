@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::base32;
 
+/// Length of a store path's hash part, in base-32 characters (160 bits).
 pub const HASH_LEN: usize = 32;
 
 /// Streaming scanner; feed it bytes in chunks of any size.
@@ -30,6 +31,8 @@ pub fn hash_part(path: &str) -> Option<[u8; HASH_LEN]> {
 }
 
 impl RefScanner {
+    /// A scanner for references to `paths` (store paths); a path without a
+    /// valid hash part can never be found and is dropped.
     pub fn new<'a>(paths: impl IntoIterator<Item = &'a str>) -> Self {
         let candidates = paths
             .into_iter()
@@ -42,6 +45,7 @@ impl RefScanner {
         }
     }
 
+    /// Scans the next chunk of the stream.
     pub fn feed(&mut self, data: &[u8]) {
         if self.candidates.is_empty() {
             return;
@@ -82,10 +86,12 @@ impl RefScanner {
         }
     }
 
+    /// The candidate paths found so far.
     pub fn found(&self) -> &BTreeSet<String> {
         &self.found
     }
 
+    /// The candidate paths found, ending the scan.
     pub fn into_found(self) -> BTreeSet<String> {
         self.found
     }

@@ -19,7 +19,12 @@ pub enum Register {
     /// Write the rows Nix's registration writes into the store database
     /// directly (no Nix process per build).
     Db,
+    /// `nix-store --import` of an export stream, with `NIX_HELD_LOCKS`
+    /// naming the outputs whose locks Nix holds; refused for Nix (not Lix)
+    /// 2.29 and later, which ignores that variable and would wait for ever.
     Import,
+    /// `nix-store --register-validity --hash-given`, which takes no path
+    /// locks.
     RegisterValidity,
 }
 
@@ -42,26 +47,50 @@ pub struct StoreLoc {
     pub state_dir: PathBuf,
 }
 
+/// Why the store could not be located, or outputs not registered in it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The `store` setting names a store that is not a local one (ssh,
+    /// binary cache, …); holds the setting.
     #[error("store `{0}` (Nix's `store` setting) is not a local store; the hook must run where the store's files are: set `store` to `auto`, `local`, a directory or `local?root=DIR` for the Nix that runs the hook")]
     NotLocal(String),
+    /// The `store` setting names a daemon at a socket other than this
+    /// machine's default one; holds the setting.
     #[error("store `{0}` (Nix's `store` setting) is a Nix daemon at a socket other than this machine's default one, so the hook cannot tell where its files are: set `store` to that daemon's own store (`local`, a directory or `local?root=DIR`)")]
     OtherDaemon(String),
+    /// A local store setting that cannot be used: the setting, and why
+    /// (such as a relative path).
     #[error("store `{0}` (Nix's `store` setting): {1}; set `store` to `auto`, `local`, an absolute directory or `local?root=DIR`")]
     BadLocal(String, String),
+    /// An I/O error: starting or feeding a `nix-store` process, or reading
+    /// an output to export it.
     #[error("{0}")]
     Io(#[from] io::Error),
+    /// A `nix-store` run failed, or printed no version we could read.
     #[error("`{cmd}` failed ({status}): {stderr}")]
     Command {
+        /// The command, as shown in the message.
         cmd: String,
+        /// Its exit status, as printed (`exit status: 1`).
         status: String,
+        /// Its standard error, trimmed (for `--version`, also what could
+        /// not be parsed).
         stderr: String,
     },
+    /// `register = "import"` was asked of a Nix that ignores
+    /// `NIX_HELD_LOCKS` (Nix 2.29 or later); holds its major and minor
+    /// version.
     #[error("`register = \"import\"` cannot work with Nix {0}.{1}: it ignores NIX_HELD_LOCKS, so the import would wait for ever on the output locks Nix holds; set `register = \"auto\"`")]
     ImportDeadlocks(u32, u32),
+    /// The database route failed or was refused; the database was left
+    /// unchanged.
     #[error("writing the store database {db}: {msg}")]
-    Db { db: String, msg: String },
+    Db {
+        /// The database file (`<state dir>/db/db.sqlite`).
+        db: String,
+        /// What went wrong.
+        msg: String,
+    },
 }
 
 /// Undoes `%XX` escapes (Nix percent-encodes store URLs it prints).
@@ -208,12 +237,18 @@ impl StoreLoc {
 /// A Nix release as printed by `nix-store --version`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NixVersion {
+    /// Whether it is Lix rather than Nix (Lix numbers its releases 2.90
+    /// and up, and still honours `NIX_HELD_LOCKS`).
     pub lix: bool,
+    /// The major version (2 in 2.29.1).
     pub major: u32,
+    /// The minor version (29 in 2.29.1).
     pub minor: u32,
 }
 
 impl NixVersion {
+    /// Reads the last word of the first line of `text` (`nix-store (Nix)
+    /// 2.8.0`) as `MAJOR.MINOR…`; `None` if it is not one.
     pub fn parse(text: &str) -> Option<NixVersion> {
         let line = text.lines().next()?;
         let lix = line.contains("Lix");
@@ -272,6 +307,8 @@ fn ask_version(nix_store: &Path) -> Result<(NixVersion, String), StoreError> {
     }
 }
 
+/// Runs `nix_store --version`; fails if it exits non-zero or prints no
+/// version [`NixVersion::parse`] can read.
 pub fn nix_version(nix_store: &Path) -> Result<NixVersion, StoreError> {
     ask_version(nix_store).map(|(v, _)| v)
 }
@@ -314,7 +351,9 @@ pub fn nix_version_cached(nix_store: &Path, cache_dir: &Path) -> Result<NixVersi
 /// One output ready to register.
 #[derive(Debug, Clone)]
 pub struct Built {
+    /// The output's logical store path.
     pub path: String,
+    /// Its NAR hash and size, and the store paths it refers to.
     pub info: PathInfo,
     /// Nix's content address of a fixed output (`fixed:r:sha256:<nix32>`,
     /// `fixed:sha256:<nix32>`); None for input-addressed ones.
@@ -383,10 +422,6 @@ fn finish(out: std::process::Output, cmd: &str) -> Result<(), StoreError> {
     }
 }
 
-/// Makes the outputs valid in the store Nix uses. `auto` writes the
-/// database itself (no Nix process per build) and falls back to the
-/// `nix-store` route that suits the Nix version when the database cannot be
-/// used.
 /// How Nix wants its store database treated, from the hook's settings.
 #[derive(Debug, Clone, Copy)]
 pub struct DbSettings {
@@ -406,8 +441,11 @@ impl Default for DbSettings {
     }
 }
 
-/// Registers `outputs`. With `register = auto`, returns why the database
-/// route was not taken when it fell back to `nix-store` (for the log).
+/// Makes `outputs` (built by `deriver`) valid in the store Nix uses, by
+/// `mode`. `auto` writes the database itself (no Nix process per build) and
+/// falls back to the `nix-store` route that suits the Nix version when the
+/// database cannot be used; it then returns why (for the log).
+/// `cache_dir` keeps the Nix version between runs.
 pub fn register(
     nix_store: &Path,
     loc: &StoreLoc,

@@ -14,35 +14,67 @@ pub const MAX_STRING: u64 = 16 << 20;
 /// Most elements accepted in one list (an input closure can be large).
 pub const MAX_COUNT: u64 = 1 << 20;
 
+/// Why worker-protocol input could not be read. Each `what` is the
+/// caller's name for the value being read, a phrase such as `a store path`
+/// that the message quotes.
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
+    /// The input ended partway through a value.
     #[error("input ended in the middle of {what}")]
-    Truncated { what: &'static str },
+    Truncated {
+        /// The value being read.
+        what: &'static str,
+    },
+    /// A string's length prefix is above [`MAX_STRING`].
     #[error("{what} claims {len} bytes, more than the limit of {max}")]
     TooLong {
+        /// The value being read.
         what: &'static str,
+        /// The length the prefix claims, in bytes.
         len: u64,
+        /// The limit it broke, in bytes.
         max: u64,
     },
+    /// A list's count is above [`MAX_COUNT`].
     #[error("{what} claims {count} elements, more than the limit of {max}")]
     TooMany {
+        /// The value being read.
         what: &'static str,
+        /// The number of elements the count claims.
         count: u64,
+        /// The limit it broke.
         max: u64,
     },
+    /// The padding after a string held a non-zero byte.
     #[error("non-zero padding after {what}")]
-    BadPadding { what: &'static str },
+    BadPadding {
+        /// The value being read.
+        what: &'static str,
+    },
+    /// An entry of a settings block began with a tag other than 0 or 1.
     #[error("unexpected tag {tag} in the settings block (expected 0 or 1)")]
-    BadTag { tag: u64 },
+    BadTag {
+        /// The tag found.
+        tag: u64,
+    },
+    /// A string that must be text is not valid UTF-8.
     #[error("{what} is not valid UTF-8")]
-    NotUtf8 { what: &'static str },
+    NotUtf8 {
+        /// The value being read.
+        what: &'static str,
+    },
+    /// Reading the source failed (interrupted reads are retried, not
+    /// reported).
     #[error("reading {what}: {source}")]
     Io {
+        /// The value being read.
         what: &'static str,
+        /// The error from the source.
         source: io::Error,
     },
 }
 
+/// The result of reading worker-protocol input.
 pub type Result<T> = std::result::Result<T, WireError>;
 
 /// Reads worker-protocol values from any byte source.
@@ -51,6 +83,8 @@ pub struct WireReader<R> {
 }
 
 impl<R: Read> WireReader<R> {
+    /// Reads from `inner`. Values are read with small reads straight from
+    /// it, so a pipe or file is best given buffered.
     pub fn new(inner: R) -> Self {
         WireReader { inner }
     }
@@ -81,11 +115,16 @@ impl<R: Read> WireReader<R> {
         }
     }
 
+    /// A u64 (8 bytes, little-endian); an end of input before it is
+    /// [`WireError::Truncated`].
     pub fn read_u64(&mut self, what: &'static str) -> Result<u64> {
         self.read_u64_or_eof(what)?
             .ok_or(WireError::Truncated { what })
     }
 
+    /// A byte string: its length as a u64, its bytes, then zero padding to a
+    /// multiple of 8 bytes. Lengths above [`MAX_STRING`] are refused before
+    /// anything is allocated.
     pub fn read_bytes(&mut self, what: &'static str) -> Result<Vec<u8>> {
         let len = self.read_u64(what)?;
         self.read_body(len, what)
@@ -117,10 +156,13 @@ impl<R: Read> WireReader<R> {
         Ok(data)
     }
 
+    /// A byte string ([`read_bytes`](Self::read_bytes)) that must be UTF-8.
     pub fn read_string(&mut self, what: &'static str) -> Result<String> {
         String::from_utf8(self.read_bytes(what)?).map_err(|_| WireError::NotUtf8 { what })
     }
 
+    /// A list of strings: a u64 count (at most [`MAX_COUNT`]), then that
+    /// many [`read_string`](Self::read_string)s.
     pub fn read_strings(&mut self, what: &'static str) -> Result<Vec<String>> {
         let count = self.read_u64(what)?;
         if count > MAX_COUNT {
@@ -143,19 +185,24 @@ pub fn padding(len: u64) -> usize {
 /// hook, and by tests to play Nix's part).
 #[derive(Default, Debug, Clone)]
 pub struct WireWriter {
+    /// The encoded bytes so far, ready to be written out.
     pub buf: Vec<u8>,
 }
 
 impl WireWriter {
+    /// A writer with nothing encoded yet.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Appends `v` as 8 little-endian bytes.
     pub fn u64(&mut self, v: u64) -> &mut Self {
         self.buf.extend_from_slice(&v.to_le_bytes());
         self
     }
 
+    /// Appends `s` as a byte string: its length, its bytes, then zeros up
+    /// to a multiple of 8 bytes.
     pub fn bytes(&mut self, s: &[u8]) -> &mut Self {
         self.u64(s.len() as u64);
         self.buf.extend_from_slice(s);
@@ -164,10 +211,13 @@ impl WireWriter {
         self
     }
 
+    /// Appends `s` as a byte string ([`bytes`](Self::bytes)).
     pub fn str(&mut self, s: &str) -> &mut Self {
         self.bytes(s.as_bytes())
     }
 
+    /// Appends a list of strings: the count, then each string, as
+    /// [`WireReader::read_strings`] reads it.
     pub fn strings<S: AsRef<str>>(&mut self, items: &[S]) -> &mut Self {
         self.u64(items.len() as u64);
         for s in items {

@@ -54,8 +54,11 @@ impl Lock {
 /// One file of a commit.
 #[derive(Debug, Clone)]
 pub struct PendingWrite {
+    /// The file to replace; its temporary copy is written next to it.
     pub path: PathBuf,
+    /// The file's complete new contents.
     pub contents: Vec<u8>,
+    /// Its permission bits (`0o644`), set exactly, regardless of the umask.
     pub mode: u32,
 }
 
@@ -66,6 +69,8 @@ pub struct FileSet {
 }
 
 impl FileSet {
+    /// The set whose commits are journaled in the file `journal`; a journal
+    /// left there marks an interrupted commit ([`FileSet::needs_recovery`]).
     pub fn new(journal: impl Into<PathBuf>) -> FileSet {
         FileSet {
             journal: journal.into(),

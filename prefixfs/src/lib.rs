@@ -11,6 +11,8 @@
 //! * [`run_tool`], [`text_args`]: the macOS tools' one `main` shape, and
 //!   their argv as text, never a panic.
 
+#![warn(missing_docs)]
+
 mod args;
 mod commit;
 mod prefix;

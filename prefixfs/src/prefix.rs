@@ -6,10 +6,14 @@ use std::path::{Path, PathBuf};
 /// every detection method, for tests and for host-side use.
 pub(crate) const PREFIX_ENV: &str = "DARLING_PREFIX";
 
+/// Why [`Prefix::resolve`] found no prefix.
 #[derive(Debug, thiserror::Error)]
 pub enum PrefixError {
+    /// `DARLING_PREFIX` is set but is not a directory; holds its value.
     #[error("DARLING_PREFIX={0:?} is not a directory")]
     NotADirectory(PathBuf),
+    /// No detection method found a prefix; holds the executable path
+    /// searched above (empty if unknown).
     #[error(
         "cannot find the Darling prefix: set DARLING_PREFIX, or run this tool inside Darling \
          (no overlay mount of a prefix in /proc/self/mountinfo, and no .init.pid above {0:?})"
@@ -75,6 +79,7 @@ impl Prefix {
         Err(PrefixError::NotFound(exe))
     }
 
+    /// The prefix root as a host path (what Mac programs see as `/`).
     pub fn root(&self) -> &Path {
         &self.root
     }

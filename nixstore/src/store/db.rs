@@ -30,6 +30,21 @@ const KNOWN_MIGRATIONS: &[&str] = &["20220326-ca-derivations"];
 /// writer is better reported than waited on).
 const BUSY: Duration = Duration::from_secs(60);
 
+/// Why [`check_migrations`] or [`check_acyclic`] refused the registration;
+/// [`register`] puts its text in [`StoreError::Db`].
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    /// Reading `SchemaMigrations` failed.
+    #[error("{0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A migration not in [`KNOWN_MIGRATIONS`]; holds its name.
+    #[error("the database records schema migration `{0}`, unknown here")]
+    UnknownMigration(String),
+    /// The outputs' references form a cycle through this path.
+    #[error("cycle detected in the references of '{0}'")]
+    Cycle(String),
+}
+
 fn err(db: &Path, msg: impl std::fmt::Display) -> StoreError {
     StoreError::Db {
         db: db.display().to_string(),
@@ -39,30 +54,23 @@ fn err(db: &Path, msg: impl std::fmt::Display) -> StoreError {
 
 /// Refuses a database carrying a migration not known here (Nix 2.2x and
 /// later record them in `SchemaMigrations`; older ones have no table).
-fn check_migrations(tx: &rusqlite::Transaction) -> Result<(), String> {
+fn check_migrations(tx: &rusqlite::Transaction) -> Result<(), Refusal> {
     let has_table: bool = tx
         .query_row(
             "select count(*) from sqlite_master where type = 'table' and name = 'SchemaMigrations'",
             [],
             |r| r.get::<_, i64>(0),
         )
-        .map(|n| n > 0)
-        .map_err(|e| e.to_string())?;
+        .map(|n| n > 0)?;
     if !has_table {
         return Ok(());
     }
-    let mut stmt = tx
-        .prepare("select migration from SchemaMigrations")
-        .map_err(|e| e.to_string())?;
-    let names = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .map_err(|e| e.to_string())?;
+    let mut stmt = tx.prepare("select migration from SchemaMigrations")?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
     for name in names {
-        let name = name.map_err(|e| e.to_string())?;
+        let name = name?;
         if !KNOWN_MIGRATIONS.contains(&name.as_str()) {
-            return Err(format!(
-                "the database records schema migration `{name}`, unknown here"
-            ));
+            return Err(Refusal::UnknownMigration(name));
         }
     }
     Ok(())
@@ -70,7 +78,7 @@ fn check_migrations(tx: &rusqlite::Transaction) -> Result<(), String> {
 
 /// Paths the outputs refer to among themselves must not form a cycle
 /// (Nix rolls the registration back then, too).
-fn check_acyclic(outputs: &[Built]) -> Result<(), String> {
+fn check_acyclic(outputs: &[Built]) -> Result<(), Refusal> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         Visiting,
@@ -80,12 +88,10 @@ fn check_acyclic(outputs: &[Built]) -> Result<(), String> {
         p: &'a str,
         all: &BTreeMap<&'a str, &'a Built>,
         marks: &mut BTreeMap<&'a str, Mark>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
         match marks.get(p) {
             Some(Mark::Done) => return Ok(()),
-            Some(Mark::Visiting) => {
-                return Err(format!("cycle detected in the references of '{p}'"))
-            }
+            Some(Mark::Visiting) => return Err(Refusal::Cycle(p.to_string())),
             None => {}
         }
         marks.insert(p, Mark::Visiting);
@@ -277,6 +283,28 @@ mod tests {
         let ok = [built("/s/a", &["/s/a", "/s/b"]), built("/s/b", &["/s/in"])];
         assert!(check_acyclic(&ok).is_ok());
         let cyclic = [built("/s/a", &["/s/b"]), built("/s/b", &["/s/a"])];
-        assert!(check_acyclic(&cyclic).unwrap_err().contains("cycle"));
+        let e = check_acyclic(&cyclic).unwrap_err();
+        assert!(matches!(e, Refusal::Cycle(_)), "{e}");
+        assert_eq!(e.to_string(), "cycle detected in the references of '/s/a'");
+    }
+
+    #[test]
+    fn unknown_migrations_are_refused_by_name() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        // Nix before 2.2x: no table, nothing to refuse.
+        assert!(check_migrations(&tx).is_ok());
+        tx.execute_batch(
+            "create table SchemaMigrations (migration text primary key not null);
+             insert into SchemaMigrations values ('20220326-ca-derivations');",
+        )
+        .unwrap();
+        assert!(check_migrations(&tx).is_ok());
+        tx.execute("insert into SchemaMigrations values ('29990101-x')", [])
+            .unwrap();
+        assert_eq!(
+            check_migrations(&tx).unwrap_err().to_string(),
+            "the database records schema migration `29990101-x`, unknown here"
+        );
     }
 }
