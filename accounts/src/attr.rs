@@ -1,20 +1,49 @@
 //! Attribute names: standard vs native, and the local node's native aliases.
 
+/// Prefix of standard attribute types, the ones Directory Services defines
+/// for every node (`dsAttrTypeStandard:`).
 pub const STD: &str = "dsAttrTypeStandard:";
+/// Prefix of native attribute types, keys of this node's own
+/// (`dsAttrTypeNative:`); a bare key that is no known standard type gets it.
 pub const NATIVE: &str = "dsAttrTypeNative:";
 
+/// The record's names: the first is its short name, the `name` field of its
+/// passwd or group line; further values are aliases, kept in the sidecar.
 pub const RECORD_NAME: &str = "dsAttrTypeStandard:RecordName";
+/// The `pw` field of master.passwd or group (the file holds `*` while it
+/// is unset); passwd itself always shows `*`.
 pub const PASSWORD: &str = "dsAttrTypeStandard:Password";
+/// A user's numeric uid, the `uid` field; unique among users. A user has no
+/// file line until it has one.
 pub const UNIQUE_ID: &str = "dsAttrTypeStandard:UniqueID";
+/// A numeric gid, the `gid` field: a user's primary group, or a group's own
+/// id (unique among groups; a group has no file line until it has one).
 pub const PRIMARY_GROUP_ID: &str = "dsAttrTypeStandard:PrimaryGroupID";
+/// A user's full name, the gecos field; a group's is kept in the sidecar.
 pub const REAL_NAME: &str = "dsAttrTypeStandard:RealName";
+/// A user's home directory, the `home` field (the file holds `/var/empty`
+/// until it is set).
 pub const HOME: &str = "dsAttrTypeStandard:NFSHomeDirectory";
+/// A user's login shell, the `shell` field (the file holds
+/// `/usr/bin/false` until it is set).
 pub const SHELL: &str = "dsAttrTypeStandard:UserShell";
+/// A group's members by short name: the member list of its group line,
+/// each name once there (duplicates from `dscl -append` stay in the sidecar).
+/// Nix finds its build users through this list.
 pub const GROUP_MEMBERSHIP: &str = "dsAttrTypeStandard:GroupMembership";
+/// A group's members by GeneratedUID; kept in the sidecar only.
 pub const GROUP_MEMBERS: &str = "dsAttrTypeStandard:GroupMembers";
+/// The record's UUID, uppercase hex text: random (v4) for records our tools
+/// create, computed from the id for records that exist only in the files.
 pub const GENERATED_UID: &str = "dsAttrTypeStandard:GeneratedUID";
+/// The node a record comes from: always `/Local/Default`; computed, never
+/// stored.
 pub const META_NODE_LOCATION: &str = "dsAttrTypeStandard:AppleMetaNodeLocation";
+/// The record's type (`dsRecTypeStandard:Users` or `…:Groups`); computed,
+/// never stored.
 pub const RECORD_TYPE: &str = "dsAttrTypeStandard:RecordType";
+/// Native attribute that marks an account as hidden from the login window and
+/// user lists when `1`; the Nix installers set it on build users. Sidecar only.
 pub const IS_HIDDEN: &str = "dsAttrTypeNative:IsHidden";
 
 /// Standard attribute types the local node knows (the names a bare key is

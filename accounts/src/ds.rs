@@ -3,19 +3,37 @@
 /// The subset of `tDirStatus` our tools can produce. The numbers are Apple's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DsStatus {
+    /// -14009: the path names no directory node (dscl's "Invalid Path").
     UnknownNodeName,
+    /// -14120: the change is not allowed: the caller is neither root nor
+    /// under Darling's `sudo`, or the OS refused access to the files.
     PermissionError,
+    /// -14130: a record type the local node does not have (only Users and
+    /// Groups exist).
     InvalidRecordType,
+    /// -14133: a record or member name the files cannot hold (see
+    /// [`crate::validate::name`]).
     InvalidRecordName,
+    /// -14134: the record has no such attribute.
     AttributeNotFound,
+    /// -14135: the name, or the UniqueID / PrimaryGroupID, is already taken by
+    /// another record of the same type.
     RecordAlreadyExists,
+    /// -14136: no record of that type has that name.
     RecordNotFound,
+    /// -14142: a value the attribute cannot take (bad id, `:` in a file field,
+    /// a computed attribute, an empty RecordName).
     SchemaError,
+    /// -14143: the attribute does not hold the value to delete or change.
     AttributeValueNotFound,
+    /// -14483: the change could not be carried out, e.g. reading or committing
+    /// the account files failed.
     OperationFailed,
 }
 
 impl DsStatus {
+    /// Apple's numeric `tDirStatus` value (negative), as dscl prints it in
+    /// `DS Error: <code> (<name>)`.
     pub fn code(self) -> i32 {
         match self {
             DsStatus::UnknownNodeName => -14009,
@@ -31,6 +49,7 @@ impl DsStatus {
         }
     }
 
+    /// Apple's constant name (`eDS…`), as dscl prints it.
     pub fn name(self) -> &'static str {
         match self {
             DsStatus::UnknownNodeName => "eDSUnknownNodeName",

@@ -4,31 +4,54 @@
 /// (comments, blank or malformed lines), kept byte for byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line {
+    /// A parsed entry, by its name (the first field); the entry itself is in
+    /// the list returned alongside.
     Entry(String),
+    /// A line kept verbatim, without its newline: comment, blank, wrong field
+    /// count, empty name, or a later duplicate of a name.
     Other(String),
 }
 
 /// `/etc/master.passwd`: name:pw:uid:gid:class:change:expire:gecos:home:shell
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MasterEntry {
+    /// Login name (RecordName).
     pub name: String,
+    /// The password field as written: a hash, or `*` when the account has no
+    /// usable password.
     pub pw: String,
+    /// Numeric uid as written (UniqueID); may be negative, e.g. `-2` (see
+    /// [`id`]).
     pub uid: String,
+    /// The primary group's numeric gid as written (PrimaryGroupID).
     pub gid: String,
+    /// Login class (usually empty); master.passwd only.
     pub class: String,
+    /// When the password must next be changed, in seconds since the epoch;
+    /// `0` for never. master.passwd only.
     pub change: String,
+    /// When the account expires, in seconds since the epoch; `0` for never.
+    /// master.passwd only.
     pub expire: String,
+    /// Full name (RealName); may be empty.
     pub gecos: String,
+    /// Home directory path (NFSHomeDirectory).
     pub home: String,
+    /// Login shell path (UserShell).
     pub shell: String,
 }
 
 /// `/etc/group`: name:pw:gid:m1,m2
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupEntry {
+    /// Group name (RecordName).
     pub name: String,
+    /// Group password, normally `*`.
     pub pw: String,
+    /// Numeric gid as written (PrimaryGroupID); may be negative, e.g. `-2`.
     pub gid: String,
+    /// Member user names (GroupMembership), in file order; empty items of
+    /// the comma list are dropped.
     pub members: Vec<String>,
 }
 
@@ -36,6 +59,8 @@ fn is_entry_line(line: &str) -> bool {
     !line.is_empty() && !line.starts_with('#')
 }
 
+/// Parses `/etc/master.passwd` (10 fields). Returns every line in order
+/// and the entries it holds; the first entry of a name wins.
 pub fn parse_master(text: &str) -> (Vec<Line>, Vec<MasterEntry>) {
     parse_with(text, 10, |f| MasterEntry {
         name: f[0].into(),
@@ -67,6 +92,7 @@ pub fn parse_passwd(text: &str) -> (Vec<Line>, Vec<MasterEntry>) {
     })
 }
 
+/// Parses `/etc/group` (4 fields), like [`parse_master`].
 pub fn parse_group(text: &str) -> (Vec<Line>, Vec<GroupEntry>) {
     parse_with(text, 4, |f| GroupEntry {
         name: f[0].into(),
@@ -105,7 +131,9 @@ where
     (lines, entries)
 }
 
+/// An entry of an account file, known by its name (the first field).
 pub trait HasName {
+    /// The entry's name, unique within its file.
     fn name(&self) -> &str;
 }
 impl HasName for MasterEntry {
@@ -120,6 +148,7 @@ impl HasName for GroupEntry {
 }
 
 impl MasterEntry {
+    /// The entry as a master.passwd line (10 fields, no newline).
     pub fn master_line(&self) -> String {
         format!(
             "{}:{}:{}:{}:{}:{}:{}:{}:{}:{}",
@@ -146,6 +175,7 @@ impl MasterEntry {
 }
 
 impl GroupEntry {
+    /// The entry as a group line (`name:pw:gid:m1,m2`, no newline).
     pub fn line(&self) -> String {
         format!(
             "{}:{}:{}:{}",

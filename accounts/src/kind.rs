@@ -2,9 +2,14 @@
 
 use crate::attr;
 
+/// A record type of the local node, the first component of a dscl path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// `/Users`: accounts, one line each in master.passwd and passwd once
+    /// they have a UniqueID.
     Users,
+    /// `/Groups`: groups, one line each in group once they have a
+    /// PrimaryGroupID.
     Groups,
 }
 
@@ -18,6 +23,8 @@ impl Kind {
         }
     }
 
+    /// The full record type name the RecordType attribute shows
+    /// (`dsRecTypeStandard:Users` or `dsRecTypeStandard:Groups`).
     pub fn record_type(self) -> &'static str {
         match self {
             Kind::Users => "dsRecTypeStandard:Users",

@@ -5,6 +5,8 @@
 //!
 //! See `docs/accounts.md` for the storage format and the mapping.
 
+#![warn(missing_docs)]
+
 pub mod attr;
 pub mod ds;
 pub mod files;

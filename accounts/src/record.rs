@@ -33,15 +33,20 @@ impl Record {
         self.first(attr::RECORD_NAME).unwrap_or("")
     }
 
+    /// Whether `name` is any of the RecordName values (the short name or an
+    /// alias); comparison is exact, case included.
     pub fn has_name(&self, name: &str) -> bool {
         self.get(attr::RECORD_NAME)
             .is_some_and(|v| v.iter().any(|n| n == name))
     }
 
+    /// All stored values of attribute `key` (a full, canonical name such as
+    /// [`attr::UNIQUE_ID`]), in order; `None` when the record lacks it.
     pub fn get(&self, key: &str) -> Option<&[String]> {
         self.attrs.get(key).map(Vec::as_slice)
     }
 
+    /// The first stored value of attribute `key`, if any.
     pub fn first(&self, key: &str) -> Option<&str> {
         self.get(key).and_then(|v| v.first()).map(String::as_str)
     }

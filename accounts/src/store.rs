@@ -18,13 +18,25 @@ use crate::DsStatus;
 pub use crate::kind::Kind;
 pub use crate::record::Record;
 
+/// Why the account files could not be loaded or saved. Input errors are
+/// [`DsStatus`] values instead.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Reading, locking, creating a directory for or committing a file failed.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The sidecar (`var/db/darling-nix/accounts.json`) is not valid JSON of
+    /// the expected shape; it is never replaced silently.
     #[error("{path}: not a valid accounts sidecar ({source}); fix or remove it")]
     Sidecar {
+        /// Where the sidecar is.
         path: PathBuf,
+        /// What the JSON parser reported.
         source: serde_json::Error,
     },
 }
@@ -162,6 +174,10 @@ impl Store {
         })
     }
 
+    /// All records of `kind`: those with a file line in file order, those
+    /// that so far live only in the sidecar, then those created since loading.
+    /// Positions in this slice are the indexes the other methods take;
+    /// [`Store::delete_record`] shifts the ones after it.
     pub fn records(&self, kind: Kind) -> &[Record] {
         match kind {
             Kind::Users => &self.users,
@@ -176,10 +192,14 @@ impl Store {
         }
     }
 
+    /// The index of the record of `kind` that has `name` among its
+    /// RecordNames.
     pub fn find(&self, kind: Kind, name: &str) -> Option<usize> {
         self.records(kind).iter().position(|r| r.has_name(name))
     }
 
+    /// The record at `index`, as returned by [`Store::find`] or
+    /// [`Store::create`]. Panics when out of range.
     pub fn record(&self, kind: Kind, index: usize) -> &Record {
         &self.records(kind)[index]
     }

@@ -779,6 +779,7 @@ impl Eval<'_> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid IP address: {addr}")]
 pub struct BadAddress {
+    /// The address as written in the profile.
     pub addr: String,
 }
 

@@ -5,6 +5,8 @@
 
 use std::hash::{BuildHasherDefault, Hasher};
 
+/// The [`Hasher`] of [`FastMap`]: cheap on long byte strings such as store
+/// paths, but not resistant to crafted collisions (see the module docs).
 #[derive(Default, Clone, Copy)]
 pub struct FastHasher(u64);
 

@@ -5,6 +5,8 @@
 //! socket rule, a setuid rule) plus a list of what it cannot. No OS state is
 //! touched except reading imported files.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod eval;
 pub mod fasthash;

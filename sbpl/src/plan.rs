@@ -7,12 +7,22 @@ use std::borrow::Cow;
 use crate::fasthash::FastMap;
 use crate::policy::{op_matches, Action, Filter, Policy, Rule};
 
+/// Access class bit for reading: file contents and directory listings
+/// (`file-read*`; Landlock's read rights).
 pub const READ: u8 = 1;
+/// Access class bit for writing: file contents, creating, removing and
+/// renaming entries (`file-write*`; Landlock's write rights).
 pub const WRITE: u8 = 2;
+/// Access class bit for executing files (`process-exec`; Landlock's execute
+/// right).
 pub const EXEC: u8 = 4;
 
+/// A path that stays allowed for some access classes, for itself and
+/// everything beneath it unless `literal`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
+    /// The path as the profile wrote it (not resolved); for a `prefix` or
+    /// `regex` filter, the directory it was widened to.
     pub path: String,
     /// READ | WRITE | EXEC
     pub access: u8,
@@ -22,6 +32,8 @@ pub struct Grant {
     pub literal: bool,
 }
 
+/// What Linux can enforce of a [`Policy`] (Landlock file rules, a seccomp
+/// socket rule, a seccomp setuid/setgid rule), and what it cannot.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
     /// Access classes denied by default (Landlock "handled" rights).
@@ -39,6 +51,8 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Whether the plan enforces the profile exactly: nothing widened and
+    /// nothing left unenforced.
     pub fn fully_enforced(&self) -> bool {
         self.unenforced.is_empty() && self.widened.is_empty()
     }
@@ -205,6 +219,12 @@ fn grant_paths<'a>(f: &'a Filter, out: &mut Vec<Granted<'a>>) -> Result<(), NotP
     Ok(())
 }
 
+/// Maps a policy onto a [`Plan`]. For each access class the last rule
+/// without filters sets the default (deny when there is none); under a
+/// denying default, the `allow` rules with path filters after it become
+/// grants. IP networking and setuid/setgid bits are decided the same way.
+/// Whatever cannot be expressed exactly goes into `widened` or
+/// `unenforced`, so this never fails.
 pub fn plan(policy: &Policy) -> Plan {
     let rules = &policy.rules;
     let mut p = Plan::default();

@@ -6,19 +6,31 @@
 
 use crate::error::{Error, Pos};
 
+/// One value as read, before evaluation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Datum {
+    /// `( … )`; `'x` is read as `(quote x)`.
     List(Vec<Node>),
+    /// A bare word that is not a decimal integer (`allow`, `file-read*`).
     Symbol(String),
+    /// `"…"`, escapes resolved (`\n`, `\t`, `\r`; a backslash before any
+    /// other character stands for that character); always UTF-8.
     Str(String),
+    /// `#"…"`: a regex literal, its text verbatim up to the next `"`
+    /// (backslashes are kept for the regex engine).
     Regex(String),
+    /// `#t` or `#f`.
     Bool(bool),
+    /// An integer: decimal, or `#x`, `#o`, `#b` or `#d` with its radix.
     Int(i64),
 }
 
+/// A datum and where it starts in the source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
+    /// The value.
     pub datum: Datum,
+    /// Where the datum starts (for `'x`, the quote).
     pub pos: Pos,
 }
 
@@ -261,6 +273,7 @@ pub fn read_all(src: &str, file: &str) -> Result<Vec<Node>, Error> {
 }
 
 impl Node {
+    /// The name, when this node is a symbol.
     pub fn symbol(&self) -> Option<&str> {
         match &self.datum {
             Datum::Symbol(s) => Some(s),
@@ -268,6 +281,7 @@ impl Node {
         }
     }
 
+    /// The elements, when this node is a list.
     pub fn list(&self) -> Option<&[Node]> {
         match &self.datum {
             Datum::List(l) => Some(l),
