@@ -33,34 +33,50 @@ use crate::server::JobServer;
 /// The job's directory as the host sees it and as the job sees it.
 #[derive(Debug, Clone)]
 pub struct BuildDir {
+    /// Its host path, normally made by [`create_build_dir`]; a Darling job
+    /// keeps its script, output FIFO and status files in the sibling
+    /// `<host>.darling-nix`.
     pub host: PathBuf,
+    /// The same directory as the job sees it ([`Launcher::inside_path`]):
+    /// the job's working directory.
     pub inside: String,
 }
 
 /// Everything needed to start one job.
 #[derive(Debug, Clone)]
 pub struct Job {
+    /// The program to run, as a path the job sees (normally a `/nix/store`
+    /// path).
     pub builder: String,
+    /// Its arguments, after the program name.
     pub args: Vec<String>,
     /// The job's whole environment.
     pub env: BTreeMap<String, String>,
+    /// Where it runs (its working directory). A Darling job that cannot
+    /// enter it ends with exit code 125; the chroot launcher fails to start.
     pub dir: BuildDir,
 }
 
 /// How the job ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ended {
+    /// It exited with this code.
     Exited(i32),
+    /// A signal, by number, ended it. A Darling job's end is learnt from
+    /// its shell's `$?`, so there a code of 129 to 159 reads as a signal.
     Signaled(i32),
     /// The status could not be learnt (for example Darling did not start).
     Unknown(String),
 }
 
 impl Ended {
+    /// Whether the job exited with code 0.
     pub fn success(&self) -> bool {
         *self == Ended::Exited(0)
     }
 
+    /// The end in words, for messages: `exit code N`, `signal N`, or why
+    /// the status is unknown.
     pub fn describe(&self) -> String {
         match self {
             Ended::Exited(c) => format!("exit code {c}"),
@@ -95,6 +111,10 @@ pub trait Launcher {
     fn build_dir_base(&self) -> PathBuf;
     /// How a host path appears to the job, if it can see it at all.
     fn inside_path(&self, host: &Path) -> Option<String>;
+    /// Starts `job` and returns at once; how it ends is learnt through
+    /// [`Running::poll_end`]. An error means it did not start: the program
+    /// could not be spawned, or (Darling) the prefix is missing or would
+    /// not start, or the job's control files could not be made.
     fn start(&self, job: &Job) -> io::Result<Running>;
     /// What is wrong with the setup.
     fn problems(&self) -> Vec<String>;
@@ -316,6 +336,8 @@ fn open_reader(p: &Path) -> io::Result<File> {
 /// Darling. With `root` = a chroot store's directory, logical `/nix/store`
 /// paths resolve exactly as in a prefix that shares the host store.
 pub struct ChrootLauncher {
+    /// The host directory each job is chrooted into (which needs root); job
+    /// directories go under its `tmp`.
     pub root: PathBuf,
 }
 
@@ -410,7 +432,12 @@ const BOOT_LIMIT: Duration = Duration::from_secs(120);
 pub struct DarlingLauncher {
     /// `darling` (a path, or a name looked up on PATH).
     pub darling: String,
+    /// The Darling prefix's directory on the host (`DPREFIX`). It must be
+    /// one Darling has set up (it has `System`); a stopped one is started
+    /// before a job.
     pub prefix: PathBuf,
+    /// Host directory under which job directories are created (it must
+    /// exist); jobs see it through [`prefixfs::Prefix::mac_path`].
     pub build_base: PathBuf,
     /// Host directory for the job server's FIFO and script; `None` always
     /// uses `darling shell`.

@@ -24,6 +24,8 @@
 //! stdout, stderr and the exit status to files there, and the host reads
 //! them back.
 
+#![warn(missing_docs)]
+
 pub mod boot;
 pub mod job;
 pub mod procs;
@@ -44,23 +46,47 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 mod select;
-pub use select::{file_view, select_runner, DarlingNotFound, RunnerKind, Selected};
+pub use select::{file_view, select_runner, DarlingNotFound, RunnerKind, Selected, UnknownRunner};
 
+/// Why running a command inside a prefix ([`Runner::run`]) or starting a
+/// stopped prefix ([`boot::ensure_running`]) gave no result.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
+    /// A host-side I/O failure: making or reading the job's files, or
+    /// waiting for the process.
     #[error("{0}")]
     Io(#[from] io::Error),
+    /// The command outlived its time limit; its process group on the host,
+    /// and for a Darling job its process group inside, were killed.
     #[error("`{cmd}` timed out after {secs} s")]
-    Timeout { cmd: String, secs: u64 },
+    Timeout {
+        /// What was run (the program's name, or `<darling> shell true` when
+        /// starting a prefix).
+        cmd: String,
+        /// The limit, in whole seconds.
+        secs: u64,
+    },
+    /// The command could not be started, or ended without reporting a
+    /// status (for example `darling shell` failed before running the job
+    /// script, or the prefix would not start).
     #[error("`{cmd}`: {why}")]
-    Lost { cmd: String, why: String },
+    Lost {
+        /// What was run (the program's name, or `starting prefix <path>`).
+        cmd: String,
+        /// The reason, with what the program or `darling` printed.
+        why: String,
+    },
 }
 
 /// The result of a command run inside.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
+    /// The exit status as a shell's `$?` reports it: the exit code, or 128
+    /// plus the signal number when a signal ended the command.
     pub code: i32,
+    /// Everything the command wrote to standard output.
     pub stdout: String,
+    /// Everything the command wrote to standard error.
     pub stderr: String,
 }
 
@@ -106,7 +132,10 @@ pub fn sh_quote(s: &str) -> String {
 
 /// Runs commands "inside" a prefix.
 pub trait Runner {
+    /// The prefix's directory on the host.
     fn prefix(&self) -> &Path;
+    /// One line naming the runner and its prefix, for messages (for
+    /// example `/usr/bin/darling shell (prefix /root/.darling)`).
     fn describe(&self) -> String;
     /// Runs `argv` inside (`argv[0]` a Mac path or a command on the prefix's
     /// PATH) with `stdin` as input, returning its output and status.
@@ -175,7 +204,11 @@ fn exit_code(st: std::process::ExitStatus) -> i32 {
 
 /// Production: `darling shell` with a job script and result files.
 pub struct DarlingRunner {
+    /// The `darling` launcher on the host, run as `darling shell /bin/bash
+    /// <job script>` with `DPREFIX` set to [`DarlingRunner::prefix`].
     pub darling: PathBuf,
+    /// The Darling prefix's directory on the host; a stopped prefix is
+    /// started (in a session of its own, see [`boot`]) before each command.
     pub prefix: PathBuf,
     /// Host directory for job files (must be visible to the prefix through
     /// `/Volumes/SystemRoot`, i.e. anywhere on the host).
@@ -286,6 +319,9 @@ impl Runner for DarlingRunner {
 /// Tests: our tools natively with `DARLING_PREFIX`, Nix natively with the
 /// prefix as its (chroot) store and `<prefix>/etc/nix` as its config dir.
 pub struct FixtureRunner {
+    /// The fixture prefix's directory: `DARLING_PREFIX` for our tools, and
+    /// for Nix its chroot store (`NIX_REMOTE`), with its configuration in
+    /// the prefix's `/etc/nix` (`private/etc/nix` when present).
     pub prefix: PathBuf,
 }
 

@@ -31,6 +31,8 @@ pub struct Streams<'a> {
 /// A command to run inside.
 #[derive(Debug, Clone, Default)]
 pub struct Command<'a> {
+    /// The program and its arguments, each quoted for the shell; the
+    /// program is a path inside or a command on the PATH inside.
     pub argv: Vec<&'a str>,
     /// Directory to run in.
     pub cwd: Option<&'a str>,

@@ -19,14 +19,22 @@ pub enum RunnerKind {
     Fixture,
 }
 
-impl FromStr for RunnerKind {
-    type Err = String;
+/// A `--runner` value that names no [`RunnerKind`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown runner `{given}` (darling or fixture)")]
+pub struct UnknownRunner {
+    /// The value as given.
+    pub given: String,
+}
 
-    fn from_str(s: &str) -> Result<Self, String> {
+impl FromStr for RunnerKind {
+    type Err = UnknownRunner;
+
+    fn from_str(s: &str) -> Result<Self, UnknownRunner> {
         match s {
             "darling" => Ok(RunnerKind::Darling),
             "fixture" => Ok(RunnerKind::Fixture),
-            _ => Err(format!("unknown runner `{s}` (darling or fixture)")),
+            _ => Err(UnknownRunner { given: s.into() }),
         }
     }
 }
@@ -43,15 +51,21 @@ impl fmt::Display for RunnerKind {
 /// No usable `darling` launcher.
 #[derive(Debug, thiserror::Error)]
 pub enum DarlingNotFound {
+    /// No launcher was given and no `darling` is on PATH.
     #[error("`darling` not found on PATH (use --darling, or install Darling first)")]
     OnPath,
+    /// The launcher given (`--darling`) is neither an executable file nor
+    /// a command on PATH.
     #[error("{}: not an executable file, nor a command on PATH (--darling)", .0.display())]
     Given(PathBuf),
 }
 
 /// The runner chosen, and the launcher behind it (for `Darling`).
 pub struct Selected {
+    /// Runs commands inside the prefix.
     pub runner: Box<dyn Runner>,
+    /// The `darling` launcher found (its path), for the darling runner;
+    /// `None` for the fixture runner.
     pub darling: Option<PathBuf>,
 }
 
@@ -148,10 +162,17 @@ mod tests {
     fn kinds_parse_and_a_missing_launcher_is_named() {
         assert_eq!("darling".parse(), Ok(RunnerKind::Darling));
         assert_eq!("fixture".parse(), Ok(RunnerKind::Fixture));
-        assert!("docker"
-            .parse::<RunnerKind>()
-            .unwrap_err()
-            .contains("docker"));
+        let e = "docker".parse::<RunnerKind>().unwrap_err();
+        assert_eq!(
+            e,
+            UnknownRunner {
+                given: "docker".into()
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "unknown runner `docker` (darling or fixture)"
+        );
         let d = tempfile::tempdir().unwrap();
         let s = select_runner(RunnerKind::Fixture, d.path().into(), None).unwrap();
         assert_eq!(s.runner.prefix(), d.path());

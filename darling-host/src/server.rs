@@ -54,6 +54,8 @@ done
 pub struct JobServer {
     /// `darling`, to start the server.
     pub darling: PathBuf,
+    /// The prefix's directory on the host (`DPREFIX`); a stopped prefix is
+    /// started before the server.
     pub prefix: PathBuf,
     /// The server's own directory (see [`JobServer::dir_for`]).
     pub dir: PathBuf,
