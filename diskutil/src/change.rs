@@ -72,7 +72,7 @@ pub(super) fn add_volume(store: &Store, io: &mut Io, args: &[String]) -> io::Res
             ownership: false,
         };
         st.volumes.push(vol.clone());
-        Ok(vol)
+        vol
     });
     let vol = match r {
         Ok(v) => v,
@@ -123,7 +123,6 @@ pub(super) fn delete_volume(store: &Store, io: &mut Io, args: &[String]) -> io::
     let dev = v.device.clone();
     if let Err(e) = store.update(|st| {
         st.volumes.retain(|x| x.device != dev);
-        Ok(())
     }) {
         writeln!(io.err, "Error: {e}")?;
         return Ok(1);
@@ -146,7 +145,6 @@ pub(super) fn set_mount(store: &Store, io: &mut Io, v: &Vol, mount_point: &str) 
         if let Some(x) = st.volumes.iter_mut().find(|x| x.device == dev) {
             x.mount_point = mp;
         }
-        Ok(())
     }) {
         Ok(()) => Ok(0),
         Err(e) => {
@@ -254,7 +252,6 @@ pub(super) fn enable_ownership(store: &Store, io: &mut Io, args: &[String]) -> i
             if let Some(x) = st.volumes.iter_mut().find(|x| x.device == dev) {
                 x.ownership = true;
             }
-            Ok(())
         }) {
             writeln!(io.err, "Error: {e}")?;
             return Ok(1);

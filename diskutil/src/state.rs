@@ -91,29 +91,26 @@ impl Store {
     }
 
     /// Runs `change` on the state under the lock and commits the result.
-    pub fn update<T>(
-        &self,
-        change: impl FnOnce(&mut State) -> Result<T, String>,
-    ) -> Result<T, String> {
+    /// Errors name the file or directory they concern.
+    pub fn update<T>(&self, change: impl FnOnce(&mut State) -> T) -> io::Result<T> {
+        let at = |p: &Path| {
+            let shown = p.display().to_string();
+            move |e: io::Error| io::Error::new(e.kind(), format!("{shown}: {e}"))
+        };
         let dir = self.lock.parent().expect("state dir");
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let _l =
-            Lock::exclusive(&self.lock).map_err(|e| format!("{}: {e}", self.lock.display()))?;
+        std::fs::create_dir_all(dir).map_err(at(dir))?;
+        let _l = Lock::exclusive(&self.lock).map_err(at(&self.lock))?;
         let fs = FileSet::new(&self.journal);
-        fs.recover().map_err(|e| e.to_string())?;
-        let mut st = self
-            .read_file()
-            .map_err(|e| e.to_string())?
-            .unwrap_or_else(Self::fresh);
-        let out = change(&mut st)?;
-        let mut text = serde_json::to_vec_pretty(&st).map_err(|e| e.to_string())?;
+        fs.recover()?;
+        let mut st = self.read_file()?.unwrap_or_else(Self::fresh);
+        let out = change(&mut st);
+        let mut text = serde_json::to_vec_pretty(&st).map_err(io::Error::other)?;
         text.push(b'\n');
         fs.commit(&[PendingWrite {
             path: self.file.clone(),
             contents: text,
             mode: 0o644,
-        }])
-        .map_err(|e| e.to_string())?;
+        }])?;
         Ok(out)
     }
 

@@ -73,11 +73,8 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn run(&mut self, argv: &[&str]) -> Result<darling_host::Output, String> {
-        let o = self
-            .runner
-            .run(argv, None, self.opts.timeout)
-            .map_err(|e| e.to_string())?;
+    fn run(&mut self, argv: &[&str]) -> Result<darling_host::Output, darling_host::HostError> {
+        let o = self.runner.run(argv, None, self.opts.timeout)?;
         self.printed.push_str(&o.stdout);
         self.printed.push_str(&o.stderr);
         Ok(o)
@@ -240,7 +237,7 @@ fn xnu_fixes_check(ctx: &mut Ctx, files: &Path, in_darling: bool) -> Check {
                 o.stderr.trim()
             ),
         ),
-        Err(e) => c("xnu-fixes", Status::Fail, e),
+        Err(e) => c("xnu-fixes", Status::Fail, e.to_string()),
     }
 }
 
@@ -304,7 +301,7 @@ fn current_system_check(ctx: &mut Ctx) -> Check {
             Status::Fail,
             format!("evaluation failed: {}", o.stderr.trim()),
         ),
-        Err(e) => c("current-system", Status::Fail, e),
+        Err(e) => c("current-system", Status::Fail, e.to_string()),
     }
 }
 
@@ -343,7 +340,7 @@ fn build_check(ctx: &mut Ctx, nix_ok: bool, db_present: bool) -> Check {
                     o.stderr.lines().last().unwrap_or("").trim()
                 ),
             ),
-            Err(e) => c("build", Status::Fail, e),
+            Err(e) => c("build", Status::Fail, e.to_string()),
         };
     }
     c(
@@ -384,7 +381,7 @@ fn online_check(ctx: &mut Ctx) -> Check {
                 o.code
             ),
         ),
-        Err(e) => c("online", Status::Fail, e),
+        Err(e) => c("online", Status::Fail, e.to_string()),
     }
 }
 

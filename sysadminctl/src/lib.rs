@@ -234,7 +234,7 @@ fn add_user(a: &AddUser, log: &mut NsLog) {
                 // that was already there is left as it is.
                 if !existed {
                     if let Err(e) = chown_to(&host, &uid, &gid) {
-                        log.line(&format!("Failed to set the owner of {home}: {e}"));
+                        log.line(&format!("Failed to set the owner of {home}: {}", e.desc()));
                     }
                 }
             }
@@ -243,16 +243,17 @@ fn add_user(a: &AddUser, log: &mut NsLog) {
     }
 }
 
-/// chown to the record's ids; macOS writes `-2` for 4294967294.
-fn chown_to(path: &std::path::Path, uid: &str, gid: &str) -> Result<(), String> {
-    let id = |s: &str| accounts::files::id(s).ok_or_else(|| format!("bad id {s:?}"));
+/// chown to the record's ids; macOS writes `-2` for 4294967294. The ids
+/// were validated when the record was made, so one that does not parse is
+/// reported as the invalid argument it would be to chown.
+fn chown_to(path: &std::path::Path, uid: &str, gid: &str) -> nix::Result<()> {
+    let id = |s: &str| accounts::files::id(s).ok_or(nix::errno::Errno::EINVAL);
     let (uid, gid) = (id(uid)?, id(gid)?);
     nix::unistd::chown(
         path,
         Some(nix::unistd::Uid::from_raw(uid)),
         Some(nix::unistd::Gid::from_raw(gid)),
     )
-    .map_err(|e| e.desc().to_string())
 }
 
 fn delete_user(name: &str, keep_home: bool, log: &mut NsLog) {
