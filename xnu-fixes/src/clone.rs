@@ -4,7 +4,7 @@
 
 use core::ffi::{c_char, c_int, c_long};
 
-use crate::errno::{darwin, ret};
+use crate::errno::{darwin, ret, DarwinErrno};
 use crate::sys::{self, errno, flag, nr, Fd, PathBuf};
 
 pub const CLONE_NOFOLLOW: u32 = 0x1;
@@ -51,9 +51,9 @@ fn clone_regular(src: &Fd, st: &sys::Statx, dst_dirfd: c_int, dst: &PathBuf, fla
     ) {
         unlink();
         return match e {
-            errno::EXDEV => -(darwin::EXDEV as c_long),
+            errno::EXDEV => darwin::EXDEV.neg(),
             // Not a reflink filesystem (or not this pair of files).
-            _ => -(darwin::ENOTSUP as c_long),
+            _ => darwin::ENOTSUP.neg(),
         };
     }
     // A clone keeps the source's mode (umask does not apply), times and,
@@ -111,10 +111,10 @@ fn clone_symlink(src_dirfd: c_int, src: &PathBuf, dst_dirfd: c_int, dst: &PathBu
     }
 }
 
-fn check_flags(flags: u32) -> Result<(), c_long> {
+fn check_flags(flags: u32) -> Result<(), DarwinErrno> {
     // This XNU release knows NOFOLLOW and NOOWNERCOPY only.
     if flags & !(CLONE_NOFOLLOW | CLONE_NOOWNERCOPY) != 0 {
-        Err(-(darwin::EINVAL as c_long))
+        Err(darwin::EINVAL)
     } else {
         Ok(())
     }
@@ -130,8 +130,8 @@ pub unsafe extern "C" fn xnu_fixes_clonefileat(
     dst: *const c_char,
     flags: u32,
 ) -> c_long {
-    if let Err(r) = check_flags(flags) {
-        return r;
+    if let Err(e) = check_flags(flags) {
+        return e.neg();
     }
     let nofollow = flags & CLONE_NOFOLLOW != 0;
     let mut s = PathBuf::new();
@@ -160,9 +160,9 @@ pub unsafe extern "C" fn xnu_fixes_clonefileat(
         // APFS clones whole trees; Linux has no such call. Callers copy.
         S_IFDIR => {
             if exists(dfd, &d) {
-                -(darwin::EEXIST as c_long)
+                darwin::EEXIST.neg()
             } else {
-                -(darwin::ENOTSUP as c_long)
+                darwin::ENOTSUP.neg()
             }
         }
         S_IFREG => {
@@ -177,7 +177,7 @@ pub unsafe extern "C" fn xnu_fixes_clonefileat(
             };
             clone_regular(&fd, &st, dfd, &d, flags)
         }
-        _ => -(darwin::EINVAL as c_long),
+        _ => darwin::EINVAL.neg(),
     }
 }
 
@@ -194,8 +194,8 @@ pub unsafe extern "C" fn xnu_fixes_fclonefileat(
     dst: *const c_char,
     flags: u32,
 ) -> c_long {
-    if let Err(r) = check_flags(flags) {
-        return r;
+    if let Err(e) = check_flags(flags) {
+        return e.neg();
     }
     let mut d = PathBuf::new();
     // SAFETY: `dst` is a NUL-terminated string (caller's contract);
@@ -228,7 +228,7 @@ pub unsafe extern "C" fn xnu_fixes_fclonefileat(
             };
             clone_regular(&fd, &st, sys::linux_dirfd(dst_dirfd), &d, flags)
         }
-        S_IFDIR => -(darwin::ENOTSUP as c_long),
-        _ => -(darwin::EINVAL as c_long),
+        S_IFDIR => darwin::ENOTSUP.neg(),
+        _ => darwin::EINVAL.neg(),
     }
 }

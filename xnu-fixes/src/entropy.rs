@@ -13,10 +13,10 @@ pub const MAX: usize = 256;
 #[no_mangle]
 pub unsafe extern "C" fn xnu_fixes_getentropy(buf: *mut c_void, size: usize) -> c_long {
     if size > MAX {
-        return -(darwin::EINVAL as c_long);
+        return darwin::EINVAL.neg();
     }
     if buf.is_null() && size > 0 {
-        return -(darwin::EFAULT as c_long);
+        return darwin::EFAULT.neg();
     }
     let mut done = 0;
     while done < size {

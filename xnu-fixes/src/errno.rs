@@ -1,40 +1,74 @@
-//! Linux to Darwin errno translation. Handlers return minus a Darwin errno.
+//! Darwin errnos, what handlers report, and the one way from a Linux errno
+//! to a Darwin one.
+//!
+//! Two types keep the two numberings apart: a Linux syscall fails with a
+//! [`LinuxErrno`]; a handler reports a [`DarwinErrno`], returning it as
+//! [`DarwinErrno::neg`] (Darling's convention: a value >= 0, or minus a
+//! Darwin errno). A [`LinuxErrno`] becomes a [`DarwinErrno`] only through
+//! [`LinuxErrno::to_darwin`] or [`LinuxErrno::to_darwin_socket`] (the table
+//! below); [`ret`] does that and negates in one step.
 //!
 //! Linux has one value, 95, for both ENOTSUP and EOPNOTSUPP; Darwin has two
 //! (45 and 102). File-system callers (gnulib, Rust std, Nix) test ENOTSUP,
-//! so [`to_darwin`] gives 45; [`to_darwin_socket`] gives 102 for socket calls.
+//! so [`LinuxErrno::to_darwin`] gives 45; [`LinuxErrno::to_darwin_socket`]
+//! gives 102 for socket calls.
+
+use core::ffi::c_long;
+
+use crate::sys::LinuxErrno;
+
+/// A Darwin errno (positive), what a handler reports. Made only from the
+/// constants in [`darwin`] or by translating a [`LinuxErrno`]; a handler
+/// returns it as [`neg`](DarwinErrno::neg).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct DarwinErrno(i32);
+
+impl DarwinErrno {
+    /// The Darwin number.
+    pub const fn get(self) -> i32 {
+        self.0
+    }
+
+    /// A handler's return value for this error: minus the Darwin errno.
+    pub const fn neg(self) -> c_long {
+        -(self.0 as c_long)
+    }
+}
 
 /// Darwin errno values used by this library.
 pub mod darwin {
-    pub const EPERM: i32 = 1;
-    pub const ENOENT: i32 = 2;
-    pub const EINTR: i32 = 4;
-    pub const EIO: i32 = 5;
-    pub const EBADF: i32 = 9;
-    pub const EDEADLK: i32 = 11;
-    pub const ENOMEM: i32 = 12;
-    pub const EACCES: i32 = 13;
-    pub const EFAULT: i32 = 14;
-    pub const EEXIST: i32 = 17;
-    pub const EXDEV: i32 = 18;
-    pub const ENODEV: i32 = 19;
-    pub const ENOTDIR: i32 = 20;
-    pub const EISDIR: i32 = 21;
-    pub const EINVAL: i32 = 22;
-    pub const ENOTTY: i32 = 25;
-    pub const EPIPE: i32 = 32;
-    pub const ERANGE: i32 = 34;
-    pub const EAGAIN: i32 = 35;
-    pub const ENOTSUP: i32 = 45;
-    pub const ENETDOWN: i32 = 50;
-    pub const ECONNRESET: i32 = 54;
-    pub const ELOOP: i32 = 62;
-    pub const ENAMETOOLONG: i32 = 63;
-    pub const ENOTEMPTY: i32 = 66;
-    pub const ENOSYS: i32 = 78;
-    pub const EAUTH: i32 = 80;
-    pub const ENOATTR: i32 = 93;
-    pub const EOPNOTSUPP: i32 = 102;
+    use super::DarwinErrno;
+
+    pub const EPERM: DarwinErrno = DarwinErrno(1);
+    pub const ENOENT: DarwinErrno = DarwinErrno(2);
+    pub const EINTR: DarwinErrno = DarwinErrno(4);
+    pub const EIO: DarwinErrno = DarwinErrno(5);
+    pub const EBADF: DarwinErrno = DarwinErrno(9);
+    pub const EDEADLK: DarwinErrno = DarwinErrno(11);
+    pub const ENOMEM: DarwinErrno = DarwinErrno(12);
+    pub const EACCES: DarwinErrno = DarwinErrno(13);
+    pub const EFAULT: DarwinErrno = DarwinErrno(14);
+    pub const EEXIST: DarwinErrno = DarwinErrno(17);
+    pub const EXDEV: DarwinErrno = DarwinErrno(18);
+    pub const ENODEV: DarwinErrno = DarwinErrno(19);
+    pub const ENOTDIR: DarwinErrno = DarwinErrno(20);
+    pub const EISDIR: DarwinErrno = DarwinErrno(21);
+    pub const EINVAL: DarwinErrno = DarwinErrno(22);
+    pub const ENOTTY: DarwinErrno = DarwinErrno(25);
+    pub const EPIPE: DarwinErrno = DarwinErrno(32);
+    pub const ERANGE: DarwinErrno = DarwinErrno(34);
+    pub const EAGAIN: DarwinErrno = DarwinErrno(35);
+    pub const ENOTSUP: DarwinErrno = DarwinErrno(45);
+    pub const ENETDOWN: DarwinErrno = DarwinErrno(50);
+    pub const ECONNRESET: DarwinErrno = DarwinErrno(54);
+    pub const ELOOP: DarwinErrno = DarwinErrno(62);
+    pub const ENAMETOOLONG: DarwinErrno = DarwinErrno(63);
+    pub const ENOTEMPTY: DarwinErrno = DarwinErrno(66);
+    pub const ENOSYS: DarwinErrno = DarwinErrno(78);
+    pub const EAUTH: DarwinErrno = DarwinErrno(80);
+    pub const ENOATTR: DarwinErrno = DarwinErrno(93);
+    pub const EOPNOTSUPP: DarwinErrno = DarwinErrno(102);
 }
 
 /// Linux errno `i` (index) to Darwin errno. Linux-only codes get the
@@ -176,42 +210,53 @@ const TABLE: [u8; 134] = [
     5,   // EHWPOISON -> EIO
 ];
 
-/// Translates a positive Linux errno for a file-system call.
-pub fn to_darwin(linux: i32) -> i32 {
-    if linux > 0 && (linux as usize) < TABLE.len() {
-        TABLE[linux as usize] as i32
-    } else {
-        darwin::EIO
+impl LinuxErrno {
+    /// Translates this Linux errno for a file-system call. Numbers outside
+    /// Linux's range give EIO.
+    pub fn to_darwin(self) -> DarwinErrno {
+        let linux = self.get();
+        if linux > 0 && (linux as usize) < TABLE.len() {
+            DarwinErrno(TABLE[linux as usize] as i32)
+        } else {
+            darwin::EIO
+        }
+    }
+
+    /// Translates this Linux errno for a socket call (95 is EOPNOTSUPP).
+    pub fn to_darwin_socket(self) -> DarwinErrno {
+        if self == crate::sys::errno::EOPNOTSUPP {
+            darwin::EOPNOTSUPP
+        } else {
+            self.to_darwin()
+        }
     }
 }
 
-/// Translates a positive Linux errno for a socket call (95 is EOPNOTSUPP).
-pub fn to_darwin_socket(linux: i32) -> i32 {
-    if linux == 95 {
-        darwin::EOPNOTSUPP
-    } else {
-        to_darwin(linux)
-    }
+/// A handler's return value for a Linux error: minus its Darwin
+/// translation (`linux.to_darwin().neg()`).
+pub fn ret(linux: LinuxErrno) -> c_long {
+    linux.to_darwin().neg()
 }
 
-/// A handler's return value for a Linux error.
-pub fn ret(linux: i32) -> core::ffi::c_long {
-    -(to_darwin(linux) as core::ffi::c_long)
-}
-
+/// [`LinuxErrno::to_darwin`] for C: a Linux errno number to a Darwin one.
 #[no_mangle]
 pub extern "C" fn xnu_fixes_errno_linux_to_darwin(linux: i32) -> i32 {
-    to_darwin(linux)
+    LinuxErrno::new(linux).to_darwin().get()
 }
 
+/// [`LinuxErrno::to_darwin_socket`] for C.
 #[no_mangle]
 pub extern "C" fn xnu_fixes_errno_linux_to_darwin_socket(linux: i32) -> i32 {
-    to_darwin_socket(linux)
+    LinuxErrno::new(linux).to_darwin_socket().get()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn to_darwin(linux: i32) -> i32 {
+        LinuxErrno::new(linux).to_darwin().get()
+    }
 
     #[test]
     fn the_documented_differences() {
@@ -280,9 +325,9 @@ mod tests {
                 assert_eq!(to_darwin(same), same);
             }
         }
-        assert_eq!(to_darwin_socket(95), 102);
-        assert_eq!(to_darwin(0), darwin::EIO);
-        assert_eq!(to_darwin(9999), darwin::EIO);
+        assert_eq!(LinuxErrno::new(95).to_darwin_socket().get(), 102);
+        assert_eq!(to_darwin(0), darwin::EIO.get());
+        assert_eq!(to_darwin(9999), darwin::EIO.get());
         // Every result is a real Darwin errno (1..=106).
         for l in 1..200 {
             assert!((1..=106).contains(&to_darwin(l)), "linux {l}");

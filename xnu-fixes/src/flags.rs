@@ -5,8 +5,8 @@
 
 use core::ffi::{c_char, c_int, c_long};
 
-use crate::errno::{darwin, ret};
-use crate::sys::{self, errno, flag, nr, PathBuf};
+use crate::errno::{darwin, ret, DarwinErrno};
+use crate::sys::{self, errno, flag, nr, LinuxErrno, PathBuf};
 
 pub const UF_NODUMP: u32 = 0x1;
 pub const UF_IMMUTABLE: u32 = 0x2;
@@ -21,8 +21,8 @@ const FS_APPEND_FL: u32 = 0x20;
 const FS_NODUMP_FL: u32 = 0x40;
 const MAPPED_LINUX: u32 = FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL;
 
-/// Darwin flags to the Linux bits they mean, or ENOTSUP (Darwin errno).
-pub fn to_linux(darwin_flags: u32) -> Result<u32, i32> {
+/// Darwin flags to the Linux bits they mean, or ENOTSUP (a Darwin errno).
+pub fn to_linux(darwin_flags: u32) -> Result<u32, DarwinErrno> {
     let mut l = 0;
     let mut rest = darwin_flags;
     for (d, lx) in [
@@ -57,8 +57,9 @@ pub fn from_linux(linux: u32) -> u32 {
     d
 }
 
-/// Current Linux flags of an open fd, or None if the fs has none.
-pub fn get_linux(fd: c_int) -> Result<Option<u32>, i32> {
+/// Current Linux flags of an open fd, None if the fs has none, or the
+/// Linux errno of the ioctl.
+pub fn get_linux(fd: c_int) -> Result<Option<u32>, LinuxErrno> {
     let mut v: c_long = 0;
     match sys::syscall(
         nr::IOCTL,
@@ -80,7 +81,7 @@ pub fn get_linux(fd: c_int) -> Result<Option<u32>, i32> {
 }
 
 /// Opens something we can ioctl: `host` with O_RDONLY|O_NONBLOCK.
-fn open_for_ioctl(dirfd: c_int, host: &PathBuf, follow: bool) -> Result<sys::Fd, i32> {
+fn open_for_ioctl(dirfd: c_int, host: &PathBuf, follow: bool) -> Result<sys::Fd, LinuxErrno> {
     let nofollow = if follow { 0 } else { flag::O_NOFOLLOW };
     sys::openat(
         dirfd,
@@ -95,7 +96,7 @@ fn open_for_ioctl(dirfd: c_int, host: &PathBuf, follow: bool) -> Result<sys::Fd,
 pub fn apply(dirfd: c_int, host: &PathBuf, follow: bool, flags: u32) -> c_long {
     let wanted = match to_linux(flags) {
         Ok(w) => w,
-        Err(e) => return -(e as c_long),
+        Err(e) => return e.neg(),
     };
     let at = if follow { 0 } else { flag::AT_SYMLINK_NOFOLLOW };
     let st = match sys::statx(dirfd, host.as_ptr(), at, flag::STATX_BASIC_STATS) {
@@ -104,11 +105,7 @@ pub fn apply(dirfd: c_int, host: &PathBuf, follow: bool, flags: u32) -> c_long {
     };
     if st.mode as u32 & 0o170000 == 0o120000 {
         // Linux symlinks carry no inode flags: nothing to clear, nothing settable.
-        return if flags == 0 {
-            0
-        } else {
-            -(darwin::ENOTSUP as c_long)
-        };
+        return if flags == 0 { 0 } else { darwin::ENOTSUP.neg() };
     }
     let fd = match open_for_ioctl(dirfd, host, follow) {
         Ok(fd) => fd,
@@ -117,13 +114,7 @@ pub fn apply(dirfd: c_int, host: &PathBuf, follow: bool, flags: u32) -> c_long {
     };
     let cur = match get_linux(fd.0) {
         Ok(Some(c)) => c,
-        Ok(None) => {
-            return if flags == 0 {
-                0
-            } else {
-                -(darwin::ENOTSUP as c_long)
-            }
-        }
+        Ok(None) => return if flags == 0 { 0 } else { darwin::ENOTSUP.neg() },
         Err(_) if flags == 0 => return 0,
         Err(e) => return ret(e),
     };
@@ -144,7 +135,7 @@ pub fn apply(dirfd: c_int, host: &PathBuf, follow: bool, flags: u32) -> c_long {
         ],
     ) {
         Ok(_) => 0,
-        Err(errno::ENOTTY) | Err(errno::EOPNOTSUPP) => -(darwin::ENOTSUP as c_long),
+        Err(errno::ENOTTY) | Err(errno::EOPNOTSUPP) => darwin::ENOTSUP.neg(),
         Err(e) => ret(e),
     }
 }

@@ -1,6 +1,11 @@
 //! Syscall translations Darling lacks, as a `#![no_std]` library linked into
 //! Darling's syscall emulation (libsystem_kernel). Every handler follows
 //! Darling's convention: return a value >= 0, or minus a **Darwin** errno.
+//! The two errno numberings have distinct types: Linux syscalls fail with a
+//! [`sys::LinuxErrno`], handlers report an [`errno::DarwinErrno`] (returned
+//! as [`DarwinErrno::neg`](errno::DarwinErrno::neg)), and the only way from
+//! the first to the second is the translation table
+//! ([`LinuxErrno::to_darwin`](sys::LinuxErrno::to_darwin)).
 //!
 //! The library has no allocator, no TLS and no unwinding. It reaches the
 //! kernel only through [`sys`] (`__linux_syscall`) and gets host paths

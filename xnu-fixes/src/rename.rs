@@ -3,7 +3,7 @@
 
 use core::ffi::{c_char, c_int, c_long, c_uint};
 
-use crate::errno::{darwin, ret};
+use crate::errno::{darwin, ret, DarwinErrno};
 use crate::sys::{self, errno, flag, nr, PathBuf};
 
 pub const RENAME_SECLUDE: c_uint = 0x1;
@@ -11,7 +11,7 @@ pub const RENAME_SWAP: c_uint = 0x2;
 pub const RENAME_EXCL: c_uint = 0x4;
 
 /// Maps Darwin rename flags to Linux renameat2 flags, or a Darwin errno.
-pub fn linux_flags(flags: c_uint) -> Result<u32, i32> {
+pub fn linux_flags(flags: c_uint) -> Result<u32, DarwinErrno> {
     // macOS 11, which Darling reports, knows only these three bits.
     if flags & !(RENAME_SECLUDE | RENAME_SWAP | RENAME_EXCL) != 0 {
         return Err(darwin::EINVAL);
@@ -45,7 +45,7 @@ pub unsafe extern "C" fn xnu_fixes_renameatx_np(
 ) -> c_long {
     let lflags = match linux_flags(flags) {
         Ok(f) => f,
-        Err(e) => return -(e as c_long),
+        Err(e) => return e.neg(),
     };
     let mut a = PathBuf::new();
     let mut b = PathBuf::new();
@@ -70,7 +70,7 @@ pub unsafe extern "C" fn xnu_fixes_renameatx_np(
         Ok(_) => 0,
         // A filesystem that cannot do the flag answers EINVAL; callers
         // (gnulib renameatu) fall back on ENOTSUP.
-        Err(errno::EINVAL) if lflags != 0 => -(darwin::ENOTSUP as c_long),
+        Err(errno::EINVAL) if lflags != 0 => darwin::ENOTSUP.neg(),
         Err(e) => ret(e),
     }
 }

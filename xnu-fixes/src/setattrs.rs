@@ -5,9 +5,9 @@
 use core::ffi::{c_char, c_int, c_long, c_ulong, c_void};
 
 use crate::attrs::{cmn, read_attrlist, AttrList, ATTR_BIT_MAP_COUNT, FSOPT_NOFOLLOW};
-use crate::errno::{darwin, ret};
+use crate::errno::{darwin, ret, DarwinErrno};
 use crate::flags;
-use crate::sys::{self, errno, flag, nr, PathBuf};
+use crate::sys::{self, errno, flag, nr, LinuxErrno, PathBuf};
 
 pub const ATTR_CMN_SETMASK: u32 = 0x51C7_FF00;
 pub const ATTR_FILE_SETMASK: u32 = 0x20;
@@ -58,7 +58,7 @@ fn rd<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
 }
 
 /// Parses a request into changes, or a Darwin errno.
-pub fn parse(al: &AttrList, buf: &[u8]) -> Result<Changes, i32> {
+pub fn parse(al: &AttrList, buf: &[u8]) -> Result<Changes, DarwinErrno> {
     if al.bitmapcount != ATTR_BIT_MAP_COUNT {
         return Err(darwin::EINVAL);
     }
@@ -162,7 +162,7 @@ pub fn apply(dirfd: c_int, host: &PathBuf, nofollow: bool, c: &Changes) -> c_lon
         };
         match r {
             Ok(_) => {}
-            Err(errno::EPERM) if is_link => return -(darwin::ENOTSUP as c_long),
+            Err(errno::EPERM) if is_link => return darwin::ENOTSUP.neg(),
             Err(e) => return ret(e),
         }
     }
@@ -186,7 +186,7 @@ pub fn apply(dirfd: c_int, host: &PathBuf, nofollow: bool, c: &Changes) -> c_lon
     if let Some(mode) = c.mode {
         if is_link {
             // Linux cannot change a symlink's mode.
-            return -(darwin::ENOTSUP as c_long);
+            return darwin::ENOTSUP.neg();
         }
         if let Err(e) = sys::syscall(
             nr::FCHMODAT,
@@ -232,7 +232,7 @@ pub fn apply(dirfd: c_int, host: &PathBuf, nofollow: bool, c: &Changes) -> c_lon
 
 /// A path usable without a dirfd: absolute paths as they are, relative ones
 /// through /proc/self/fd/<dirfd>/.
-fn at_path(dirfd: c_int, host: &PathBuf, out: &mut PathBuf) -> Result<(), i32> {
+fn at_path(dirfd: c_int, host: &PathBuf, out: &mut PathBuf) -> Result<(), LinuxErrno> {
     let b = host.bytes();
     if b.first() == Some(&b'/') || dirfd == flag::AT_FDCWD {
         return out.set(b);
@@ -258,7 +258,7 @@ unsafe fn request<'a>(
     alist: *const AttrList,
     buf: *const c_void,
     size: usize,
-) -> Result<(AttrList, &'a [u8]), c_long> {
+) -> Result<(AttrList, &'a [u8]), DarwinErrno> {
     // SAFETY: `alist` readable by the contract.
     let al = unsafe { read_attrlist(alist, buf, size)? };
     let b = if size == 0 {
@@ -273,7 +273,7 @@ unsafe fn request<'a>(
 }
 
 /// Reads and checks a request: `None` when it asks for nothing (success
-/// without touching the file), or minus a Darwin errno.
+/// without touching the file), or a Darwin errno.
 ///
 /// # Safety
 /// As [`request`].
@@ -281,7 +281,7 @@ unsafe fn changes(
     alist: *const AttrList,
     buf: *const c_void,
     size: usize,
-) -> Result<Option<Changes>, c_long> {
+) -> Result<Option<Changes>, DarwinErrno> {
     // SAFETY: this function's contract is request's.
     let (al, b) = unsafe { request(alist, buf, size)? };
     let empty = al.commonattr == 0
@@ -292,7 +292,7 @@ unsafe fn changes(
     if empty && al.bitmapcount == ATTR_BIT_MAP_COUNT {
         return Ok(None);
     }
-    parse(&al, b).map(Some).map_err(|e| -(e as c_long))
+    parse(&al, b).map(Some)
 }
 
 /// # Safety
@@ -310,7 +310,7 @@ pub unsafe extern "C" fn xnu_fixes_setattrlistat(
     let c = match unsafe { changes(alist, buf, size) } {
         Ok(Some(c)) => c,
         Ok(None) => return 0,
-        Err(r) => return r,
+        Err(e) => return e.neg(),
     };
     let nofollow = options as u32 & FSOPT_NOFOLLOW != 0;
     let mut host = PathBuf::new();
@@ -350,7 +350,7 @@ pub unsafe extern "C" fn xnu_fixes_fsetattrlist(
     let c = match unsafe { changes(alist, buf, size) } {
         Ok(Some(c)) => c,
         Ok(None) => return 0,
-        Err(r) => return r,
+        Err(e) => return e.neg(),
     };
     let _ = options;
     let mut p = PathBuf::new();

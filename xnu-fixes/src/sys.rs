@@ -30,9 +30,30 @@ extern "C" {
     ) -> c_long;
 }
 
-/// A Linux errno (positive).
-pub type Errno = i32;
-pub type SysResult = Result<c_long, Errno>;
+/// A Linux errno (positive), what a Linux syscall or the path hook fails
+/// with. It is not what a handler reports: the only way to a
+/// [`DarwinErrno`](crate::errno::DarwinErrno) is
+/// [`to_darwin`](LinuxErrno::to_darwin) (or
+/// [`to_darwin_socket`](LinuxErrno::to_darwin_socket)), through the
+/// translation table in [`crate::errno`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct LinuxErrno(i32);
+
+impl LinuxErrno {
+    /// A Linux errno from its number (as the C glue passes one).
+    pub const fn new(raw: i32) -> LinuxErrno {
+        LinuxErrno(raw)
+    }
+
+    /// The Linux number.
+    pub const fn get(self) -> i32 {
+        self.0
+    }
+}
+
+/// A Linux syscall's result: its value, or the Linux errno it failed with.
+pub type SysResult = Result<c_long, LinuxErrno>;
 
 pub mod nr {
     pub const READ: i32 = 0;
@@ -88,35 +109,39 @@ pub mod flag {
     pub const XATTR_CREATE: i32 = 1;
 }
 
+/// The Linux errnos this library tests for.
 pub mod errno {
-    pub const EPERM: i32 = 1;
-    pub const ENOENT: i32 = 2;
-    pub const EINTR: i32 = 4;
-    pub const EIO: i32 = 5;
-    pub const EBADF: i32 = 9;
-    pub const EACCES: i32 = 13;
-    pub const EFAULT: i32 = 14;
-    pub const EEXIST: i32 = 17;
-    pub const EXDEV: i32 = 18;
-    pub const ENOTDIR: i32 = 20;
-    pub const EISDIR: i32 = 21;
-    pub const EINVAL: i32 = 22;
-    pub const ENOTTY: i32 = 25;
-    pub const ERANGE: i32 = 34;
-    pub const ENAMETOOLONG: i32 = 36;
-    pub const ENOSYS: i32 = 38;
-    pub const ELOOP: i32 = 40;
-    pub const ENODATA: i32 = 61;
-    pub const EOPNOTSUPP: i32 = 95;
+    use super::LinuxErrno;
+
+    pub const EPERM: LinuxErrno = LinuxErrno(1);
+    pub const ENOENT: LinuxErrno = LinuxErrno(2);
+    pub const EINTR: LinuxErrno = LinuxErrno(4);
+    pub const EIO: LinuxErrno = LinuxErrno(5);
+    pub const EBADF: LinuxErrno = LinuxErrno(9);
+    pub const EACCES: LinuxErrno = LinuxErrno(13);
+    pub const EFAULT: LinuxErrno = LinuxErrno(14);
+    pub const EEXIST: LinuxErrno = LinuxErrno(17);
+    pub const EXDEV: LinuxErrno = LinuxErrno(18);
+    pub const ENOTDIR: LinuxErrno = LinuxErrno(20);
+    pub const EISDIR: LinuxErrno = LinuxErrno(21);
+    pub const EINVAL: LinuxErrno = LinuxErrno(22);
+    pub const ENOTTY: LinuxErrno = LinuxErrno(25);
+    pub const ERANGE: LinuxErrno = LinuxErrno(34);
+    pub const ENAMETOOLONG: LinuxErrno = LinuxErrno(36);
+    pub const ENOSYS: LinuxErrno = LinuxErrno(38);
+    pub const ELOOP: LinuxErrno = LinuxErrno(40);
+    pub const ENODATA: LinuxErrno = LinuxErrno(61);
+    pub const EOPNOTSUPP: LinuxErrno = LinuxErrno(95);
 }
 
+/// A Linux syscall: its value, or the [`LinuxErrno`] it failed with.
 #[inline]
 pub fn syscall(nr: i32, a: [c_long; 6]) -> SysResult {
     // SAFETY: the hook is a plain syscall trampoline; callers pass valid
     // pointers for the syscall's arguments.
     let r = unsafe { __linux_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) } as c_long;
     if (-4095..0).contains(&r) {
-        Err(-r as Errno)
+        Err(LinuxErrno(-r as i32))
     } else {
         Ok(r)
     }
@@ -164,7 +189,7 @@ impl PathBuf {
     }
 
     /// Sets from bytes (no NUL inside); ENAMETOOLONG if it does not fit.
-    pub fn set(&mut self, s: &[u8]) -> Result<(), Errno> {
+    pub fn set(&mut self, s: &[u8]) -> Result<(), LinuxErrno> {
         if s.len() >= PATH_MAX {
             return Err(errno::ENAMETOOLONG);
         }
@@ -204,7 +229,11 @@ pub fn linux_dirfd(darwin_fd: c_int) -> c_int {
 ///
 /// # Safety
 /// `path` must be a readable NUL-terminated string.
-pub unsafe fn host_path(path: *const c_char, follow: bool, out: &mut PathBuf) -> Result<(), Errno> {
+pub unsafe fn host_path(
+    path: *const c_char,
+    follow: bool,
+    out: &mut PathBuf,
+) -> Result<(), LinuxErrno> {
     if path.is_null() {
         return Err(errno::EFAULT);
     }
@@ -232,7 +261,7 @@ pub unsafe fn host_path(path: *const c_char, follow: bool, out: &mut PathBuf) ->
         )
     };
     if r < 0 {
-        return Err(-r as Errno);
+        return Err(LinuxErrno(-r as i32));
     }
     // SAFETY: `out.buf` is PATH_MAX readable bytes.
     out.len = unsafe { cstr_len(out.buf.as_ptr() as *const c_char, PATH_MAX) };
@@ -252,7 +281,7 @@ impl Drop for Fd {
     }
 }
 
-pub fn openat(dirfd: c_int, path: *const c_char, flags: i32, mode: u32) -> Result<Fd, Errno> {
+pub fn openat(dirfd: c_int, path: *const c_char, flags: i32, mode: u32) -> Result<Fd, LinuxErrno> {
     let fd = syscall_retry(
         nr::OPENAT,
         [
@@ -309,7 +338,12 @@ impl Statx {
     }
 }
 
-pub fn statx(dirfd: c_int, path: *const c_char, flags: i32, mask: u32) -> Result<Statx, Errno> {
+pub fn statx(
+    dirfd: c_int,
+    path: *const c_char,
+    flags: i32,
+    mask: u32,
+) -> Result<Statx, LinuxErrno> {
     let mut st = Statx::zeroed();
     syscall_retry(
         nr::STATX,
@@ -343,7 +377,7 @@ pub struct Statfs {
     pub f_spare: [i64; 4],
 }
 
-pub fn fstatfs(fd: c_int) -> Result<Statfs, Errno> {
+pub fn fstatfs(fd: c_int) -> Result<Statfs, LinuxErrno> {
     // SAFETY: all-zero is valid for this plain-data struct.
     let mut st: Statfs = unsafe { core::mem::zeroed() };
     syscall_retry(
@@ -379,7 +413,7 @@ pub fn proc_fd_path(fd: c_int, out: &mut PathBuf) {
 }
 
 /// The host path an fd refers to (via /proc/self/fd).
-pub fn fd_host_path(fd: c_int, out: &mut PathBuf) -> Result<(), Errno> {
+pub fn fd_host_path(fd: c_int, out: &mut PathBuf) -> Result<(), LinuxErrno> {
     let mut link = PathBuf::new();
     proc_fd_path(fd, &mut link);
     let n = syscall(
@@ -447,7 +481,8 @@ mod shim {
         // SAFETY: `path` is NUL-terminated (contract).
         let n = unsafe { super::cstr_len(path, out_size) };
         if n >= out_size {
-            return -(super::errno::ENAMETOOLONG as c_long);
+            // The hook's convention: minus a Linux errno.
+            return -(super::errno::ENAMETOOLONG.get() as c_long);
         }
         // SAFETY: n < out_size, so n bytes plus the NUL fit in `out`; the
         // caller's buffers do not overlap.

@@ -2,7 +2,7 @@
 //! attribute bits, the packed size of each attribute we answer, and which
 //! requests XNU accepts at all.
 
-use crate::errno::darwin;
+use crate::errno::{darwin, DarwinErrno};
 
 /// Darwin `struct attrlist`.
 #[repr(C)]
@@ -19,7 +19,7 @@ pub struct AttrList {
 
 pub const ATTR_BIT_MAP_COUNT: u16 = 5;
 
-/// The caller's `struct attrlist`, or minus Darwin's `EFAULT` when it is
+/// The caller's `struct attrlist`, or Darwin's `EFAULT` when it is
 /// NULL or `buf` is NULL with a non-zero `size` (XNU's checks, shared by
 /// the get and set calls).
 ///
@@ -29,9 +29,9 @@ pub unsafe fn read_attrlist(
     alist: *const AttrList,
     buf: *const core::ffi::c_void,
     size: usize,
-) -> Result<AttrList, core::ffi::c_long> {
+) -> Result<AttrList, DarwinErrno> {
     if alist.is_null() || (buf.is_null() && size > 0) {
-        return Err(-(darwin::EFAULT as core::ffi::c_long));
+        return Err(darwin::EFAULT);
     }
     // SAFETY: non-null (checked) and readable by the contract; it may be
     // unaligned in the caller's memory.
@@ -170,8 +170,9 @@ pub fn vtype(mode: u32) -> u32 {
     }
 }
 
-/// Checks a request the way XNU does before touching the file.
-pub fn validate(al: &AttrList, options: u32) -> Result<(), i32> {
+/// Checks a request the way XNU does before touching the file; the error
+/// is a Darwin errno (EINVAL).
+pub fn validate(al: &AttrList, options: u32) -> Result<(), DarwinErrno> {
     if al.bitmapcount != ATTR_BIT_MAP_COUNT {
         return Err(darwin::EINVAL);
     }

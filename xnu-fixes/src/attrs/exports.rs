@@ -23,7 +23,7 @@ pub unsafe extern "C" fn xnu_fixes_getattrlistat(
     // SAFETY: `alist` readable, as the caller promises.
     let al = match unsafe { read_attrlist(alist, buf, size) } {
         Ok(al) => al,
-        Err(r) => return r,
+        Err(e) => return e.neg(),
     };
     let options = options as u32;
     let mut host = PathBuf::new();
@@ -75,7 +75,7 @@ pub unsafe extern "C" fn xnu_fixes_fgetattrlist(
     // SAFETY: `alist` readable, as the caller promises.
     let al = match unsafe { read_attrlist(alist, buf, size) } {
         Ok(al) => al,
-        Err(r) => return r,
+        Err(e) => return e.neg(),
     };
     // SAFETY: as in xnu_fixes_getattrlistat.
     let out = unsafe { out_buffer(buf, size) };

@@ -7,7 +7,7 @@ use super::abi::*;
 use super::pack::{deliver, pack, Facts, MAX_PACKED};
 use crate::errno::{darwin, ret};
 use crate::flags;
-use crate::sys::{self, flag, nr, Fd, PathBuf, Statx};
+use crate::sys::{self, flag, nr, Fd, LinuxErrno, PathBuf, Statx};
 
 /// Where FinderInfo lives on Linux (unprefixed names are refused); the
 /// setter writes the same attribute.
@@ -53,10 +53,10 @@ fn prefix_root(out: &mut PathBuf) -> bool {
 /// Darwin errno.
 pub fn getattr(target: Target, al: &AttrList, options: u32, buf: &mut [u8]) -> c_long {
     if let Err(e) = validate(al, options) {
-        return -(e as c_long);
+        return e.neg();
     }
     if buf.len() < 4 {
-        return -(darwin::ERANGE as c_long);
+        return darwin::ERANGE.neg();
     }
     let nofollow = options & FSOPT_NOFOLLOW != 0;
     let st = match stat_target(&target, nofollow, al.commonattr & cmn::CRTIME != 0) {
@@ -109,12 +109,12 @@ pub fn getattr(target: Target, al: &AttrList, options: u32, buf: &mut [u8]) -> c
     let needed = pack(al, options, &f, &mut scratch);
     match deliver(&mut scratch, needed, buf, options) {
         Ok(()) => 0,
-        Err(e) => -(e as c_long),
+        Err(e) => e.neg(),
     }
 }
 
 /// statx of the object, with the birth time when CRTIME is asked for.
-fn stat_target(target: &Target, nofollow: bool, want_btime: bool) -> Result<Statx, i32> {
+fn stat_target(target: &Target, nofollow: bool, want_btime: bool) -> Result<Statx, LinuxErrno> {
     let mask = flag::STATX_BASIC_STATS | if want_btime { flag::STATX_BTIME } else { 0 };
     match *target {
         Target::Path(dirfd, host, _) => {
@@ -180,7 +180,7 @@ struct Handle {
 }
 
 impl Handle {
-    fn open(target: &Target, nofollow: bool) -> Result<Handle, i32> {
+    fn open(target: &Target, nofollow: bool) -> Result<Handle, LinuxErrno> {
         let fd = match *target {
             Target::Path(dirfd, host, _) => sys::openat(
                 dirfd,
@@ -213,7 +213,13 @@ impl Handle {
     }
 
     /// Fills in what only the open object can tell.
-    fn facts(&self, st: &Statx, at_root: bool, al: &AttrList, f: &mut Facts) -> Result<(), i32> {
+    fn facts(
+        &self,
+        st: &Statx,
+        at_root: bool,
+        al: &AttrList,
+        f: &mut Facts,
+    ) -> Result<(), LinuxErrno> {
         let is_dir = f.objtype == VDIR;
         if al.commonattr & cmn::FSID != 0 {
             let ftype = sys::fstatfs(self.fd.0)
@@ -332,7 +338,7 @@ impl Handle {
     }
 }
 
-fn count_entries(procfd: &PathBuf) -> Result<u32, i32> {
+fn count_entries(procfd: &PathBuf) -> Result<u32, LinuxErrno> {
     let d = sys::openat(
         flag::AT_FDCWD,
         procfd.as_ptr(),

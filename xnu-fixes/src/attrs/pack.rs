@@ -3,7 +3,7 @@
 //! any input.
 
 use super::abi::*;
-use crate::errno::darwin;
+use crate::errno::{darwin, DarwinErrno};
 use crate::sys::StatxTs;
 
 /// Everything an answer can contain. Fields not requested may be left at
@@ -217,8 +217,14 @@ pub fn pack(al: &AttrList, options: u32, f: &Facts, scratch: &mut [u8]) -> usize
     p.pos
 }
 
-/// Copies a packed answer to the caller's buffer with XNU's length rules.
-pub fn deliver(packed: &mut [u8], needed: usize, buf: &mut [u8], options: u32) -> Result<(), i32> {
+/// Copies a packed answer to the caller's buffer with XNU's length rules,
+/// or gives ERANGE (a Darwin errno).
+pub fn deliver(
+    packed: &mut [u8],
+    needed: usize,
+    buf: &mut [u8],
+    options: u32,
+) -> Result<(), DarwinErrno> {
     if buf.len() < 4 {
         return Err(darwin::ERANGE);
     }
