@@ -4,6 +4,8 @@
 //! real); other volumes live in a small virtual APFS container (see
 //! [`state`]). Output is XML plist with `-plist`, text otherwise.
 
+#![warn(missing_docs)]
+
 pub mod state;
 
 use std::io::{self, Write};
@@ -14,8 +16,15 @@ use state::{
     State, Store, Volume, CONTAINER, PHYSICAL_STORE, ROOT_DEVICE, ROOT_NAME, WHOLE_PHYSICAL,
 };
 
+/// The two streams [`run`] answers on. [`main`] hands it in-memory buffers
+/// and copies them to the real stdout and stderr only after `run` has
+/// returned, so an answer is never printed for a change that failed to
+/// commit halfway.
 pub struct Io<'a> {
+    /// diskutil's stdout: the answers, text or XML plist, including the
+    /// error plist of a target not found in `-plist` mode.
     pub out: &'a mut dyn Write,
+    /// diskutil's stderr: usage lines and refusals.
     pub err: &'a mut dyn Write,
 }
 

@@ -10,34 +10,72 @@ use std::path::{Path, PathBuf};
 use prefixfs::{FileSet, Lock, PendingWrite, Prefix};
 use serde::{Deserialize, Serialize};
 
+/// The device identifier of the one synthesized APFS container, reported as
+/// every volume's `APFSContainerReference` and `ParentWholeDisk`. It is the
+/// only container `apfs addVolume` accepts (`disk1` or `/dev/disk1`), and
+/// added volumes are its slices `disk1sN`.
 pub const CONTAINER: &str = "disk1";
+/// The Apple_APFS partition on [`WHOLE_PHYSICAL`] that is reported as the
+/// physical store backing [`CONTAINER`].
 pub const PHYSICAL_STORE: &str = "disk0s2";
+/// The internal whole disk (GUID partition scheme) that `list` reports as
+/// holding [`PHYSICAL_STORE`]; `list virtual` leaves it out.
 pub const WHOLE_PHYSICAL: &str = "disk0";
+/// The device identifier of the prefix's root volume `/`. That volume is not
+/// stored in the state file: its space figures come from statvfs of the
+/// prefix, and it cannot be unmounted or deleted.
 pub const ROOT_DEVICE: &str = "disk1s1";
+/// The volume name of the root volume, as on a stock Mac.
 pub const ROOT_NAME: &str = "Macintosh HD";
 
+/// A volume made by `apfs addVolume`, as recorded in the state file. It has
+/// no storage of its own: `info` reports statvfs numbers of its mount point
+/// directory (of the prefix's root while unmounted), and `list` and
+/// `apfs list` show it using no space.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Volume {
+    /// `disk1sN`, with N the lowest number from 7 that no other added
+    /// volume uses. Accepted as a target with or without `/dev/`.
     pub device: String,
+    /// The name given to `apfs addVolume` (no `/` or `:`); also accepted as
+    /// a target, and the default mount point is `/Volumes/<name>`.
     pub name: String,
+    /// Reported as VolumeUUID and APFSVolumeGroupID; random, made when the
+    /// volume is added. Targets match it case-insensitively.
     pub uuid: String,
+    /// Whether it was added as `Case-sensitive APFS` (`APFSX`): reported as
+    /// file system type `apfsx` instead of `apfs`. Only a label; file name
+    /// case follows the host file system.
     pub case_sensitive: bool,
-    /// Empty when unmounted.
+    /// The mount point inside the prefix; empty when unmounted.
     pub mount_point: String,
+    /// Set by `enableOwnership` (false when added); reported as
+    /// GlobalPermissionsEnabled, "Owners" in text. No file changes.
     pub ownership: bool,
 }
 
+/// The virtual container, the contents of `diskutil.json` (pretty-printed
+/// JSON). Its UUIDs are random and made with a fresh state; until the first
+/// change writes the file, each run reports new ones.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct State {
+    /// The APFSContainerUUID of [`CONTAINER`] in `apfs list`.
     pub container_uuid: String,
+    /// The VolumeUUID of the root volume ([`ROOT_DEVICE`]).
     pub root_uuid: String,
+    /// The DiskUUID of [`PHYSICAL_STORE`] in `list` and `apfs list`.
     pub disk_uuid: String,
+    /// The added volumes, oldest first; the root volume is not among them.
     pub volumes: Vec<Volume>,
 }
 
 pub use prefixfs::new_uuid;
 
+/// One prefix's state file, `<prefix>/var/db/darling-nix/diskutil.json`,
+/// with the lock (`diskutil.lock`) and commit journal (`diskutil.journal`)
+/// kept beside it.
 pub struct Store {
+    /// The prefix the state belongs to; mount points are paths inside it.
     pub prefix: Prefix,
     file: PathBuf,
     lock: PathBuf,
@@ -45,6 +83,8 @@ pub struct Store {
 }
 
 impl Store {
+    /// The store of `prefix`'s state. Nothing on disk is touched until
+    /// [`Store::load`] or [`Store::update`].
     pub fn new(prefix: Prefix) -> Store {
         let dir = prefix.state_dir();
         Store {

@@ -7,11 +7,22 @@ const VERSION: &str = "11.0";
 
 use prefixfs::sysexits::{EX_UNAVAILABLE, EX_USAGE};
 
+/// The global options, recognised only before the datasource as the real
+/// dscl does (after it, `-plist` is an ordinary argument). `-u`, `-P`, `-f`
+/// and `-p` are accepted and ignored: the local node needs no credentials.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
+    /// `-raw`: print attribute names in full, with their
+    /// `dsAttrTypeStandard:` prefix, instead of stripping it.
     pub raw: bool,
+    /// `-plist`: print records as CF-style XML plists (full attribute names,
+    /// each value list an array of strings) instead of `Key: value` text.
     pub plist: bool,
+    /// `-url`: percent-encode attribute values in text output; every byte
+    /// other than ASCII letters, digits and `-_.~/:` becomes `%XX`.
     pub url: bool,
+    /// `-q`: accepted for compatibility; it changes nothing here, since the
+    /// interactive prompt it would silence is not implemented.
     pub quiet: bool,
 }
 
@@ -31,13 +42,23 @@ pub enum Op {
     Unsupported,
 }
 
+/// One parsed command line that names a command to run: everything the
+/// command needs except the prefix, which it resolves itself.
 #[derive(Debug, Clone)]
 pub struct Invocation {
+    /// The options given before the datasource.
     pub opts: Options,
     /// The command as typed, without its leading dash (used in messages).
     pub cmd: String,
+    /// The operation the command word (or one of its aliases) selects.
     pub op: Op,
+    /// The command's arguments, path first. With the `localhost` or
+    /// `localonly` datasource the path has its `/Local/Default` or `/Search`
+    /// node stripped; a path naming any other node is made unresolvable, so
+    /// that it fails as `Invalid Path`.
     pub args: Vec<String>,
+    /// The basename of `argv[0]` (`dscl` when argv is empty), the prefix of
+    /// our own error messages.
     pub myname: String,
 }
 

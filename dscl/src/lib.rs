@@ -5,6 +5,8 @@
 //! without the leading dash, `<cmd>: Invalid Path` on stdout for paths that do
 //! not resolve, DS errors on stderr and `(-status) & 0xFF` as the exit code.
 
+#![warn(missing_docs)]
+
 mod cli;
 mod commands;
 mod output;
@@ -23,6 +25,15 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
     )
 }
 
+/// Run dscl on an argv already decoded to text (`argv[0]` included), writing
+/// its stdout and stderr to `out` and `err`, and return the exit status:
+/// `(-status) & 0xFF` for a Directory Services error (56 for
+/// eDSRecordNotFound, 185 for an invalid path, ...), 64 (`EX_USAGE`) for no
+/// datasource or command (the interactive mode is not implemented), too few
+/// arguments or an unsupported command, 69 (`EX_UNAVAILABLE`) for an
+/// invalid datasource or no prefix, and 0 otherwise, including for an unknown
+/// command, where the real dscl also prints its usage and succeeds. Both
+/// streams are flushed before it returns.
 pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let code = match cli::parse(args) {
         cli::Parsed::Run(inv) => commands::dispatch(&inv, out, err),

@@ -3,6 +3,8 @@
 //! the real tool shows with CFShow on stderr, and its exit codes.
 //! Membership is judged by the group's member list only (see docs).
 
+#![warn(missing_docs)]
+
 mod getopt;
 
 use std::io::{BufRead, Write};
@@ -14,6 +16,9 @@ use prefixfs::sysexits::{
     EX_CANTCREAT, EX_IOERR, EX_NOPERM, EX_NOUSER, EX_OK, EX_UNAVAILABLE, EX_USAGE,
 };
 
+/// The usage text the tool prints on stdout when it runs with no arguments
+/// (exit 0), after a bad option (exit 64), and when `-o checkmember` cannot
+/// tell which user to check. It begins and ends with a blank line.
 pub fn usage() -> String {
     concat!(
         "\ndseditgroup (11.0):: Manipulate group records with the Open Directory API.\n\n",
@@ -90,6 +95,17 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
     )
 }
 
+/// Run dseditgroup on an argv already decoded to text (`argv[0]` included)
+/// against the group records of the prefix it finds, and return the exit
+/// status. `input` answers the overwrite prompt of `-o create` on an existing
+/// group (a line starting with `y` or `Y` replaces it); `out` and `err` take
+/// what the real tool prints on stdout and stderr, and both are flushed
+/// before it returns. The statuses are the `<sysexits.h>` values the real
+/// tool uses: 0 done (also for a `checkmember` hit), 64 bad usage or a
+/// missing group or user, 67 `checkmember` found no membership, 73
+/// overwrite declined, 77 credentials refused or permission denied, 69 no
+/// prefix, 74 the files could not be read or written; and 200
+/// (eDSRecordNotFound) when a member given to `-a` or `-d` does not exist.
 pub fn run(
     argv: &[String],
     input: &mut dyn BufRead,

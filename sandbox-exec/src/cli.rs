@@ -2,22 +2,38 @@
 //! `D:f:n:p:` (plus our `M:` and `v`): options stop at the first operand
 //! or `--`, so builder arguments starting with `-` pass through.
 
+/// The usage text, printed on stderr after a usage error's message (exit
+/// 64). Like macOS's it names only `-f`, `-n`, `-p` and `-D`, not our `-M`
+/// and `-v`.
 pub const USAGE: &str = "Usage: sandbox-exec [options] command [args]\n\
 Options:\n  -f profile-file     Read profile from file.\n  -n profile-name     Use pre-defined profile.\n  -p profile-string   Specify a profile on the command line.\n  -D key=value        Define a profile parameter.\n\
 Exactly one of -f, -n, -p must be specified.\n";
 
 use std::ffi::OsString;
 
+/// Where the profile comes from: exactly one of `-f`, `-n` and `-p`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Profile {
+    /// `-f PATH`: an SBPL file. Inside a prefix an absolute PATH is a Mac
+    /// path, resolved in the prefix; a relative one is taken from the
+    /// working directory. The file's directory is searched first by
+    /// `import`.
     File(String),
+    /// `-n NAME`: one of the built-in profiles of [`crate::named`].
     Named(String),
+    /// `-p TEXT`: the profile itself (`<input string>` in error messages).
     Text(String),
 }
 
+/// A command line that parsed: the profile, its parameters, our two
+/// extensions and the command to exec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
+    /// The one profile source given.
     pub profile: Profile,
+    /// The `-D KEY=VALUE` pairs in command-line order, split at the first
+    /// `=`; the profile reads them with `(param "KEY")`, and a repeated KEY
+    /// takes its last value.
     pub params: Vec<(String, String)>,
     /// `-M off|best-effort|strict` (darling-nix extension).
     pub mode: Option<String>,

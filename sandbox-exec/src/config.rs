@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+/// How much of the profile is enforced: the `mode` key of the configuration
+/// file, overridden by `-M`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Parse and check the profile, enforce nothing.
@@ -18,6 +20,8 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The mode spelled exactly `off`, `best-effort` or `strict` (in the
+    /// file and after `-M` alike); None for anything else.
     pub fn parse(s: &str) -> Option<Mode> {
         match s {
             "off" => Some(Mode::Off),
@@ -31,33 +35,64 @@ impl Mode {
 /// A configuration file that exists but cannot be used. Each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file exists but could not be read (a missing file is no error:
+    /// the defaults apply).
     #[error("{}: {source}", path.display())]
     Read {
+        /// The configuration file.
         path: PathBuf,
+        /// Why reading it failed.
         #[source]
         source: std::io::Error,
     },
+    /// The file is not valid TOML, or has an unknown key or a value of the
+    /// wrong type.
     #[error("{}: {source}", path.display())]
     Parse {
+        /// The configuration file.
         path: PathBuf,
+        /// The TOML parser's error, which locates the problem in the file.
         #[source]
         source: toml::de::Error,
     },
+    /// The `mode` key names no [`Mode`].
     #[error("{}: mode `{mode}`: expected off, best-effort or strict", path.display())]
-    Mode { path: PathBuf, mode: String },
+    Mode {
+        /// The configuration file.
+        path: PathBuf,
+        /// The value as written.
+        mode: String,
+    },
 }
 
+/// What sandbox-exec runs with: [`Config::defaults`], then the keys the
+/// configuration file sets (`mode`, `verbose`, `implicit-read`,
+/// `implicit-exec`, `implicit-write`, `mldr`), then `-M` and `-v`.
+///
+/// The `implicit_*` paths are Mac paths inside a prefix (host paths outside
+/// one). They get Landlock rules whatever the profile says, but only for
+/// the access classes the profile restricts at all.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// How hard to enforce; best-effort unless configured.
     pub mode: Mode,
+    /// Report on stderr what the profile says that is not enforced as
+    /// written (`not enforced: …` lines) and rule paths that do not exist
+    /// (`note: …` lines): the `verbose` key, or `-v`.
     pub verbose: bool,
-    /// Prefix paths always readable / executable / writable, whatever the
-    /// profile says (Darling's own libraries, loader and devices).
+    /// Paths kept readable and executable (Darling's libraries, loader and
+    /// devices, which every program in the prefix needs: it has no dyld
+    /// shared cache).
     pub implicit_read: Vec<String>,
+    /// Paths kept readable and executable as well; empty by default.
     pub implicit_exec: Vec<String>,
+    /// Paths kept readable and writable: `/dev/null`, `/dev/zero` and
+    /// `/dev/tty` by default inside a prefix.
     pub implicit_write: Vec<String>,
     /// Darling's Mach-O loader (host path), for handing Mach-O programs over.
     pub mldr: Option<PathBuf>,
+    /// The configuration file that was read; None when there was none and
+    /// only the defaults apply.
     pub source: Option<PathBuf>,
 }
 

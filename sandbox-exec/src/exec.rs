@@ -12,17 +12,33 @@ use std::path::{Path, PathBuf};
 
 use prefixfs::Prefix;
 
+/// What a command file is, judged from its first bytes; it decides how
+/// [`execvp_in_prefix`] starts it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// A Linux ELF program: exec'd directly.
     Elf,
+    /// A Mach-O program, 32- or 64-bit in either byte order, or a universal
+    /// (fat) binary: started through Darling's loader, `mldr`.
     MachO,
+    /// A `#!` script: its interpreter is started with the script's Mac path
+    /// as an argument, through `mldr` when the interpreter is Mach-O,
+    /// otherwise as the kernel would (at most four nested interpreters).
     Script {
+        /// The interpreter's path as the `#!` line writes it (a Mac path
+        /// inside a prefix).
         interpreter: String,
+        /// The rest of the `#!` line, trimmed, passed as a single argument
+        /// as Linux does; None when there is nothing after the interpreter.
         arg: Option<String>,
     },
+    /// Anything else: refused with ENOEXEC (`Exec format error`), never
+    /// handed to a shell.
     Other,
 }
 
+/// Classifies a file from its first bytes (the caller reads 256): the ELF
+/// or Mach-O magic number, or a `#!` line (only the first line counts).
 pub fn kind(head: &[u8]) -> Kind {
     const MACHO: [[u8; 4]; 6] = [
         [0xfe, 0xed, 0xfa, 0xce],
@@ -93,6 +109,9 @@ fn is_executable(p: &Path) -> bool {
 /// in there; without it the check-in fails with ECONNREFUSED). No lifetime
 /// pipe is passed: mldr makes its own (or uses a pidfd on Linux >= 5.3).
 pub struct Darling<'a> {
+    /// The prefix the command runs in: its Mac paths (the command, `PATH`,
+    /// interpreters) are resolved inside it, and darlingserver's socket is at
+    /// its root.
     pub prefix: &'a Prefix,
     /// The loader, a host path.
     pub mldr: Option<&'a Path>,

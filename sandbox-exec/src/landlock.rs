@@ -41,8 +41,12 @@ pub fn rights(classes: u8) -> BitFlags<AccessFs> {
 /// What [`Rules::allow`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Added {
+    /// A rule was added, or none was needed because none of the rights
+    /// asked for is handled by the ruleset (so none is restricted).
     Rule,
-    /// The path does not exist: Landlock needs an existing file.
+    /// The path does not exist, or cannot be opened because a component is
+    /// not a directory or not searchable (ENOENT, ENOTDIR, EACCES):
+    /// Landlock needs an open file. No rule is added.
     Missing,
     /// A pipe, socket or anonymous inode (what /dev/stdout is when Nix
     /// gives the builder a pipe): Landlock neither restricts these nor
@@ -53,6 +57,8 @@ pub enum Added {
 /// What a path is, for the rights a rule on it may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A directory: the rule may carry every handled right, and covers
+    /// everything beneath it.
     Dir,
     /// Regular files and devices: file rights only.
     File,
@@ -63,21 +69,32 @@ pub enum Kind {
 /// Why Landlock could not be set up. The messages follow `sandbox_apply: `.
 #[derive(Debug, thiserror::Error)]
 pub enum LandlockError {
+    /// The ruleset could not be created. In strict mode this is also how a
+    /// kernel without Landlock, or without a right the profile needs, is
+    /// refused.
     #[error("creating the Landlock ruleset: {0}")]
     Create(#[source] RulesetError),
     /// Opening a rule's path failed for another reason than its absence.
     #[error("{source}")]
     Open {
+        /// The rule's host path.
         path: PathBuf,
+        /// Why opening it (`O_PATH`) failed.
         #[source]
         source: PathFdError,
     },
+    /// The kernel refused a rule (`landlock_add_rule`) for another reason
+    /// than the path being on an internal file system.
     #[error("adding a rule for {}: {source}", path.display())]
     AddRule {
+        /// The rule's host path.
         path: PathBuf,
+        /// The refusal.
         #[source]
         source: RulesetError,
     },
+    /// Setting `no_new_privs` or `landlock_restrict_self` failed; the
+    /// process is then not restricted.
     #[error("landlock_restrict_self: {0}")]
     Restrict(#[source] RulesetError),
 }

@@ -7,6 +7,8 @@
 //! could not be applied or the command could not be exec'd; otherwise the
 //! command's own.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod config;
 pub mod exec;
@@ -169,8 +171,12 @@ pub enum ApplyError {
     /// Strict mode, and the first thing `-v` would report.
     #[error("profile cannot be fully enforced here: {0}")]
     NotEnforceable(Note),
+    /// Setting up Landlock failed: creating the ruleset, opening a rule's
+    /// path, adding a rule or restricting the process.
     #[error(transparent)]
     Landlock(#[from] landlock::LandlockError),
+    /// The seccomp filter (IP sockets, setuid/setgid bits) could not be
+    /// installed: setting `no_new_privs` or `PR_SET_SECCOMP` failed.
     #[error("installing the seccomp filter: {0}")]
     Seccomp(#[source] std::io::Error),
 }
@@ -183,9 +189,19 @@ pub enum Note {
     /// From the plan (`sbpl::Plan::unenforced` and `widened`).
     Plan(String),
     /// A write grant on a missing path, moved to its nearest existing parent.
-    Widened { path: PathBuf, parent: PathBuf },
+    Widened {
+        /// The granted host path, which does not exist yet.
+        path: PathBuf,
+        /// Its nearest existing directory, which got the grant's rights
+        /// for everything beneath it.
+        parent: PathBuf,
+    },
     /// A write grant on a missing path whose nearest parent is a root.
-    LeftDenied { path: PathBuf },
+    LeftDenied {
+        /// The granted host path. Its nearest existing directory is `/` or
+        /// the prefix root, too wide to grant, so no rule was added.
+        path: PathBuf,
+    },
 }
 
 impl std::fmt::Display for Note {
@@ -282,8 +298,14 @@ pub fn apply(
 /// is (looked up once, following symlinks: `/dev/stdout` is a pipe when
 /// Nix runs the build).
 pub struct RuleSpec {
+    /// The host path the rule is attached to: a profile's or the
+    /// configuration's Mac path resolved inside the prefix, or the nearest
+    /// existing parent of a missing write grant.
     pub path: PathBuf,
+    /// The access classes granted beneath it, as `sbpl::plan`'s READ, WRITE
+    /// and EXEC bits; [`landlock::rights`] turns them into Landlock rights.
     pub access: u8,
+    /// What the path is, which limits the rights the rule may carry.
     pub kind: landlock::Kind,
 }
 

@@ -2,6 +2,18 @@
 //! Apple spells them with hyphens; Darling's header used underscores, so
 //! both are accepted.
 
+/// The SBPL text of the built-in profile `name`, with `_` read as `-`;
+/// None for any other name (sandbox-exec then exits 65 with `unable to find
+/// profile`).
+///
+/// * `no-internet`: everything allowed but IP networking.
+/// * `no-network`: everything allowed but networking.
+/// * `no-write`: everything allowed but writing files.
+/// * `no-write-except-temporary`: as `no-write`, except beneath `/tmp`,
+///   `/var/tmp` and their `/private` forms.
+/// * `pure-computation`: everything denied but exec, fork, signals, sysctl
+///   reads and reading beneath `/usr/lib`, `/System/Library`, `/nix/store`,
+///   `/bin`, `/usr/bin`, `/lib` and `/lib64`.
 pub fn profile(name: &str) -> Option<&'static str> {
     Some(match name.replace('_', "-").as_str() {
         "no-internet" => "(version 1)\n(allow default)\n(deny network* (remote ip) (local ip))\n",

@@ -5,6 +5,8 @@
 //! verify with `id NAME` afterwards). The log wording is modelled on
 //! observed macOS output and is not byte-verified (see docs/tools/sysadminctl.md).
 
+#![warn(missing_docs)]
+
 mod nslog;
 
 use std::io::Write;
@@ -17,6 +19,9 @@ pub use nslog::NsLog;
 const STAFF_GID: &str = "20";
 const ADMIN_GROUP: &str = "admin";
 
+/// The usage text, written as is (without NSLog's line prefix) to stderr when
+/// the first argument is neither `-addUser` nor `-deleteUser`, or the user
+/// name after it is missing or starts with `-`.
 pub fn usage() -> &'static str {
     concat!(
         "Usage: sysadminctl\n",
@@ -94,6 +99,22 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
     run(&prefixfs::text_args(args), &mut std::io::stderr().lock())
 }
 
+/// Run sysadminctl on an argv already decoded to text (`argv[0]` included),
+/// logging to `err`, and return the exit status, which is always 0 as on
+/// macOS: a refused or failed operation is only reported in the log.
+///
+/// `-addUser NAME` needs root (`prefixfs::privileged`) and creates the user
+/// in the prefix's records with the first free UID from 501 unless `-UID`
+/// is given, GID 20 (staff) unless `-GID` is given, RealName from
+/// `-fullName` or else NAME, shell `/bin/zsh` unless `-shell` is given and
+/// home `/Users/NAME`, which is made and, if new, chowned to the user. A
+/// home given with `-home` is recorded but not created. `-admin` adds the
+/// user to the `admin` group; `-password` stores only a `********`
+/// placeholder, never the password. `-roleAccount` requires a name starting
+/// with `_` and a `-UID` in 200-400.
+///
+/// `-deleteUser NAME` removes the user record; the home directory is left
+/// in place whatever `-secure` or `-keepHome` say.
 pub fn run(args: &[String], err: &mut dyn Write) -> i32 {
     let mut log = NsLog::new(err);
     match parse(args) {

@@ -2,6 +2,9 @@
 
 use std::io::Write;
 
+/// A writer of NSLog-style lines, `YYYY-MM-DD HH:MM:SS.mmm
+/// sysadminctl[PID:TID] message`, with the local time (UTC when the local
+/// offset cannot be determined) and this process's pid and Linux thread id.
 pub struct NsLog<'a> {
     w: &'a mut dyn Write,
     pid: u32,
@@ -9,6 +12,8 @@ pub struct NsLog<'a> {
 }
 
 impl<'a> NsLog<'a> {
+    /// A log writing to `w` (sysadminctl's stderr), stamped with the ids of
+    /// the calling process and thread.
     pub fn new(w: &'a mut dyn Write) -> NsLog<'a> {
         let tid = i64::from(nix::unistd::gettid().as_raw());
         NsLog {
@@ -18,6 +23,8 @@ impl<'a> NsLog<'a> {
         }
     }
 
+    /// Write `msg` as one line behind the timestamp and
+    /// `sysadminctl[pid:tid]`. Write errors are ignored.
     pub fn line(&mut self, msg: &str) {
         let _ = writeln!(
             self.w,
@@ -28,6 +35,8 @@ impl<'a> NsLog<'a> {
         );
     }
 
+    /// Write `text` exactly as given, with no prefix and no added newline
+    /// (the usage text). Write errors are ignored.
     pub fn raw(&mut self, text: &str) {
         let _ = self.w.write_all(text.as_bytes());
     }
