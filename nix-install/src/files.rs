@@ -38,6 +38,9 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// Whether nothing is recorded. An action whose changes are empty made
+    /// no change: it gets no receipt record, and its step reads `done`
+    /// rather than `ran`.
     pub fn is_empty(&self) -> bool {
         self.created.is_empty()
             && self.replaced.is_empty()
@@ -120,6 +123,8 @@ pub fn remove_any(p: &Path) -> io::Result<()> {
     fs::remove_dir_all(p)
 }
 
+/// The sha256 of a file's content, in lowercase hex (as fetch-tarball
+/// compares it with `--sha256`).
 pub fn sha256_file(p: &Path) -> Result<String, Error> {
     let mut f = fs::File::open(p).map_err(io_at(p))?;
     let mut h = Sha256::new();

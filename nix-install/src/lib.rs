@@ -4,6 +4,8 @@
 //! recorded in the receipt (`/var/db/darling-nix/install-receipt.json`
 //! inside the prefix, see [`receipt`]).
 
+#![warn(missing_docs)]
+
 pub mod actions;
 pub mod error;
 pub mod files;
@@ -41,9 +43,17 @@ pub use plan::{install, plan, render, uninstall, uninstall_plan};
 pub use receipt::{Receipt, Record};
 pub use tarball::{tarball_version, version_gate};
 
+/// The build users' group that build-users creates in daemon mode, and that
+/// nix-conf names as `build-users-group` in `/etc/nix/nix.conf` (left empty
+/// in single-user mode).
 pub const GROUP: &str = "nixbld";
+/// The gid of [`GROUP`], and the base of the build users' uids: `_nixbldN`
+/// gets uid `GID + N` and [`GID`] as its primary group.
 pub const GID: u32 = 350;
 
+/// Single- or multi-user install (`--mode`). In single-user mode the
+/// build-users and daemon actions have nothing to do and nix.conf names no
+/// build group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
@@ -53,16 +63,37 @@ pub enum Mode {
     Daemon,
 }
 
+/// What nix-install was asked to do, from its command line; the actions read
+/// it through [`Cx::s`] and never change it.
 pub struct Settings {
+    /// The Darling prefix directory on the host (`--prefix`, default
+    /// `$DPREFIX`, else `~/.darling`). The receipt records paths under it.
     pub prefix: PathBuf,
+    /// The Nix binary tarball (`--tarball`): a host path, or an `http://` or
+    /// `https://` URL that fetch-tarball downloads. Without one,
+    /// fetch-tarball fails with [`Error::NoTarball`].
     pub tarball: Option<String>,
+    /// The tarball's expected sha256 in hex (`--sha256`), compared ignoring
+    /// case. Required for a URL ([`Error::NeedsSha256`]); a local file is
+    /// checked only when it is given.
     pub sha256: Option<String>,
+    /// Where install-tools copies the in-prefix tools ([`TOOLS`]) from, and
+    /// the xnu-fixes dylib and probe when present (`--tools-dir`, default:
+    /// the directory nix-install itself is in).
     pub tools_dir: PathBuf,
+    /// How many build users (`_nixbld1` to `_nixbldN`) build-users makes in
+    /// daemon mode (`--users`, clamped to 1..=128).
     pub users: u32,
+    /// Single- or multi-user install (`--mode`).
     pub mode: Mode,
     /// Darling's libsandbox is fixed: do not set `_NIX_TEST_NO_SANDBOX`.
     pub libsandbox_fixed: bool,
+    /// Where fetch-tarball downloads a URL to (`$XDG_CACHE_HOME/darling-nix`,
+    /// else `~/.cache/darling-nix`); the downloaded file is recorded, so
+    /// uninstall removes it.
     pub cache_dir: PathBuf,
+    /// Time allowed for each command run inside the prefix ([`Cx::run`],
+    /// `--timeout`); the runner kills a command that takes longer.
     pub timeout: Duration,
     /// Actions not to run (reported as skipped), e.g. the store actions for
     /// a prefix whose store comes from elsewhere.
@@ -89,10 +120,14 @@ pub enum Status {
     Ran,
     /// Not run, as asked (`--skip`).
     Skipped,
+    /// Ran and failed; the step's `detail` holds the error. Install and
+    /// uninstall stop at the first failed step.
     Failed,
 }
 
 impl Status {
+    /// The status as the text report and the JSON spell it: `pending`,
+    /// `done`, `ran`, `skipped` or `failed`.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
@@ -104,11 +139,19 @@ impl Status {
     }
 }
 
+/// One line of a plan, install or uninstall: an action, what it does and
+/// how it stands. `--json` prints these as `steps`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
+    /// The action (as `--skip` and the receipt name it).
     pub id: ActionId,
+    /// What the action does ([`Action::describe`]); for uninstall, what its
+    /// revert undoes (`revert: remove N files, restore N, delete N users`).
     pub description: String,
+    /// How the step stands.
     pub status: Status,
+    /// The error of a failed step, or why the plan could not tell whether
+    /// the action is done; left out of the JSON when there is none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
@@ -116,14 +159,22 @@ pub struct Step {
 /// What the actions share: the settings, the way in, the receipt so far, and
 /// the tarball once fetched.
 pub struct Cx<'a> {
+    /// What was asked for.
     pub s: &'a Settings,
+    /// How commands reach the prefix: `darling shell`, or in tests the
+    /// fixture runner.
     pub runner: &'a dyn Runner,
+    /// The receipt as install or uninstall loaded it from
+    /// [`Cx::receipt_path`], with the records added (install) or taken
+    /// away (uninstall) so far; saved after each action.
     pub receipt: Receipt,
     /// The verified tarball on the host, once fetched.
     pub tarball_local: Option<PathBuf>,
 }
 
 impl<'a> Cx<'a> {
+    /// A context with an empty receipt and no tarball yet; install and
+    /// uninstall load the prefix's receipt themselves.
     pub fn new(s: &'a Settings, runner: &'a dyn Runner) -> Cx<'a> {
         Cx {
             s,
@@ -158,6 +209,9 @@ impl<'a> Cx<'a> {
             Err(_) => p.to_path_buf(),
         }
     }
+    /// The prefix's `/etc` under [`Cx::root`]: its real directory
+    /// `private/etc` (where the account files and `nix/nix.conf` are), or
+    /// `etc` when there is no `private/etc`.
     pub fn etc(&self) -> PathBuf {
         prefixfs::Prefix::at(self.root()).etc_dir()
     }
@@ -165,9 +219,14 @@ impl<'a> Cx<'a> {
     pub fn state_dir(&self) -> PathBuf {
         prefixfs::Prefix::at(self.root()).state_dir()
     }
+    /// Where [`Cx::replace_file`] keeps the originals of replaced files
+    /// until uninstall restores them: `/var/db/darling-nix/backup` inside,
+    /// each backup under its original's file name.
     pub fn backups(&self) -> PathBuf {
         self.state_dir().join("backup")
     }
+    /// The receipt: `/var/db/darling-nix/install-receipt.json` inside the
+    /// prefix.
     pub fn receipt_path(&self) -> PathBuf {
         self.state_dir().join("install-receipt.json")
     }

@@ -163,6 +163,9 @@ pub fn uninstall(cx: &mut Cx) -> (Vec<Step>, Result<(), RunError>) {
     }
 }
 
+/// The steps as nix-install prints them: one line each, status and action
+/// name in columns, then the description, and the step's detail (an
+/// error), if any, on an indented line below.
 pub fn render(steps: &[Step]) -> String {
     steps
         .iter()

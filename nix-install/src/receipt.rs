@@ -15,14 +15,25 @@ use crate::files::{write_atomic, Changes};
 /// One action's changes.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Record {
+    /// The action that made them; uninstall calls its
+    /// [`revert`](crate::Action::revert).
     pub id: ActionId,
+    /// What it created, replaced and added; flattened into the record's
+    /// JSON object next to `id`.
     #[serde(flatten)]
     pub changes: Changes,
 }
 
+/// The receipt file's content,
+/// `/var/db/darling-nix/install-receipt.json` inside the prefix (pretty
+/// JSON).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Receipt {
+    /// The receipt's format version, 1.
     pub version: u32,
+    /// One record per action that changed something, in the order they
+    /// ran; uninstall reverts them from the last, dropping each once it is
+    /// reverted.
     pub records: Vec<Record>,
 }
 
@@ -51,6 +62,8 @@ impl Receipt {
         })
     }
 
+    /// Writes the receipt to `path` as pretty JSON, mode 0644, replacing
+    /// the old one atomically (never a torn receipt).
     pub fn save(&self, path: &Path) -> Result<(), Error> {
         let text = serde_json::to_vec_pretty(self).expect("a receipt serialises");
         write_atomic(path, &text, 0o644)

@@ -1,6 +1,8 @@
 //! The checks behind `nix-verify`. Each produces a [`Check`]; the report is
 //! human text or JSON with a stable shape (see docs/tools/host-tools.md, "nix-verify").
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,36 +10,73 @@ use std::time::Duration;
 use darling_host::Runner;
 use serde::Serialize;
 
+/// How one check came out: `ok`, `warn`, `fail` or `skip` in the JSON,
+/// `ok`, `warn`, `FAIL` or `skip` in the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// What the check looks at is as it should be.
     Ok,
+    /// Something is off, but Nix can still work: no nix.conf or
+    /// `sandbox = true`, Nix 2.35 or later, the xnu-fixes dylib or its
+    /// probe not installed, or Darling reported unimplemented syscalls. The prefix still counts as
+    /// healthy.
     Warn,
+    /// The check failed: the prefix is not healthy and nix-verify exits 1.
     Fail,
+    /// Not checked: not asked for (`--build`, `--online`), or it cannot run
+    /// here (no Darling, Nix does not run, no store database to build
+    /// with).
     Skip,
 }
 
+/// One check's result: an element of the JSON's `checks`, one line of
+/// [`render`].
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
+    /// The check's name: `prefix`, `darling`, `tools`, `xnu-fixes`,
+    /// `nix-version`, `current-system`, `store-db`, `nix-conf`, `accounts`,
+    /// `build`, `online` or `unimplemented` (the report's order).
     pub id: &'static str,
+    /// How it came out.
     pub status: Status,
+    /// What was found, for a person: a path, version or count when all is
+    /// well, what is wrong otherwise. Paths name the prefix, not the
+    /// `/proc/<pid>/root` view they were read through.
     pub message: String,
 }
 
+/// Everything [`verify`] found: printed as JSON by `--json` (schema
+/// version 1, see docs/tools/host-tools.md) or as text by [`render`].
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The JSON schema's version, 1; new fields may be added under it.
     pub version: u32,
+    /// The prefix checked, as given.
     pub prefix: String,
+    /// How the prefix was reached, as the runner describes itself.
     pub runner: String,
     /// No check failed (warnings allowed).
     pub ok: bool,
+    /// How many checks ended in each status, under the keys `ok`, `warn`,
+    /// `fail` and `skip` (all four always present).
     pub summary: BTreeMap<&'static str, usize>,
+    /// Every check, in the report's order.
     pub checks: Vec<Check>,
 }
 
+/// What to check beyond the default checks, and how long commands inside
+/// may take.
 pub struct Options {
+    /// `--build`: also build a trivial derivation inside, the one check
+    /// that writes to the prefix. Skipped when Nix does not run or there is
+    /// no store database (a build would create one).
     pub build: bool,
+    /// `--online`: also fetch `https://cache.nixos.org/nix-cache-info` with
+    /// curl inside.
     pub online: bool,
+    /// Time allowed for each command run inside (`--timeout`, default
+    /// 120 s); one that takes longer is killed and its check fails.
     pub timeout: Duration,
 }
 
@@ -83,6 +122,8 @@ impl Ctx<'_> {
 
 /// What is known about the Darling launcher.
 pub enum Launcher<'a> {
+    /// `darling` at this path: the `darling` check is ok, commands run in
+    /// Darling, and the xnu-fixes probe runs.
     Found(&'a Path),
     /// Not needed: a fixture runner stands in for Darling.
     Fixture,
@@ -90,6 +131,11 @@ pub enum Launcher<'a> {
     Missing(String),
 }
 
+/// Runs every check on the prefix `runner` reaches and returns the report;
+/// a problem is a check's status, never an error. Changes nothing in the
+/// prefix unless `opts.build` is set. The store database is read from the
+/// host, read-only, before any Nix runs inside; a running prefix's files
+/// are read through its merged view ([`darling_host::file_view`]).
 pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report {
     let prefix = runner.prefix().to_path_buf();
     // The prefix's files as Darling sees them (the merged view of a running
@@ -611,6 +657,8 @@ fn accounts_check(prefix: &Path, group: &str) -> Check {
     )
 }
 
+/// The report as text: one line per check (status, name, message), then
+/// the counts and `healthy` or `NOT healthy`.
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
     for ch in &r.checks {

@@ -1,3 +1,21 @@
+//! syscall-triage: turns Darling's "Unimplemented syscall" messages into a
+//! report. It reads log files (none or `-`: standard input), or with
+//! `run -- CMD ...` runs a command inside a prefix through `darling shell`
+//! and reads its stdout and stderr (its own exit status is not used). Every
+//! `Unimplemented syscall (N)`, `Unimplemented mach trap (N)`,
+//! `Unimplemented machdep trap (N)` and `Called unimplemented Mach trap:
+//! NAME` found anywhere in the text is named, categorised and counted by
+//! `darling_syscalls::Collector`, and printed as Markdown or, with `--json`,
+//! as JSON (schema `version` 1). `--compare OLD_JSON` adds the calls that
+//! are new, gone or counted differently since that earlier report.
+//!
+//! Exit status: 0 report written (and nothing new with `--compare`), 1
+//! `--compare` found a call that is new since the earlier report, 2 usage
+//! error, or a file, standard input, the earlier report or the command
+//! inside could not be read or run.
+
+#![warn(missing_docs)]
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::exit;
