@@ -7,7 +7,12 @@ use core::ffi::{c_char, c_int, c_long};
 use crate::errno::{darwin, ret, DarwinErrno};
 use crate::sys::{self, errno, flag, nr, Fd, PathBuf};
 
+/// Darwin `CLONE_NOFOLLOW`: when the source is a symlink, clone the link
+/// itself (here: a new symlink with the same target) instead of what it
+/// points to.
 pub const CLONE_NOFOLLOW: u32 = 0x1;
+/// Darwin `CLONE_NOOWNERCOPY`: the clone belongs to the caller, not to the
+/// source's owner and group. Only root copies ownership at all.
 pub const CLONE_NOOWNERCOPY: u32 = 0x2;
 
 const S_IFMT: u32 = 0o170000;
@@ -120,6 +125,29 @@ fn check_flags(flags: u32) -> Result<(), DarwinErrno> {
     }
 }
 
+/// Darwin `clonefileat` (BSD 462): makes `dst` a copy-on-write clone of
+/// `src`.
+///
+/// - `src_dirfd`, `src`: the source, a relative path starting at
+///   `src_dirfd` (Darwin's `AT_FDCWD`, -2, for the current directory);
+/// - `dst_dirfd`, `dst`: the new name, which must not exist;
+/// - `flags`: [`CLONE_NOFOLLOW`] and [`CLONE_NOOWNERCOPY`]; any other bit
+///   gives EINVAL.
+///
+/// A regular file is cloned with Linux `FICLONE` (a reflink) and gets the
+/// source's permission bits, access and modification times and, when the
+/// caller is root and `CLONE_NOOWNERCOPY` is not set, its owner and group.
+/// Extended attributes and file flags are not copied. A symlink (only seen
+/// with `CLONE_NOFOLLOW`) is recreated with the same target.
+///
+/// Returns 0, or minus a Darwin errno: ENOTSUP when the file system cannot
+/// reflink, EXDEV when `src` and `dst` are on different file systems (in
+/// both cases no `dst` is left behind), EEXIST when `dst` exists, EINVAL
+/// for bad flags or a source that is neither a regular file, a directory
+/// nor a symlink, or the Linux error, translated. Unlike APFS, directories
+/// are never cloned: they give ENOTSUP (EEXIST if `dst` exists), so
+/// callers copy the tree.
+///
 /// # Safety
 /// `src` and `dst` must be readable NUL-terminated strings.
 #[no_mangle]
@@ -185,6 +213,17 @@ fn exists(dirfd: c_int, p: &PathBuf) -> bool {
     sys::statx(dirfd, p.as_ptr(), flag::AT_SYMLINK_NOFOLLOW, 0).is_ok()
 }
 
+/// Darwin `fclonefileat` (BSD 517): [`xnu_fixes_clonefileat`] with the
+/// source given as an open descriptor `srcfd` (opened for any access,
+/// including write-only; it is reopened read-only through
+/// `/proc/self/fd`). `dst_dirfd`, `dst` and `flags` are as there;
+/// `CLONE_NOFOLLOW` is accepted but has no effect.
+///
+/// Returns 0 or minus a Darwin errno, as [`xnu_fixes_clonefileat`] does:
+/// ENOTSUP without reflink support or for a directory, EXDEV across file
+/// systems, EEXIST when `dst` exists, EINVAL for bad flags or a source
+/// that is not a regular file or directory, EBADF for a bad `srcfd`.
+///
 /// # Safety
 /// `dst` must be a readable NUL-terminated string.
 #[no_mangle]

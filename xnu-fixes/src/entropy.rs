@@ -6,8 +6,16 @@ use core::ffi::{c_long, c_void};
 use crate::errno::{darwin, ret};
 use crate::sys::{self, errno, nr};
 
+/// The most bytes one `getentropy` call may ask for, as on Darwin.
 pub const MAX: usize = 256;
 
+/// Darwin `getentropy` (BSD 500): fills `buf` with `size` random bytes
+/// from Linux `getrandom` (repeating short reads and interrupted calls).
+///
+/// Returns 0 once all `size` bytes are written, or minus a Darwin errno:
+/// EINVAL when `size` is over [`MAX`] (256), EFAULT for a NULL `buf` with
+/// a non-zero `size`, or the Linux error of `getrandom`, translated.
+///
 /// # Safety
 /// `buf` must be writable for `size` bytes.
 #[no_mangle]

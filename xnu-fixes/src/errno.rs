@@ -36,38 +36,80 @@ impl DarwinErrno {
     }
 }
 
-/// Darwin errno values used by this library.
+/// Darwin errno values used by this library, with their Darwin numbers.
+/// 1 to 34 equal Linux's except 11 (EDEADLK on Darwin, EAGAIN on Linux;
+/// the two swap with 35); above 34 most differ (see
+/// [`LinuxErrno::to_darwin`]).
 pub mod darwin {
     use super::DarwinErrno;
 
+    /// EPERM (1): the caller lacks the privilege the operation needs.
     pub const EPERM: DarwinErrno = DarwinErrno(1);
+    /// ENOENT (2): a path component does not exist.
     pub const ENOENT: DarwinErrno = DarwinErrno(2);
+    /// EINTR (4): a signal interrupted the call.
     pub const EINTR: DarwinErrno = DarwinErrno(4);
+    /// EIO (5): an input/output error; also what an untranslatable Linux errno
+    /// becomes.
     pub const EIO: DarwinErrno = DarwinErrno(5);
+    /// EBADF (9): the descriptor is not open (or not open for this use).
     pub const EBADF: DarwinErrno = DarwinErrno(9);
+    /// EDEADLK (11): the operation would deadlock (Linux 35 maps here).
     pub const EDEADLK: DarwinErrno = DarwinErrno(11);
+    /// ENOMEM (12): out of memory; setattrlist gives it for a buffer over 8192
+    /// bytes.
     pub const ENOMEM: DarwinErrno = DarwinErrno(12);
+    /// EACCES (13): the file's permissions refuse the access.
     pub const EACCES: DarwinErrno = DarwinErrno(13);
+    /// EFAULT (14): a pointer argument is NULL or not valid memory.
     pub const EFAULT: DarwinErrno = DarwinErrno(14);
+    /// EEXIST (17): the name already exists.
     pub const EEXIST: DarwinErrno = DarwinErrno(17);
+    /// EXDEV (18): the two objects are on different file systems.
     pub const EXDEV: DarwinErrno = DarwinErrno(18);
+    /// ENODEV (19): no such device, or the device cannot do this.
     pub const ENODEV: DarwinErrno = DarwinErrno(19);
+    /// ENOTDIR (20): a path component is not a directory.
     pub const ENOTDIR: DarwinErrno = DarwinErrno(20);
+    /// EISDIR (21): the object is a directory, which the operation does not
+    /// accept.
     pub const EISDIR: DarwinErrno = DarwinErrno(21);
+    /// EINVAL (22): an invalid argument: unknown flag bits, an attribute
+    /// request that cannot be answered, a short setattrlist buffer.
     pub const EINVAL: DarwinErrno = DarwinErrno(22);
+    /// ENOTTY (25): the control request does not apply to this object.
     pub const ENOTTY: DarwinErrno = DarwinErrno(25);
+    /// EPIPE (32): the reading end of the pipe or socket is gone.
     pub const EPIPE: DarwinErrno = DarwinErrno(32);
+    /// ERANGE (34): a result does not fit; getattrlist gives it for a buffer
+    /// under 4 bytes.
     pub const ERANGE: DarwinErrno = DarwinErrno(34);
+    /// EAGAIN (35): the resource is temporarily unavailable; try again (Linux
+    /// 11 maps here).
     pub const EAGAIN: DarwinErrno = DarwinErrno(35);
+    /// ENOTSUP (45): the operation is not supported by this object or file
+    /// system; callers such as gnulib and Rust std fall back on it (Linux 95
+    /// maps here).
     pub const ENOTSUP: DarwinErrno = DarwinErrno(45);
+    /// ENETDOWN (50): the network is down.
     pub const ENETDOWN: DarwinErrno = DarwinErrno(50);
+    /// ECONNRESET (54): the peer reset the connection.
     pub const ECONNRESET: DarwinErrno = DarwinErrno(54);
+    /// ELOOP (62): too many symlinks in a path, or a symlink where following
+    /// was refused.
     pub const ELOOP: DarwinErrno = DarwinErrno(62);
+    /// ENAMETOOLONG (63): a path or name is too long.
     pub const ENAMETOOLONG: DarwinErrno = DarwinErrno(63);
+    /// ENOTEMPTY (66): the directory is not empty.
     pub const ENOTEMPTY: DarwinErrno = DarwinErrno(66);
+    /// ENOSYS (78): the system call is not implemented.
     pub const ENOSYS: DarwinErrno = DarwinErrno(78);
+    /// EAUTH (80): authentication failed (Linux's key errors map here).
     pub const EAUTH: DarwinErrno = DarwinErrno(80);
+    /// ENOATTR (93): the extended attribute does not exist.
     pub const ENOATTR: DarwinErrno = DarwinErrno(93);
+    /// EOPNOTSUPP (102): the socket does not support the operation (Linux 95
+    /// through the socket translation).
     pub const EOPNOTSUPP: DarwinErrno = DarwinErrno(102);
 }
 

@@ -8,12 +8,29 @@ use core::ffi::{c_char, c_int, c_long};
 use crate::errno::{darwin, ret, DarwinErrno};
 use crate::sys::{self, errno, flag, nr, LinuxErrno, PathBuf};
 
+// Darwin's BSD file flags (`st_flags`). `UF_*` flags may be set by the
+// owner, `SF_*` flags only by root. Only three have a Linux inode flag.
+
+/// `UF_NODUMP`: backup programs should skip the file. Mapped to Linux
+/// `FS_NODUMP_FL`.
 pub const UF_NODUMP: u32 = 0x1;
+/// `UF_IMMUTABLE`: the owner's "may not be changed" flag. No Linux
+/// equivalent: setting it gives ENOTSUP.
 pub const UF_IMMUTABLE: u32 = 0x2;
+/// `UF_APPEND`: the owner's "writes may only append" flag. No Linux
+/// equivalent: setting it gives ENOTSUP.
 pub const UF_APPEND: u32 = 0x4;
+/// `UF_HIDDEN`: hide the file from the Finder's listings. No Linux
+/// equivalent: setting it gives ENOTSUP.
 pub const UF_HIDDEN: u32 = 0x8000;
+/// `SF_ARCHIVED`: the file has been archived. No Linux equivalent:
+/// setting it gives ENOTSUP.
 pub const SF_ARCHIVED: u32 = 0x10000;
+/// `SF_IMMUTABLE`: the file may not be changed, renamed or removed, even by
+/// root. Mapped to Linux `FS_IMMUTABLE_FL`.
 pub const SF_IMMUTABLE: u32 = 0x20000;
+/// `SF_APPEND`: writes may only append, even root's. Mapped to Linux
+/// `FS_APPEND_FL`.
 pub const SF_APPEND: u32 = 0x40000;
 
 const FS_IMMUTABLE_FL: u32 = 0x10;
@@ -140,6 +157,22 @@ pub fn apply(dirfd: c_int, host: &PathBuf, follow: bool, flags: u32) -> c_long {
     }
 }
 
+/// Darwin `chflags` (BSD 34): sets the BSD file flags of `path` (a
+/// symlink is followed; relative paths start at the current directory) to
+/// `flags`.
+///
+/// Only [`UF_NODUMP`], [`SF_IMMUTABLE`] and [`SF_APPEND`] can be set: they
+/// become the Linux inode flags `FS_NODUMP_FL`, `FS_IMMUTABLE_FL` and
+/// `FS_APPEND_FL`, and those three are cleared when absent from `flags`.
+/// Other Linux inode flags are left as they are. Any other Darwin flag
+/// gives ENOTSUP, where Darwin would set it.
+///
+/// `flags` 0 succeeds on any existing object, also where the file system
+/// keeps no flags or the object cannot be opened, unless a mapped Linux
+/// flag is set and clearing it is refused. Returns 0, or minus a Darwin
+/// errno (ENOTSUP, or the Linux error translated, such as EPERM for
+/// SF_IMMUTABLE without privilege, or ENOENT).
+///
 /// # Safety
 /// `path` must be a readable NUL-terminated string.
 #[no_mangle]
@@ -153,6 +186,10 @@ pub unsafe extern "C" fn xnu_fixes_chflags(path: *const c_char, flags: c_int) ->
     apply(flag::AT_FDCWD, &p, true, flags as u32)
 }
 
+/// Darwin `fchflags` (BSD 35): [`xnu_fixes_chflags`] for the object open
+/// on `fd`, reached through `/proc/self/fd/<fd>`. Returns 0 or minus a
+/// Darwin errno as `chflags` does; a descriptor that is not open gives
+/// ENOENT (Darwin: EBADF).
 #[no_mangle]
 pub extern "C" fn xnu_fixes_fchflags(fd: c_int, flags: c_int) -> c_long {
     let mut p = PathBuf::new();

@@ -14,6 +14,7 @@
 //! The C interface is `include/xnu_fixes.h`.
 
 #![cfg_attr(not(test), no_std)]
+#![warn(missing_docs)]
 // Every unsafe operation sits in its own block with a `// SAFETY:` comment,
 // also inside `unsafe fn`s.
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]

@@ -6,8 +6,14 @@ use core::ffi::{c_char, c_int, c_long, c_uint};
 use crate::errno::{darwin, ret, DarwinErrno};
 use crate::sys::{self, errno, flag, nr, PathBuf};
 
+/// Darwin `RENAME_SECLUDE`: a "secluded" rename, which needs file-system
+/// support (APFS) Linux has no equivalent for. Gives ENOTSUP.
 pub const RENAME_SECLUDE: c_uint = 0x1;
+/// Darwin `RENAME_SWAP`: exchange the two names atomically; both must
+/// exist. Becomes Linux `RENAME_EXCHANGE`.
 pub const RENAME_SWAP: c_uint = 0x2;
+/// Darwin `RENAME_EXCL`: fail with EEXIST instead of replacing an existing
+/// destination. Becomes Linux `RENAME_NOREPLACE`.
 pub const RENAME_EXCL: c_uint = 0x4;
 
 /// Maps Darwin rename flags to Linux renameat2 flags, or a Darwin errno.
@@ -33,6 +39,21 @@ pub fn linux_flags(flags: c_uint) -> Result<u32, DarwinErrno> {
     Ok(l)
 }
 
+/// Darwin `renameatx_np` (BSD 488): renames `from` (relative to directory
+/// `fromfd`) to `to` (relative to `tofd`), with Darwin's `AT_FDCWD` (-2)
+/// for the current directory. A final symlink in either path is not
+/// followed.
+///
+/// `flags`: 0 for a plain rename, [`RENAME_SWAP`] to exchange the two
+/// names, [`RENAME_EXCL`] to refuse an existing `to`. Both together, or an
+/// unknown bit, give EINVAL; [`RENAME_SECLUDE`] gives ENOTSUP.
+///
+/// Returns 0, or minus a Darwin errno: besides the above, ENOTSUP when the
+/// file system cannot do the requested flag (Linux answers EINVAL; gnulib
+/// then falls back), EEXIST for `RENAME_EXCL` onto an existing name,
+/// ENOENT for `RENAME_SWAP` with a missing name, or another Linux error,
+/// translated.
+///
 /// # Safety
 /// `from` and `to` must be readable NUL-terminated strings.
 #[no_mangle]
@@ -75,6 +96,9 @@ pub unsafe extern "C" fn xnu_fixes_renameatx_np(
     }
 }
 
+/// Darwin `renamex_np`: [`xnu_fixes_renameatx_np`] with both paths
+/// relative to the current directory. Returns 0 or minus a Darwin errno.
+///
 /// # Safety
 /// As [`xnu_fixes_renameatx_np`].
 #[no_mangle]

@@ -15,6 +15,15 @@
 
 use core::ffi::{c_char, c_int};
 
+/// libsandbox's `sandbox_init(profile, flags, errorbuf)`: on Darwin it
+/// puts the process under the sandbox profile `profile`, which `flags`
+/// says is a built-in profile's name or the profile's source text.
+///
+/// Here it enforces nothing and ignores `profile` and `flags`: it returns
+/// 0 (success) and, when `errorbuf` is not NULL, stores NULL in
+/// `*errorbuf` (no error message). Darwin returns -1 and sets `*errorbuf`
+/// on failure; this never fails.
+///
 /// # Safety
 /// `errorbuf` may be NULL or must be writable.
 #[no_mangle]
@@ -30,6 +39,11 @@ pub unsafe extern "C" fn xnu_fixes_sandbox_init(
     0
 }
 
+/// libsandbox's `sandbox_init_with_parameters`: `sandbox_init` with a
+/// NULL-terminated list of key/value strings (`_parameters`) for the
+/// profile. Ignored, like everything but `errorbuf`: behaves as
+/// [`xnu_fixes_sandbox_init`] (returns 0, enforces nothing).
+///
 /// # Safety
 /// `errorbuf` may be NULL or must be writable.
 #[no_mangle]
@@ -43,6 +57,11 @@ pub unsafe extern "C" fn xnu_fixes_sandbox_init_with_parameters(
     unsafe { xnu_fixes_sandbox_init(_profile, _flags, errorbuf) }
 }
 
+/// libsandbox's `sandbox_init_with_extensions`: `sandbox_init` with a
+/// NULL-terminated list of sandbox extension tokens (`_extensions`).
+/// Ignored: behaves as [`xnu_fixes_sandbox_init`] (returns 0, enforces
+/// nothing).
+///
 /// # Safety
 /// `errorbuf` may be NULL or must be writable.
 #[no_mangle]
@@ -56,7 +75,9 @@ pub unsafe extern "C" fn xnu_fixes_sandbox_init_with_extensions(
     unsafe { xnu_fixes_sandbox_init(_profile, _flags, errorbuf) }
 }
 
-/// Nothing to free: these functions never allocate an error string.
+/// libsandbox's `sandbox_free_error`: frees an error string a
+/// `sandbox_init*` call returned. Does nothing: these functions never
+/// allocate one, and NULL is accepted.
 #[no_mangle]
 pub extern "C" fn xnu_fixes_sandbox_free_error(_errorbuf: *mut c_char) {}
 
@@ -65,6 +86,9 @@ pub extern "C" fn xnu_fixes_sandbox_free_error(_errorbuf: *mut c_char) {}
 pub mod libsandbox_names {
     use super::*;
 
+    /// [`xnu_fixes_sandbox_init`] under libsandbox's name: returns 0,
+    /// enforces nothing.
+    ///
     /// # Safety
     /// As [`xnu_fixes_sandbox_init`].
     #[no_mangle]
@@ -77,6 +101,9 @@ pub mod libsandbox_names {
         unsafe { xnu_fixes_sandbox_init(profile, flags, errorbuf) }
     }
 
+    /// [`xnu_fixes_sandbox_init_with_parameters`] under libsandbox's name:
+    /// returns 0, enforces nothing.
+    ///
     /// # Safety
     /// As [`xnu_fixes_sandbox_init`].
     #[no_mangle]
@@ -90,6 +117,9 @@ pub mod libsandbox_names {
         unsafe { xnu_fixes_sandbox_init_with_parameters(profile, flags, parameters, errorbuf) }
     }
 
+    /// [`xnu_fixes_sandbox_init_with_extensions`] under libsandbox's name:
+    /// returns 0, enforces nothing.
+    ///
     /// # Safety
     /// As [`xnu_fixes_sandbox_init`].
     #[no_mangle]
@@ -103,13 +133,17 @@ pub mod libsandbox_names {
         unsafe { xnu_fixes_sandbox_init_with_extensions(profile, flags, extensions, errorbuf) }
     }
 
+    /// [`xnu_fixes_sandbox_free_error`] under libsandbox's name (does
+    /// nothing).
     #[no_mangle]
     pub extern "C" fn sandbox_free_error(errorbuf: *mut c_char) {
         xnu_fixes_sandbox_free_error(errorbuf)
     }
 }
 
-/// 0: the sandbox functions in this library enforce no policy.
+/// Whether this library's `sandbox_init*` functions enforce a policy: 0,
+/// they never do. Not a libsandbox call: callers and tests ask it to
+/// learn that no sandbox is in force.
 #[no_mangle]
 pub extern "C" fn xnu_fixes_sandbox_enforced() -> c_int {
     0

@@ -9,8 +9,15 @@ use crate::errno::{darwin, ret, DarwinErrno};
 use crate::flags;
 use crate::sys::{self, errno, flag, nr, LinuxErrno, PathBuf};
 
+/// The common attributes a setattrlist request may name: SCRIPT through
+/// FLAGS, EXTENDED_SECURITY, UUID, GRPUUID, ADDEDTIME and
+/// DATA_PROTECT_FLAGS. Any other common bit gives EINVAL.
 pub const ATTR_CMN_SETMASK: u32 = 0x51C7_FF00;
+/// The file attributes a setattrlist request may name: only DEVTYPE, which
+/// cannot be changed on Linux, so any file bit gives EINVAL here.
 pub const ATTR_FILE_SETMASK: u32 = 0x20;
+/// The largest value buffer setattrlist accepts, in bytes; a larger `size`
+/// gives ENOMEM.
 pub const ATTR_MAX_BUFFER: usize = 8192;
 
 const EXTENDED_SECURITY: u32 = 0x40_0000;
@@ -42,12 +49,23 @@ const ORDER: &[(u32, usize)] = &[
 /// What a request asks to change.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Changes {
+    /// A new modification time from `ATTR_CMN_MODTIME`: (seconds since the
+    /// epoch, nanoseconds).
     pub modtime: Option<(i64, i64)>,
+    /// A new access time from `ATTR_CMN_ACCTIME`: (seconds, nanoseconds).
     pub acctime: Option<(i64, i64)>,
+    /// New Finder information from `ATTR_CMN_FNDRINFO`, stored in the
+    /// `user.com.apple.FinderInfo` extended attribute; all zeros removes it.
     pub fndrinfo: Option<[u8; 32]>,
+    /// A new owner user id from `ATTR_CMN_OWNERID`.
     pub uid: Option<u32>,
+    /// A new group id from `ATTR_CMN_GRPID`.
     pub gid: Option<u32>,
+    /// New permission bits from `ATTR_CMN_ACCESSMASK` (the low 12 bits;
+    /// the type bits are dropped).
     pub mode: Option<u32>,
+    /// New BSD file flags from `ATTR_CMN_FLAGS`, already checked to be ones
+    /// Linux can express ([`flags::to_linux`]).
     pub flags: Option<u32>,
 }
 
@@ -295,6 +313,35 @@ unsafe fn changes(
     parse(&al, b).map(Some)
 }
 
+/// Darwin `setattrlistat` (BSD 524): changes the attributes `alist` names
+/// of the object at `path`, relative to directory `fd` (Darwin's
+/// `AT_FDCWD`, -2, for the current directory), taking the new values from
+/// `buf`.
+///
+/// - `buf`, `size`: the values, without a length header, one per requested
+///   attribute in bit order with its exact size (timespecs 16 bytes, ids
+///   and mode 4, FinderInfo 32).
+/// - `options`: [`FSOPT_NOFOLLOW`] changes a final symlink itself; other
+///   bits are ignored.
+///
+/// Applied: MODTIME, ACCTIME, FNDRINFO (as the `user.com.apple.FinderInfo`
+/// extended attribute), OWNERID, GRPID, ACCESSMASK and FLAGS (as
+/// [`crate::flags`] maps them). SCRIPT, CRTIME, CHGTIME, BKUPTIME and
+/// ADDEDTIME are accepted and ignored, where Darwin may set them. The
+/// whole request is checked before anything changes; the changes are then
+/// made in the order FinderInfo, owner and group, mode, times, flags, and
+/// the first failure stops them (earlier ones stay). A request naming no
+/// attribute succeeds without looking at `path`.
+///
+/// Returns 0, or minus a Darwin errno: EFAULT for a NULL `alist`, or NULL
+/// `buf` with a non-zero `size`; EINVAL for a bad `bitmapcount`, volume,
+/// directory, fork or file bits, common bits outside
+/// [`ATTR_CMN_SETMASK`], or a buffer shorter than the attributes named;
+/// ENOMEM for `size` over [`ATTR_MAX_BUFFER`]; ENOTSUP for
+/// EXTENDED_SECURITY, UUID, GRPUUID, DATA_PROTECT_FLAGS, flags Linux
+/// cannot express, a mode or FinderInfo on a symlink; otherwise the Linux
+/// error, translated.
+///
 /// # Safety
 /// `path` a NUL-terminated string, `alist` readable, `buf` readable for `size`.
 #[no_mangle]
@@ -322,6 +369,10 @@ pub unsafe extern "C" fn xnu_fixes_setattrlistat(
     apply(sys::linux_dirfd(fd), &host, nofollow, &c)
 }
 
+/// Darwin `setattrlist` (BSD 221): [`xnu_fixes_setattrlistat`] with `path`
+/// relative to the current directory. Returns 0 or minus a Darwin errno,
+/// as that function does.
+///
 /// # Safety
 /// As [`xnu_fixes_setattrlistat`].
 #[no_mangle]
@@ -336,6 +387,11 @@ pub unsafe extern "C" fn xnu_fixes_setattrlist(
     unsafe { xnu_fixes_setattrlistat(-2, path, alist, buf, size, options) }
 }
 
+/// Darwin `fsetattrlist` (BSD 229): [`xnu_fixes_setattrlistat`] for the
+/// object open on `fd`, reached through `/proc/self/fd/<fd>`; `options` is
+/// ignored. Returns 0 or minus a Darwin errno as that function does; a
+/// descriptor that is not open gives ENOENT (Darwin: EBADF).
+///
 /// # Safety
 /// As [`xnu_fixes_setattrlistat`], without a path.
 #[no_mangle]

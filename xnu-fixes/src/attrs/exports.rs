@@ -8,6 +8,29 @@ use super::gather::{getattr, Target};
 use crate::errno::ret;
 use crate::sys::{self, PathBuf};
 
+/// Darwin `getattrlistat` (BSD 476): packs the attributes `alist` selects
+/// for the object at `path` into `buf`.
+///
+/// - `fd`: the directory a relative `path` starts from; Darwin's
+///   `AT_FDCWD` (-2) means the current directory. An absolute `path` is
+///   translated to the host through `xnu_fixes_translate_path`.
+/// - `alist`: the requested attributes ([`AttrList`]).
+/// - `buf`, `size`: the answer buffer. The answer starts with its u32
+///   length and is laid out as XNU lays it out (see [`crate::attrs`]); one
+///   that does not fit is cut short without an error.
+/// - `options`: [`FSOPT_NOFOLLOW`],
+///   [`FSOPT_REPORT_FULLSIZE`](super::FSOPT_REPORT_FULLSIZE) and
+///   [`FSOPT_PACK_INVAL_ATTRS`](super::FSOPT_PACK_INVAL_ATTRS); other bits
+///   are ignored.
+///
+/// Returns 0, or minus a Darwin errno: EFAULT for a NULL `alist` or `path`,
+/// or a NULL `buf` with a non-zero `size`; EINVAL for a request
+/// [`validate`](super::validate) refuses; ERANGE when `size` is under 4;
+/// otherwise the Linux lookup error, translated. Unlike XNU, every volume
+/// and fork attribute and the common and file attributes this library
+/// does not implement (UUID, FULLPATH, ADDEDTIME, ...) give EINVAL, which
+/// makes Libc's `realpath` fall back to `lstat`.
+///
 /// # Safety
 /// Pointers as for Darwin's getattrlist: `alist` readable, `buf` writable
 /// for `size` bytes, `path` a NUL-terminated string.
@@ -48,6 +71,10 @@ pub unsafe extern "C" fn xnu_fixes_getattrlistat(
     )
 }
 
+/// Darwin `getattrlist` (BSD 220): [`xnu_fixes_getattrlistat`] with `path`
+/// relative to the current directory. Returns 0 or minus a Darwin errno,
+/// as that function does.
+///
 /// # Safety
 /// As [`xnu_fixes_getattrlistat`].
 #[no_mangle]
@@ -62,6 +89,11 @@ pub unsafe extern "C" fn xnu_fixes_getattrlist(
     unsafe { xnu_fixes_getattrlistat(-2, path, alist, buf, size, options) }
 }
 
+/// Darwin `fgetattrlist` (BSD 228): [`xnu_fixes_getattrlistat`] for the
+/// object open on `fd`, with the same `alist`, `buf`, `size` and
+/// `options`. NAME is the last component of the path Linux reports for the
+/// fd. Returns 0 or minus a Darwin errno (EBADF for a bad `fd`).
+///
 /// # Safety
 /// As [`xnu_fixes_getattrlistat`], without a path.
 #[no_mangle]

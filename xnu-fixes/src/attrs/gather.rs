@@ -18,6 +18,8 @@ const XATTR_RSRC: &[u8] = b"user.com.apple.ResourceFork\0";
 pub enum Target<'a> {
     /// (Linux dirfd, host path, Darwin path as given).
     Path(c_int, &'a PathBuf, &'a [u8]),
+    /// An open file descriptor (`fgetattrlist`); fds are the same number
+    /// under Darwin and Linux.
     Fd(c_int),
 }
 

@@ -10,29 +10,65 @@ use crate::sys::StatxTs;
 /// their defaults by the gatherer.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Facts<'a> {
+    /// The name for `ATTR_CMN_NAME`, without a NUL; only its first 1024
+    /// bytes are packed.
     pub name: &'a [u8],
+    /// `ATTR_CMN_DEVID`: the device number, encoded as Darling's `st_dev`.
     pub devid: u32,
+    /// `ATTR_CMN_FSID`: (device number, Linux file-system magic).
     pub fsid: [i32; 2],
+    /// `ATTR_CMN_OBJTYPE`: the Darwin vnode type ([`VDIR`] selects the
+    /// directory attributes instead of the file ones).
     pub objtype: u32,
+    /// The inode number, for `ATTR_CMN_OBJID`, `ATTR_CMN_OBJPERMANENTID`
+    /// and `ATTR_CMN_FILEID`.
     pub objid: u64,
+    /// The parent directory's inode number, for `ATTR_CMN_PAROBJID` and
+    /// `ATTR_CMN_PARENTID`.
     pub parentid: u64,
+    /// `ATTR_CMN_CRTIME`: the birth time, or `None` when the file system
+    /// does not report one (the attribute is then invalid).
     pub crtime: Option<StatxTs>,
+    /// `ATTR_CMN_MODTIME`: the last data modification time.
     pub modtime: StatxTs,
+    /// `ATTR_CMN_CHGTIME`: the last status change time.
     pub chgtime: StatxTs,
+    /// `ATTR_CMN_ACCTIME`: the last access time.
     pub acctime: StatxTs,
+    /// `ATTR_CMN_FNDRINFO`: the 32 bytes of Finder information.
     pub fndrinfo: [u8; 32],
+    /// `ATTR_CMN_OWNERID`: the owner's user id.
     pub uid: u32,
+    /// `ATTR_CMN_GRPID`: the group id.
     pub gid: u32,
+    /// `ATTR_CMN_ACCESSMASK`: the mode, type and permission bits.
     pub mode: u32,
+    /// `ATTR_CMN_FLAGS`: the BSD file flags (`UF_*`, `SF_*`).
     pub flags: u32,
+    /// `ATTR_CMN_USERACCESS`: read (4), write (2), execute (1) for the
+    /// caller.
     pub useraccess: u32,
+    /// The hard link count, for `ATTR_DIR_LINKCOUNT` and
+    /// `ATTR_FILE_LINKCOUNT`.
     pub nlink: u32,
+    /// `ATTR_DIR_ENTRYCOUNT`: entries in a directory, without "." and "..".
     pub entrycount: u32,
+    /// `ATTR_DIR_MOUNTSTATUS`: 1 for a mount point, else 0.
     pub mountstatus: u32,
+    /// The logical size in bytes, for the DATALENGTH attributes (and, plus
+    /// [`rsrclength`](Facts::rsrclength), `ATTR_FILE_TOTALSIZE`).
     pub size: u64,
+    /// Bytes allocated on disk, for the ALLOCSIZE attributes and
+    /// `ATTR_FILE_DATAALLOCSIZE`.
     pub alloc: u64,
+    /// The preferred I/O block size in bytes, for the IOBLOCKSIZE
+    /// attributes.
     pub blksize: u32,
+    /// `ATTR_FILE_DEVTYPE`: a device file's device number, else 0.
     pub devtype: u32,
+    /// The resource fork's size in bytes, for `ATTR_FILE_RSRCLENGTH`,
+    /// `ATTR_FILE_RSRCALLOCSIZE` (rounded up to 4096) and
+    /// `ATTR_FILE_TOTALSIZE`.
     pub rsrclength: u64,
 }
 
