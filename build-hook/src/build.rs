@@ -30,6 +30,11 @@ extern "C" fn on_term(_: libc::c_int) {
     TERMINATED.store(true, Ordering::SeqCst);
 }
 
+/// Installs the SIGTERM handler that sets [`TERMINATED`] and unblocks
+/// SIGTERM (Nix 2.8 can start the hook with it blocked). The handler is
+/// installed without `SA_RESTART`, so a blocking `poll` returns with EINTR
+/// at once and [`supervise`] or the wait for a slot notices the flag.
+/// Called at the start of the hook, `--serve` and `--external-builder`.
 pub fn install_sigterm_handler() {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow};
     // No SA_RESTART, so poll() returns EINTR promptly.
@@ -46,9 +51,18 @@ pub fn install_sigterm_handler() {
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
 }
 
+/// The limits [`supervise`] enforces on one builder; `None` is no limit
+/// (the `Default`, which `--external-builder` uses because Nix enforces its
+/// own there). Hook mode reads them from Nix's settings
+/// ([`Limits::from_settings`]); `--serve` from the `BuildDerivation`
+/// request.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Limits {
+    /// Nix's `max-silent-time`: the builder is killed once it has written
+    /// nothing for this long.
     pub max_silent: Option<Duration>,
+    /// Nix's `timeout`: the builder is killed once it has run this long in
+    /// all, counted from the start of supervision.
     pub timeout: Option<Duration>,
     /// Nix's `max-build-log-size`: bytes the builder may write (counted before
     /// repeated lines are collapsed, as Nix would count them).
@@ -56,6 +70,10 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Reads the limits from the settings block Nix sends the hook:
+    /// `max-silent-time` and `timeout` in seconds, `max-build-log-size`
+    /// (else its older name `build-max-log-size`) in bytes. A setting that
+    /// is absent, not a whole number, or 0 gives no limit, as in Nix.
     pub fn from_settings(s: &Settings) -> Limits {
         let secs = |k| s.get_u64(k).filter(|n| *n > 0).map(Duration::from_secs);
         Limits {
@@ -69,13 +87,21 @@ impl Limits {
     }
 }
 
+/// How [`supervise`] ended. In every case but `Ended` the hook killed the
+/// builder (through the runner, its whole process group).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Supervised {
+    /// The builder ended by itself; holds how (exit status, signal, or why
+    /// that is unknown).
     Ended(Ended),
+    /// Killed for writing nothing for `max-silent-time`; holds that limit.
     Silent(Duration),
+    /// Killed for running longer than `timeout`; holds that limit (not the
+    /// time it actually ran).
     Timeout(Duration),
     /// Killed after writing more than this many bytes of log.
     LogLimit(u64),
+    /// Killed because the hook got SIGTERM ([`TERMINATED`]).
     Terminated,
 }
 
@@ -142,11 +168,23 @@ pub fn supervise(run: &mut Running, log: &mut dyn Write, limits: Limits) -> io::
 
 /// Everything a direct-mode build needs.
 pub struct DirectBuild<'a> {
+    /// The hook's configuration (`label`, `interpose`, `register`,
+    /// `nix-store`, `state-dir`).
     pub cfg: &'a Config,
+    /// Nix's settings block. Read here: `store` (where the derivation is
+    /// read and the outputs are registered), `cores`, `keep-failed`, the
+    /// time and log limits, `secret-key-files`, `use-sqlite-wal` and
+    /// `auto-optimise-store`.
     pub settings: &'a Settings,
+    /// The derivation's store path from the accepted `try`, in the store's
+    /// logical directory (`/nix/store/...-name.drv`).
     pub drv_path: &'a str,
+    /// What Nix sent after `# accept`. Every output of the derivation must
+    /// be among its wanted outputs, or the build is refused.
     pub inputs: &'a BuildInputs,
+    /// Starts the builder ([`runner::from_config`]).
     pub runner: &'a dyn Launcher,
+    /// Errors and notes go here, as `@nix` messages at Nix's verbosity.
     pub log: Log,
 }
 
@@ -267,16 +305,30 @@ fn db_settings(s: &Settings) -> store::DbSettings {
 /// One derivation to run and check, whoever registers the result: the
 /// hook (direct mode) or Nix itself (`--serve`).
 pub struct BuildSpec<'a> {
+    /// The hook's configuration: the `interpose` dylib added to the
+    /// builder's environment and the `label` named in failure messages.
     pub cfg: &'a Config,
+    /// Starts the builder and says where its build directory goes.
     pub runner: &'a dyn Launcher,
+    /// The derivation's store path (logical), for messages and the name of
+    /// the build directory.
     pub drv_path: &'a str,
+    /// The parsed derivation: builder, arguments, environment, outputs and
+    /// the reference checks its attributes ask for.
     pub drv: &'a Derivation,
+    /// The store the outputs are built into: its logical directory (the
+    /// builder's `NIX_STORE`) and where its paths really are on the host.
     pub loc: &'a StoreLoc,
     /// The paths the outputs may refer to besides themselves (the input
     /// closure).
     pub inputs: &'a [String],
+    /// Time and log-size limits for the builder.
     pub limits: Limits,
+    /// The builder's `NIX_BUILD_CORES`: Nix's `cores` setting in hook mode
+    /// (`1` when absent), the host's available parallelism under `--serve`.
     pub cores: String,
+    /// Nix's `keep-failed`: after a failure, keep the build directory and
+    /// say where it is, instead of removing it.
     pub keep_failed: bool,
     /// Where notes go (`@nix` messages); None: into the build log.
     pub log: Option<&'a Log>,

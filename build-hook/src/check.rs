@@ -13,16 +13,30 @@ use crate::store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+/// How serious a [`Finding`] is. `--json` writes it in lower case (`ok`,
+/// `warn`, `error`).
 pub enum Level {
+    /// This part of the setup is ready.
     Ok,
+    /// Worth fixing, though builds can run: no guard program, the
+    /// xnu-fixes dylib not installed, or Nix not (or not provably) sending
+    /// darwin builds here.
     Warn,
+    /// Builds (or forwarded ones) would fail or never reach the hook;
+    /// makes `--check` exit with 1.
     Error,
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// One line of `--check`'s report (one object of its `--json` array).
 pub struct Finding {
+    /// How serious it is.
     pub level: Level,
+    /// The part of the setup checked: `config`, `systems`, `slots`,
+    /// `runner`, `jobserver`, `interpose`, `guard`, `nix-store`, `forward`
+    /// or `nix.conf`.
     pub check: &'static str,
+    /// What was found, and for a problem what to do about it.
     pub message: String,
 }
 
@@ -45,6 +59,12 @@ fn nix_conf_hook() -> Option<(String, String)> {
     })
 }
 
+/// Runs every check, in report order. A configuration that did not load
+/// or fails [`Config::validate`] gives a single `config` error and stops
+/// there. Along the way it tries a slot lock and releases it (creating
+/// `<state-dir>/slots/` if needed), runs `nix-store --version` and `nix
+/// config show` of the Nix found, and reads `$NIX_CONF_DIR/nix.conf`
+/// (default `/etc/nix`).
 pub fn run(cfg: Result<Config>) -> Vec<Finding> {
     let mut out = Vec::new();
     let cfg = match cfg.and_then(|c| c.validate().map(|_| c)) {
@@ -292,6 +312,8 @@ fn nix_route(nix_store: &Path) -> Finding {
     }
 }
 
+/// The text report: one line per finding, `ok`/`warn`/`error`, the check
+/// name padded to 10 columns, then the message.
 pub fn render(findings: &[Finding]) -> String {
     let mut s = String::new();
     for x in findings {
@@ -305,6 +327,8 @@ pub fn render(findings: &[Finding]) -> String {
     s
 }
 
+/// `--check`'s exit status: 1 if any finding is an error, else 0
+/// (warnings do not count).
 pub fn exit_code(findings: &[Finding]) -> i32 {
     if findings.iter().any(|x| x.level == Level::Error) {
         1

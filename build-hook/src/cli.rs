@@ -20,6 +20,9 @@ Exit status as a hook: 0 built and registered, 100 the builder failed,
 101 it timed out, 1 anything else. With --check: 0 ready, 1 problems found,
 2 usage error.";
 
+/// The command line, for every mode: [`main`] runs `--check`,
+/// `--nix-conf`, `--serve` or `--external-builder` when given, else the
+/// hook protocol when Nix's verbosity is the last argument.
 #[derive(Debug, Parser)]
 #[command(name = "build-hook", version, about = "Nix build hook that builds x86_64-darwin derivations inside Darling", after_help = AFTER)]
 pub struct Cli {

@@ -10,10 +10,19 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+/// The configuration file read when neither `--config` nor
+/// [`CONFIG_ENV`] names one; skipped when it does not exist.
 pub const DEFAULT_CONFIG: &str = "/etc/darling-nix/build-hook.toml";
+/// The environment variable naming the configuration file when `--config`
+/// is not given. A file named this way must exist.
 pub const CONFIG_ENV: &str = "DARLING_NIX_HOOK_CONFIG";
+/// Prefix of the variables that set one key each: `DARLING_NIX_HOOK_<KEY>`,
+/// the key upper-cased with `-` as `_` (`DARLING_NIX_HOOK_MAX_JOBS`). Any
+/// other variable with this prefix but [`CONFIG_ENV`] is an error.
 pub const ENV_PREFIX: &str = "DARLING_NIX_HOOK_";
 
+/// How builders are started: the `runner` key, `darling` (the default) or
+/// `chroot`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LauncherKind {
     /// Production: the configured Darling prefix (its job server, else
@@ -26,25 +35,69 @@ pub enum LauncherKind {
 
 pub use nixstore::store::Register;
 
+/// The hook's settings once every layer is applied ([`Config::load`], then
+/// `--set`). Each field names its key; the defaults are
+/// [`Config::default`]'s. In environment variables and `--set`, list keys
+/// take words separated by commas or whitespace (`forward`: whitespace
+/// only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// `systems`: the Nix system types the hook builds; a `try` for any
+    /// other is declined (or forwarded). Default `["x86_64-darwin"]`; must
+    /// not be empty. Also the systems of the `builders` line `--nix-conf`
+    /// prints.
     pub systems: Vec<String>,
+    /// `supported-features`: the `requiredSystemFeatures` the hook
+    /// satisfies; a derivation that needs any other is declined
+    /// (`ca-derivations` always is). Default `["big-parallel"]`. Also the
+    /// features of the printed `builders` line.
     pub supported_features: Vec<String>,
+    /// `max-jobs`: how many hook-route builds run at once, as lock files in
+    /// `<state-dir>/slots/` shared by every hook process on the machine;
+    /// 1 to 4096, default 1. Also the job count of the printed `builders`
+    /// line (on that route Nix itself limits the builds).
     pub max_jobs: u32,
     /// Builds accepted to wait for a busy slot before Nix is told to
     /// postpone (see `slots`).
     pub queue: Option<u32>,
+    /// `state-dir`: the hook's own state: slot and queue locks (`slots/`,
+    /// `queue/`), the job servers' files (`jobserver/`) and the cached Nix
+    /// version. Default `/var/lib/darling-nix/build-hook` as root, else
+    /// `$HOME/.local/state/darling-nix/build-hook`; must be absolute.
     pub state_dir: PathBuf,
+    /// `runner`: how builders are started. Default
+    /// [`LauncherKind::Darling`].
     pub runner: LauncherKind,
+    /// `prefix`: the Darling prefix builders run in (`chroot` runner: the
+    /// directory to chroot into). Default `$DPREFIX`, else
+    /// `$HOME/.darling`; must be absolute.
     pub prefix: PathBuf,
+    /// `darling`: the Darling launcher, a path or a name looked up on
+    /// `PATH`. Default `darling`.
     pub darling: String,
     /// `darling` runner: start builders through the prefix's job server
     /// (one long-lived Darling shell) instead of one `darling shell` each.
     pub job_server: bool,
+    /// `build-dir`: the host directory build directories are made in, for
+    /// the `darling` runner (a directory outside the prefix is seen by the
+    /// builder under `/Volumes/SystemRoot`); the `chroot` runner uses
+    /// `<prefix>/tmp`. Default `/tmp`; must be absolute.
     pub build_dir: PathBuf,
+    /// `label`: the machine name sent after `# accept`, which Nix shows as
+    /// `building '…' on '<label>'`, also named in build failure messages.
+    /// Default `darling`.
     pub label: String,
+    /// `forward`: the argv of another build hook (`["nix",
+    /// "__build-remote"]`) that is asked about every request this hook
+    /// declines; Nix's verbosity is appended. Empty (the default): decline.
     pub forward: Vec<String>,
+    /// `register`: how direct mode registers the outputs in Nix's store.
+    /// Default `auto`.
     pub register: Register,
+    /// `nix-store`: the `nix-store` used to register outputs and to learn
+    /// Nix's version. None (the default, or an empty value): the one next
+    /// to the executable of the Nix that started the hook, else the one on
+    /// `PATH`.
     pub nix_store: Option<PathBuf>,
     /// `darling` runner: the interposing xnu-fixes dylib, a path inside the
     /// prefix, loaded into every builder (`DYLD_INSERT_LIBRARIES`) when it
@@ -177,6 +230,10 @@ impl Config {
         Ok(c)
     }
 
+    /// Applies a TOML file over the current values (keys it lacks keep
+    /// theirs) and adds it to [`Config::source`]. Errors: [`Error::ConfigFile`]
+    /// when it cannot be read or parsed, unknown keys included;
+    /// [`Error::BadValue`] for a value its key cannot take.
     pub fn apply_file(&mut self, path: &Path) -> Result<()> {
         let err = |msg: String| Error::ConfigFile {
             path: path.display().to_string(),

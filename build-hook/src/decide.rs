@@ -4,14 +4,20 @@
 use crate::config::Config;
 use crate::protocol::TryRequest;
 
+/// Whether a `try` request is one the hook builds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// A darwin build we can run: accept if a slot is free, else postpone.
     Ours,
-    /// Not for us; the reason is shown at `talkative` verbosity.
+    /// Not for us: asked of the `forward` hook if there is one, else
+    /// declined, with the reason logged at Nix's `chatty` verbosity.
     NotOurs(String),
 }
 
+/// Ours when the request's system is in `systems`, it does not need
+/// `ca-derivations` (direct mode writes to output paths known before the
+/// build), and each required feature is in `supported-features`. Slots and
+/// `am_willing` are not considered here.
 pub fn classify(cfg: &Config, req: &TryRequest) -> Verdict {
     if !cfg.systems.contains(&req.system) {
         return Verdict::NotOurs(format!(

@@ -17,7 +17,9 @@ use crate::runner::BuildDir;
 /// Inputs to environment preparation that come from Nix's settings and the
 /// hook's own environment.
 pub struct EnvParams<'a> {
+    /// The store's logical directory (`/nix/store`): `NIX_STORE`.
     pub store_dir: &'a str,
+    /// `NIX_BUILD_CORES`, as text.
     pub cores: &'a str,
     /// Looks up the hook's environment (for `impureEnvVars`).
     pub host_env: &'a dyn Fn(&str) -> Option<String>,

@@ -20,20 +20,39 @@ use crate::runner::{self, BuildDir, Ended, Job};
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BuildJson {
+    /// The format's version; [`load`] accepts only 1.
     pub version: u32,
+    /// The builder program, started inside the prefix by the runner.
     pub builder: String,
+    /// The builder's arguments, with the sandbox build path rewritten.
     #[serde(default)]
     pub args: Vec<String>,
+    /// The builder's whole environment as Nix prepared it, with the sandbox
+    /// build path rewritten; the `interpose` dylib is put first in
+    /// `DYLD_INSERT_LIBRARIES` when it is installed.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The build directory Nix made, as a host path; the builder runs in
+    /// it, seen through the runner's path mapping. Not visible to the
+    /// builder: an error.
     pub tmp_dir: PathBuf,
+    /// Where Nix assumed the builder would see `tmp_dir` (`/build`). In
+    /// `args` and `env` values it is replaced by the path the builder
+    /// really sees, when it is the whole value or its leading components.
     pub tmp_dir_in_sandbox: String,
+    /// The logical store directory. Read, not used: the prefix shares the
+    /// host store, so store paths mean the same inside.
     #[serde(default)]
     pub store_dir: Option<String>,
+    /// Where a chroot store's directory really is. Read, not used.
     #[serde(default)]
     pub real_store_dir: Option<String>,
+    /// The derivation's system. Read, not used: Nix picks this program by
+    /// the `systems` of its `external-builders` entry.
     #[serde(default)]
     pub system: Option<String>,
+    /// Output names and their store paths. Read, not used: Nix checks and
+    /// registers the outputs itself.
     #[serde(default)]
     pub outputs: BTreeMap<String, String>,
 }

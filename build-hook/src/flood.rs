@@ -24,6 +24,7 @@ pub struct RepeatFilter<W: Write> {
 }
 
 impl<W: Write> RepeatFilter<W> {
+    /// Wraps the log writer `inner`; no line has been seen yet.
     pub fn new(inner: W) -> Self {
         RepeatFilter {
             inner,

@@ -10,6 +10,10 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use crate::protocol::{BuildInputs, Reply, Settings, TryRequest};
 use crate::wire::WireWriter;
 
+/// Another build hook (the `forward` key) running as a child: it gets the
+/// same settings block and the `try` requests this hook declines, and its
+/// stdout and stderr come back on one pipe. Dropping it closes its stdin,
+/// which ends the conversation, and kills it if it has not exited.
 pub struct Forwarder {
     child: Child,
     stdin: Option<ChildStdin>,

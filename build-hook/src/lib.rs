@@ -9,6 +9,8 @@
 //! [`check`] is `--check`; [`error`] is the one error type all of them
 //! return, with the exit status each failure ends in.
 
+#![warn(missing_docs)]
+
 // The store formats live in the nixstore library; kept at their old paths
 // inside this crate.
 pub use nixstore::{base32, drv, nar, refs, store, wire};

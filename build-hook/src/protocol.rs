@@ -23,6 +23,8 @@ impl fmt::Debug for Settings {
 }
 
 impl Settings {
+    /// A block holding `pairs` in order, as if Nix had sent them (for tests
+    /// and for driving a hook; the hook itself uses [`read_settings`]).
     pub fn from_pairs<K: Into<String>, V: Into<Vec<u8>>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
@@ -48,6 +50,8 @@ impl Settings {
         self.get(name).and_then(|v| v.trim().parse().ok())
     }
 
+    /// A boolean setting: `true` or `false`, surrounding whitespace
+    /// ignored; absent or any other text gives `None`.
     pub fn get_bool(&self, name: &str) -> Option<bool> {
         match self.get(name)?.trim() {
             "true" => Some(true),
@@ -56,10 +60,13 @@ impl Settings {
         }
     }
 
+    /// How many entries Nix sent, a repeated name counted each time.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether Nix sent no settings (also when its input ended before the
+    /// block).
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -99,12 +106,21 @@ pub fn read_settings<R: Read>(r: &mut WireReader<R>) -> Result<Settings> {
 pub struct TryRequest {
     /// Nix has a free local build slot (so a decline means a local build).
     pub am_willing: bool,
+    /// The system the derivation must be built on, e.g. `x86_64-darwin`.
     pub system: String,
+    /// The derivation's store path, in the store's logical directory
+    /// (`/nix/store/…-name.drv`).
     pub drv_path: String,
+    /// The system features the derivation requires: its
+    /// `requiredSystemFeatures`, plus `ca-derivations` when its outputs
+    /// are content-addressed.
     pub required_features: Vec<String>,
 }
 
 impl TryRequest {
+    /// Writes the request as Nix sends it, for a forwarded hook: the word
+    /// `try`, `am_willing` as 0 or 1, the system, the derivation path and
+    /// the feature list.
     pub fn encode(&self, w: &mut WireWriter) {
         w.str("try")
             .u64(self.am_willing as u64)
@@ -114,13 +130,17 @@ impl TryRequest {
     }
 }
 
+/// One message from Nix after the settings block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
+    /// A derivation Nix asks the hook to take; answer with one [`Reply`].
     Try(TryRequest),
     /// Nix closed stdin or sent another word: it is done with this hook.
     End,
 }
 
+/// Reads the next request. The end of input, or any word but `try`, is
+/// [`Request::End`]; a `try` cut short or malformed is an error.
 pub fn read_request<R: Read>(r: &mut WireReader<R>) -> Result<Request> {
     let Some(len) = r.read_u64_or_eof("a request")? else {
         return Ok(Request::End);
@@ -145,10 +165,17 @@ pub fn read_request<R: Read>(r: &mut WireReader<R>) -> Result<Request> {
 /// names of the outputs that are not valid yet.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BuildInputs {
+    /// Store paths of the derivation's input closure, all valid in the
+    /// store. Outputs are scanned for references to these (and to the
+    /// outputs themselves).
     pub inputs: Vec<String>,
+    /// Names of the outputs Nix wants (`out`, `dev`, …). Direct mode
+    /// builds only when these are all the derivation's outputs.
     pub wanted_outputs: Vec<String>,
 }
 
+/// Reads what Nix sends after `# accept`: the input paths, then the wanted
+/// output names, each a list of strings.
 pub fn read_build_inputs<R: Read>(r: &mut WireReader<R>) -> Result<BuildInputs> {
     let inputs = r.read_strings("the input paths")?;
     let wanted_outputs = r.read_strings("the wanted outputs")?;
@@ -159,6 +186,7 @@ pub fn read_build_inputs<R: Read>(r: &mut WireReader<R>) -> Result<BuildInputs> 
 }
 
 impl BuildInputs {
+    /// Writes them as Nix sends them, for a forwarded hook that accepted.
     pub fn encode(&self, w: &mut WireWriter) {
         w.strings(&self.inputs).strings(&self.wanted_outputs);
     }
@@ -167,8 +195,16 @@ impl BuildInputs {
 /// The hook's answer to a `try`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
+    /// `# decline`: not this derivation. Nix builds it itself if it can,
+    /// and goes on asking the hook about others.
     Decline,
+    /// `# decline-permanently`: Nix stops asking this hook process. This
+    /// hook only reads it from a forwarded hook and sends `# decline`
+    /// instead, so that Nix keeps asking about darwin builds.
     DeclinePermanently,
+    /// `# postpone`: try again later. Sent when every slot and queue place
+    /// is busy (or passed on from a forwarded hook); Nix asks again after
+    /// `build-poll-interval` seconds.
     Postpone,
     /// Followed immediately by a label line that Nix only displays.
     Accept(String),

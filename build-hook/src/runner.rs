@@ -19,6 +19,10 @@ pub use darling_host::{BuildDir, Ended, Job, Launcher, Running};
 
 use crate::config::{Config, LauncherKind};
 
+/// The launcher the configuration names; starts nothing. `chroot` roots
+/// builders at `prefix`. `darling` runs them in `prefix` with the `darling`
+/// launcher, makes build directories in `build-dir`, and uses the job
+/// server in [`job_server_dir`] when `job-server` is on.
 pub fn from_config(cfg: &Config) -> Box<dyn Launcher> {
     match cfg.runner {
         LauncherKind::Chroot => Box::new(darling_host::ChrootLauncher {

@@ -20,6 +20,10 @@ pub struct SecretKey {
 }
 
 impl SecretKey {
+    /// Reads a key file: `<name>:<base64 of the 64-byte ed25519 key pair>`,
+    /// surrounding whitespace ignored. Errors: [`Error::KeyRead`] when it
+    /// cannot be read, [`Error::KeyFormat`] when it is not in that form or
+    /// not a valid key pair.
     pub fn load(path: &Path) -> Result<SecretKey> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| Error::KeyRead(shown.clone(), e))?;

@@ -16,10 +16,13 @@ use std::path::{Path, PathBuf};
 /// A held slot; dropping it frees the slot.
 #[derive(Debug)]
 pub struct Slot {
+    /// Its number, from 0 to `max-jobs` − 1: the lock file
+    /// `<state-dir>/slots/<index>.lock`.
     pub index: u32,
     _file: File,
 }
 
+/// Where the slot lock files are: `<state-dir>/slots`.
 pub fn slots_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("slots")
 }
@@ -33,6 +36,8 @@ pub fn try_acquire(state_dir: &Path, max: u32) -> io::Result<Option<Slot>> {
 /// A place in the queue, held while waiting for a slot.
 #[derive(Debug)]
 pub struct Ticket {
+    /// Its number, from 0 to the queue depth − 1: the lock file
+    /// `<state-dir>/queue/<index>.lock`.
     pub index: u32,
     _file: File,
 }
@@ -40,8 +45,12 @@ pub struct Ticket {
 /// The answer to "may this build start?".
 #[derive(Debug)]
 pub enum Admission {
+    /// A slot was free and is now held: accept and build at once.
     Run(Slot),
+    /// Every slot is busy but a queue place was free: accept, then
+    /// [`wait_for_slot`].
     Wait(Ticket),
+    /// Slots and queue are all taken: answer `# postpone`.
     Full,
 }
 
