@@ -248,10 +248,16 @@ pub struct NixVersion {
 
 impl NixVersion {
     /// Reads the last word of the first line of `text` (`nix-store (Nix)
-    /// 2.8.0`) as `MAJOR.MINOR…`; `None` if it is not one.
+    /// 2.8.0`) as `MAJOR.MINOR…`; `None` if it is not one, or if the line
+    /// does not name Nix or Lix in parentheses (`true (GNU coreutils) 9.1`
+    /// is not a Nix).
     pub fn parse(text: &str) -> Option<NixVersion> {
         let line = text.lines().next()?;
-        let lix = line.contains("Lix");
+        let product = line.split_once('(')?.1.split_once(')')?.0;
+        if !product.contains("Nix") && !product.contains("Lix") {
+            return None;
+        }
+        let lix = product.contains("Lix");
         let ver = line.split_whitespace().last()?;
         let mut it = ver.split(|c: char| !c.is_ascii_digit());
         let major = it.next()?.parse().ok()?;
@@ -675,6 +681,11 @@ mod tests {
         assert!(NixVersion::parse("nix-store (Lix, like Nix) 2.93.0")
             .unwrap()
             .honours_held_locks());
+        let det = NixVersion::parse("nix (Determinate Nix 3.6.2) 2.29.0").unwrap();
+        assert_eq!((det.major, det.minor, det.lix), (2, 29, false));
+        // Other programs' --version lines are not a Nix.
+        assert_eq!(NixVersion::parse("true (GNU coreutils) 9.1"), None);
+        assert_eq!(NixVersion::parse("2.26.3"), None);
     }
 
     #[test]

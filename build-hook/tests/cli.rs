@@ -1,0 +1,149 @@
+//! Every way of starting the binary wrongly ends with the status the help
+//! documents (2 usage, 1 anything else) and one message on stderr naming
+//! the problem; nothing on stdout, which Nix may be reading.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use e2e::Out;
+
+fn hook() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
+}
+
+/// Runs the hook with `args`, `input` on stdin, and the configuration file
+/// `config` (an empty one stands for "no file").
+fn run(config: &Path, args: &[&str], input: &[u8]) -> Out {
+    let mut child = Command::new(hook())
+        .args(args)
+        .env("DARLING_NIX_HOOK_CONFIG", config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    child.wait_with_output().unwrap().into()
+}
+
+fn valid_config(dir: &Path) -> PathBuf {
+    let p = dir.join("hook.toml");
+    fs::write(
+        &p,
+        format!(
+            "runner = \"chroot\"\nprefix = \"{}\"\nstate-dir = \"{}\"\n",
+            dir.display(),
+            dir.join("state").display()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+#[track_caller]
+fn assert_fails(o: &Out, code: i32, message: &str) {
+    assert_eq!(o.code, code, "{o:?}");
+    assert!(o.stdout.is_empty(), "stdout must stay empty: {o:?}");
+    assert!(
+        o.stderr.starts_with("build-hook") && o.stderr.contains(message),
+        "expected `{message}`: {o:?}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = valid_config(d.path());
+    assert_fails(&run(&cfg, &[], b""), 2, "this program is run by Nix");
+    assert_fails(
+        &run(&cfg, &["seven"], b""),
+        2,
+        "expected Nix's verbosity (0-7) as the last argument, got `seven`",
+    );
+    assert_fails(
+        &run(&cfg, &["--store", "/tmp/s", "7"], b""),
+        2,
+        "--store goes with --serve or --nix-conf",
+    );
+}
+
+#[test]
+fn configuration_errors_exit_1_in_every_mode() {
+    let d = tempfile::tempdir().unwrap();
+    let bad = d.path().join("bad.toml");
+    fs::write(&bad, "systems = []\n").unwrap();
+    let empty = "`systems` is empty: the hook would decline everything";
+    assert_fails(&run(&bad, &["--serve", "--write"], b""), 1, empty);
+    assert_fails(&run(&bad, &["--nix-conf"], b""), 1, empty);
+    let bj = d.path().join("build.json");
+    assert_fails(
+        &run(&bad, &["--external-builder", bj.to_str().unwrap()], b""),
+        1,
+        empty,
+    );
+    let cfg = valid_config(d.path());
+    assert_fails(
+        &run(&cfg, &["--set", "max-jobs", "--nix-conf"], b""),
+        1,
+        "--set: `max-jobs` = ``: expected KEY=VALUE",
+    );
+}
+
+#[test]
+fn nix_conf_refuses_a_program_that_is_not_nix() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = valid_config(d.path());
+    let o = run(&cfg, &["--nix-conf", "--nix", "/bin/true"], b"");
+    assert_fails(&o, 1, "/bin/true does not answer `--version` as Nix does");
+}
+
+#[test]
+fn external_builder_names_the_bad_build_json() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = valid_config(d.path());
+    let bj = d.path().join("build.json");
+    let arg = bj.to_str().unwrap();
+    assert_fails(
+        &run(&cfg, &["--external-builder", arg], b""),
+        1,
+        &format!("reading {arg}: "),
+    );
+    fs::write(&bj, "{").unwrap();
+    assert_fails(
+        &run(&cfg, &["--external-builder", arg], b""),
+        1,
+        &format!("{arg}: EOF while parsing"),
+    );
+    fs::write(
+        &bj,
+        r#"{"version": 2, "builder": "/bin/sh", "tmpDir": "/tmp", "tmpDirInSandbox": "/build"}"#,
+    )
+    .unwrap();
+    assert_fails(
+        &run(&cfg, &["--external-builder", arg], b""),
+        1,
+        &format!("{arg}: build.json version 2 is not supported (only 1)"),
+    );
+}
+
+#[test]
+fn serve_refuses_a_peer_that_is_not_nix() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = valid_config(d.path());
+    let store = d.path().join("store");
+    let o = run(
+        &cfg,
+        &["--serve", "--write", "--store", store.to_str().unwrap()],
+        &7u64.to_le_bytes(),
+    );
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("build-hook --serve: not Nix's `ssh://` store protocol (first word 0x7)"),
+        "{o:?}"
+    );
+}
