@@ -109,7 +109,13 @@ struct Ctx<'a> {
     runner: &'a dyn Runner,
     opts: &'a Options,
     printed: String,
+    /// Darling was asked for and not found: what runs inside the prefix is
+    /// skipped (the runner at hand would run the host's programs instead).
+    no_darling: bool,
 }
+
+/// Why a check that runs inside the prefix did not run.
+const NEEDS_DARLING: &str = "needs Darling, which was not found";
 
 impl Ctx<'_> {
     fn run(&mut self, argv: &[&str]) -> Result<darling_host::Output, darling_host::HostError> {
@@ -145,6 +151,7 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
         runner,
         opts,
         printed: String::new(),
+        no_darling: matches!(darling, Launcher::Missing(_)),
     };
 
     let in_darling = matches!(darling, Launcher::Found(_));
@@ -162,6 +169,8 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
     checks.push(version);
     checks.push(if nix_ok {
         current_system_check(&mut ctx)
+    } else if ctx.no_darling {
+        c("current-system", Status::Skip, NEEDS_DARLING)
     } else {
         c("current-system", Status::Skip, "Nix does not run")
     });
@@ -171,7 +180,11 @@ pub fn verify(runner: &dyn Runner, darling: Launcher, opts: &Options) -> Report 
     checks.push(accounts_check(&files, &group));
     checks.push(build_check(&mut ctx, nix_ok, db_present));
     checks.push(online_check(&mut ctx));
-    checks.push(unimplemented_check(&ctx.printed));
+    checks.push(if ctx.no_darling {
+        c("unimplemented", Status::Skip, NEEDS_DARLING)
+    } else {
+        unimplemented_check(&ctx.printed)
+    });
 
     // Paths in messages as the user knows them: under the prefix, not
     // under /proc/<pid>/root.
@@ -206,7 +219,7 @@ fn darling_check(runner: &dyn Runner, darling: Launcher) -> Check {
         Launcher::Missing(why) => c(
             "darling",
             Status::Fail,
-            format!("{why}; checks inside the prefix ran natively"),
+            format!("{why}; checks that run inside the prefix were skipped"),
         ),
     }
 }
@@ -289,6 +302,9 @@ fn xnu_fixes_check(ctx: &mut Ctx, files: &Path, in_darling: bool) -> Check {
 
 /// Nix inside, and whether it runs. `nix --version` opens no store.
 fn nix_version_check(ctx: &mut Ctx) -> (Check, bool) {
+    if ctx.no_darling {
+        return (c("nix-version", Status::Skip, NEEDS_DARLING), false);
+    }
     match ctx.run(&["nix", "--version"]) {
         Ok(o) if o.code == 0 => {
             let line = o.stdout.lines().next().unwrap_or("").to_string();
@@ -394,6 +410,8 @@ fn build_check(ctx: &mut Ctx, nix_ok: bool, db_present: bool) -> Check {
         Status::Skip,
         if !ctx.opts.build {
             "not requested (--build)"
+        } else if ctx.no_darling {
+            NEEDS_DARLING
         } else if !nix_ok {
             "Nix does not run"
         } else {
@@ -406,6 +424,9 @@ fn build_check(ctx: &mut Ctx, nix_ok: bool, db_present: bool) -> Check {
 fn online_check(ctx: &mut Ctx) -> Check {
     if !ctx.opts.online {
         return c("online", Status::Skip, "not requested (--online)");
+    }
+    if ctx.no_darling {
+        return c("online", Status::Skip, NEEDS_DARLING);
     }
     match ctx.run(&[
         "curl",

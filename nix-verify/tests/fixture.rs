@@ -188,13 +188,21 @@ fn a_prefix_without_a_store_fails_store_db_and_is_not_written() {
 }
 
 /// A `--darling` that cannot be used is named in the darling check, not
-/// reported as "not found on PATH"; the host-side checks still run.
+/// reported as "not found on PATH"; the host-side checks still run, and
+/// the ones that run inside the prefix are skipped.
 #[test]
 fn a_bad_darling_is_named_in_the_report() {
     let d = tempfile::tempdir().unwrap();
     let bad = d.path().join("no-such-darling");
     let o: Out = Command::new(env!("CARGO_BIN_EXE_nix-verify"))
-        .args(["--runner", "darling", "--json", "--darling"])
+        .args([
+            "--runner",
+            "darling",
+            "--json",
+            "--build",
+            "--online",
+            "--darling",
+        ])
         .arg(&bad)
         .arg("--prefix")
         .arg(d.path().join("prefix"))
@@ -218,11 +226,24 @@ fn a_bad_darling_is_named_in_the_report() {
     assert_eq!(
         darling["message"],
         format!(
-            "{}: not an executable file, nor a command on PATH (--darling); checks inside the prefix ran natively",
+            "{}: not an executable file, nor a command on PATH (--darling); checks that run inside the prefix were skipped",
             bad.display()
         )
     );
     assert_eq!(check("prefix")["status"], "fail");
+    // Nothing of the host's is reported as the prefix's: the host's own
+    // `nix` would answer these.
+    for id in [
+        "nix-version",
+        "current-system",
+        "build",
+        "online",
+        "unimplemented",
+    ] {
+        assert_eq!(check(id)["status"], "skip", "{id}: {}", o.stdout);
+        assert_eq!(check(id)["message"], "needs Darling, which was not found");
+    }
+
     assert!(!d.path().join("prefix").exists(), "nothing created");
 }
 
