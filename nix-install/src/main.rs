@@ -144,6 +144,9 @@ fn main() {
         print!("{}", nix_install::render(&steps));
         match &result {
             Ok(()) if cli.plan => {}
+            Ok(()) if uninstall && steps.is_empty() => {
+                println!("Nothing to undo: no install is recorded in this prefix.")
+            }
             Ok(())
                 if steps
                     .iter()

@@ -233,6 +233,15 @@ fn plan_install_rerun_uninstall() {
     let o = install(&f, &t, &["uninstall"]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert_unchanged(&f, &before, "uninstall left changes behind");
+
+    // Again: the receipt is gone, so there is nothing to undo.
+    let o = install(&f, &t, &["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(
+        o.stdout,
+        "Nothing to undo: no install is recorded in this prefix.\n"
+    );
+    assert_unchanged(&f, &before, "a second uninstall changed files");
 }
 
 #[test]
