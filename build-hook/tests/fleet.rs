@@ -256,23 +256,38 @@ fn fleet(client_version: &str, builder_version: &str, name: &str) {
     let other = client.scratch().join("other_key");
     keygen(&other);
     let sshd = Sshd::start(ssh_dir.path(), &key.with_extension("pub"), &serve);
-    let o = Command::new("ssh")
-        .args(["-p", &sshd.port.to_string(), "-i"])
-        .arg(&other)
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "root@127.0.0.1",
-            "true",
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!o.status.success(), "an unknown key was let in");
+    let try_key = |k: &Path| -> Out {
+        Command::new("ssh")
+            .args(["-p", &sshd.port.to_string(), "-i"])
+            .arg(k)
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "root@127.0.0.1",
+                "true",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+            .into()
+    };
+    // The authorised key gets past authentication (the forced command then
+    // ends on the empty input); the other is refused by sshd itself.
+    let known = try_key(&key);
+    assert!(
+        !known.stderr.contains("Permission denied"),
+        "the builder's key was refused: {known:?}"
+    );
+    let unknown = try_key(&other);
+    assert_eq!(unknown.code, 255, "an unknown key was let in: {unknown:?}");
+    assert!(
+        unknown.stderr.contains("Permission denied (publickey)"),
+        "{unknown:?}"
+    );
 }
 
 #[test]

@@ -349,10 +349,24 @@ fn db_route_writes_what_nix_itself_verifies(s: &NixStore) {
     s.verify();
     let hash = s.nix_store(&["-q", "--hash", out]);
     assert!(hash.stdout.starts_with("sha256:"), "{}", hash.stdout);
-    // And the closure is complete for the garbage collector.
+    // And the closure is complete for the garbage collector: with `out`
+    // rooted, the input it refers to is alive, and `dev` (which nothing
+    // alive refers to) is dead.
+    let root = s.inside(&s.scratch().join("gc-root"));
+    let r = s.nix_store(&[
+        "--add-root",
+        root.to_str().unwrap(),
+        "--indirect",
+        "-r",
+        out,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     let gc = s.nix_store(&["--gc", "--print-dead"]);
     assert_eq!(gc.code, 0, "{}", gc.stderr);
-    assert!(!gc.stdout.contains(&dep) || gc.stdout.contains(out.as_str()));
+    let dead: Vec<&str> = gc.stdout.lines().collect();
+    assert!(!dead.contains(&out.as_str()), "{}", gc.stdout);
+    assert!(!dead.contains(&dep.as_str()), "{}", gc.stdout);
+    assert!(dead.contains(&dev.as_str()), "{}", gc.stdout);
 }
 
 fn forwarded_hook_that_accepts_gets_a_transparent_relay(s: &NixStore) {
