@@ -648,11 +648,30 @@ mod tests {
 
     #[test]
     fn unchanged_store_writes_nothing() {
+        use std::os::unix::fs::MetadataExt;
         let (dir, p) = prefix();
+        let files = ["etc/passwd", "etc/master.passwd", "etc/group"];
+        // A rewrite with the same bytes would show as a new inode (rename)
+        // or a new mtime.
+        let stat = || -> Vec<(u64, i64, i64)> {
+            files
+                .iter()
+                .map(|f| {
+                    let m = fs::metadata(dir.path().join(f)).unwrap();
+                    (m.ino(), m.mtime(), m.mtime_nsec())
+                })
+                .collect()
+        };
+        let before = stat();
         let mut s = Store::open_write(&p).unwrap();
         s.save().unwrap();
+        assert_eq!(stat(), before, "an unchanged save rewrote the files");
         // No sidecar is needed for file-only records, so nothing was created.
         assert!(!dir.path().join("var/db/darling-nix/accounts.json").exists());
+        assert!(!dir
+            .path()
+            .join("var/db/darling-nix/accounts.journal")
+            .exists());
     }
 
     #[test]

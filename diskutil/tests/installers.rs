@@ -236,7 +236,7 @@ fn rust_installer_install_and_uninstall_sequence() {
 #[test]
 fn refusals_change_nothing() {
     let f = Fixture::new();
-    let before = std::fs::read_dir(f.root()).unwrap().count();
+    let before = f.tree();
     assert_eq!(du(&f, &["apfs", "addVolume", "disk9", "APFS", "X"]).code, 1);
     assert_eq!(du(&f, &["apfs", "addVolume", "disk1", "HFS+", "X"]).code, 1);
     assert_eq!(
@@ -269,15 +269,26 @@ fn refusals_change_nothing() {
             "diskutil: did not recognize verb \"bogusverb\"; type \"diskutil\" for a list\n"
         )
     );
-    assert_eq!(std::fs::read_dir(f.root()).unwrap().count(), before);
+    assert!(f.tree() == before, "a refused command changed the prefix");
     assert!(
         !f.root()
             .join("private/var/db/darling-nix/diskutil.json")
             .exists(),
         "no state written"
     );
+    // The installer greps this for APFSCryptoUserUUID: an answer without one.
     let o = du(&f, &["apfs", "listCryptoUsers", "-plist", "disk1s1"]);
-    assert!(!o.stdout.contains("APFSCryptoUserUUID"));
+    assert_eq!(o.code, 0, "{o:?}");
+    let users = plist_of(&o);
+    assert!(
+        users
+            .get("Users")
+            .and_then(|u| u.as_array())
+            .is_some_and(|a| a.is_empty()),
+        "{}",
+        o.stdout
+    );
+    assert!(f.tree() == before, "listCryptoUsers changed the prefix");
 }
 
 #[test]

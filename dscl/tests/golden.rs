@@ -294,8 +294,10 @@ fn write_errors_have_main_and_dscl_cmd_lines() {
 #[test]
 fn non_root_reads_work_and_writes_fail_with_40() {
     if !e2e::is_root() {
-        e2e::skip_line("skipped: needs root to switch to an unprivileged uid");
-        return;
+        return e2e::skip_tool(
+            "non_root_reads_work_and_writes_fail_with_40",
+            "needs root to switch to an unprivileged uid",
+        );
     }
     let f = seeded();
     let before = f.snapshot();

@@ -726,12 +726,21 @@ mod tests {
             v
         };
         assert_eq!(names(), ["db w.sqlite"]);
+        let meta = |p: &Path| {
+            let m = std::fs::metadata(p).unwrap();
+            (m.len(), m.modified().unwrap())
+        };
+        let before = meta(&db);
         let c = open_store_db(&db).unwrap();
         let n: i64 = c
             .query_row("SELECT COUNT(*) FROM ValidPaths", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 1);
+        // While open too: SQLite removes a `-wal`/`-shm` it made when the
+        // last connection closes, which would hide them after `drop`.
+        assert_eq!(names(), ["db w.sqlite"]);
         drop(c);
         assert_eq!(names(), ["db w.sqlite"]);
+        assert_eq!(meta(&db), before, "the database file was changed");
     }
 }

@@ -50,10 +50,15 @@ fn writer_killed_at_random_points_leaves_old_or_new_state() {
     let dscl = e2e::tool("dscl");
     let mut rng = Lcg(0x5eed);
     let mut outcomes = [0usize; 2];
-    // At least 40 kills; keep going (bounded) until both outcomes were seen,
-    // so a slow or loaded machine only makes the test longer.
+    // Kills that left a journal: the commit point was passed and the next
+    // run must roll the commit forward (the case this test exists for).
+    let mut mid_commit = 0usize;
+    let journal = f.root().join("private/var/db/darling-nix/accounts.journal");
+    // At least 40 kills; keep going (bounded) until both outcomes and a
+    // roll-forward were seen, so a slow or loaded machine only makes the
+    // test longer.
     for n in 0..300u64 {
-        if n >= 40 && outcomes[0] > 0 && outcomes[1] > 0 {
+        if n >= 40 && outcomes[0] > 0 && outcomes[1] > 0 && mid_commit > 0 {
             break;
         }
         let user = format!("k{n}");
@@ -75,6 +80,7 @@ fn writer_killed_at_random_points_leaves_old_or_new_state() {
         std::thread::sleep(Duration::from_micros(rng.next(25_000 + n * 500)));
         let _ = child.kill();
         let _ = child.wait();
+        mid_commit += usize::from(journal.exists());
         // The next tool run finishes or discards the interrupted commit.
         let o = f.run(&dscl, &[".", "-list", "/Users"]);
         assert_eq!(o.code, 0, "{}", o.stderr);
@@ -84,12 +90,17 @@ fn writer_killed_at_random_points_leaves_old_or_new_state() {
         let sidecar = f.snapshot()[3].contains(&format!("\"{user}\""));
         assert_eq!(in_files, listed, "{user}: files and dscl agree");
         assert_eq!(in_files, sidecar, "{user}: files and sidecar agree");
+        assert!(
+            !journal.exists(),
+            "{user}: the journal outlived the next run"
+        );
         outcomes[usize::from(in_files)] += 1;
     }
-    // Both outcomes must have happened for the test to mean anything.
+    // Both outcomes, and a kill past the commit point, must have happened
+    // for the test to mean anything.
     assert!(
-        outcomes[0] > 0 && outcomes[1] > 0,
-        "old/new outcomes: {outcomes:?}"
+        outcomes[0] > 0 && outcomes[1] > 0 && mid_commit > 0,
+        "old/new outcomes: {outcomes:?}, kills past the commit point: {mid_commit}"
     );
 }
 
