@@ -202,8 +202,8 @@ impl DirectBuild<'_> {
     }
 
     fn try_run(&self, build_log: &mut dyn Write) -> Result<()> {
-        let loc = StoreLoc::from_setting(self.settings.get("store").as_deref())
-            .map_err(|e| Error::Build(e.to_string()))?;
+        let loc = StoreLoc::from_setting(self.settings.get("store").as_deref())?;
+        loc.check(self.drv_path)?;
         let text = fs::read(loc.real(self.drv_path))
             .map_err(|e| Error::Build(format!("reading derivation '{}': {e}", self.drv_path)))?;
         let drv = drv::parse(&text)
@@ -339,6 +339,11 @@ impl BuildSpec<'_> {
     /// scanned for references, at its real path in the store; on failure
     /// no output is left there.
     pub fn build(&self, build_log: &mut dyn Write) -> Result<Vec<Built>> {
+        // Output paths decide what is removed and written below: each must
+        // be a path of this store as Nix would parse it.
+        for o in &self.drv.outputs {
+            self.loc.check(&o.path)?;
+        }
         let outputs: Vec<PathBuf> = self
             .drv
             .outputs

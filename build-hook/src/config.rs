@@ -158,6 +158,28 @@ fn home() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/root"))
 }
 
+/// The `DARLING_NIX_HOOK_*` variables of this process. Other variables
+/// are never read, so one that is not UTF-8 cannot stop the hook; one of
+/// ours that is not is a configuration error naming it (not its value).
+fn env_settings() -> Result<Vec<(String, String)>> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v)))
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+        .map(|(k, v)| match v.into_string() {
+            Ok(v) => Ok((k, v)),
+            Err(_) => Err(Error::BadValue {
+                origin: format!("${k}"),
+                key: k
+                    .trim_start_matches(ENV_PREFIX)
+                    .to_ascii_lowercase()
+                    .replace('_', "-"),
+                value: String::new(),
+                msg: "not valid UTF-8".into(),
+            }),
+        })
+        .collect()
+}
+
 impl Default for Config {
     fn default() -> Self {
         let root = nix::unistd::geteuid().is_root();
@@ -226,7 +248,7 @@ impl Config {
             }
             None => {}
         }
-        c.apply_env(std::env::vars())?;
+        c.apply_env(env_settings()?)?;
         Ok(c)
     }
 

@@ -136,6 +136,10 @@ pub enum Error {
         msg: String,
     },
 
+    /// The store: its location, a path in it, or registering outputs.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+
     // One build.
     /// The hook could not prepare, run, check or register a build.
     #[error("{0}")]

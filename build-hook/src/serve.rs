@@ -289,6 +289,7 @@ impl Session<'_> {
         keep_failed: bool,
     ) -> Result<()> {
         let misc = Error::Build;
+        self.loc.check(drv_path)?;
         if let Some(o) = drv.outputs.iter().find(|o| o.path.is_empty()) {
             return Err(misc(format!(
                 "output '{}' of '{drv_path}' has no path yet (content-addressed); build-hook cannot build it",

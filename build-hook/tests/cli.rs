@@ -94,6 +94,35 @@ fn configuration_errors_exit_1_in_every_mode() {
 }
 
 #[test]
+fn an_environment_that_is_not_utf8_is_no_panic() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let d = tempfile::tempdir().unwrap();
+    let cfg = valid_config(d.path());
+    let bad = OsStr::from_bytes(b"\xff");
+    let with_env = |k: &str| -> Out {
+        Command::new(hook())
+            .args(["--nix-conf", "--route", "serve"])
+            .env("DARLING_NIX_HOOK_CONFIG", &cfg)
+            .env(k, bad)
+            .output()
+            .unwrap()
+            .into()
+    };
+    // Someone else's variable is not read at all.
+    let o = with_env("LANGUAGE_X");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("builders = "), "{o:?}");
+    // One of ours is a configuration error that names it.
+    let o = with_env("DARLING_NIX_HOOK_PREFIX");
+    assert_fails(
+        &o,
+        1,
+        "$DARLING_NIX_HOOK_PREFIX: `prefix` = ``: not valid UTF-8",
+    );
+}
+
+#[test]
 fn nix_conf_refuses_a_program_that_is_not_nix() {
     let d = tempfile::tempdir().unwrap();
     let cfg = valid_config(d.path());
@@ -146,4 +175,60 @@ fn serve_refuses_a_peer_that_is_not_nix() {
             .contains("build-hook --serve: not Nix's `ssh://` store protocol (first word 0x7)"),
         "{o:?}"
     );
+}
+
+/// A `BuildDerivation` whose output path climbs out of the store is a
+/// failed build with a message, and nothing outside the store is touched
+/// (the output paths decide what the hook removes before building).
+#[test]
+fn serve_refuses_output_paths_outside_the_store() {
+    use build_hook::wire::{WireReader, WireWriter};
+    let d = tempfile::tempdir().unwrap();
+    let cfg = valid_config(d.path());
+    let store = d.path().join("store");
+    fs::create_dir_all(store.join("nix/store")).unwrap();
+    let victim = d.path().join("victim");
+    fs::write(&victim, "keep").unwrap();
+    let mut w = WireWriter::new();
+    w.u64(0x390c_9deb).u64(0x207);
+    w.u64(8) // BuildDerivation
+        .str("/nix/store/0k50c4xkkv7av9yfxgnx1vjhj6ih2rxx-x.drv")
+        .u64(1)
+        .str("out")
+        .str("/nix/store/../../../victim")
+        .str("")
+        .str("")
+        .strings::<&str>(&[])
+        .str("x86_64-darwin")
+        .str("/bin/sh")
+        .strings(&["-c", "echo built > $out"])
+        .u64(0);
+    w.u64(0)
+        .u64(0)
+        .u64(0) // max-silent-time, timeout, max-build-log-size
+        .u64(0)
+        .u64(0) // repeat, enforce-determinism
+        .u64(0); // keep-failed
+    let mut child = Command::new(hook())
+        .args(["--serve", "--write", "--store", store.to_str().unwrap()])
+        .env("DARLING_NIX_HOOK_CONFIG", &cfg)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&w.buf).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let mut r = WireReader::new(&o.stdout[..]);
+    assert_eq!(r.read_u64("magic").unwrap(), 0x5452_eecb);
+    assert_eq!(r.read_u64("version").unwrap(), 0x207);
+    let status = r.read_u64("status").unwrap();
+    let message = r.read_string("message").unwrap();
+    assert_eq!(status, 9, "a misc failure: {message}");
+    assert!(
+        message.contains("`/nix/store/../../../victim` is not a store path of this store"),
+        "{message}"
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -82,6 +82,10 @@ pub enum StoreError {
     /// version.
     #[error("`register = \"import\"` cannot work with Nix {0}.{1}: it ignores NIX_HELD_LOCKS, so the import would wait for ever on the output locks Nix holds; set `register = \"auto\"`")]
     ImportDeadlocks(u32, u32),
+    /// A path that is not `<store dir>/<32 nix-base32 characters>-<name>`
+    /// with a name Nix allows; holds the path and what is wrong with it.
+    #[error("`{0}` is not a store path of this store: {1}")]
+    BadPath(String, &'static str),
     /// The database route failed or was refused; the database was left
     /// unchanged.
     #[error("writing the store database {db}: {msg}")]
@@ -220,6 +224,39 @@ impl StoreLoc {
             real_store,
             state_dir,
         })
+    }
+
+    /// Checks that `logical` is a store path of this store, as Nix's own
+    /// parser would accept it: the store directory, then one component of
+    /// a 32-character nix-base32 hash, `-` and a name of at most 211
+    /// characters from `A-Za-z0-9+-._?=`. Such a path cannot climb out of
+    /// the store, so [`StoreLoc::real`] of it stays inside.
+    pub fn check(&self, logical: &str) -> Result<(), StoreError> {
+        let bad = |why| Err(StoreError::BadPath(logical.to_string(), why));
+        let Some(base) = logical
+            .strip_prefix(self.store_dir.as_str())
+            .and_then(|r| r.strip_prefix('/'))
+        else {
+            return bad("it is not in the store directory");
+        };
+        let (hash, name) = match (base.get(..32), base.get(32..)) {
+            (Some(h), Some(n)) => (h, n),
+            _ => return bad("too short"),
+        };
+        if !hash.bytes().all(|c| crate::base32::ALPHABET.contains(&c)) {
+            return bad("its hash part is not nix-base32");
+        }
+        let Some(name) = name.strip_prefix('-') else {
+            return bad("no `-` after the hash part");
+        };
+        if name.is_empty() || name.len() > 211 {
+            return bad("its name is empty or longer than 211 characters");
+        }
+        let allowed = |c: u8| c.is_ascii_alphanumeric() || b"+-._?=".contains(&c);
+        if !name.bytes().all(allowed) {
+            return bad("its name has a character Nix does not allow");
+        }
+        Ok(())
     }
 
     /// The host path of a logical store path.
@@ -668,6 +705,31 @@ mod tests {
             assert!(e.contains("Nix's `store` setting"), "{e}");
             assert!(e.contains("set `store` to"), "{e}");
         }
+    }
+
+    #[test]
+    fn store_paths_are_checked_as_nix_parses_them() {
+        let loc = StoreLoc::from_setting(Some("/tmp/s")).unwrap();
+        let ok = "/nix/store/0k50c4xkkv7av9yfxgnx1vjhj6ih2rxx-bench-9";
+        assert!(loc.check(ok).is_ok());
+        assert!(loc.check(&format!("{ok}.drv")).is_ok());
+        for bad in [
+            "/nix/store/../../../victim",
+            "/nix/store/0k50c4xkkv7av9yfxgnx1vjhj6ih2rxx-a/b",
+            "/nix/store/0k50c4xkkv7av9yfxgnx1vjhj6ih2rxx-",
+            "/nix/store/0k50c4xkkv7av9yfxgnx1vjhj6ih2rxe-x",
+            "/nix/store/0k50c4xkkv7av9yfxgnx1vjhj6ih2rxxx",
+            "/nix/store/short",
+            "/etc/passwd",
+            "/nix/storeX/0k50c4xkkv7av9yfxgnx1vjhj6ih2rxx-x",
+        ] {
+            assert!(
+                matches!(loc.check(bad), Err(StoreError::BadPath(..))),
+                "{bad}"
+            );
+        }
+        let long = format!("/nix/store/0k50c4xkkv7av9yfxgnx1vjhj6ih2rxx-{}", "a".repeat(212));
+        assert!(loc.check(&long).is_err());
     }
 
     #[test]
