@@ -100,6 +100,17 @@ proptest! {
         let _ = read_all(&bytes);
     }
 
+    /// Random bytes stop at `Derive(`; a real derivation with one byte
+    /// changed, or cut anywhere, reaches every part of the parser.
+    #[test]
+    fn mutated_derivations_never_panic(d in arb_drv(), pos in any::<prop::sample::Index>(), byte in any::<u8>(), cut in any::<prop::sample::Index>()) {
+        let mut text = print_aterm(&d).into_bytes();
+        let i = pos.index(text.len());
+        text[i] = byte;
+        let _ = drv::parse(&text);
+        let _ = drv::parse(&text[..cut.index(text.len())]);
+    }
+
     #[test]
     fn derivations_round_trip_through_aterm(d in arb_drv()) {
         let text = print_aterm(&d);
