@@ -230,6 +230,57 @@ fn set(p: &Path, a: &AttrList, buf: &[u8], opts: u32) -> i64 {
     }
 }
 
+/// `size` zero bytes that end where an inaccessible page begins: a read
+/// past the end faults (and kills the test) instead of passing unseen.
+struct Guarded {
+    map: std::ptr::NonNull<std::ffi::c_void>,
+    page: usize,
+    size: usize,
+}
+
+impl Guarded {
+    fn new(size: usize) -> Guarded {
+        use nix::sys::mman::{mmap_anonymous, mprotect, MapFlags, ProtFlags};
+        let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+            .unwrap()
+            .unwrap() as usize;
+        assert!(size <= page);
+        let len = std::num::NonZeroUsize::new(2 * page).unwrap();
+        // SAFETY: a fresh private anonymous mapping, owned by this value
+        // and unmapped in Drop; the second page is made inaccessible.
+        unsafe {
+            let map = mmap_anonymous(
+                None,
+                len,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_PRIVATE,
+            )
+            .unwrap();
+            let guard = std::ptr::NonNull::new(map.as_ptr().cast::<u8>().add(page).cast()).unwrap();
+            mprotect(guard, page, ProtFlags::PROT_NONE).unwrap();
+            Guarded { map, page, size }
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the last `size` bytes of the mapping's first, readable
+        // page, zeroed by mmap; they live as long as `self`.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.map.as_ptr().cast::<u8>().add(self.page - self.size),
+                self.size,
+            )
+        }
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, unmapped once.
+        let _ = unsafe { nix::sys::mman::munmap(self.map, 2 * self.page) };
+    }
+}
+
 fn ts(sec: i64, nsec: i64) -> Vec<u8> {
     [sec.to_ne_bytes(), nsec.to_ne_bytes()].concat()
 }
@@ -424,12 +475,12 @@ proptest! {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("f");
         fs::write(&f, "").unwrap();
-        // The request's buffer is exactly `size` bytes in its own allocation,
-        // so reading past it would be caught by the allocator in debug runs;
-        // here we check the documented answers.
-        let buf = vec![0u8; size];
+        // The request's buffer is exactly `size` bytes followed by an
+        // inaccessible page, so a read past it faults.
+        let guarded = Guarded::new(size);
+        let buf = guarded.bytes();
         let a = al(common & setattrs::ATTR_CMN_SETMASK, 0, 0);
-        let r = set(&f, &a, &buf, 0);
+        let r = set(&f, &a, buf, 0);
         let need: usize = [(cmn::SCRIPT,4),(cmn::CRTIME,16),(cmn::MODTIME,16),(cmn::CHGTIME,16),(cmn::ACCTIME,16),(cmn::BKUPTIME,16),(cmn::FNDRINFO,32),(cmn::OWNERID,4),(cmn::GRPID,4),(cmn::ACCESSMASK,4),(cmn::FLAGS,4),(0x40_0000,8),(0x80_0000,16),(0x100_0000,16),(0x1000_0000,16),(0x4000_0000,4)]
             .iter().filter(|(b, _)| a.commonattr & b != 0).map(|(_, s)| s).sum();
         if a.commonattr == 0 {
