@@ -3,7 +3,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use prefixfs::{FileSet, Lock, Prefix};
+use prefixfs::{Lock, Prefix};
 
 use crate::attr;
 use crate::files::{self, Line};
@@ -84,7 +84,7 @@ impl Store {
     /// finished first when we may write.
     pub fn open_read(prefix: &Prefix) -> Result<Store, StoreError> {
         let files = AccountFiles::new(prefix);
-        let set = FileSet::new(&files.journal);
+        let set = files.file_set();
         let lock = if set.needs_recovery() {
             match Lock::exclusive(&files.lock) {
                 Ok(l) => {
@@ -104,7 +104,8 @@ impl Store {
     pub fn open_write(prefix: &Prefix) -> Result<Store, StoreError> {
         let files = AccountFiles::new(prefix);
         let lock = Lock::exclusive(&files.lock).map_err(|e| StoreError::io(&files.lock, e))?;
-        FileSet::new(&files.journal)
+        files
+            .file_set()
             .recover()
             .map_err(|e| StoreError::io(&files.journal, e))?;
         Self::load(files, Some(lock), true)
@@ -514,7 +515,8 @@ impl Store {
         for w in &writes {
             ensure_parent(&w.path)?;
         }
-        FileSet::new(&self.files.journal)
+        self.files
+            .file_set()
             .commit(&writes)
             .map_err(|e| StoreError::io(&self.files.journal, e))?;
         for w in writes {

@@ -6,7 +6,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use prefixfs::{PendingWrite, Prefix};
+use prefixfs::{FileSet, PendingWrite, Prefix};
 
 use crate::store::StoreError;
 
@@ -79,6 +79,12 @@ impl AccountFiles {
             lock: state.join("accounts.lock"),
             journal: state.join("accounts.journal"),
         }
+    }
+
+    /// The commit set of the four files, journaled beside the sidecar.
+    pub(crate) fn file_set(&self) -> FileSet {
+        let files = [&self.passwd, &self.master, &self.group, &self.sidecar];
+        FileSet::new(&self.journal, files.map(|t| t.path.clone()))
     }
 
     /// Remember what a committed write put in its file.

@@ -119,7 +119,7 @@ impl Store {
 
     /// The current state (a fresh one is not written until something changes).
     pub fn load(&self) -> io::Result<State> {
-        let fs = FileSet::new(&self.journal);
+        let fs = FileSet::new(&self.journal, [&self.file]);
         if fs.needs_recovery() {
             if let Some(dir) = self.lock.parent() {
                 std::fs::create_dir_all(dir)?;
@@ -140,7 +140,7 @@ impl Store {
         let dir = self.lock.parent().expect("state dir");
         std::fs::create_dir_all(dir).map_err(at(dir))?;
         let _l = Lock::exclusive(&self.lock).map_err(at(&self.lock))?;
-        let fs = FileSet::new(&self.journal);
+        let fs = FileSet::new(&self.journal, [&self.file]);
         fs.recover()?;
         let mut st = self.read_file()?.unwrap_or_else(Self::fresh);
         let out = change(&mut st);

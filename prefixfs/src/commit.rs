@@ -1,18 +1,35 @@
 //! Lock + crash-safe replacement of a set of files.
 //!
 //! Protocol (writer holds the exclusive lock throughout):
-//! 1. write every new file to `<dst>.darling-nix.tmp`, fsync it;
-//! 2. write the journal (the list of tmp -> dst renames) the same way and
-//!    rename it into place: **this rename is the commit point**;
-//! 3. rename every tmp over its dst, fsync the directories;
-//! 4. remove the journal.
+//! 1. write every new file to `<dst>.darling-nix.tmp` (a stale tmp is
+//!    removed first and the new one made with `O_CREAT|O_EXCL|O_NOFOLLOW`,
+//!    so a planted link is never written through), fsync it;
+//! 2. fsync each directory holding a tmp (once per directory);
+//! 3. write the journal (the list of tmp -> dst renames) the same way and
+//!    rename it into place, fsync its directory: **this rename is the
+//!    commit point**;
+//! 4. rename every tmp over its dst, fsync the directories;
+//! 5. remove the journal.
 //!
-//! A crash before 2 leaves the old files (stray tmps are ignored and later
-//! overwritten); a crash after 2 is rolled forward by the next [`FileSet::recover`].
+//! A crash before 3 leaves the old files (stray tmps are ignored and later
+//! replaced); a crash after 3 is rolled forward by the next
+//! [`FileSet::recover`]. Recovery renames the tmps that are still there and
+//! counts a missing one as already renamed. Step 2 is what makes that
+//! sound: without it, power loss could keep the journal (its directory was
+//! fsynced) but lose a tmp's directory entry (its directory was not), and
+//! recovery would mix old and new files. With it, every tmp a durable
+//! journal names was durable before the journal existed, so it can only be
+//! missing because step 4 renamed it.
+//!
+//! A journal is only trusted for the files its [`FileSet`] guards: the
+//! prefix may be writable by others, and a planted journal must not make a
+//! privileged tool rename arbitrary files.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
+use nix::fcntl::OFlag;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -31,12 +48,15 @@ impl Lock {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
         }
+        // O_NOFOLLOW: a lock file planted as a link must not make us create
+        // a file wherever it points.
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o644)
+            .custom_flags(OFlag::O_NOFOLLOW.bits())
             .open(path)?;
         file.lock()?;
         Ok(Lock { _file: file })
@@ -45,7 +65,11 @@ impl Lock {
     /// Take the shared lock if the lock file exists and can be opened; readers
     /// without write access to the state directory read unlocked.
     pub fn shared(path: &Path) -> Option<Lock> {
-        let file = File::open(path).ok()?;
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(OFlag::O_NOFOLLOW.bits())
+            .open(path)
+            .ok()?;
         file.lock_shared().ok()?;
         Some(Lock { _file: file })
     }
@@ -66,15 +90,37 @@ pub struct PendingWrite {
 #[derive(Debug, Clone)]
 pub struct FileSet {
     journal: PathBuf,
+    files: Vec<PathBuf>,
 }
 
 impl FileSet {
-    /// The set whose commits are journaled in the file `journal`; a journal
-    /// left there marks an interrupted commit ([`FileSet::needs_recovery`]).
-    pub fn new(journal: impl Into<PathBuf>) -> FileSet {
+    /// The set of `files` whose commits are journaled in the file
+    /// `journal`; a journal left there marks an interrupted commit
+    /// ([`FileSet::needs_recovery`]). Commits and recovery touch only
+    /// `files` (and their tmps).
+    pub fn new<P: Into<PathBuf>>(
+        journal: impl Into<PathBuf>,
+        files: impl IntoIterator<Item = P>,
+    ) -> FileSet {
         FileSet {
             journal: journal.into(),
+            files: files.into_iter().map(Into::into).collect(),
         }
+    }
+
+    /// Whether `path` is one of the set's files: the same path, or the same
+    /// name in the same directory reached another way (a journal written
+    /// when the prefix was named through a link).
+    fn guards(&self, path: &Path) -> bool {
+        let place = |p: &Path| {
+            Some((
+                fs::canonicalize(p.parent()?).ok()?,
+                p.file_name()?.to_owned(),
+            ))
+        };
+        self.files
+            .iter()
+            .any(|f| f == path || place(f).is_some_and(|a| place(path).is_some_and(|b| a == b)))
     }
 
     /// A commit was interrupted after its commit point.
@@ -90,16 +136,35 @@ impl FileSet {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
-        let pairs = parse_journal(&raw).ok_or_else(|| {
+        let invalid = |what: String| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("corrupt journal {}", self.journal.display()),
+                format!("journal {}: {what}", self.journal.display()),
             )
-        })?;
+        };
+        let pairs = parse_journal(&raw).ok_or_else(|| invalid("corrupt".into()))?;
+        // Nothing is renamed unless every entry is one of ours.
         for (tmp, dst) in &pairs {
-            match fs::rename(tmp, dst) {
-                Ok(()) => {}
-                // Already renamed before the crash.
+            if *tmp != tmp_path(dst) || !self.guards(dst) {
+                return Err(invalid(format!(
+                    "names {} -> {}, not a file of this set; refusing to recover",
+                    tmp.display(),
+                    dst.display()
+                )));
+            }
+        }
+        for (tmp, dst) in &pairs {
+            match fs::symlink_metadata(tmp) {
+                Ok(m) if m.file_type().is_file() => fs::rename(tmp, dst)?,
+                Ok(_) => {
+                    return Err(invalid(format!(
+                        "{} is not a regular file; refusing to recover",
+                        tmp.display()
+                    )))
+                }
+                // Already renamed before the crash: commit() fsynced every
+                // tmp's directory before the journal existed, so a tmp that
+                // a surviving journal names cannot have been lost otherwise.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
@@ -112,6 +177,12 @@ impl FileSet {
     /// Replace all `writes` atomically as a set. The caller holds the
     /// exclusive lock and has called [`FileSet::recover`].
     pub fn commit(&self, writes: &[PendingWrite]) -> io::Result<()> {
+        if let Some(w) = writes.iter().find(|w| !self.guards(&w.path)) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not a file of this set", w.path.display()),
+            ));
+        }
         let mut pairs = Vec::with_capacity(writes.len());
         for w in writes {
             let tmp = tmp_path(&w.path);
@@ -119,6 +190,10 @@ impl FileSet {
             fault_point();
             pairs.push((tmp, w.path.clone()));
         }
+        // The tmps' directory entries are durable before the journal is:
+        // recover() relies on it (see the module documentation).
+        sync_parents(pairs.iter().map(|(t, _)| t.as_path()))?;
+        fault_point();
         let journal_tmp = tmp_path(&self.journal);
         write_synced(&journal_tmp, &encode_journal(&pairs), 0o644)?;
         fault_point();
@@ -141,11 +216,20 @@ fn tmp_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Writes a new file at `path` (a tmp name) and fsyncs it. Whatever is
+/// there is removed first (unlink removes a link, not its target) and the
+/// file is made with `O_EXCL|O_NOFOLLOW`: if something reappears at the
+/// name in between, the open fails instead of writing through it.
 fn write_synced(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     let mut f = OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
+        .custom_flags(OFlag::O_NOFOLLOW.bits())
         .mode(mode)
         .open(path)?;
     // The mode given to open() is filtered by the umask; set it exactly.
@@ -228,7 +312,7 @@ mod tests {
         let a = dir.path().join("a");
         let b = dir.path().join("b");
         fs::write(&a, "old a").unwrap();
-        let set = FileSet::new(dir.path().join("journal"));
+        let set = FileSet::new(dir.path().join("journal"), [&a, &b]);
         set.commit(&[
             PendingWrite {
                 path: a.clone(),
@@ -268,7 +352,7 @@ mod tests {
             encode_journal(&[(tmp_path(&a), a.clone()), (tmp_path(&b), b.clone())]),
         )
         .unwrap();
-        let set = FileSet::new(&journal);
+        let set = FileSet::new(&journal, [&a, &b]);
         assert!(set.needs_recovery());
         set.recover().unwrap();
         assert_eq!(fs::read_to_string(&a).unwrap(), "new a");
@@ -281,8 +365,97 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let journal = dir.path().join("journal");
         fs::write(&journal, b"garbage").unwrap();
-        assert!(FileSet::new(&journal).recover().is_err());
+        assert!(FileSet::new(&journal, [dir.path().join("a")])
+            .recover()
+            .is_err());
         assert!(journal.exists());
+    }
+
+    /// A journal planted in a prefix that others can write must not make a
+    /// privileged tool rename files it does not guard.
+    #[test]
+    fn recovery_renames_only_the_sets_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ours, victim) = (dir.path().join("ours"), dir.path().join("victim"));
+        fs::write(&victim, "precious").unwrap();
+        fs::write(tmp_path(&victim), "attacker's").unwrap();
+        let journal = dir.path().join("journal");
+        let set = FileSet::new(&journal, [&ours]);
+        for pairs in [
+            vec![(tmp_path(&victim), victim.clone())],
+            // A tmp that is not the destination's own tmp name.
+            vec![(tmp_path(&victim), ours.clone())],
+        ] {
+            fs::write(&journal, encode_journal(&pairs)).unwrap();
+            assert!(set.recover().is_err());
+            assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+            assert!(tmp_path(&victim).exists() && !ours.exists());
+        }
+        // A set's file whose tmp is a link: not renamed into place.
+        fs::remove_file(&journal).unwrap();
+        std::os::unix::fs::symlink(&victim, tmp_path(&ours)).unwrap();
+        fs::write(&journal, encode_journal(&[(tmp_path(&ours), ours.clone())])).unwrap();
+        assert!(set.recover().is_err());
+        assert!(fs::symlink_metadata(&ours).is_err());
+        // The same file named through a link to its directory is ours.
+        fs::remove_file(tmp_path(&ours)).unwrap();
+        fs::write(tmp_path(&ours), "new").unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("alias")).unwrap();
+        let via = dir.path().join("alias/ours");
+        fs::write(&journal, encode_journal(&[(tmp_path(&via), via.clone())])).unwrap();
+        set.recover().unwrap();
+        assert_eq!(fs::read_to_string(&ours).unwrap(), "new");
+    }
+
+    #[test]
+    fn commit_refuses_files_outside_the_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = FileSet::new(dir.path().join("journal"), [dir.path().join("a")]);
+        let w = PendingWrite {
+            path: dir.path().join("b"),
+            contents: b"x".to_vec(),
+            mode: 0o644,
+        };
+        assert!(set.commit(&[w]).is_err());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    /// A `<file>.darling-nix.tmp` planted as a link (to a file, or dangling)
+    /// is replaced, never written through; so is a planted lock link.
+    #[test]
+    fn planted_links_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::write(&outside, "outside").unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::os::unix::fs::symlink(&outside, tmp_path(&a)).unwrap();
+        let dangling = dir.path().join("nowhere");
+        std::os::unix::fs::symlink(&dangling, tmp_path(&b)).unwrap();
+        let journal = dir.path().join("journal");
+        std::os::unix::fs::symlink(&outside, tmp_path(&journal)).unwrap();
+        let set = FileSet::new(&journal, [&a, &b]);
+        let w = |path: &Path| PendingWrite {
+            path: path.to_path_buf(),
+            contents: b"new".to_vec(),
+            mode: 0o644,
+        };
+        set.commit(&[w(&a), w(&b)]).unwrap();
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "outside");
+        assert!(!dangling.exists());
+        for p in [&a, &b] {
+            assert!(fs::symlink_metadata(p).unwrap().file_type().is_file());
+            assert_eq!(fs::read_to_string(p).unwrap(), "new");
+        }
+        std::os::unix::fs::symlink(&outside, tmp_path(&a)).unwrap();
+        write_atomic(&a, b"again", 0o644).unwrap();
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "outside");
+        assert_eq!(fs::read_to_string(&a).unwrap(), "again");
+
+        let lock = dir.path().join("lock");
+        std::os::unix::fs::symlink(&dangling, &lock).unwrap();
+        assert!(Lock::exclusive(&lock).is_err());
+        assert!(Lock::shared(&lock).is_none());
+        assert!(!dangling.exists());
     }
 
     #[test]
