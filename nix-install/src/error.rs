@@ -153,6 +153,25 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
+    /// Uninstall would remove something under a mount point in the prefix
+    /// (the host's `/nix` shared in at `<prefix>/nix`, for example), or a
+    /// tree holding one: nothing in it was removed, and the action's record
+    /// stays in the receipt.
+    #[error("{}: a mount point (for example the host store shared into the prefix); nothing in it was removed: unmount it, or stop the prefix, and run uninstall again", path.display())]
+    MountPoint {
+        /// The mount point, as the receipt spells paths (under the prefix).
+        path: PathBuf,
+    },
+    /// A file to write or remove is not inside the prefix once symlinks are
+    /// followed (for example `/etc/nix` a symlink to a directory outside):
+    /// nothing was written there.
+    #[error("{}: resolves to {}, outside the prefix; refusing to write or remove it", path.display(), resolved.display())]
+    OutsidePrefix {
+        /// The path as the action meant it.
+        path: PathBuf,
+        /// Where its directory really is.
+        resolved: PathBuf,
+    },
 }
 
 /// `map_err(io_at(&path))`: an I/O error that keeps its path.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{io_at, Error};
+use crate::guard::{remove_dir_if_empty_within, remove_within};
 use crate::Cx;
 
 /// What one action changed, as it recorded it in the receipt.
@@ -67,12 +68,19 @@ impl Changes {
             write_atomic(&path, &data, mode & 0o7777)?;
             fs::remove_file(&backup).map_err(io_at(&backup))?;
         }
+        // Never across a mount point: the host's /nix may be shared in at
+        // <prefix>/nix (see `guard`).
+        let root = cx.root();
         for path in self.created.iter().rev() {
-            let p = cx.view(path);
-            remove_any(&p).map_err(io_at(&p))?;
+            remove_within(&root, &cx.view(path)).map_err(|e| match e {
+                Error::MountPoint { path } => Error::MountPoint {
+                    path: cx.record(&path).into(),
+                },
+                e => e,
+            })?;
         }
         for dir in self.dirs.iter().rev() {
-            remove_dir_if_empty(&cx.view(dir))?;
+            remove_dir_if_empty_within(&root, &cx.view(dir))?;
         }
         Ok(())
     }
@@ -97,30 +105,6 @@ pub fn remove_dir_if_empty(d: &Path) -> Result<(), Error> {
         }
         _ => Ok(()),
     }
-}
-
-/// Removes a file, symlink or tree; store trees are read-only, so their
-/// directories are made writable first. A missing path is fine.
-pub fn remove_any(p: &Path) -> io::Result<()> {
-    let m = match fs::symlink_metadata(p) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if !m.is_dir() {
-        return fs::remove_file(p);
-    }
-    fn writable(p: &Path) -> io::Result<()> {
-        if fs::symlink_metadata(p)?.is_dir() {
-            fs::set_permissions(p, fs::Permissions::from_mode(0o755))?;
-            for e in fs::read_dir(p)? {
-                writable(&e?.path())?;
-            }
-        }
-        Ok(())
-    }
-    writable(p)?;
-    fs::remove_dir_all(p)
 }
 
 /// The sha256 of a file's content, in lowercase hex (as fetch-tarball

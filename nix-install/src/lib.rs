@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod error;
 pub mod files;
+pub mod guard;
 mod plan;
 pub mod receipt;
 pub mod tarball;

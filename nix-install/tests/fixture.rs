@@ -625,3 +625,106 @@ fn the_xnu_fixes_dylib_goes_into_the_prefix_and_the_daemon_environment() {
     assert!(!at.exists() && !probe.exists());
     assert_unchanged(&f, &before, "uninstall left changes behind");
 }
+
+/// Whether the host tools a test needs are on PATH; a skip line otherwise.
+fn have_tools(test: &str, tools: &[&str]) -> bool {
+    match tools.iter().find(|t| which(t).is_none()) {
+        Some(t) => {
+            e2e::skip_tool(test, &format!("`{t}` is not on PATH"));
+            false
+        }
+        None => true,
+    }
+}
+
+fn which(tool: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+/// The host store shared into the prefix (a bind mount at `<prefix>/nix`,
+/// as nix/darling-prefix.sh makes with SHARE_STORE=1) over the `/nix` that
+/// unpack-store created and recorded: uninstall refuses to go into the
+/// mount, names it, and leaves everything in it; once it is unmounted,
+/// uninstall removes the prefix's own `/nix`.
+#[test]
+fn uninstall_never_goes_into_a_mount_in_the_prefix() {
+    let test = "nix-install's mount-point test";
+    if !e2e::is_root() {
+        e2e::skip_tool(
+            test,
+            "it needs root (a bind mount in a private mount namespace)",
+        );
+        return;
+    }
+    if !have_tools(test, &["unshare", "mount"]) {
+        return;
+    }
+    let f = Fixture::new();
+    let t = tarball("2.8.0");
+    let before = snapshot(f.root());
+    let o = install(&f, &t, &[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let receipt = fs::read_to_string(
+        f.root()
+            .join("private/var/db/darling-nix/install-receipt.json"),
+    )
+    .unwrap();
+    let nix = f.root().join("nix");
+    assert!(
+        receipt.contains(&format!("\"{}\"", nix.display())),
+        "unpack-store recorded /nix as its own: {receipt}"
+    );
+    // The "host store": a file, and store paths of the same names as the
+    // prefix's.
+    let host = tempfile::tempdir().unwrap();
+    fs::create_dir_all(host.path().join("store")).unwrap();
+    fs::write(host.path().join("keep"), "the host's\n").unwrap();
+    for e in fs::read_dir(nix.join("store")).unwrap() {
+        let p = host.path().join("store").join(e.unwrap().file_name());
+        fs::create_dir_all(&p).unwrap();
+        fs::write(p.join("marker"), "the host's\n").unwrap();
+    }
+    let host_before = snapshot(host.path());
+
+    let uninstall = nix_install(&f, &e2e::bin_dir());
+    let o: Out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "--", "sh", "-ec"])
+        .arg("mount --bind \"$1\" \"$2\"; shift 2; exec \"$@\"")
+        .arg("sh")
+        .arg(host.path())
+        .arg(&nix)
+        .arg(uninstall.get_program())
+        .args(uninstall.get_args())
+        .arg("uninstall")
+        .env_remove("DARLING_PREFIX")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr.contains(&format!(
+            "{}: a mount point (for example the host store",
+            nix.display()
+        )),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(
+        changed(&snapshot(host.path()), &host_before),
+        Vec::<String>::new(),
+        "uninstall changed the store mounted in the prefix"
+    );
+
+    // Unmounted (the namespace is gone): the prefix's own /nix goes.
+    let o = install(&f, &t, &["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_unchanged(&f, &before, "uninstall left changes behind");
+    assert_eq!(
+        changed(&snapshot(host.path()), &host_before),
+        Vec::<String>::new()
+    );
+}

@@ -1,0 +1,228 @@
+//! Staying inside the prefix: removals that never cross a mount point.
+//!
+//! Uninstall removes what the receipt records through the prefix's merged
+//! view (see [`Cx::root`](crate::Cx::root)). Anything mounted in the prefix
+//! (the host's `/nix` shared in at `<prefix>/nix`, for example) is not ours:
+//! a removal whose path lies under such a mount, or whose tree holds one, is
+//! refused with [`Error::MountPoint`] before anything is removed.
+//!
+//! A bind mount of the same file system has the same `st_dev`, so mounts
+//! are told apart by their mount id: the `mnt_id:` line of
+//! `/proc/self/fdinfo/<fd>` for an `O_PATH` descriptor of the path.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use crate::error::{io_at, Error};
+
+/// `O_DIRECTORY` and `O_NOFOLLOW` as Linux defines them on this
+/// architecture (std has no constants for them; `libc` is not a dependency
+/// of this crate).
+#[cfg(any(
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "powerpc",
+    target_arch = "powerpc64",
+    target_arch = "m68k"
+))]
+const O_DIRECTORY_NOFOLLOW: (i32, i32) = (0o40000, 0o100000);
+#[cfg(not(any(
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "powerpc",
+    target_arch = "powerpc64",
+    target_arch = "m68k"
+)))]
+const O_DIRECTORY_NOFOLLOW: (i32, i32) = (0o200000, 0o400000);
+/// `O_PATH`: a descriptor that only names the object (no read access needed).
+const O_PATH: i32 = 0o10000000;
+
+/// How [`mount_id`] opens its path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Open {
+    /// A directory, following a symlink (an ancestor such as `etc`).
+    FollowDir,
+    /// The object itself, never following a symlink.
+    NoFollow,
+    /// The object itself, which must be a directory (not a symlink).
+    NoFollowDir,
+}
+
+/// The id of the mount `p` is on (for a mount point: the mounted one).
+fn mount_id(p: &Path, how: Open) -> io::Result<u64> {
+    let (o_directory, o_nofollow) = O_DIRECTORY_NOFOLLOW;
+    let flags = O_PATH
+        | match how {
+            Open::FollowDir => o_directory,
+            Open::NoFollow => o_nofollow,
+            Open::NoFollowDir => o_directory | o_nofollow,
+        };
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(p)?;
+    let info = fs::read_to_string(format!("/proc/self/fdinfo/{}", f.as_raw_fd()))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| io::Error::other("no mnt_id in /proc/self/fdinfo"))
+}
+
+/// Removes `p` (a file, symlink or whole tree; store trees are read-only, so
+/// their directories are made writable first) when it lies under `root`
+/// without crossing a mount point. A missing path, or one whose parent is
+/// missing, is fine. Refused with [`Error::MountPoint`], before anything is
+/// removed, when a directory between `root` and `p`, `p` itself, or anything
+/// in its tree is on another mount than `root`.
+pub fn remove_within(root: &Path, p: &Path) -> Result<(), Error> {
+    let root_id = mount_id(root, Open::FollowDir).map_err(io_at(root))?;
+    let Some(rel) = p.strip_prefix(root).ok().filter(|r| {
+        r.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+    }) else {
+        return Err(Error::OutsidePrefix {
+            path: p.to_path_buf(),
+            resolved: p.to_path_buf(),
+        });
+    };
+    if !ancestors_on(root, rel, root_id)? {
+        return Ok(());
+    }
+    match fs::symlink_metadata(p) {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_at(p)(e)),
+    }
+    // Looked at first, so that a refusal removes nothing.
+    if let Some(m) = find_mount(p, root_id)? {
+        return Err(Error::MountPoint { path: m });
+    }
+    remove_tree(p, root_id)
+}
+
+/// Removes the directory `d` under `root` if it is empty and neither it nor
+/// a directory above it (up to `root`) is on another mount; anything else
+/// (gone, not empty, a mount point, under one) is left as it is.
+pub fn remove_dir_if_empty_within(root: &Path, d: &Path) -> Result<(), Error> {
+    let root_id = mount_id(root, Open::FollowDir).map_err(io_at(root))?;
+    let Ok(rel) = d.strip_prefix(root) else {
+        return Ok(());
+    };
+    match ancestors_on(root, rel, root_id) {
+        Ok(true) => {}
+        Ok(false) | Err(Error::MountPoint { .. }) => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    match mount_id(d, Open::NoFollowDir) {
+        Ok(id) if id == root_id => crate::files::remove_dir_if_empty(d),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the directories from `root` down to the parent of `root/rel`
+/// all exist (else `false`) on the mount `root_id`; one on another mount is
+/// [`Error::MountPoint`].
+fn ancestors_on(root: &Path, rel: &Path, root_id: u64) -> Result<bool, Error> {
+    let mut a = root.to_path_buf();
+    let parts: Vec<_> = rel.components().collect();
+    for c in &parts[..parts.len().saturating_sub(1)] {
+        a.push(c);
+        match mount_id(&a, Open::FollowDir) {
+            Ok(id) if id == root_id => {}
+            Ok(_) => return Err(Error::MountPoint { path: a }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io_at(&a)(e)),
+        }
+    }
+    Ok(true)
+}
+
+/// The first path in the tree at `p` (`p` included) that is on another
+/// mount than `root_id`.
+fn find_mount(p: &Path, root_id: u64) -> Result<Option<PathBuf>, Error> {
+    let m = fs::symlink_metadata(p).map_err(io_at(p))?;
+    let how = if m.is_dir() {
+        Open::NoFollowDir
+    } else {
+        Open::NoFollow
+    };
+    if mount_id(p, how).map_err(io_at(p))? != root_id {
+        return Ok(Some(p.to_path_buf()));
+    }
+    if m.is_dir() {
+        for e in fs::read_dir(p).map_err(io_at(p))? {
+            let q = e.map_err(io_at(p))?.path();
+            if let Some(found) = find_mount(&q, root_id)? {
+                return Ok(Some(found));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Removes the tree at `p`, checking each directory's mount again before
+/// going into it (a mount made since [`find_mount`] looked is still never
+/// crossed).
+fn remove_tree(p: &Path, root_id: u64) -> Result<(), Error> {
+    let m = fs::symlink_metadata(p).map_err(io_at(p))?;
+    if !m.is_dir() {
+        return fs::remove_file(p).map_err(io_at(p));
+    }
+    if mount_id(p, Open::NoFollowDir).map_err(io_at(p))? != root_id {
+        return Err(Error::MountPoint {
+            path: p.to_path_buf(),
+        });
+    }
+    fs::set_permissions(p, fs::Permissions::from_mode(0o755)).map_err(io_at(p))?;
+    for e in fs::read_dir(p).map_err(io_at(p))? {
+        remove_tree(&e.map_err(io_at(p))?.path(), root_id)?;
+    }
+    fs::remove_dir(p).map_err(io_at(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_open_flags_are_this_architectures() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("f");
+        fs::write(&file, "x").unwrap();
+        let link = d.path().join("l");
+        std::os::unix::fs::symlink(d.path(), &link).unwrap();
+        // O_DIRECTORY: a file is refused.
+        let e = mount_id(&file, Open::NoFollowDir).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(20), "ENOTDIR: {e}");
+        // O_NOFOLLOW with O_DIRECTORY: a symlink to a directory is refused,
+        // and followed without it.
+        assert!(mount_id(&link, Open::NoFollowDir).is_err());
+        let id = mount_id(&link, Open::FollowDir).unwrap();
+        assert_eq!(mount_id(d.path(), Open::NoFollowDir).unwrap(), id);
+        // O_PATH | O_NOFOLLOW: the symlink itself, on the same mount.
+        assert_eq!(mount_id(&link, Open::NoFollow).unwrap(), id);
+        assert_eq!(mount_id(&file, Open::NoFollow).unwrap(), id);
+    }
+
+    #[test]
+    fn removal_stays_under_the_root() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        fs::create_dir_all(root.join("a/b")).unwrap();
+        fs::write(root.join("a/b/f"), "x").unwrap();
+        fs::set_permissions(root.join("a/b"), fs::Permissions::from_mode(0o555)).unwrap();
+        // A missing path, or one under a missing directory: nothing to do.
+        remove_within(&root, &root.join("gone")).unwrap();
+        remove_within(&root, &root.join("gone/too")).unwrap();
+        assert!(matches!(
+            remove_within(&root, &root.join("../x")),
+            Err(Error::OutsidePrefix { .. })
+        ));
+        remove_within(&root, &root.join("a")).unwrap();
+        assert!(!root.join("a").exists());
+        assert!(root.is_dir());
+    }
+}
