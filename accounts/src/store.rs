@@ -3,7 +3,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use prefixfs::{Lock, Prefix};
+use prefixfs::{Lock, Prefix, PrefixError};
 
 use crate::attr;
 use crate::files::{self, Line};
@@ -39,6 +39,22 @@ pub enum StoreError {
         /// What the JSON parser reported.
         source: serde_json::Error,
     },
+    /// The account files or their directories lead outside the prefix
+    /// ([`prefixfs::PrefixError::Escapes`]); nothing was read or written.
+    /// The tools report it as a prefix they cannot use.
+    #[error(transparent)]
+    Prefix(PrefixError),
+}
+
+impl From<PrefixError> for StoreError {
+    /// An OS error while looking a path up stays an [`StoreError::Io`] (a
+    /// refused lookup is a permission error like a refused read).
+    fn from(e: PrefixError) -> StoreError {
+        match e {
+            PrefixError::Io { path, source } => StoreError::Io { path, source },
+            e => StoreError::Prefix(e),
+        }
+    }
 }
 
 impl StoreError {
@@ -83,7 +99,7 @@ impl Store {
     /// Load for reading: a shared lock when possible; an interrupted commit is
     /// finished first when we may write.
     pub fn open_read(prefix: &Prefix) -> Result<Store, StoreError> {
-        let files = AccountFiles::new(prefix);
+        let files = AccountFiles::new(prefix)?;
         let set = files.file_set();
         let lock = if set.needs_recovery() {
             match Lock::exclusive(&files.lock) {
@@ -102,7 +118,7 @@ impl Store {
 
     /// Load for writing: the exclusive lock, held until the store is dropped.
     pub fn open_write(prefix: &Prefix) -> Result<Store, StoreError> {
-        let files = AccountFiles::new(prefix);
+        let files = AccountFiles::new(prefix)?;
         let lock = Lock::exclusive(&files.lock).map_err(|e| StoreError::io(&files.lock, e))?;
         files
             .file_set()

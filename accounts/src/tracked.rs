@@ -68,17 +68,31 @@ pub(crate) struct AccountFiles {
 }
 
 impl AccountFiles {
-    pub(crate) fn new(prefix: &Prefix) -> AccountFiles {
+    /// The files of `prefix`, each checked to be inside it once links are
+    /// followed ([`Prefix::check_inside`]): a prefix whose `private/etc` or
+    /// state directory (or one of the files) leads elsewhere, e.g. to the
+    /// host's `/etc`, is refused before anything is read, locked or written.
+    pub(crate) fn new(prefix: &Prefix) -> Result<AccountFiles, StoreError> {
         let etc = prefix.etc_dir();
         let state = prefix.state_dir();
-        AccountFiles {
+        let files = AccountFiles {
             passwd: Tracked::new(etc.join("passwd"), 0o644),
             master: Tracked::new(etc.join("master.passwd"), 0o600),
             group: Tracked::new(etc.join("group"), 0o644),
             sidecar: Tracked::new(state.join("accounts.json"), 0o644),
             lock: state.join("accounts.lock"),
             journal: state.join("accounts.journal"),
+        };
+        // A missing file is checked through its directory.
+        let tracked = [&files.passwd, &files.master, &files.group, &files.sidecar];
+        for path in tracked
+            .map(|t| &t.path)
+            .into_iter()
+            .chain([&files.lock, &files.journal])
+        {
+            prefix.check_inside(path)?;
         }
+        Ok(files)
     }
 
     /// The commit set of the four files, journaled beside the sidecar.

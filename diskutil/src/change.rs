@@ -56,6 +56,15 @@ pub(super) fn add_volume(store: &Store, io: &mut Io, args: &[String]) -> io::Res
             return Ok(1);
         }
     };
+    // The mount point directory is made after the record is written; a
+    // place outside the prefix is refused before either.
+    let host = match mount.as_deref().map(|m| store.host_inside(m)).transpose() {
+        Ok(h) => h,
+        Err(e) => {
+            writeln!(io.err, "Error: {e}")?;
+            return Ok(1);
+        }
+    };
     let r = store.update(|st| {
         let used: Vec<u32> = st
             .volumes
@@ -81,8 +90,8 @@ pub(super) fn add_volume(store: &Store, io: &mut Io, args: &[String]) -> io::Res
             return Ok(1);
         }
     };
-    if let Some(m) = &mount {
-        let _ = std::fs::create_dir_all(store.host(m));
+    if let Some(h) = &host {
+        let _ = std::fs::create_dir_all(h);
     }
     writeln!(
         io.out,
@@ -183,7 +192,11 @@ pub(super) fn mount(store: &Store, io: &mut Io, args: &[String]) -> io::Result<i
             )?;
             return Ok(1);
         }
-        if let Err(e) = std::fs::create_dir_all(store.host(&at)) {
+        let made = store
+            .host_inside(&at)
+            .map_err(|e| e.to_string())
+            .and_then(|h| std::fs::create_dir_all(h).map_err(|e| e.to_string()));
+        if let Err(e) = made {
             writeln!(io.err, "Volume on {} failed to mount: {e}", v.device)?;
             return Ok(1);
         }

@@ -180,6 +180,15 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
 /// Runs `diskutil ARGS`; returns the exit status.
 pub fn run(prefix: Prefix, args: &[String], io: &mut Io) -> io::Result<i32> {
     let store = Store::new(prefix);
+    // State files that lead out of the prefix (a planted link): a prefix we
+    // cannot use, refused before anything is read or written.
+    if let Err(e) = store.check_inside() {
+        writeln!(io.err, "diskutil: {e}")?;
+        return Ok(match e {
+            prefixfs::PrefixError::Io { .. } => prefixfs::sysexits::EX_IOERR,
+            _ => prefixfs::sysexits::EX_UNAVAILABLE,
+        });
+    }
     let args: Vec<String> = match args.first().map(String::as_str) {
         Some("quiet") => args[1..].to_vec(),
         _ => args.to_vec(),

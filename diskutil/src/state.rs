@@ -95,6 +95,23 @@ impl Store {
         }
     }
 
+    /// Whether the state file, its lock and journal are inside the prefix
+    /// once links are followed ([`Prefix::check_inside`]).
+    pub fn check_inside(&self) -> Result<(), prefixfs::PrefixError> {
+        for p in [&self.file, &self.lock, &self.journal] {
+            self.prefix.check_inside(p)?;
+        }
+        Ok(())
+    }
+
+    /// [`Store::host`] of a mount point, refused when it leads out of the
+    /// prefix (a link under the prefix, or `/Volumes/SystemRoot/...`).
+    pub fn host_inside(&self, mount_point: &str) -> Result<PathBuf, prefixfs::PrefixError> {
+        let host = self.host(mount_point);
+        self.prefix.check_inside(&host)?;
+        Ok(host)
+    }
+
     fn read_file(&self) -> io::Result<Option<State>> {
         match std::fs::read(&self.file) {
             Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {

@@ -335,3 +335,71 @@ fn unreadable_state_is_named_and_left_alone() {
     );
     assert_eq!(std::fs::read_to_string(&state).unwrap(), "not json\n");
 }
+
+/// diskutil's state directory, or a mount point, leading out of the
+/// prefix: the state is refused like a prefix that cannot be found (69);
+/// a mount point in diskutil's own `Error:` line (exit 1). Nothing is
+/// written on either side.
+#[test]
+fn links_out_of_the_prefix_are_refused() {
+    let (f, outside) = (Fixture::new(), Fixture::new());
+    let var = f.root().join("private/var");
+    std::fs::remove_dir_all(&var).unwrap();
+    std::os::unix::fs::symlink(outside.root().join("private/var"), &var).unwrap();
+    let (before, outside_before) = (f.tree(), outside.tree());
+    for args in [
+        &["apfs", "addVolume", "disk1", "APFS", "Nix Store"][..],
+        &["list"],
+    ] {
+        let o = du(&f, args);
+        assert_eq!((o.code, o.stdout.as_str()), (69, ""), "{o:?}");
+        assert!(
+            o.stderr.starts_with("diskutil: ")
+                && o.stderr.contains("is not inside the Darling prefix"),
+            "{o:?}"
+        );
+    }
+    assert!(f.tree() == before, "the prefix changed");
+    assert!(outside.tree() == outside_before, "outside changed");
+
+    let (f, outside) = (Fixture::new(), Fixture::new());
+    std::os::unix::fs::symlink(outside.root().join("Users"), f.root().join("Volumes")).unwrap();
+    let (before, outside_before) = (f.tree(), outside.tree());
+    let host_dir = outside.root().join("Users/escaped");
+    let system_root = format!("/Volumes/SystemRoot{}", host_dir.display());
+    for args in [
+        &["apfs", "addVolume", "disk1", "APFS", "Nix Store"][..],
+        &[
+            "apfs",
+            "addVolume",
+            "disk1",
+            "APFS",
+            "X",
+            "-mountpoint",
+            &system_root,
+        ],
+    ] {
+        let o = du(&f, args);
+        assert_eq!((o.code, o.stdout.as_str()), (1, ""), "{o:?}");
+        assert!(
+            o.stderr.starts_with("Error: ")
+                && o.stderr.contains("is not inside the Darling prefix"),
+            "{o:?}"
+        );
+    }
+    assert!(f.tree() == before, "the prefix changed");
+    assert!(outside.tree() == outside_before, "outside changed");
+    // A volume made without a mount point cannot be mounted outside either.
+    assert_eq!(
+        du(&f, &["apfs", "addVolume", "disk1", "APFS", "X", "-nomount"]).code,
+        0
+    );
+    let o = du(&f, &["mount", "-mountPoint", &system_root, "X"]);
+    assert_eq!((o.code, o.stdout.as_str()), (1, ""), "{o:?}");
+    assert!(
+        o.stderr.starts_with("Volume on disk1s7 failed to mount: ")
+            && o.stderr.contains("is not inside the Darling prefix"),
+        "{o:?}"
+    );
+    assert!(outside.tree() == outside_before, "mounted outside");
+}

@@ -194,6 +194,11 @@ fn ds_error(err: &mut dyn Write, s: DsStatus) -> i32 {
 
 fn store_failure(inv: &Invocation, e: &StoreError, err: &mut dyn Write) -> i32 {
     let _ = writeln!(err, "{}: {e}", inv.myname);
+    // Account files that lead out of the prefix: a prefix we cannot use,
+    // reported like one we cannot find.
+    if let StoreError::Prefix(_) = e {
+        return EX_UNAVAILABLE;
+    }
     let s = if e.is_permission() {
         DsStatus::PermissionError
     } else {

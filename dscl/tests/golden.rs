@@ -343,3 +343,64 @@ fn missing_prefix_is_ex_unavailable() {
     assert_eq!((o.code, o.stdout.as_str()), (69, ""), "{o:?}");
     assert!(o.stderr.contains("cannot find the Darling prefix"), "{o:?}");
 }
+
+/// Replace `<f>/private/<name>` with a link to the same directory of
+/// another fixture: a prefix planted by someone else, whose `/etc` (or
+/// `/var`) leads out of it.
+fn link_out(f: &Fixture, outside: &Fixture, name: &str) {
+    let dir = f.root().join("private").join(name);
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(outside.root().join("private").join(name), dir).unwrap();
+}
+
+/// The audit's case: `<prefix>/private/etc` (or `private/var`) is a link to
+/// a directory outside the prefix. A write is refused like a prefix that
+/// cannot be found (69), before anything is read, locked or written, here
+/// or there; so is a read.
+#[test]
+fn prefix_dirs_linked_out_of_the_prefix_are_refused() {
+    for name in ["etc", "var"] {
+        let (f, outside) = (Fixture::new(), Fixture::new());
+        link_out(&f, &outside, name);
+        let (before, outside_before) = (f.tree(), outside.tree());
+        for args in [
+            &[".", "-create", "/Users/_nixbld1", "UniqueID", "351"][..],
+            &[".", "-read", "/Users/root"],
+        ] {
+            let o = dscl(&f, args);
+            assert_eq!((o.code, o.stdout.as_str()), (69, ""), "{name}: {o:?}");
+            assert!(
+                o.stderr.starts_with("dscl: ")
+                    && o.stderr.contains("is not inside the Darling prefix"),
+                "{name}: {o:?}"
+            );
+        }
+        assert!(f.tree() == before, "{name}: the prefix changed");
+        assert!(outside.tree() == outside_before, "{name}: outside changed");
+    }
+}
+
+/// A `<file>.darling-nix.tmp` planted as a link is replaced, not written
+/// through, and the Darling layout (`etc -> private/etc`) keeps working.
+#[test]
+fn planted_tmp_links_are_not_followed() {
+    let (f, outside) = (Fixture::new(), Fixture::new());
+    let target = outside.etc("passwd");
+    let outside_before = outside.tree();
+    for file in ["passwd", "master.passwd"] {
+        std::os::unix::fs::symlink(&target, f.etc(&format!("{file}.darling-nix.tmp"))).unwrap();
+    }
+    let o = dscl(&f, &[".", "-create", "/Users/_nixbld1", "UniqueID", "351"]);
+    assert_eq!(o.all(), (0, "", ""));
+    assert!(outside.tree() == outside_before, "written through the link");
+    for file in ["passwd", "master.passwd"] {
+        let meta = std::fs::symlink_metadata(f.etc(file)).unwrap();
+        assert!(meta.file_type().is_file(), "{file}");
+        assert!(f.read_etc(file).contains("_nixbld1:"), "{file}");
+        assert!(!f.etc(&format!("{file}.darling-nix.tmp")).exists());
+    }
+    assert_eq!(
+        dscl(&f, &[".", "-read", "/Users/_nixbld1", "UniqueID"]).code,
+        0
+    );
+}

@@ -482,7 +482,11 @@ fn save(store: &mut Store, err: &mut dyn Write) -> i32 {
 
 fn io_failure(e: &StoreError, err: &mut dyn Write) -> i32 {
     let _ = writeln!(err, "dseditgroup: {e}");
-    if e.is_permission() {
+    // Account files that lead out of the prefix: a prefix we cannot use,
+    // reported like one we cannot find.
+    if let StoreError::Prefix(_) = e {
+        EX_UNAVAILABLE
+    } else if e.is_permission() {
         EX_NOPERM
     } else {
         EX_IOERR

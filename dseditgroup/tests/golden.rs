@@ -225,3 +225,24 @@ fn missing_prefix_is_ex_unavailable() {
         "{o:?}"
     );
 }
+
+/// `<prefix>/private/etc` planted as a link to a directory outside the
+/// prefix: refused like a prefix that cannot be found (69), nothing
+/// changed on either side.
+#[test]
+fn etc_linked_out_of_the_prefix_is_refused() {
+    let (f, outside) = (Fixture::new(), Fixture::new());
+    let etc = f.root().join("private/etc");
+    std::fs::remove_dir_all(&etc).unwrap();
+    std::os::unix::fs::symlink(outside.root().join("private/etc"), &etc).unwrap();
+    let (before, outside_before) = (f.tree(), outside.tree());
+    let o = deg(&f, &["-o", "create", "-i", "350", "nixbld"]);
+    assert_eq!((o.code, o.stdout.as_str()), (69, ""), "{o:?}");
+    assert!(
+        o.stderr.starts_with("dseditgroup: ")
+            && o.stderr.contains("is not inside the Darling prefix"),
+        "{o:?}"
+    );
+    assert!(f.tree() == before, "the prefix changed");
+    assert!(outside.tree() == outside_before, "outside changed");
+}

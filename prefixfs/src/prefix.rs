@@ -19,6 +19,23 @@ pub enum PrefixError {
          (no overlay mount of a prefix in /proc/self/mountinfo, and no .init.pid above {0:?})"
     )]
     NotFound(PathBuf),
+    /// A path a tool would write (or read its records from) leads outside the
+    /// prefix once symbolic links are followed, or through a dangling link:
+    /// e.g. `<prefix>/private/etc` planted as a link to the host's `/etc`.
+    /// Holds the path (its longest existing part) and the prefix root.
+    #[error(
+        "{0:?} is not inside the Darling prefix {1:?} once symbolic links are followed; \
+         refusing to use it"
+    )]
+    Escapes(PathBuf, PathBuf),
+    /// Looking up a path in the prefix failed (e.g. permission denied).
+    #[error("{path}: {source}")]
+    Io {
+        /// The path looked up.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 /// Where Darling shows the host's root directory inside a prefix.
@@ -167,6 +184,62 @@ impl Prefix {
             Ok(rest) => format!("/{}", rest.display()),
             Err(_) => format!("{SYSTEM_ROOT}{}", host.display()),
         }
+    }
+
+    /// [`Prefix::etc_dir`], after [`Prefix::check_inside`]: the `/etc` a
+    /// tool may write.
+    pub fn writable_etc_dir(&self) -> Result<PathBuf, PrefixError> {
+        let dir = self.etc_dir();
+        self.check_inside(&dir)?;
+        Ok(dir)
+    }
+
+    /// [`Prefix::state_dir`], after [`Prefix::check_inside`]: the state
+    /// directory a tool may write.
+    pub fn writable_state_dir(&self) -> Result<PathBuf, PrefixError> {
+        let dir = self.state_dir();
+        self.check_inside(&dir)?;
+        Ok(dir)
+    }
+
+    /// Refuse a host path that is not inside the prefix once symbolic links
+    /// are followed: its longest existing part (a dangling link counts as
+    /// existing) must canonicalise to a path under the canonical root. The
+    /// rest does not exist yet, so creating it stays inside; a relative
+    /// link within the prefix (`etc -> private/etc`) is fine. Call it
+    /// before creating, reading or writing anything under `path`. (It
+    /// cannot stop a writer of the prefix from swapping a directory for a
+    /// link *after* the check.)
+    pub fn check_inside(&self, path: &Path) -> Result<(), PrefixError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| PrefixError::Io { path, source }
+        };
+        let root = fs::canonicalize(&self.root).map_err(io(&self.root))?;
+        let mut existing = path;
+        loop {
+            match fs::symlink_metadata(existing) {
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(existing)(e)),
+            }
+            // A missing `..` (no file name) would climb from wherever the
+            // rest ends up; refuse rather than reason about it.
+            match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(_)) => existing = parent,
+                _ => return Err(PrefixError::Escapes(path.to_path_buf(), root)),
+            }
+        }
+        let escapes = || PrefixError::Escapes(existing.to_path_buf(), root.clone());
+        match fs::canonicalize(existing) {
+            Ok(real) if real.starts_with(&root) => {}
+            Ok(_) => return Err(escapes()),
+            // The existing part is a link whose target is missing: no
+            // telling where a directory created through it would be.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(escapes()),
+            Err(e) => return Err(io(existing)(e)),
+        }
+        Ok(())
     }
 
     fn private_or_plain(&self, name: &str) -> PathBuf {
@@ -350,6 +423,55 @@ mod tests {
         let exe = dir.path().join("usr/bin/dscl");
         let p = Prefix::resolve_from(None, Some(""), Some(exe)).unwrap();
         assert_eq!(p.root(), dir.path());
+    }
+
+    #[test]
+    fn writable_dirs_stay_inside_the_prefix() {
+        use std::os::unix::fs::symlink;
+        let d = tempfile::tempdir().unwrap();
+        let (root, outside) = (d.path().join("pfx"), d.path().join("outside"));
+        fs::create_dir_all(root.join("private/etc")).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        // Darling's own layout: relative links inside the prefix.
+        symlink("private/etc", root.join("etc")).unwrap();
+        let p = Prefix::at(&root);
+        assert_eq!(p.writable_etc_dir().unwrap(), root.join("private/etc"));
+        assert!(p.check_inside(&root.join("etc/new/deeper")).is_ok());
+        // Nothing of var exists yet: it will be created inside.
+        assert_eq!(
+            p.writable_state_dir().unwrap(),
+            root.join("var/db/darling-nix")
+        );
+        // The root itself reached through a link is fine.
+        symlink(&root, d.path().join("alias")).unwrap();
+        assert!(Prefix::at(d.path().join("alias"))
+            .writable_etc_dir()
+            .is_ok());
+
+        fn escapes<T>(r: Result<T, PrefixError>) -> bool {
+            matches!(r, Err(PrefixError::Escapes(..)))
+        }
+        fs::create_dir_all(root.join("private")).unwrap();
+        symlink(&outside, root.join("private/var")).unwrap();
+        assert!(escapes(p.writable_state_dir()), "absolute link out");
+        fs::remove_file(root.join("private/var")).unwrap();
+        symlink("../../outside", root.join("private/var")).unwrap();
+        assert!(escapes(p.writable_state_dir()), "relative link out");
+        fs::remove_file(root.join("private/var")).unwrap();
+        symlink("/nonexistent/darling-nix-test", root.join("private/var")).unwrap();
+        assert!(
+            escapes(p.check_inside(&root.join("private/var/db"))),
+            "dangling"
+        );
+        fs::remove_file(root.join("private/var")).unwrap();
+        assert!(escapes(p.check_inside(&root.join("private/missing/../.."))));
+        assert!(escapes(
+            p.check_inside(&p.host_path("/Volumes/SystemRoot/etc"))
+        ));
+        fs::remove_dir(root.join("private/etc")).unwrap();
+        symlink(&outside, root.join("private/etc")).unwrap();
+        assert!(escapes(p.writable_etc_dir()), "the audit's case");
+        assert!(fs::read_dir(&outside).unwrap().next().is_none());
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod nslog;
 
 use std::io::Write;
 
-use accounts::{attr, Kind, Store};
+use accounts::{attr, Kind, Store, StoreError};
 use prefixfs::Prefix;
 
 pub use nslog::NsLog;
@@ -141,6 +141,12 @@ fn open(log: &mut NsLog) -> Option<(Prefix, Store)> {
     };
     match Store::open_write(&prefix) {
         Ok(s) => Some((prefix, s)),
+        // Account files that lead out of the prefix: logged like a prefix
+        // that cannot be found.
+        Err(StoreError::Prefix(e)) => {
+            log.line(&e.to_string());
+            None
+        }
         Err(e) => {
             log.line(&format!("Failed to open the user database: {e}"));
             None
@@ -248,7 +254,13 @@ fn add_user(a: &AddUser, log: &mut NsLog) {
     } else {
         let host = prefix.host_path(&home);
         let existed = host.exists();
-        match std::fs::create_dir_all(&host) {
+        // `/Users` (or the home) planted as a link out of the prefix must
+        // not make us create and chown a directory elsewhere.
+        let made = prefix
+            .check_inside(&host)
+            .map_err(|e| e.to_string())
+            .and_then(|()| std::fs::create_dir_all(&host).map_err(|e| e.to_string()));
+        match made {
             Ok(()) => {
                 log.line(&format!("Creating home directory at {home}"));
                 // A new home belongs to its user, as on macOS; a directory
@@ -266,15 +278,14 @@ fn add_user(a: &AddUser, log: &mut NsLog) {
 
 /// chown to the record's ids; macOS writes `-2` for 4294967294. The ids
 /// were validated when the record was made, so one that does not parse is
-/// reported as the invalid argument it would be to chown.
+/// reported as the invalid argument it would be to chown. A link put in the
+/// directory's place since it was made is not followed (lchown).
 fn chown_to(path: &std::path::Path, uid: &str, gid: &str) -> nix::Result<()> {
-    let id = |s: &str| accounts::files::id(s).ok_or(nix::errno::Errno::EINVAL);
+    use nix::errno::Errno;
+    let id = |s: &str| accounts::files::id(s).ok_or(Errno::EINVAL);
     let (uid, gid) = (id(uid)?, id(gid)?);
-    nix::unistd::chown(
-        path,
-        Some(nix::unistd::Uid::from_raw(uid)),
-        Some(nix::unistd::Gid::from_raw(gid)),
-    )
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(Errno::EIO as i32)))
 }
 
 fn delete_user(name: &str, keep_home: bool, log: &mut NsLog) {

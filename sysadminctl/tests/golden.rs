@@ -136,3 +136,49 @@ fn missing_prefix_is_logged_and_still_exits_zero() {
     assert_eq!(l.len(), 1, "{l:?}");
     assert!(l[0].starts_with("cannot find the Darling prefix"), "{l:?}");
 }
+
+/// `<prefix>/private/etc` planted as a link out of the prefix: logged like
+/// a prefix that cannot be found, exit 0, nothing changed on either side.
+/// `<prefix>/Users` planted the same way: the user is made, but no home
+/// directory is created (or chowned) outside.
+#[test]
+fn links_out_of_the_prefix_are_refused() {
+    if !e2e::is_root() {
+        return e2e::skip_tool(
+            "links_out_of_the_prefix_are_refused",
+            "needs root (a non-root caller is refused before the prefix is looked up)",
+        );
+    }
+    let (f, outside) = (Fixture::new(), Fixture::new());
+    let etc = f.root().join("private/etc");
+    std::fs::remove_dir_all(&etc).unwrap();
+    std::os::unix::fs::symlink(outside.root().join("private/etc"), &etc).unwrap();
+    let (before, outside_before) = (f.tree(), outside.tree());
+    let o = f.run(env!("CARGO_BIN_EXE_sysadminctl"), &["-addUser", "bob"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{o:?}");
+    let l = lines(&o.stderr);
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert!(l[0].contains("is not inside the Darling prefix"), "{l:?}");
+    assert!(f.tree() == before, "the prefix changed");
+    assert!(outside.tree() == outside_before, "outside changed");
+
+    let (f, outside) = (Fixture::new(), Fixture::new());
+    let users = f.root().join("Users");
+    std::fs::remove_dir_all(&users).unwrap();
+    std::os::unix::fs::symlink(outside.root().join("Users"), &users).unwrap();
+    let outside_before = outside.tree();
+    let o = f.run(env!("CARGO_BIN_EXE_sysadminctl"), &["-addUser", "bob"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{o:?}");
+    let l = lines(&o.stderr);
+    assert!(
+        l.last()
+            .unwrap()
+            .starts_with("Failed to create home directory at /Users/bob: ")
+            && l.last()
+                .unwrap()
+                .contains("is not inside the Darling prefix"),
+        "{l:?}"
+    );
+    assert!(f.read_etc("passwd").contains("\nbob:"));
+    assert!(outside.tree() == outside_before, "home made outside");
+}
