@@ -41,6 +41,22 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// The receipt records a path that this version of nix-install never
+    /// writes: a file or directory outside the prefix (or, for
+    /// fetch-tarball, outside the download cache), a backup outside its
+    /// backup directory, or a path with a `..` component. Install,
+    /// uninstall and the uninstall plan stop before changing anything: the
+    /// receipt is a file in the prefix, which anything running in the
+    /// prefix can write.
+    #[error("{}: refused receipt: {entry} {why}; nothing was changed: repair or remove it by hand", path.display())]
+    UnsafeReceipt {
+        /// The receipt file.
+        path: PathBuf,
+        /// The path it records, as it records it.
+        entry: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// A command inside the prefix ([`Cx::run`](crate::Cx::run)) did not
     /// run to an exit status: it could not be started, the prefix would not
     /// start, or it timed out and was killed.
@@ -198,7 +214,8 @@ pub enum RunError {
         source: Error,
     },
     /// The receipt could not be loaded before any action ran (unreadable,
-    /// or [`Error::CorruptReceipt`]); or, during uninstall, saving it after
+    /// [`Error::CorruptReceipt`] or [`Error::UnsafeReceipt`]); or, during
+    /// uninstall, saving it after
     /// a revert, or removing it and the emptied state directories at the
     /// end, failed.
     #[error(transparent)]

@@ -191,11 +191,17 @@ impl<'a> Cx<'a> {
     pub fn root(&self) -> PathBuf {
         darling_host::file_view(&self.s.prefix)
     }
+    /// The prefix directory as the receipt spells it: absolute, and
+    /// lexically normal (no `.` or `..`).
+    pub fn prefix_dir(&self) -> PathBuf {
+        receipt::lexical(&self.s.prefix)
+    }
     /// A path under [`Cx::root`] as the receipt keeps it: under the prefix
-    /// directory, which stays valid whether or not the prefix runs.
+    /// directory ([`Cx::prefix_dir`]), which stays valid whether or not the
+    /// prefix runs.
     pub fn record(&self, path: &Path) -> String {
         match path.strip_prefix(self.root()) {
-            Ok(rel) => self.s.prefix.join(rel),
+            Ok(rel) => self.prefix_dir().join(rel),
             Err(_) => path.to_path_buf(),
         }
         .display()
@@ -205,10 +211,30 @@ impl<'a> Cx<'a> {
     /// [`Cx::record`]).
     pub fn view(&self, recorded: &str) -> PathBuf {
         let p = Path::new(recorded);
-        match p.strip_prefix(&self.s.prefix) {
+        match p.strip_prefix(self.prefix_dir()) {
             Ok(rel) => self.root().join(rel),
             Err(_) => p.to_path_buf(),
         }
+    }
+    /// The prefix's receipt ([`Cx::receipt_path`]), checked: every path it
+    /// records must be where this version of nix-install writes
+    /// ([`Receipt::check`]), and comes back in the form [`Cx::record`]
+    /// gives. A receipt that is not is [`Error::UnsafeReceipt`].
+    pub fn load_receipt(&self) -> Result<Receipt, Error> {
+        let path = self.receipt_path();
+        let mut r = Receipt::load(&path)?;
+        let bounds = receipt::Bounds {
+            prefix: self.prefix_dir(),
+            backups: receipt::lexical(Path::new(&self.record(&self.backups()))),
+            cache_dir: receipt::lexical(&self.s.cache_dir),
+        };
+        r.check(&bounds)
+            .map_err(|(entry, why)| Error::UnsafeReceipt {
+                path: self.record(&path).into(),
+                entry,
+                why,
+            })?;
+        Ok(r)
     }
     /// The prefix's `/etc` under [`Cx::root`]: its real directory
     /// `private/etc` (where the account files and `nix/nix.conf` are), or

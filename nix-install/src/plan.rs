@@ -5,7 +5,7 @@ use std::fs;
 use crate::actions::{self, ActionId};
 use crate::error::{io_at, Error, RunError};
 use crate::files::{remove_dir_if_empty, Changes};
-use crate::receipt::{Receipt, Record};
+use crate::receipt::Record;
 use crate::{Cx, Status, Step};
 
 fn step(id: ActionId, description: String, status: Status, detail: Option<String>) -> Step {
@@ -50,7 +50,7 @@ fn revert_description(c: &Changes) -> String {
 
 /// What `uninstall` would undo, newest first, without changing anything.
 pub fn uninstall_plan(cx: &Cx) -> Result<Vec<Step>, RunError> {
-    let receipt = Receipt::load(&cx.receipt_path()).map_err(RunError::Receipt)?;
+    let receipt = cx.load_receipt().map_err(RunError::Receipt)?;
     Ok(receipt
         .records
         .iter()
@@ -63,7 +63,7 @@ pub fn uninstall_plan(cx: &Cx) -> Result<Vec<Step>, RunError> {
 /// receipt is saved after each action that changed something.
 pub fn install(cx: &mut Cx) -> (Vec<Step>, Result<(), RunError>) {
     let mut steps = Vec::new();
-    cx.receipt = match Receipt::load(&cx.receipt_path()) {
+    cx.receipt = match cx.load_receipt() {
         Ok(r) => r,
         Err(e) => return (steps, Err(RunError::Receipt(e))),
     };
@@ -119,7 +119,7 @@ pub fn install(cx: &mut Cx) -> (Vec<Step>, Result<(), RunError>) {
 pub fn uninstall(cx: &mut Cx) -> (Vec<Step>, Result<(), RunError>) {
     let mut steps = Vec::new();
     let path = cx.receipt_path();
-    cx.receipt = match Receipt::load(&path) {
+    cx.receipt = match cx.load_receipt() {
         Ok(r) => r,
         Err(e) => return (steps, Err(RunError::Receipt(e))),
     };

@@ -314,6 +314,83 @@ fn a_corrupt_receipt_is_an_error_that_names_it_and_changes_nothing() {
     }
 }
 
+/// A receipt is a file in the prefix, which anything in it can write: one
+/// that records a path outside the prefix, a backup outside nix-install's
+/// backup directory, or a `..`, is refused, naming it, and nothing changes
+/// (uninstall deleted and overwrote files outside the prefix).
+#[test]
+fn a_receipt_naming_paths_outside_the_prefix_is_refused_and_changes_nothing() {
+    let f = Fixture::new();
+    let receipt = f
+        .root()
+        .join("private/var/db/darling-nix/install-receipt.json");
+    fs::create_dir_all(receipt.parent().unwrap()).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    fs::write(&victim, "not the prefix's\n").unwrap();
+    fs::write(f.root().join("evil"), "evil\n").unwrap();
+    let backup = f.root().join("private/var/db/darling-nix/backup/group");
+    fs::create_dir_all(backup.parent().unwrap()).unwrap();
+    fs::write(&backup, "a backup\n").unwrap();
+    let (v, p) = (victim.display(), f.root().display());
+    for (record, entry) in [
+        (format!(r#""created":["{v}"]"#), v.to_string()),
+        (
+            format!(r#""dirs":["{}"]"#, outside.path().display()),
+            outside.path().display().to_string(),
+        ),
+        (format!(r#""replaced":[["{v}","{p}/evil"]]"#), v.to_string()),
+        (
+            format!(r#""replaced":[["{p}/private/etc/group","{p}/evil"]]"#),
+            format!("{p}/evil"),
+        ),
+        (
+            format!(
+                r#""replaced":[["{p}/../{}","{}"]]"#,
+                victim.strip_prefix("/").unwrap().display(),
+                backup.display()
+            ),
+            format!("{p}/../"),
+        ),
+        (
+            format!(
+                r#""created":["{p}/../{}"]"#,
+                victim.strip_prefix("/").unwrap().display()
+            ),
+            format!("{p}/../"),
+        ),
+    ] {
+        fs::write(
+            &receipt,
+            format!(r#"{{"version": 1, "records": [{{"id": "install-tools", {record}}}]}}"#),
+        )
+        .unwrap();
+        let before = snapshot(f.root());
+        for args in [&["uninstall"][..], &["uninstall", "--plan"], &["install"]] {
+            let o: Out = nix_install(&f, &e2e::bin_dir())
+                .args(args)
+                .output()
+                .unwrap()
+                .into();
+            assert_eq!(o.code, 1, "{record} {args:?}: {}{}", o.stdout, o.stderr);
+            assert!(
+                o.stderr
+                    .contains(&format!("{}: refused receipt: {entry}", receipt.display()))
+                    && o.stderr.contains("nothing was changed"),
+                "{record} {args:?}: {}",
+                o.stderr
+            );
+            assert_unchanged(
+                &f,
+                &before,
+                &format!("{record} {args:?} changed the prefix"),
+            );
+            assert_eq!(fs::read_to_string(&victim).unwrap(), "not the prefix's\n");
+            assert!(outside.path().is_dir());
+        }
+    }
+}
+
 #[test]
 fn skipped_store_actions_need_no_tarball_and_uninstall_still_reverts() {
     let f = Fixture::new();
