@@ -5,11 +5,13 @@ use crate::DsStatus;
 
 /// A record or member name: it becomes the first field of a passwd/group
 /// line and an entry of a comma-separated member list. U+FFFD stands for
-/// argv bytes that were not UTF-8 (`prefixfs::text_args`): refused.
+/// argv bytes that were not UTF-8 (`prefixfs::text_args`): refused. So is
+/// a leading `#` (the line would read back as a comment: the record would
+/// vanish) or `+`/`-` (NIS compat entries to Libinfo).
 pub fn name(s: &str) -> Result<(), DsStatus> {
     let bad = s.is_empty()
         || s.len() > 255
-        || s.starts_with('-')
+        || s.starts_with(['-', '+', '#'])
         || s == "."
         || s == ".."
         || s.chars().any(|c| {
@@ -77,7 +79,12 @@ mod tests {
         for ok in ["_nixbld1", "nixbld", "a.b-c_d", "Nobody"] {
             assert!(name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "a:b", "a,b", "a\nb", "a b", "-x", "a/b", "..", "a\0b"] {
+        for ok in ["a#b", "a+b", "c++"] {
+            assert!(name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "a:b", "a,b", "a\nb", "a b", "-x", "a/b", "..", "a\0b", "#x", "#", "+", "+foo", "-",
+        ] {
             assert_eq!(name(bad), Err(DsStatus::InvalidRecordName), "{bad:?}");
         }
     }

@@ -404,3 +404,28 @@ fn planted_tmp_links_are_not_followed() {
         0
     );
 }
+
+/// A name starting with `#` would read back as a comment line (the record
+/// vanishes, a re-create adds dead lines); `+` and `-` are NIS entries to
+/// Libinfo. Refused as invalid names, as a record or a new RecordName.
+#[test]
+fn comment_and_nis_names_are_invalid() {
+    let f = Fixture::new();
+    let before = f.snapshot();
+    let invalid = "<main> attribute status: eDSInvalidRecordName\n<dscl_cmd> DS Error: -14133 (eDSInvalidRecordName)\n";
+    for name in ["#x", "+", "+foo", "-"] {
+        for kind in ["Users", "Groups"] {
+            let path = format!("/{kind}/{name}");
+            let o = dscl(&f, &[".", "-create", &path, "UniqueID", "351"]);
+            assert_eq!(o.all(), (53, "", invalid), "{path}");
+        }
+        let o = dscl(&f, &[".", "-create", "/Users/root", "RecordName", name]);
+        assert_eq!(o.all(), (53, "", invalid), "RecordName {name}");
+        let o = dscl(
+            &f,
+            &[".", "-append", "/Groups/wheel", "GroupMembership", name],
+        );
+        assert_eq!(o.all(), (53, "", invalid), "GroupMembership {name}");
+    }
+    assert_eq!(f.snapshot(), before, "a refused name changed the accounts");
+}

@@ -246,3 +246,19 @@ fn etc_linked_out_of_the_prefix_is_refused() {
     assert!(f.tree() == before, "the prefix changed");
     assert!(outside.tree() == outside_before, "outside changed");
 }
+
+/// Group names that would read back as a comment (`#`) or a NIS entry
+/// (`+`, `-`) are refused like any other invalid name.
+#[test]
+fn comment_and_nis_names_are_refused() {
+    let f = Fixture::new();
+    let before = f.snapshot();
+    for name in ["#x", "+", "+foo"] {
+        assert_eq!(
+            deg(&f, &["-o", "create", "-i", "351", name]).all(),
+            (64, "", "Unable to create the record\n"),
+            "{name}"
+        );
+    }
+    assert_eq!(f.snapshot(), before, "a refused name changed the accounts");
+}

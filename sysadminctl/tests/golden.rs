@@ -182,3 +182,24 @@ fn links_out_of_the_prefix_are_refused() {
     assert!(f.read_etc("passwd").contains("\nbob:"));
     assert!(outside.tree() == outside_before, "home made outside");
 }
+
+/// User names that would read back as a comment (`#`) or a NIS entry
+/// (`+`) are refused like any other invalid name; nothing is written.
+#[test]
+fn comment_and_nis_names_are_refused() {
+    if !e2e::is_root() {
+        return e2e::skip_tool(
+            "comment_and_nis_names_are_refused",
+            "needs root (a non-root caller is refused before the name is checked)",
+        );
+    }
+    let f = Fixture::new();
+    let before = f.snapshot();
+    for name in ["#x", "+", "+foo"] {
+        let o = f.run(env!("CARGO_BIN_EXE_sysadminctl"), &["-addUser", name]);
+        assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{o:?}");
+        let want = format!("Failed to create user {name}: eDSInvalidRecordName (-14133)");
+        assert!(lines(&o.stderr).contains(&want), "{name}: {}", o.stderr);
+    }
+    assert_eq!(f.snapshot(), before, "a refused name changed the accounts");
+}
