@@ -60,6 +60,8 @@ impl Changes {
     pub fn revert_files(&self, cx: &Cx) -> Result<(), Error> {
         for (path, backup) in &self.replaced {
             let (path, backup) = (cx.view(path), cx.view(backup));
+            cx.check_inside(&path)?;
+            cx.check_inside(&backup)?;
             let data = fs::read(&backup).map_err(io_at(&backup))?;
             let mode = fs::metadata(&backup)
                 .map_err(io_at(&backup))?
@@ -72,7 +74,17 @@ impl Changes {
         // <prefix>/nix (see `guard`).
         let root = cx.root();
         for path in self.created.iter().rev() {
-            remove_within(&root, &cx.view(path)).map_err(|e| match e {
+            let p = cx.view(path);
+            if !p.starts_with(&root) {
+                // fetch-tarball's download, a file in the cache directory
+                // (the receipt's check let nothing else outside through).
+                match fs::remove_file(&p) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_at(&p)(e)),
+                    _ => continue,
+                }
+            }
+            cx.check_inside(&p)?;
+            remove_within(&root, &p).map_err(|e| match e {
                 Error::MountPoint { path } => Error::MountPoint {
                     path: cx.record(&path).into(),
                 },
@@ -80,7 +92,9 @@ impl Changes {
             })?;
         }
         for dir in self.dirs.iter().rev() {
-            remove_dir_if_empty_within(&root, &cx.view(dir))?;
+            let d = cx.view(dir);
+            cx.check_inside(&d)?;
+            remove_dir_if_empty_within(&root, &d)?;
         }
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! Staying inside the prefix: removals that never cross a mount point.
+//! Staying inside the prefix: writes whose directory really is in the
+//! prefix ([`resolve`]), and removals that never cross a mount point.
 //!
 //! Uninstall removes what the receipt records through the prefix's merged
 //! view (see [`Cx::root`](crate::Cx::root)). Anything mounted in the prefix
@@ -14,7 +15,7 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::error::{io_at, Error};
 
@@ -69,6 +70,78 @@ fn mount_id(p: &Path, how: Open) -> io::Result<u64> {
         .find_map(|l| l.strip_prefix("mnt_id:"))
         .and_then(|v| v.trim().parse().ok())
         .ok_or_else(|| io::Error::other("no mnt_id in /proc/self/fdinfo"))
+}
+
+/// Where `path` really is: `path` with every symlink in it followed, the
+/// way the kernel follows them when `path` is opened (an absolute target
+/// starts again from the host's `/`, also under a running prefix's
+/// `/proc/<pid>/root`), looking at each component with `lstat`. The part
+/// from the first missing component on is kept as it is (a write creates
+/// it). `root`, when `path` is under it, is taken as it is (it may be a
+/// running prefix's `/proc/<pid>/root<prefix>`, whose magic link no
+/// `readlink` can follow). Fails with too many symlinks (ELOOP).
+pub fn resolve(root: &Path, path: &Path) -> io::Result<PathBuf> {
+    let (mut cur, rest) = match path.strip_prefix(root) {
+        Ok(rel) => (root.to_path_buf(), rel),
+        Err(_) => (PathBuf::new(), path),
+    };
+    let mut todo: std::collections::VecDeque<PathBuf> = rest
+        .components()
+        .map(|c| PathBuf::from(c.as_os_str()))
+        .collect();
+    let mut links = 0;
+    while let Some(c) = todo.pop_front() {
+        match c.components().next() {
+            Some(Component::RootDir) => cur = PathBuf::from("/"),
+            Some(Component::ParentDir) => {
+                cur.pop();
+            }
+            Some(Component::Normal(name)) => {
+                let next = cur.join(name);
+                match fs::symlink_metadata(&next) {
+                    Ok(m) if m.file_type().is_symlink() => {
+                        links += 1;
+                        if links > 40 {
+                            return Err(io::Error::from_raw_os_error(40));
+                        }
+                        let target = fs::read_link(&next)?;
+                        for t in target.components().rev() {
+                            todo.push_front(PathBuf::from(t.as_os_str()));
+                        }
+                    }
+                    Ok(_) => cur = next,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        cur = next;
+                        cur.extend(todo.drain(..));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(cur)
+}
+
+/// Refuses, with [`Error::OutsidePrefix`], to write `path` unless its
+/// directory, symlinks followed ([`resolve`]), is inside `root` (lexically)
+/// or inside `canonical_prefix` (the prefix directory with its symlinks
+/// followed, as the host sees it). `shown` is `path` as messages name it.
+pub fn check_inside(
+    root: &Path,
+    canonical_prefix: &Path,
+    path: &Path,
+    shown: &Path,
+) -> Result<(), Error> {
+    let dir = path.parent().unwrap_or(path);
+    let resolved = resolve(root, dir).map_err(io_at(dir))?;
+    if resolved.starts_with(root) || resolved.starts_with(canonical_prefix) {
+        return Ok(());
+    }
+    Err(Error::OutsidePrefix {
+        path: shown.to_path_buf(),
+        resolved,
+    })
 }
 
 /// Removes `p` (a file, symlink or whole tree; store trees are read-only, so
@@ -205,6 +278,49 @@ mod tests {
         // O_PATH | O_NOFOLLOW: the symlink itself, on the same mount.
         assert_eq!(mount_id(&link, Open::NoFollow).unwrap(), id);
         assert_eq!(mount_id(&file, Open::NoFollow).unwrap(), id);
+    }
+
+    #[test]
+    fn symlinks_are_followed_as_the_kernel_does() {
+        let d = tempfile::tempdir().unwrap();
+        let d = fs::canonicalize(d.path()).unwrap();
+        let root = d.join("root");
+        fs::create_dir_all(root.join("private/etc")).unwrap();
+        fs::create_dir_all(d.join("outside")).unwrap();
+        std::os::unix::fs::symlink("private/etc", root.join("etc")).unwrap();
+        std::os::unix::fs::symlink("../../../outside", root.join("private/etc/nix")).unwrap();
+        std::os::unix::fs::symlink(d.join("outside"), root.join("abs")).unwrap();
+        std::os::unix::fs::symlink(root.join("private"), root.join("abs-in")).unwrap();
+        std::os::unix::fs::symlink("nowhere/x", root.join("dangling")).unwrap();
+        let r = |p: &str| resolve(&root, &root.join(p)).unwrap();
+        assert_eq!(r("etc/bashrc"), root.join("private/etc/bashrc"));
+        assert_eq!(r("etc/new/dir"), root.join("private/etc/new/dir"));
+        assert_eq!(r("etc/nix/nix.conf"), d.join("outside/nix.conf"));
+        assert_eq!(r("abs/x"), d.join("outside/x"));
+        assert_eq!(r("abs-in/etc"), root.join("private/etc"));
+        assert_eq!(r("dangling"), root.join("nowhere/x"));
+        assert_eq!(r("private/../../outside"), d.join("outside"));
+        let canon = root.clone();
+        let check = |p: &str| check_inside(&root, &canon, &root.join(p), Path::new(p));
+        check("etc/bashrc").unwrap();
+        check("etc/nix").unwrap();
+        check("usr/local/lib/x").unwrap();
+        let e = check("etc/nix/nix.conf").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "etc/nix/nix.conf: resolves to {}, outside the prefix; refusing to write or remove it",
+                d.join("outside").display()
+            )
+        );
+        assert!(check("abs/x").is_err());
+        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
+        assert_eq!(
+            resolve(&root, &root.join("loop/x"))
+                .unwrap_err()
+                .raw_os_error(),
+            Some(40)
+        );
     }
 
     #[test]

@@ -216,6 +216,21 @@ impl<'a> Cx<'a> {
             Err(_) => p.to_path_buf(),
         }
     }
+    /// Refuses ([`Error::OutsidePrefix`]) to write or remove `path` (under
+    /// [`Cx::root`]) unless its directory, with every symlink followed as
+    /// the kernel would, is inside the prefix: a symlink such as
+    /// `/etc/nix -> /somewhere` in the prefix must not lead a write out of
+    /// it. Asked before every file nix-install writes in the prefix.
+    pub fn check_inside(&self, path: &Path) -> Result<(), Error> {
+        let prefix = self.prefix_dir();
+        let canonical = fs::canonicalize(&prefix).unwrap_or(prefix);
+        guard::check_inside(
+            &self.root(),
+            &canonical,
+            path,
+            Path::new(&self.record(path)),
+        )
+    }
     /// The prefix's receipt ([`Cx::receipt_path`]), checked: every path it
     /// records must be where this version of nix-install writes
     /// ([`Receipt::check`]), and comes back in the form [`Cx::record`]
@@ -267,6 +282,7 @@ impl<'a> Cx<'a> {
         data: &[u8],
         mode: u32,
     ) -> Result<(), Error> {
+        self.check_inside(path)?;
         let mode = match fs::read(path) {
             Ok(old) if old == data => return Ok(()),
             Ok(old) => {
@@ -277,6 +293,7 @@ impl<'a> Cx<'a> {
                     & 0o7777;
                 let name = path.file_name().unwrap_or(path.as_os_str());
                 let b = self.backups().join(name);
+                self.check_inside(&b)?;
                 write_atomic(&b, &old, old_mode)?;
                 changes.replaced.push((self.record(path), self.record(&b)));
                 old_mode
@@ -299,6 +316,13 @@ impl<'a> Cx<'a> {
             Err(e) => return Err(io_at(path)(e)),
         };
         write_atomic(path, data, mode)
+    }
+    /// Saves [`Cx::receipt`] at [`Cx::receipt_path`] (atomically), once
+    /// [`Cx::check_inside`] agrees.
+    pub fn save_receipt(&self) -> Result<(), Error> {
+        let path = self.receipt_path();
+        self.check_inside(&path)?;
+        self.receipt.save(&path)
     }
     /// Runs `argv` inside; anything but exit 0 is an error.
     pub fn run(&self, argv: &[&str], stdin: Option<&[u8]>) -> Result<darling_host::Output, Error> {

@@ -101,7 +101,7 @@ pub fn install(cx: &mut Cx) -> (Vec<Step>, Result<(), RunError>) {
             // Recorded even when the action failed half-way, so uninstall
             // can revert what it did.
             cx.receipt.records.push(Record { id, changes });
-            if let Err(e) = cx.receipt.save(&cx.receipt_path()) {
+            if let Err(e) = cx.save_receipt() {
                 return fail(steps, e);
             }
         }
@@ -143,7 +143,7 @@ pub fn uninstall(cx: &mut Cx) -> (Vec<Step>, Result<(), RunError>) {
                 }),
             );
         }
-        if let Err(e) = cx.receipt.save(&path) {
+        if let Err(e) = cx.save_receipt() {
             return (steps, Err(RunError::Receipt(e)));
         }
         steps.push(step(rec.id, description, Status::Ran, None));

@@ -805,3 +805,35 @@ fn uninstall_never_goes_into_a_mount_in_the_prefix() {
         Vec::<String>::new()
     );
 }
+
+/// A directory of the prefix that is a symlink to one outside (here
+/// `/etc/nix`): nix-conf refuses to write through it, names the file and
+/// where it leads, and the outside directory is left as it was.
+#[test]
+fn writes_never_follow_a_symlink_out_of_the_prefix() {
+    let f = Fixture::new();
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(outside.path().join("nix.conf"), "the host's own\n").unwrap();
+    std::os::unix::fs::symlink(outside.path(), f.etc("nix")).unwrap();
+    let before = snapshot(f.root());
+    let outside_before = snapshot(outside.path());
+    let o = install_no_store(&f, &[]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let want = format!(
+        "nix-conf: {}: resolves to {}, outside the prefix",
+        f.etc("nix/nix.conf").display(),
+        fs::canonicalize(outside.path()).unwrap().display()
+    );
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let error = v["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with(&want), "{want}\n{}", o.stdout);
+    assert_eq!(status_of(&o.stdout, "nix-conf"), "failed", "{}", o.stdout);
+    assert_eq!(
+        changed(&snapshot(outside.path()), &outside_before),
+        Vec::<String>::new(),
+        "nix-conf wrote outside the prefix"
+    );
+    // What did run is undone; the symlink is as it was.
+    install_ok(&f, &["uninstall"]);
+    assert_unchanged(&f, &before, "uninstall left changes behind");
+}

@@ -33,6 +33,7 @@ impl Action for Profile {
     fn execute(&self, cx: &mut Cx, changes: &mut Changes) -> Result<(), Error> {
         let nix = nix_store_path(cx)?;
         let dir = cx.root().join("nix/var/nix/profiles");
+        cx.check_inside(&dir.join("default"))?;
         fs::create_dir_all(&dir).map_err(io_at(&dir))?;
         // Relative links inside the profiles dir, absolute to the (logical)
         // store.

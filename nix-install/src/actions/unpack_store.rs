@@ -50,6 +50,7 @@ impl Action for UnpackStore {
         // rename.
         let root = cx.root();
         let tmp_base = prefixfs::Prefix::at(&root).tmp_dir();
+        cx.check_inside(&tmp_base.join("nix-install"))?;
         fs::create_dir_all(&tmp_base).map_err(io_at(&tmp_base))?;
         let work = tempfile::Builder::new()
             .prefix("nix-install.")
@@ -88,6 +89,7 @@ impl Action for UnpackStore {
             changes.created(cx, &nix_root);
         }
         let store_dir = nix_root.join("store");
+        cx.check_inside(&store_dir.join("x"))?;
         fs::create_dir_all(&store_dir).map_err(io_at(&store_dir))?;
         for e in fs::read_dir(&store).map_err(io_at(&store))? {
             let p = e.map_err(io_at(&store))?.path();
@@ -100,6 +102,7 @@ impl Action for UnpackStore {
         }
         let text = fs::read(&reginfo).map_err(io_at(&reginfo))?;
         let saved = saved_reginfo(cx);
+        cx.check_inside(&saved)?;
         write_atomic(&saved, &text, 0o644)?;
         changes.created(cx, &saved);
         Ok(())
