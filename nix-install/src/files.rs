@@ -36,6 +36,10 @@ pub struct Changes {
     /// revert when empty (anything else put there since stays).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dirs: Vec<String>,
+    /// Files of ours (recorded by an earlier install) written again: no
+    /// new record, but the step reads `ran`. Not kept in the receipt.
+    #[serde(skip)]
+    pub rewritten: usize,
 }
 
 impl Changes {

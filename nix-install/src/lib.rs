@@ -16,7 +16,8 @@ pub mod tarball;
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -263,7 +264,8 @@ impl<'a> Cx<'a> {
     }
     /// Where [`Cx::replace_file`] keeps the originals of replaced files
     /// until uninstall restores them: `/var/db/darling-nix/backup` inside,
-    /// each backup under its original's file name.
+    /// each backup under its original's file name (`<name>.N` when that
+    /// is taken).
     pub fn backups(&self) -> PathBuf {
         self.state_dir().join("backup")
     }
@@ -274,7 +276,10 @@ impl<'a> Cx<'a> {
     }
     /// Puts `data` at `path` (mode `mode` for a new file), keeping a backup
     /// of different old content (with its mode) and recording either in
-    /// `changes`.
+    /// `changes`. A file the receipt already records as created or replaced
+    /// (by an earlier install, or earlier in this action) is ours: it is
+    /// written without a new backup or record, so that the backup of the
+    /// original is never replaced by one of ours.
     pub fn replace_file(
         &self,
         changes: &mut Changes,
@@ -283,6 +288,14 @@ impl<'a> Cx<'a> {
         mode: u32,
     ) -> Result<(), Error> {
         self.check_inside(path)?;
+        let rec = self.record(path);
+        let ours = self
+            .receipt
+            .records
+            .iter()
+            .map(|r| &r.changes)
+            .chain(std::iter::once(&*changes))
+            .any(|c| c.created.contains(&rec) || c.replaced.iter().any(|(p, _)| *p == rec));
         let mode = match fs::read(path) {
             Ok(old) if old == data => return Ok(()),
             Ok(old) => {
@@ -291,11 +304,10 @@ impl<'a> Cx<'a> {
                     .permissions()
                     .mode()
                     & 0o7777;
-                let name = path.file_name().unwrap_or(path.as_os_str());
-                let b = self.backups().join(name);
-                self.check_inside(&b)?;
-                write_atomic(&b, &old, old_mode)?;
-                changes.replaced.push((self.record(path), self.record(&b)));
+                if !ours {
+                    let b = self.new_backup(path, &old, old_mode)?;
+                    changes.replaced.push((rec, self.record(&b)));
+                }
                 old_mode
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -310,12 +322,59 @@ impl<'a> Cx<'a> {
                 for d in missing {
                     changes.dirs.push(self.record(d));
                 }
-                changes.created(self, path);
+                if !ours {
+                    changes.created.push(rec);
+                }
                 mode
             }
             Err(e) => return Err(io_at(path)(e)),
         };
+        if ours {
+            changes.rewritten += 1;
+        }
         write_atomic(path, data, mode)
+    }
+    /// A new backup of `path`'s old content `data` (mode `mode`) in
+    /// [`Cx::backups`], under `path`'s file name, or `<name>.N` when that
+    /// is taken: made with `create_new`, so that no backup is ever
+    /// overwritten. Complete and synced when it returns.
+    fn new_backup(&self, path: &Path, data: &[u8], mode: u32) -> Result<PathBuf, Error> {
+        let dir = self.backups();
+        let name = path
+            .file_name()
+            .unwrap_or(path.as_os_str())
+            .to_string_lossy()
+            .into_owned();
+        self.check_inside(&dir.join(&name))?;
+        fs::create_dir_all(&dir).map_err(io_at(&dir))?;
+        let mut n = 0;
+        loop {
+            let b = match n {
+                0 => dir.join(&name),
+                n => dir.join(format!("{name}.{n}")),
+            };
+            n += 1;
+            let mut f = match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&b)
+            {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io_at(&b)(e)),
+            };
+            let written = f
+                .write_all(data)
+                .and_then(|()| f.set_permissions(fs::Permissions::from_mode(mode)))
+                .and_then(|()| f.sync_all())
+                .and_then(|()| fs::File::open(&dir)?.sync_all());
+            if let Err(e) = written {
+                let _ = fs::remove_file(&b);
+                return Err(io_at(&b)(e));
+            }
+            return Ok(b);
+        }
     }
     /// Saves [`Cx::receipt`] at [`Cx::receipt_path`] (atomically), once
     /// [`Cx::check_inside`] agrees.

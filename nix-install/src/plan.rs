@@ -96,7 +96,7 @@ pub fn install(cx: &mut Cx) -> (Vec<Step>, Result<(), RunError>) {
         }
         let mut changes = Changes::default();
         let r = a.execute(cx, &mut changes);
-        let changed = !changes.is_empty();
+        let (changed, rewritten) = (!changes.is_empty(), changes.rewritten);
         if changed {
             // Recorded even when the action failed half-way, so uninstall
             // can revert what it did.
@@ -108,7 +108,11 @@ pub fn install(cx: &mut Cx) -> (Vec<Step>, Result<(), RunError>) {
         if let Err(e) = r {
             return fail(steps, e);
         }
-        let status = if changed { Status::Ran } else { Status::Done };
+        let status = if changed || rewritten > 0 {
+            Status::Ran
+        } else {
+            Status::Done
+        };
         steps.push(step(id, description, status, None));
     }
     (steps, Ok(()))

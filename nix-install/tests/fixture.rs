@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -835,5 +836,54 @@ fn writes_never_follow_a_symlink_out_of_the_prefix() {
     );
     // What did run is undone; the symlink is as it was.
     install_ok(&f, &["uninstall"]);
+    assert_unchanged(&f, &before, "uninstall left changes behind");
+}
+
+/// Our tools, with `diskutil` replaced by `diskutil_text`, in a directory
+/// of their own.
+fn tools_with_diskutil(diskutil_text: &str) -> tempfile::TempDir {
+    let tools = tempfile::tempdir().unwrap();
+    for (name, _) in nix_install::TOOLS {
+        fs::copy(e2e::bin_dir().join(name), tools.path().join(name)).unwrap();
+    }
+    fs::write(tools.path().join("diskutil"), diskutil_text).unwrap();
+    tools
+}
+
+/// Installing new tools over ours (v1, then v2) keeps the backup of
+/// Darling's own diskutil: uninstall brings that back, not our v1 (a second
+/// install used to back up v1 over it).
+#[test]
+fn a_second_install_keeps_the_backup_of_the_original() {
+    let f = Fixture::new();
+    let diskutil = f.root().join("usr/sbin/diskutil");
+    fs::write(&diskutil, "Darling's own diskutil\n").unwrap();
+    fs::set_permissions(&diskutil, fs::Permissions::from_mode(0o750)).unwrap();
+    let before = snapshot(f.root());
+    for v in ["v1", "v2"] {
+        let tools = tools_with_diskutil(&format!("our diskutil {v}\n"));
+        let o = daemon_no_store(&f, tools.path(), &[]);
+        assert_eq!(o.code, 0, "{v}: {}{}", o.stdout, o.stderr);
+        assert_eq!(status_of(&o.stdout, "install-tools"), "ran", "{}", o.stdout);
+        assert_eq!(
+            fs::read_to_string(&diskutil).unwrap(),
+            format!("our diskutil {v}\n")
+        );
+    }
+    let backups: Vec<String> = fs::read_dir(f.root().join("private/var/db/darling-nix/backup"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(backups, ["diskutil"], "one backup, the original's");
+    let o = daemon_no_store(&f, &e2e::bin_dir(), &["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(
+        fs::read_to_string(&diskutil).unwrap(),
+        "Darling's own diskutil\n"
+    );
+    assert_eq!(
+        fs::metadata(&diskutil).unwrap().permissions().mode() & 0o7777,
+        0o750
+    );
     assert_unchanged(&f, &before, "uninstall left changes behind");
 }
