@@ -78,7 +78,10 @@ pub(super) fn add_volume(store: &Store, io: &mut Io, args: &[String]) -> io::Res
             uuid: state::new_uuid(),
             case_sensitive,
             mount_point: mount.clone().unwrap_or_default(),
-            ownership: false,
+            // Reported on from the start: the shell installer aborts when
+            // `info -plist /nix` says false (the Rust installers would
+            // call enableOwnership, which stays accepted).
+            ownership: true,
         };
         st.volumes.push(vol.clone());
         vol

@@ -49,8 +49,9 @@ pub struct Volume {
     pub case_sensitive: bool,
     /// The mount point inside the prefix; empty when unmounted.
     pub mount_point: String,
-    /// Set by `enableOwnership` (false when added); reported as
-    /// GlobalPermissionsEnabled, "Owners" in text. No file changes.
+    /// Reported as GlobalPermissionsEnabled, "Owners" in text. True for
+    /// every volume added (older state files may hold false until
+    /// `enableOwnership`). No file changes.
     pub ownership: bool,
 }
 

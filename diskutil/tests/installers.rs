@@ -179,8 +179,10 @@ fn rust_installer_install_and_uninstall_sequence() {
     let info = plist_of(&du(&f, &["info", "-plist", "/nix"]));
     assert_eq!(string(&info, "DeviceIdentifier"), "disk1s7");
     assert_eq!(string(&info, "MountPoint"), "/nix");
-    // ownership off on a new volume, then enableOwnership
-    assert!(!boolean(&info, "GlobalPermissionsEnabled"));
+    // Ownership is on from the start (the shell installer aborts on
+    // `<false/>`); enableOwnership, which the Rust installers call when it
+    // is off, is still accepted.
+    assert!(boolean(&info, "GlobalPermissionsEnabled"));
     let o = du(&f, &["enableOwnership", "/nix"]);
     assert_eq!(
         (o.code, o.stdout.as_str()),
