@@ -55,9 +55,11 @@ impl Changes {
             && self.dirs.is_empty()
     }
 
-    /// Records a file created at `path` (as [`Cx::record`] spells it).
-    pub fn created(&mut self, cx: &Cx, path: &Path) {
+    /// Records a file created at `path` (as [`Cx::record`] spells it) and
+    /// saves the receipt ([`Cx::note`]): call it before creating the file.
+    pub fn created(&mut self, cx: &Cx, path: &Path) -> Result<(), Error> {
         self.created.push(cx.record(path));
+        cx.note(self)
     }
 
     /// Restores replaced files, then removes created ones, newest first.

@@ -172,6 +172,11 @@ pub struct Cx<'a> {
     pub receipt: Receipt,
     /// The verified tarball on the host, once fetched.
     pub tarball_local: Option<PathBuf>,
+    /// The action install is running, whose changes [`Cx::note`] saves in
+    /// the receipt as they are made; `None` outside an action.
+    pub acting: Option<ActionId>,
+    /// Whether [`Cx::note`] saved a record of the running action.
+    noted: std::cell::Cell<bool>,
 }
 
 impl<'a> Cx<'a> {
@@ -183,6 +188,8 @@ impl<'a> Cx<'a> {
             runner,
             receipt: Receipt::default(),
             tarball_local: None,
+            acting: None,
+            noted: Default::default(),
         }
     }
     /// Where the prefix's files are read and written: the merged view of a
@@ -307,6 +314,7 @@ impl<'a> Cx<'a> {
                 if !ours {
                     let b = self.new_backup(path, &old, old_mode)?;
                     changes.replaced.push((rec, self.record(&b)));
+                    self.note(changes)?;
                 }
                 old_mode
             }
@@ -325,6 +333,7 @@ impl<'a> Cx<'a> {
                 if !ours {
                     changes.created.push(rec);
                 }
+                self.note(changes)?;
                 mode
             }
             Err(e) => return Err(io_at(path)(e)),
@@ -382,6 +391,26 @@ impl<'a> Cx<'a> {
         let path = self.receipt_path();
         self.check_inside(&path)?;
         self.receipt.save(&path)
+    }
+    /// Saves the receipt with `changes`, what the running action
+    /// ([`Cx::acting`]) has recorded so far, as its record: called after a
+    /// change is recorded and before it is made, so that a run killed
+    /// half-way leaves nothing unrecorded. Without an action running, or
+    /// with nothing recorded, it does nothing.
+    pub fn note(&self, changes: &Changes) -> Result<(), Error> {
+        let Some(id) = self.acting.filter(|_| !changes.is_empty()) else {
+            return Ok(());
+        };
+        let path = self.receipt_path();
+        self.check_inside(&path)?;
+        let mut r = self.receipt.clone();
+        r.records.push(Record {
+            id,
+            changes: changes.clone(),
+        });
+        r.save(&path)?;
+        self.noted.set(true);
+        Ok(())
     }
     /// Runs `argv` inside; anything but exit 0 is an error.
     pub fn run(&self, argv: &[&str], stdin: Option<&[u8]>) -> Result<darling_host::Output, Error> {

@@ -95,12 +95,19 @@ pub fn install(cx: &mut Cx) -> (Vec<Step>, Result<(), RunError>) {
             Err(e) => return fail(steps, e),
         }
         let mut changes = Changes::default();
+        // Each change is saved in the receipt (Cx::note) before it is made.
+        cx.acting = Some(id);
+        cx.noted.set(false);
         let r = a.execute(cx, &mut changes);
+        cx.acting = None;
         let (changed, rewritten) = (!changes.is_empty(), changes.rewritten);
-        if changed {
+        if changed || cx.noted.get() {
             // Recorded even when the action failed half-way, so uninstall
             // can revert what it did.
-            cx.receipt.records.push(Record { id, changes });
+            // (A record noted and then found empty is dropped again.)
+            if changed {
+                cx.receipt.records.push(Record { id, changes });
+            }
             if let Err(e) = cx.save_receipt() {
                 return fail(steps, e);
             }

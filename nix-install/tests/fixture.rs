@@ -887,3 +887,50 @@ fn a_second_install_keeps_the_backup_of_the_original() {
     );
     assert_unchanged(&f, &before, "uninstall left changes behind");
 }
+
+/// Each change is in the receipt before it is made: nix-install killed in
+/// the middle of load-db (its `nix-store --load-db` has made the database
+/// directory and hangs) leaves nothing that uninstall does not undo. (The
+/// receipt used to be saved only once an action returned.)
+#[test]
+fn a_run_killed_half_way_through_an_action_is_undone_by_uninstall() {
+    let f = Fixture::new();
+    // A /nix that was there (so unpack-store does not own all of it).
+    fs::create_dir_all(f.root().join("nix/var/nix")).unwrap();
+    let before = snapshot(f.root());
+    let scratch = tempfile::tempdir().unwrap();
+    let pid_file = scratch.path().join("pid");
+    let t = build_tarball(
+        "2.8.0",
+        &format!(
+            "#!/bin/sh\necho $$ > '{}'\nmkdir -p \"$NIX_STATE_DIR/db\"\necho half > \"$NIX_STATE_DIR/db/db.sqlite\"\nexec sleep 600\n",
+            pid_file.display()
+        ),
+    );
+    let mut child = nix_install(&f, &e2e::bin_dir())
+        .args(["--mode", "daemon", "--users", "2", "--tarball"])
+        .arg(&t.path)
+        .args(["--sha256", &t.sha256])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let db = f.root().join("nix/var/nix/db/db.sqlite");
+    let start = std::time::Instant::now();
+    while !(db.exists() && pid_file.exists()) {
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "load-db's nix-store never ran"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "nix-install ended");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pid = fs::read_to_string(&pid_file).unwrap();
+    let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+
+    let o = install(&f, &t, &["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_unchanged(&f, &before, "uninstall left changes behind");
+}

@@ -101,6 +101,11 @@ impl Action for BuildUsers {
             }
             script.push_str(&format!("dseditgroup -o edit -t user -a {u} {GROUP}\n"));
         }
+        // Recorded before the script runs (revert deletes only those that
+        // exist), so that a run killed half-way leaves none unrecorded.
+        changes.users = made.users.clone();
+        changes.group = made.group.clone();
+        cx.note(changes)?;
         let r = cx.run(&["/bin/sh", "-c", &script], None);
         // A half-run script may have made some of them: record what exists
         // now of what we meant to make, so revert finds it.

@@ -69,8 +69,8 @@ impl Action for FetchTarball {
                     status: out.status.to_string(),
                 });
             }
+            changes.created(cx, &dest)?;
             fs::rename(&partial, &dest).map_err(io_at(&dest))?;
-            changes.created(cx, &dest);
             dest
         } else {
             PathBuf::from(&src)

@@ -61,7 +61,7 @@ impl Action for LoadDb {
         let reginfo = fs::read(&reginfo_path).map_err(io_at(&reginfo_path))?;
         let db_dir = cx.root().join("nix/var/nix/db");
         if !db_dir.exists() {
-            changes.created(cx, &db_dir);
+            changes.created(cx, &db_dir)?;
         }
         cx.run(
             &[&format!("{nix}/bin/nix-store"), "--load-db"],

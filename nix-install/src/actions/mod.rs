@@ -27,8 +27,10 @@ pub trait Action: Sync {
     fn describe(&self, s: &Settings) -> String;
     /// Whether what it would do is already in place (then it does not run).
     fn is_done(&self, cx: &Cx) -> Result<bool, Error>;
-    /// Does it, recording every change in `changes` as it goes (they are
-    /// kept in the receipt even when it fails half-way).
+    /// Does it, recording every change in `changes` before making it and
+    /// saving the receipt then ([`Cx::note`], which
+    /// [`Cx::replace_file`] and [`Changes::created`] call), so that the
+    /// receipt holds it even when the run fails or is killed half-way.
     fn execute(&self, cx: &mut Cx, changes: &mut Changes) -> Result<(), Error>;
     /// Undoes what `changes` records. By default: restores replaced files
     /// and removes created ones.

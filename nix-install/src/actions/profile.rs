@@ -43,7 +43,7 @@ impl Action for Profile {
         ] {
             let p = dir.join(link);
             if fs::symlink_metadata(&p).is_err() {
-                changes.created(cx, &p);
+                changes.created(cx, &p)?;
             }
             symlink_atomic(target, &p)?;
         }

@@ -220,6 +220,11 @@ impl Action for StockAccounts {
                 script.push_str(&format!("dscl . -create {path} {k} {}\n", q(&v)));
             }
         }
+        // Recorded before the script runs (revert deletes only those that
+        // exist), so that a run killed half-way leaves none unrecorded.
+        changes.users = users.iter().map(|r| r.name.to_string()).collect();
+        changes.groups = groups.iter().map(|r| r.name.to_string()).collect();
+        cx.note(changes)?;
         let r = cx.run(&["/bin/sh", "-c", &script], None);
         // A half-run script may have made some: record what exists now of
         // what we meant to make, so revert finds it.

@@ -82,14 +82,20 @@ impl Action for UnpackStore {
         }
         let (store, reginfo) = unpacked(work.path())?;
         let nix_root = root.join("nix");
-        if fs::symlink_metadata(&nix_root).is_err() {
+        let nix_ours = fs::symlink_metadata(&nix_root).is_err();
+        if nix_ours {
             // Ours entirely: revert may remove all of /nix. (A /nix that
             // already exists, such as the host store bind-mounted for direct
             // mode, is never recorded and never removed.)
-            changes.created(cx, &nix_root);
+            changes.created(cx, &nix_root)?;
         }
         let store_dir = nix_root.join("store");
         cx.check_inside(&store_dir.join("x"))?;
+        if !nix_ours && fs::symlink_metadata(&store_dir).is_err() {
+            // In a /nix that was there: removed again when empty.
+            changes.dirs.push(cx.record(&store_dir));
+            cx.note(changes)?;
+        }
         fs::create_dir_all(&store_dir).map_err(io_at(&store_dir))?;
         for e in fs::read_dir(&store).map_err(io_at(&store))? {
             let p = e.map_err(io_at(&store))?.path();
@@ -97,14 +103,14 @@ impl Action for UnpackStore {
             if dest.exists() {
                 continue;
             }
+            changes.created(cx, &dest)?;
             fs::rename(&p, &dest).map_err(io_at(&dest))?;
-            changes.created(cx, &dest);
         }
         let text = fs::read(&reginfo).map_err(io_at(&reginfo))?;
         let saved = saved_reginfo(cx);
         cx.check_inside(&saved)?;
+        changes.created(cx, &saved)?;
         write_atomic(&saved, &text, 0o644)?;
-        changes.created(cx, &saved);
         Ok(())
     }
 }
