@@ -63,18 +63,31 @@ impl Changes {
     }
 
     /// Restores replaced files, then removes created ones, newest first.
+    /// Backups are kept: uninstall removes them
+    /// ([`Changes::remove_backups`]) only once the receipt without this
+    /// record is saved, so a revert cut short can run again. A backup
+    /// already gone while its file is there counts as restored (a revert
+    /// cut short by an earlier version, which removed each backup at once).
     pub fn revert_files(&self, cx: &Cx) -> Result<(), Error> {
         for (path, backup) in &self.replaced {
             let (path, backup) = (cx.view(path), cx.view(backup));
             cx.check_inside(&path)?;
             cx.check_inside(&backup)?;
-            let data = fs::read(&backup).map_err(io_at(&backup))?;
+            let data = match fs::read(&backup) {
+                Ok(data) => data,
+                Err(e)
+                    if e.kind() == io::ErrorKind::NotFound
+                        && fs::symlink_metadata(&path).is_ok() =>
+                {
+                    continue
+                }
+                Err(e) => return Err(io_at(&backup)(e)),
+            };
             let mode = fs::metadata(&backup)
                 .map_err(io_at(&backup))?
                 .permissions()
                 .mode();
             write_atomic(&path, &data, mode & 0o7777)?;
-            fs::remove_file(&backup).map_err(io_at(&backup))?;
         }
         // Never across a mount point: the host's /nix may be shared in at
         // <prefix>/nix (see `guard`).
@@ -101,6 +114,30 @@ impl Changes {
             let d = cx.view(dir);
             cx.check_inside(&d)?;
             remove_dir_if_empty_within(&root, &d)?;
+        }
+        Ok(())
+    }
+}
+
+impl Changes {
+    /// Removes the backups of the files this record restored, except any
+    /// that a record still in `receipt` names: called once the receipt
+    /// without this record is saved. One already gone is fine.
+    pub fn remove_backups(&self, cx: &Cx, receipt: &crate::Receipt) -> Result<(), Error> {
+        for (_, backup) in &self.replaced {
+            let still_named = receipt
+                .records
+                .iter()
+                .any(|r| r.changes.replaced.iter().any(|(_, b)| b == backup));
+            if still_named {
+                continue;
+            }
+            let b = cx.view(backup);
+            cx.check_inside(&b)?;
+            match fs::remove_file(&b) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_at(&b)(e)),
+                _ => {}
+            }
         }
         Ok(())
     }

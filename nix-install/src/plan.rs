@@ -154,7 +154,11 @@ pub fn uninstall(cx: &mut Cx) -> (Vec<Step>, Result<(), RunError>) {
                 }),
             );
         }
-        if let Err(e) = cx.save_receipt() {
+        // Backups go only once the receipt without their record is saved.
+        if let Err(e) = cx
+            .save_receipt()
+            .and_then(|()| rec.changes.remove_backups(cx, &cx.receipt))
+        {
             return (steps, Err(RunError::Receipt(e)));
         }
         steps.push(step(rec.id, description, Status::Ran, None));

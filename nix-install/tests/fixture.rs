@@ -934,3 +934,49 @@ fn a_run_killed_half_way_through_an_action_is_undone_by_uninstall() {
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert_unchanged(&f, &before, "uninstall left changes behind");
 }
+
+/// An uninstall cut short half-way through a record (here: /etc/nix made a
+/// symlink out of the prefix after install, so removing nix.conf is
+/// refused after /etc/bashrc was restored) keeps that record's backups, so
+/// that uninstall, run again once /etc/nix is back, finishes the job. (The
+/// backup of /etc/bashrc used to be removed at once, and every later
+/// uninstall failed on it.)
+#[test]
+fn an_uninstall_cut_short_can_run_again() {
+    let f = Fixture::new();
+    fs::write(f.etc("bashrc"), "Darling's bashrc\n").unwrap();
+    let before = snapshot(f.root());
+    install_ok(&f, &[]);
+    assert!(f.read_etc("bashrc").contains("# darling-nix"));
+    let moved = tempfile::tempdir().unwrap();
+    let away = moved.path().join("nix");
+    fs::rename(f.etc("nix"), &away).unwrap();
+    std::os::unix::fs::symlink(&away, f.etc("nix")).unwrap();
+    let o = install_no_store(&f, &["uninstall"]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert_eq!(status_of(&o.stdout, "nix-conf"), "failed", "{}", o.stdout);
+    assert_eq!(f.read_etc("bashrc"), "Darling's bashrc\n");
+    assert!(away.join("nix.conf").is_file(), "nothing removed outside");
+
+    fs::remove_file(f.etc("nix")).unwrap();
+    fs::rename(&away, f.etc("nix")).unwrap();
+    let o = install_no_store(&f, &["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_unchanged(&f, &before, "uninstall left changes behind");
+}
+
+/// A backup already gone while its file is there (an uninstall cut short by
+/// an earlier version, which removed each backup at once) counts as
+/// restored.
+#[test]
+fn a_missing_backup_of_a_file_that_is_there_counts_as_restored() {
+    let f = Fixture::new();
+    fs::write(f.etc("bashrc"), "Darling's bashrc\n").unwrap();
+    let before = snapshot(f.root());
+    install_ok(&f, &[]);
+    fs::write(f.etc("bashrc"), "Darling's bashrc\n").unwrap();
+    fs::remove_file(f.root().join("private/var/db/darling-nix/backup/bashrc")).unwrap();
+    let o = install_no_store(&f, &["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_unchanged(&f, &before, "uninstall left changes behind");
+}
