@@ -220,4 +220,7 @@ pub enum RunError {
     /// end, failed.
     #[error(transparent)]
     Receipt(Error),
+    /// Taking nix-install's lock on the prefix directory failed.
+    #[error(transparent)]
+    Lock(Error),
 }

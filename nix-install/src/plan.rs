@@ -17,8 +17,46 @@ fn step(id: ActionId, description: String, status: Status, detail: Option<String
     }
 }
 
+/// nix-install's lock: a `flock` on the prefix directory itself, held
+/// (exclusive) by install and uninstall and (shared) by the plans until it
+/// is dropped, so that two runs never change one prefix at once. On the
+/// prefix directory, as the host sees it, rather than on a file in the
+/// prefix: a lock file would have to be made in the prefix, and one in a
+/// running prefix's merged view is another inode than the same file seen
+/// in the prefix directory, so runs made before and after the prefix
+/// started would not see each other's lock. `None` when the prefix does not
+/// exist yet (check-darling creates it; install takes the lock then). A
+/// lock held by another run is waited for, saying so on stderr.
+fn lock_prefix(cx: &Cx, exclusive: bool) -> Result<Option<fs::File>, Error> {
+    let p = cx.prefix_dir();
+    let f = match fs::File::open(&p) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_at(&p)(e)),
+    };
+    let tried = if exclusive {
+        f.try_lock()
+    } else {
+        f.try_lock_shared()
+    };
+    match tried {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            eprintln!(
+                "nix-install: waiting for another nix-install in {} to finish",
+                p.display()
+            );
+            if exclusive { f.lock() } else { f.lock_shared() }.map_err(io_at(&p))?;
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(io_at(&p)(e)),
+    }
+    Ok(Some(f))
+}
+
 /// The plan with each action's current state, without changing anything.
+/// Waits while an install or uninstall runs (a shared lock).
 pub fn plan(cx: &Cx) -> Vec<Step> {
+    let _lock = lock_prefix(cx, false).ok().flatten();
     actions::all()
         .map(|a| {
             let description = a.describe(cx.s);
@@ -50,6 +88,7 @@ fn revert_description(c: &Changes) -> String {
 
 /// What `uninstall` would undo, newest first, without changing anything.
 pub fn uninstall_plan(cx: &Cx) -> Result<Vec<Step>, RunError> {
+    let _lock = lock_prefix(cx, false).map_err(RunError::Lock)?;
     let receipt = cx.load_receipt().map_err(RunError::Receipt)?;
     Ok(receipt
         .records
@@ -63,6 +102,10 @@ pub fn uninstall_plan(cx: &Cx) -> Result<Vec<Step>, RunError> {
 /// receipt is saved after each action that changed something.
 pub fn install(cx: &mut Cx) -> (Vec<Step>, Result<(), RunError>) {
     let mut steps = Vec::new();
+    let mut lock = match lock_prefix(cx, true) {
+        Ok(l) => l,
+        Err(e) => return (steps, Err(RunError::Lock(e))),
+    };
     cx.receipt = match cx.load_receipt() {
         Ok(r) => r,
         Err(e) => return (steps, Err(RunError::Receipt(e))),
@@ -115,6 +158,18 @@ pub fn install(cx: &mut Cx) -> (Vec<Step>, Result<(), RunError>) {
         if let Err(e) = r {
             return fail(steps, e);
         }
+        if lock.is_none() {
+            // The prefix did not exist; check-darling made it: locked now,
+            // and the receipt read again (another run may have begun).
+            lock = match lock_prefix(cx, true) {
+                Ok(l) => l,
+                Err(e) => return (steps, Err(RunError::Lock(e))),
+            };
+            cx.receipt = match cx.load_receipt() {
+                Ok(r) => r,
+                Err(e) => return (steps, Err(RunError::Receipt(e))),
+            };
+        }
         let status = if changed || rewritten > 0 {
             Status::Ran
         } else {
@@ -129,6 +184,10 @@ pub fn install(cx: &mut Cx) -> (Vec<Step>, Result<(), RunError>) {
 /// each, so a failed uninstall can be run again.
 pub fn uninstall(cx: &mut Cx) -> (Vec<Step>, Result<(), RunError>) {
     let mut steps = Vec::new();
+    let _lock = match lock_prefix(cx, true) {
+        Ok(l) => l,
+        Err(e) => return (steps, Err(RunError::Lock(e))),
+    };
     let path = cx.receipt_path();
     cx.receipt = match cx.load_receipt() {
         Ok(r) => r,

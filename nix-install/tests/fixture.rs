@@ -980,3 +980,48 @@ fn a_missing_backup_of_a_file_that_is_there_counts_as_restored() {
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert_unchanged(&f, &before, "uninstall left changes behind");
 }
+
+/// One run at a time: while another holds nix-install's lock (a flock on
+/// the prefix directory), install and uninstall wait, saying so, and change
+/// nothing; the plan waits too. Once the lock is free they go on.
+#[test]
+fn runs_wait_for_the_lock_on_the_prefix() {
+    let f = Fixture::new();
+    let before = snapshot(f.root());
+    for args in [&[][..], &["--plan"], &[], &["uninstall"]] {
+        let held = fs::File::open(f.root()).unwrap();
+        held.lock().unwrap();
+        let then = snapshot(f.root());
+        let child = nix_install(&f, &e2e::bin_dir())
+            .args(["--mode", "single"])
+            .args(common::SKIP_STORE)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let mut child = child;
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{args:?} did not wait for the lock"
+        );
+        assert_unchanged(
+            &f,
+            &then,
+            &format!("{args:?} changed the prefix while locked out"),
+        );
+        drop(held);
+        let o: Out = child.wait_with_output().unwrap().into();
+        assert_eq!(o.code, 0, "{args:?}: {}{}", o.stdout, o.stderr);
+        assert!(
+            o.stderr.contains(&format!(
+                "nix-install: waiting for another nix-install in {} to finish",
+                f.root().display()
+            )),
+            "{args:?}: {}",
+            o.stderr
+        );
+    }
+    assert_unchanged(&f, &before, "uninstall left changes behind");
+}
