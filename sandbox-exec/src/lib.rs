@@ -4,7 +4,8 @@
 //! exec'd in place.
 //!
 //! Exit statuses, as on macOS: 64 usage, 65 profile error, 71 the sandbox
-//! could not be applied or the command could not be exec'd; otherwise the
+//! could not be applied (also when this process is already sandboxed: see
+//! [`SANDBOXED`]) or the command could not be exec'd; otherwise the
 //! command's own.
 
 #![warn(missing_docs)]
@@ -26,6 +27,22 @@ use prefixfs::Prefix;
 
 fn say(msg: &str) {
     let _ = std::io::stderr().write_all(format!("sandbox-exec: {msg}\n").as_bytes());
+}
+
+/// The environment variable that marks a process as sandboxed by us: set
+/// (to `1`) just before the command is exec'd, so it is inherited by
+/// everything beneath. A sandbox-exec that finds it set and not empty
+/// refuses to apply another profile, as macOS refuses nesting:
+/// `sandbox-exec: sandbox_apply: Operation not permitted`, exit 71. Nix's
+/// test harness runs sandbox-exec to find out whether it is sandboxed.
+/// Only we set it (Nix clears the builder's environment before it runs
+/// sandbox-exec), so it cannot fire outside our sandboxes; a command can
+/// unset it, which only allows nesting again.
+pub const SANDBOXED: &str = "DARLING_NIX_SANDBOXED";
+
+/// Whether this process runs beneath a sandbox-exec (see [`SANDBOXED`]).
+pub fn already_sandboxed() -> bool {
+    std::env::var_os(SANDBOXED).is_some_and(|v| !v.is_empty())
 }
 
 /// Where the configuration lives: inside the prefix when there is one.
@@ -56,12 +73,21 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if already_sandboxed() {
+        // macOS: the kernel refuses a second profile with EPERM, whatever
+        // the profile; our mode does not change that.
+        say("sandbox_apply: Operation not permitted");
+        return EX_OSERR;
+    }
     if cfg.mode != Mode::Off {
         if let Err(why) = apply(&policy, &cfg, prefix.as_ref()) {
             say(&format!("sandbox_apply: {why}"));
             return EX_OSERR;
         }
     }
+    // Marked in every mode, as macOS refuses nesting whatever the profile.
+    // Single-threaded here, so changing the environment is sound.
+    std::env::set_var(SANDBOXED, "1");
     let err = match &prefix {
         Some(p) => exec::execvp_in_prefix(
             &exec::Darling {
@@ -143,7 +169,12 @@ fn policy(
             }
             sbpl::evaluate(&text, &name, &o)
         }
-        cli::Profile::Text(t) => sbpl::evaluate(t, "<input string>", &opts),
+        cli::Profile::Text(t) => {
+            return sbpl::evaluate(t, "<input string>", &opts).map_err(|e| {
+                say(&string_profile_error(&e));
+                EX_DATAERR
+            })
+        }
         cli::Profile::Named(n) => {
             let src = named::profile(n).ok_or_else(|| {
                 say(&format!("unable to find profile: {n}"));
@@ -156,6 +187,19 @@ fn policy(
         say(&e.to_string());
         EX_DATAERR
     })
+}
+
+/// How libsandbox shows an error in a profile given as a string (`-p`):
+/// a syntax error without a place (`syntax error: expecting ')'`), an
+/// unbound variable with its line only (`unbound variable: bogus at <input
+/// string>, line 1`), anything else as `file:line:column: message`, the
+/// shape used for `-f`.
+pub fn string_profile_error(e: &sbpl::Error) -> String {
+    match e.kind {
+        sbpl::Kind::Syntax => e.msg.clone(),
+        sbpl::Kind::Unbound => format!("{} at {}, line {}", e.msg, e.file, e.pos.line),
+        sbpl::Kind::Other => e.to_string(),
+    }
 }
 
 fn strerror(e: &std::io::Error) -> String {

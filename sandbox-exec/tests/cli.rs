@@ -58,7 +58,7 @@ fn profile_errors_exit_65_with_positions() {
         (
             65,
             "",
-            "sandbox-exec: <input string>:2:8: unbound variable: bogus-op\n"
+            "sandbox-exec: unbound variable: bogus-op at <input string>, line 2\n"
         )
     );
     let d = tempfile::tempdir().unwrap();
@@ -82,6 +82,142 @@ fn profile_errors_exit_65_with_positions() {
     assert_eq!(
         run(&["-n", "bogus", "true"]).all(),
         (65, "", "sandbox-exec: unable to find profile: bogus\n")
+    );
+}
+
+/// `-p` errors in macOS's shapes: a syntax error has no place, an unbound
+/// variable only its line; other errors keep `file:line:column`. `-f`
+/// keeps `file:line:column` for all of them.
+#[test]
+fn string_profile_errors_are_shown_as_macos_shows_them() {
+    assert_eq!(
+        run(&["-p", "(version 1", "/bin/true"]).all(),
+        (65, "", "sandbox-exec: syntax error: expecting ')'\n")
+    );
+    assert_eq!(
+        run(&["-p", "(version 1)(allow bogus)", "/bin/true"]).all(),
+        (
+            65,
+            "",
+            "sandbox-exec: unbound variable: bogus at <input string>, line 1\n"
+        )
+    );
+    assert_eq!(
+        run(&["-p", "(version 2)", "/bin/true"]).all(),
+        (
+            65,
+            "",
+            "sandbox-exec: <input string>:1:1: unsupported SBPL version 2 (only 1)\n"
+        )
+    );
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("bad.sb");
+    for (text, want) in [
+        (
+            "(version 1",
+            "sandbox-exec: bad.sb:1:11: syntax error: expecting ')'\n",
+        ),
+        (
+            "(version 1)(allow bogus)",
+            "sandbox-exec: bad.sb:1:19: unbound variable: bogus\n",
+        ),
+    ] {
+        fs::write(&f, text).unwrap();
+        assert_eq!(
+            run(&["-f", f.to_str().unwrap(), "/bin/true"]).all(),
+            (65, "", want),
+            "{text}"
+        );
+    }
+}
+
+/// libsandbox implements `import` in its prelude, so a missing import is
+/// located there, for `-f` and `-p` alike.
+#[test]
+fn a_missing_import_is_located_in_the_prelude() {
+    const WANT: &str = "sandbox-exec: <internal init prelude>:292:47: unable to open sandbox-minimal.sb: not found\n";
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("imp.sb");
+    let text = "(version 1)\n(import \"sandbox-minimal.sb\")\n";
+    fs::write(&f, text).unwrap();
+    assert_eq!(
+        run(&["-f", f.to_str().unwrap(), "/bin/true"]).all(),
+        (65, "", WANT)
+    );
+    assert_eq!(run(&["-p", text, "/bin/true"]).all(), (65, "", WANT));
+}
+
+/// A sandbox-exec beneath another refuses as macOS refuses nesting, before
+/// running anything; the marker is an environment variable, so unsetting
+/// it allows nesting again.
+#[test]
+fn nesting_is_refused_with_71() {
+    const REFUSED: &str = "sandbox-exec: sandbox_apply: Operation not permitted\n";
+    let d = tempfile::tempdir().unwrap();
+    let made = d.path().join("made");
+    let me = bin();
+    let me = me.to_str().unwrap();
+    let allow = "(version 1)(allow default)";
+    // The inner one would create `made`; it exits 71 and never runs it.
+    let script = "\"$0\" -p \"$1\" touch \"$2\"; echo \"inner $? $DARLING_NIX_SANDBOXED\"";
+    for mode in ["best-effort", "off"] {
+        let o = run(&[
+            "-M",
+            mode,
+            "-p",
+            allow,
+            "sh",
+            "-c",
+            script,
+            me,
+            allow,
+            made.to_str().unwrap(),
+        ]);
+        assert_eq!(o.all(), (0, "inner 71 1\n", REFUSED), "{mode}");
+        assert!(!made.exists(), "{mode}");
+    }
+    // Directly: the marker alone refuses, whatever the inner mode.
+    let marked = |args: &[&str]| -> Out {
+        Command::new(bin())
+            .args(args)
+            .env_remove("DARLING_PREFIX")
+            .env("DARLING_NIX_SANDBOXED", "1")
+            .output()
+            .unwrap()
+            .into()
+    };
+    assert_eq!(
+        marked(&["-M", "off", "-n", "no-network", "/bin/true"]).all(),
+        (71, "", REFUSED)
+    );
+    // As on macOS, options and the profile are checked first.
+    assert_eq!(
+        marked(&["-p", "(version 1", "/bin/true"]).all(),
+        (65, "", "sandbox-exec: syntax error: expecting ')'\n")
+    );
+    // Unsetting the marker allows nesting again.
+    let o = run(&[
+        "-p",
+        allow,
+        "sh",
+        "-c",
+        "unset DARLING_NIX_SANDBOXED; \"$0\" -p \"$1\" touch \"$2\"; echo \"inner $?\"",
+        me,
+        allow,
+        made.to_str().unwrap(),
+    ]);
+    assert_eq!(o.all(), (0, "inner 0\n", ""));
+    assert!(made.exists());
+    // Inside a prefix the command gets the marker too.
+    let p = d.path().join("prefix");
+    fs::create_dir_all(p.join("usr/bin")).unwrap();
+    fs::create_dir_all(p.join("private/etc")).unwrap();
+    fs::copy("/usr/bin/env", p.join("usr/bin/env")).unwrap();
+    let o = in_prefix(&p, &["-p", allow, "/usr/bin/env"], |c| c);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(
+        o.stdout.lines().any(|l| l == "DARLING_NIX_SANDBOXED=1"),
+        "{o:?}"
     );
 }
 

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Pos};
+use crate::error::{Error, Pos, IMPORT_POS, PRELUDE};
 use crate::policy::{Action, Filter, Policy, Rule};
 use crate::reader::{self, Datum, Node};
 
@@ -208,7 +208,7 @@ impl Eval<'_> {
             Datum::Symbol(s) => self
                 .lookup(s)
                 .cloned()
-                .ok_or_else(|| err(file, node.pos, format!("unbound variable: {s}"))),
+                .ok_or_else(|| Error::unbound(file, node.pos, s)),
             Datum::List(items) => self.call(node, items, file),
         }
     }
@@ -397,7 +397,7 @@ impl Eval<'_> {
                     file,
                     "import",
                 )?;
-                self.import(&target, node.pos, file)?;
+                self.import(&target, file)?;
                 Ok(Value::Unspecified)
             }
             _ => return Ok(None),
@@ -579,7 +579,7 @@ impl Eval<'_> {
                         };
                         Ok(Value::Filter(Filter::UnixSocket { remote, path }))
                     }
-                    other => Err(err(file, args[0].pos, format!("unbound variable: {other}"))),
+                    other => Err(Error::unbound(file, args[0].pos, other)),
                 }
             }
             "target" => {
@@ -677,7 +677,7 @@ impl Eval<'_> {
                 head.pos,
                 format!("illegal function: {name} is a {}", v.type_name()),
             )),
-            None => Err(err(file, head.pos, format!("unbound variable: {name}"))),
+            None => Err(Error::unbound(file, head.pos, name)),
         }
     }
 
@@ -737,11 +737,11 @@ impl Eval<'_> {
         Ok(())
     }
 
-    fn import(&mut self, target: &str, pos: Pos, file: &str) -> Result<(), Error> {
+    fn import(&mut self, target: &str, file: &str) -> Result<(), Error> {
         if self.imports >= MAX_IMPORT_DEPTH {
             return Err(err(
-                file,
-                pos,
+                PRELUDE,
+                IMPORT_POS,
                 format!("unable to open {target}: imports nested too deeply"),
             ));
         }
@@ -761,13 +761,13 @@ impl Eval<'_> {
         }
         let Some(path) = candidates.into_iter().find(|p| p.is_file()) else {
             return Err(err(
-                file,
-                pos,
+                PRELUDE,
+                IMPORT_POS,
                 format!("unable to open {target}: not found"),
             ));
         };
         let src = std::fs::read_to_string(&path)
-            .map_err(|e| err(file, pos, format!("unable to open {target}: {e}")))?;
+            .map_err(|e| err(PRELUDE, IMPORT_POS, format!("unable to open {target}: {e}")))?;
         self.imports += 1;
         let r = self.run(&src, &path.display().to_string());
         self.imports -= 1;

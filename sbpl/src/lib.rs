@@ -14,7 +14,7 @@ pub mod plan;
 pub mod policy;
 pub mod reader;
 
-pub use error::{Error, Pos};
+pub use error::{Error, Kind, Pos};
 pub use eval::{evaluate, evaluate_file, Options};
 pub use plan::{plan, Plan};
 pub use policy::{Action, Filter, Policy, Resource, Rule};

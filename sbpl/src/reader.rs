@@ -4,7 +4,7 @@
 //! Lines starting with `# ` are read as comments too (Nix's own test puts one
 //! in a profile; being lenient there costs nothing).
 
-use crate::error::{Error, Pos};
+use crate::error::{Error, Kind, Pos};
 
 /// One value as read, before evaluation.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +53,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn err(&self, pos: Pos, msg: impl Into<String>) -> Error {
-        Error::at(self.file, pos, msg)
+        Error::of(Kind::Syntax, self.file, pos, msg)
     }
 
     fn bump(&mut self) -> Option<u8> {

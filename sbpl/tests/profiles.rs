@@ -139,12 +139,14 @@ fn nix_2_0_shape_with_imports_from_import_dir() {
         Action::Allow
     );
     assert_eq!(p.decide("process-fork", &Resource::Nothing), Action::Allow);
-    // A missing import names the file.
+    // A missing import names the file, and is located in libsandbox's
+    // prelude (where `import` is implemented), as on macOS.
     let e = evaluate("(version 1)\n(import \"sandbox-network.sb\")", "x.sb", &o).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "x.sb:2:1: unable to open sandbox-network.sb: not found"
+        "<internal init prelude>:292:47: unable to open sandbox-network.sb: not found"
     );
+    assert_eq!(e.kind, sbpl::Kind::Other);
 }
 
 #[test]
@@ -272,10 +274,23 @@ fn errors_carry_file_line_and_column() {
         ),
         ("(deny)", "t.sb:1:1: rule names no operation"),
         ("(frobnicate 1)", "t.sb:1:2: unbound variable: frobnicate"),
+        (
+            "(allow network* (local bogus))",
+            "t.sb:1:24: unbound variable: bogus",
+        ),
+        ("(version 1))", "t.sb:1:12: syntax error: unexpected ')'"),
     ];
     for (src, want) in cases {
         let e = evaluate(src, "t.sb", &opts(&[])).unwrap_err();
         assert_eq!(e.to_string(), *want, "{src}");
+        let kind = if want.contains(": syntax error: ") {
+            sbpl::Kind::Syntax
+        } else if want.contains(": unbound variable: ") {
+            sbpl::Kind::Unbound
+        } else {
+            sbpl::Kind::Other
+        };
+        assert_eq!(e.kind, kind, "{src}");
     }
 }
 

@@ -1,5 +1,6 @@
 //! The reader and evaluator on arbitrary text: never a panic, and every
-//! error points inside the input.
+//! error points inside the input (or at libsandbox's prelude, for an
+//! `import` that fails).
 
 use proptest::prelude::*;
 
@@ -9,6 +10,9 @@ proptest! {
     fn arbitrary_text_never_panics(src in "[ -~\n]{0,200}") {
         match sbpl::evaluate(&src, "f.sb", &sbpl::Options::default()) {
             Ok(p) => { let _ = sbpl::plan(&p); }
+            Err(e) if e.file == sbpl::error::PRELUDE => {
+                prop_assert_eq!(e.pos, sbpl::error::IMPORT_POS);
+            }
             Err(e) => {
                 let lines = src.split('\n').count() as u32;
                 prop_assert!(e.pos.line >= 1 && e.pos.line <= lines.max(1), "{} for {:?}", e, src);
