@@ -105,7 +105,8 @@ pub enum Error {
     /// was removed.
     #[error("downloading {url} failed ({status})")]
     Download {
-        /// The tarball's URL.
+        /// The tarball's URL, without its userinfo and query
+        /// ([`redact_url`](crate::tarball::redact_url)).
         url: String,
         /// curl's exit status, as the system describes it.
         status: String,
@@ -125,7 +126,8 @@ pub enum Error {
     /// `x86_64-darwin`, the only one Darling runs.
     #[error("`{name}` is for {system}; Darling runs x86_64-darwin only")]
     WrongSystem {
-        /// The tarball, as given (path or URL).
+        /// The tarball, as given (a path, or a URL without its userinfo
+        /// and query).
         name: String,
         /// The system in its name, e.g. `aarch64-darwin`.
         system: String,

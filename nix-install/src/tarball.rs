@@ -2,6 +2,38 @@
 
 use crate::error::Error;
 
+/// A tarball URL as messages show it: its userinfo (`user:token@`) and its
+/// query and fragment (`?token=...`) replaced by `<redacted>`. A path, or
+/// a URL without them, is returned as it is.
+pub fn redact_url(s: &str) -> String {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return s.to_string();
+    };
+    let (before, tail) = match rest.find(['?', '#']) {
+        Some(i) => (&rest[..i], format!("{}<redacted>", &rest[i..i + 1])),
+        None => (rest, String::new()),
+    };
+    let (authority, path) = before.split_at(before.find('/').unwrap_or(before.len()));
+    let host = match authority.rfind('@') {
+        Some(i) => format!("<redacted>@{}", &authority[i + 1..]),
+        None => authority.to_string(),
+    };
+    format!("{scheme}://{host}{path}{tail}")
+}
+
+/// The file name a tarball URL ends in, without its query or fragment
+/// (`https://h/d/nix-2.34.1-x86_64-darwin.tar.xz?t=x` →
+/// `nix-2.34.1-x86_64-darwin.tar.xz`); `nix.tar.xz` when it ends in none.
+pub fn url_file_name(url: &str) -> &str {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let path = path.split_once("://").map_or(path, |(_, rest)| rest);
+    match path.split_once('/') {
+        Some((_, p)) => p.rsplit('/').next().filter(|n| !n.is_empty()),
+        None => None,
+    }
+    .unwrap_or("nix.tar.xz")
+}
+
 /// `nix-2.34.1-x86_64-darwin.tar.xz` → ("2.34.1", "x86_64-darwin").
 pub fn tarball_version(name: &str) -> Option<(String, String)> {
     let base = name.rsplit('/').next()?;
@@ -78,6 +110,35 @@ mod tests {
             None
         );
         assert!(version_gate("mynix.tar").unwrap().is_some());
+    }
+
+    #[test]
+    fn urls_are_shown_without_their_secrets() {
+        for (url, shown, name) in [
+            (
+                "https://user:pw@h:8/d/nix-2.34.1-x86_64-darwin.tar.xz?token=T&x=1#f",
+                "https://<redacted>@h:8/d/nix-2.34.1-x86_64-darwin.tar.xz?<redacted>",
+                "nix-2.34.1-x86_64-darwin.tar.xz",
+            ),
+            (
+                "https://h/nix-2.34.1-x86_64-darwin.tar.xz",
+                "https://h/nix-2.34.1-x86_64-darwin.tar.xz",
+                "nix-2.34.1-x86_64-darwin.tar.xz",
+            ),
+            (
+                "http://tok@h/a/b.tar.xz#frag/x",
+                "http://<redacted>@h/a/b.tar.xz#<redacted>",
+                "b.tar.xz",
+            ),
+            ("https://h?x=/y", "https://h?<redacted>", "nix.tar.xz"),
+            ("https://h/", "https://h/", "nix.tar.xz"),
+            ("/tmp/nix-2.8.0.tar", "/tmp/nix-2.8.0.tar", "nix-2.8.0.tar"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+            if url.contains("://") {
+                assert_eq!(url_file_name(url), name, "{url}");
+            }
+        }
     }
 
     #[test]

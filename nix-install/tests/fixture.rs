@@ -1025,3 +1025,157 @@ fn runs_wait_for_the_lock_on_the_prefix() {
     }
     assert_unchanged(&f, &before, "uninstall left changes behind");
 }
+
+/// A URL as a tarball server with a token wants it.
+const SECRET_URL: (&str, &str) = ("user:pw-s3cret@", "?token=t0k3n-s3cret");
+
+/// Whether `text` shows any part of [`SECRET_URL`]'s secrets.
+fn shows_secret(text: &str) -> bool {
+    text.contains("s3cret")
+}
+
+/// A tarball URL's token (userinfo, query) shows nowhere: not in the plan,
+/// the steps or the error, not in the cache's file names or the receipt,
+/// and not on curl's command line (curl reads the URL from its stdin).
+#[test]
+fn a_token_in_the_tarball_url_is_never_shown() {
+    let test = "nix-install's URL token test";
+    if !have_tools(test, &["curl", "python3"]) {
+        return;
+    }
+    let f = Fixture::new();
+    let t = tarball("2.8.0");
+    let cache = tempfile::tempdir().unwrap();
+    let run = |url: &str, path: Option<&std::ffi::OsStr>, extra: &[&str]| -> Out {
+        let mut c = nix_install(&f, &e2e::bin_dir());
+        c.args(["--mode", "single", "--tarball", url, "--sha256", &t.sha256])
+            .args(extra)
+            .env("XDG_CACHE_HOME", cache.path());
+        if let Some(p) = path {
+            c.env("PATH", p);
+        }
+        c.output().unwrap().into()
+    };
+    let url_at = |port: u16| {
+        format!(
+            "http://{}127.0.0.1:{port}/nix-2.8.0-x86_64-darwin.tar{}",
+            SECRET_URL.0, SECRET_URL.1
+        )
+    };
+    let shown = |port: u16| {
+        format!("http://<redacted>@127.0.0.1:{port}/nix-2.8.0-x86_64-darwin.tar?<redacted>")
+    };
+
+    // The plan.
+    let o = run(&url_at(1), None, &["--plan"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(
+        !shows_secret(&o.stdout) && !shows_secret(&o.stderr),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.contains(&shown(1)), "{}", o.stdout);
+
+    // A stand-in curl on PATH: its command line and its stdin.
+    let fake = tempfile::tempdir().unwrap();
+    let log = fake.path().join("log");
+    fs::write(
+        fake.path().join("curl"),
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{0}.argv'\ncat > '{0}.stdin'\nexit 22\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(fake.path().join("curl"), fs::Permissions::from_mode(0o755)).unwrap();
+    let mut path = std::ffi::OsString::from(fake.path());
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    let o = run(&url_at(1), Some(&path), &[]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let argv = fs::read_to_string(log.with_extension("argv")).unwrap();
+    assert!(
+        !shows_secret(&argv) && argv.contains("--config\n-\n"),
+        "{argv}"
+    );
+    assert_eq!(
+        fs::read_to_string(log.with_extension("stdin")).unwrap(),
+        format!("url = \"{}\"\n", url_at(1))
+    );
+    let want = format!("fetch-tarball: downloading {} failed", shown(1));
+    assert!(o.stderr.contains(&want), "{want}\n{}", o.stderr);
+    assert!(
+        !shows_secret(&o.stdout) && !shows_secret(&o.stderr),
+        "{}{}",
+        o.stdout,
+        o.stderr
+    );
+
+    // A real download, from a server on 127.0.0.1.
+    let mut server = Command::new("python3")
+        .args([
+            "-u",
+            "-m",
+            "http.server",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(t.path.parent().unwrap())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let port: u16 = first
+        .split(" port ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {first:?}"));
+    let o = run(&url_at(port), None, &[]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(
+        !shows_secret(&o.stdout) && !shows_secret(&o.stderr),
+        "{}{}",
+        o.stdout,
+        o.stderr
+    );
+    let names: Vec<String> = fs::read_dir(cache.path().join("darling-nix"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(
+        names[0].ends_with("-nix-2.8.0-x86_64-darwin.tar"),
+        "{names:?}"
+    );
+    assert!(!shows_secret(&names[0]));
+    let receipt = fs::read_to_string(
+        f.root()
+            .join("private/var/db/darling-nix/install-receipt.json"),
+    )
+    .unwrap();
+    assert!(!shows_secret(&receipt), "{receipt}");
+    assert!(
+        receipt.contains(&names[0]),
+        "the download is recorded: {receipt}"
+    );
+    // Uninstall removes the download with the rest.
+    let o = run(&url_at(port), None, &["uninstall"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(
+        fs::read_dir(cache.path().join("darling-nix"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
