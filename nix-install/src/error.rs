@@ -217,9 +217,9 @@ pub enum RunError {
     },
     /// The receipt could not be loaded before any action ran (unreadable,
     /// [`Error::CorruptReceipt`] or [`Error::UnsafeReceipt`]); or, during
-    /// uninstall, saving it after
-    /// a revert, or removing it and the emptied state directories at the
-    /// end, failed.
+    /// uninstall, saving it after a revert (or removing the reverted
+    /// record's backups then), or removing it and the emptied state
+    /// directories at the end, failed.
     #[error(transparent)]
     Receipt(Error),
     /// Taking nix-install's lock on the prefix directory failed.

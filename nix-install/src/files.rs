@@ -117,9 +117,7 @@ impl Changes {
         }
         Ok(())
     }
-}
 
-impl Changes {
     /// Removes the backups of the files this record restored, except any
     /// that a record still in `receipt` names: called once the receipt
     /// without this record is saved. One already gone is fine.
