@@ -19,28 +19,6 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::error::{io_at, Error};
 
-/// `O_DIRECTORY` and `O_NOFOLLOW` as Linux defines them on this
-/// architecture (std has no constants for them; `libc` is not a dependency
-/// of this crate).
-#[cfg(any(
-    target_arch = "aarch64",
-    target_arch = "arm",
-    target_arch = "powerpc",
-    target_arch = "powerpc64",
-    target_arch = "m68k"
-))]
-const O_DIRECTORY_NOFOLLOW: (i32, i32) = (0o40000, 0o100000);
-#[cfg(not(any(
-    target_arch = "aarch64",
-    target_arch = "arm",
-    target_arch = "powerpc",
-    target_arch = "powerpc64",
-    target_arch = "m68k"
-)))]
-const O_DIRECTORY_NOFOLLOW: (i32, i32) = (0o200000, 0o400000);
-/// `O_PATH`: a descriptor that only names the object (no read access needed).
-const O_PATH: i32 = 0o10000000;
-
 /// How [`mount_id`] opens its path.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Open {
@@ -54,12 +32,13 @@ enum Open {
 
 /// The id of the mount `p` is on (for a mount point: the mounted one).
 fn mount_id(p: &Path, how: Open) -> io::Result<u64> {
-    let (o_directory, o_nofollow) = O_DIRECTORY_NOFOLLOW;
-    let flags = O_PATH
+    // O_PATH: a descriptor that only names the object (no read access
+    // needed, and a symlink itself can be opened with O_NOFOLLOW).
+    let flags = libc::O_PATH
         | match how {
-            Open::FollowDir => o_directory,
-            Open::NoFollow => o_nofollow,
-            Open::NoFollowDir => o_directory | o_nofollow,
+            Open::FollowDir => libc::O_DIRECTORY,
+            Open::NoFollow => libc::O_NOFOLLOW,
+            Open::NoFollowDir => libc::O_DIRECTORY | libc::O_NOFOLLOW,
         };
     let f = fs::OpenOptions::new()
         .read(true)
@@ -261,7 +240,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_open_flags_are_this_architectures() {
+    fn the_open_flags_do_what_mount_id_needs() {
         let d = tempfile::tempdir().unwrap();
         let file = d.path().join("f");
         fs::write(&file, "x").unwrap();
