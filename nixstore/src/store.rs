@@ -728,7 +728,10 @@ mod tests {
                 "{bad}"
             );
         }
-        let long = format!("/nix/store/0k50c4xkkv7av9yfxgnx1vjhj6ih2rxx-{}", "a".repeat(212));
+        let long = format!(
+            "/nix/store/0k50c4xkkv7av9yfxgnx1vjhj6ih2rxx-{}",
+            "a".repeat(212)
+        );
         assert!(loc.check(&long).is_err());
     }
 
