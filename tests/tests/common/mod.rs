@@ -63,7 +63,7 @@ Nix Store before: 1
 created: disk1s7
 Volume Nix Store on disk1s7 mounted
 mounted at: /nix
-ownership before: <false/>
+ownership before: <true/>
 File system user/group ownership enabled
 ownership after: <true/>
 Volume Nix Store on disk1s7 force-unmounted
