@@ -199,16 +199,23 @@ pub fn run(cfg: Result<Config>) -> Vec<Finding> {
     }
 
     if let Some(prog) = cfg.forward.first() {
-        let ok = Path::new(prog).is_file();
-        out.push(f(
-            if ok { Level::Ok } else { Level::Error },
-            "forward",
-            if ok {
-                format!("non-darwin requests go to `{}`", cfg.forward.join(" "))
-            } else {
-                format!("`{prog}` does not exist")
-            },
-        ));
+        // Found as the hook will start it: a path, or a name on PATH.
+        out.push(match which::which(prog) {
+            Ok(p) => f(
+                Level::Ok,
+                "forward",
+                format!(
+                    "non-darwin requests go to `{}` ({})",
+                    cfg.forward.join(" "),
+                    p.display()
+                ),
+            ),
+            Err(_) => f(
+                Level::Error,
+                "forward",
+                format!("`{prog}` is neither an executable file nor a command on PATH"),
+            ),
+        });
     }
 
     out.push(nix_route(&ns));

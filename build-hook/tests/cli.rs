@@ -232,3 +232,35 @@ fn serve_refuses_output_paths_outside_the_store() {
     assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// `forward` names its program as the hook starts it: a command on PATH
+/// (the docs' `["nix", "__build-remote"]`) is found, a missing one named.
+#[test]
+fn check_finds_the_forward_target_on_path() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = valid_config(d.path());
+    let finding = |forward: &str| -> serde_json::Value {
+        let o: Out = Command::new(hook())
+            .args(["--check", "--json", "--set"])
+            .arg(format!("forward={forward}"))
+            .env("DARLING_NIX_HOOK_CONFIG", &cfg)
+            .output()
+            .unwrap()
+            .into();
+        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == "forward")
+            .unwrap_or_else(|| panic!("no forward finding: {}", o.stdout))
+            .clone()
+    };
+    let on_path = finding("sh -c true");
+    assert_eq!(on_path["level"], "ok", "{on_path}");
+    let missing = finding("no-such-program-here");
+    assert_eq!(missing["level"], "error", "{missing}");
+    assert_eq!(
+        missing["message"],
+        "`no-such-program-here` is neither an executable file nor a command on PATH"
+    );
+}
