@@ -95,6 +95,14 @@ pub enum StoreError {
         /// What went wrong.
         msg: String,
     },
+    /// Reading which paths are valid from the store database failed.
+    #[error("reading the store database {db}: {msg}")]
+    DbRead {
+        /// The database file (`<state dir>/db/db.sqlite`).
+        db: String,
+        /// What went wrong.
+        msg: String,
+    },
 }
 
 /// Undoes `%XX` escapes (Nix percent-encodes store URLs it prints).
@@ -389,6 +397,24 @@ pub fn nix_version_cached(nix_store: &Path, cache_dir: &Path) -> Result<NixVersi
     // Best effort: a missing cache only costs a re-run next time.
     let _ = prefixfs::write_atomic(&file, format!("{key}\n{first}").as_bytes(), 0o644);
     Ok(v)
+}
+
+/// Which of `paths` are valid in the store, as far as can be told without
+/// writing anything: the database read-only ([`db::valid_paths`]). When it
+/// cannot be read, every path that exists on disk counts as valid (a valid
+/// path is never taken for a leftover), and the error says why.
+pub fn known_valid(loc: &StoreLoc, paths: &[&str]) -> (BTreeSet<String>, Option<StoreError>) {
+    match db::valid_paths(loc, paths) {
+        Ok(valid) => (valid, None),
+        Err(e) => {
+            let present = paths
+                .iter()
+                .filter(|p| std::fs::symlink_metadata(loc.real(p)).is_ok())
+                .map(|p| p.to_string())
+                .collect();
+            (present, Some(e))
+        }
+    }
 }
 
 /// One output ready to register.

@@ -8,7 +8,7 @@
 //! not see. A schema or a recorded migration this code does not know is
 //! refused, so the caller falls back to Nix's own registration.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::Path;
 use std::time::Duration;
@@ -232,6 +232,32 @@ pub fn open_read_only(db: &Path) -> rusqlite::Result<rusqlite::Connection> {
     rusqlite::Connection::open_with_flags(uri, flags)
 }
 
+/// Which of `paths` the store's database records as valid, read through
+/// [`open_read_only`] (nothing is written, no lock taken). Nix holds the
+/// locks of the paths a build asks about, so their rows cannot change
+/// while this reads them.
+pub fn valid_paths(loc: &StoreLoc, paths: &[&str]) -> Result<BTreeSet<String>, StoreError> {
+    let db_file = loc.state_dir.join("db/db.sqlite");
+    let conn = open_read_only(&db_file).map_err(|e| read_err(&db_file, e))?;
+    let mut stmt = conn
+        .prepare("select 1 from ValidPaths where path = ?")
+        .map_err(|e| read_err(&db_file, e))?;
+    let mut valid = BTreeSet::new();
+    for p in paths {
+        if stmt.exists([p]).map_err(|e| read_err(&db_file, e))? {
+            valid.insert(p.to_string());
+        }
+    }
+    Ok(valid)
+}
+
+fn read_err(db: &Path, msg: impl std::fmt::Display) -> StoreError {
+    StoreError::DbRead {
+        db: db.display().to_string(),
+        msg: msg.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +284,46 @@ mod tests {
         std::fs::write(db.join("big-lock"), "").unwrap();
         let loc = StoreLoc::from_setting(Some(d.path().to_str().unwrap())).unwrap();
         (d, loc)
+    }
+
+    #[test]
+    fn valid_paths_reads_the_database_and_writes_nothing() {
+        let (d, loc) = store("10");
+        let db = d.path().join("nix/var/nix/db");
+        let conn = Connection::open(db.join("db.sqlite")).unwrap();
+        conn.execute_batch(
+            "create table ValidPaths (id integer primary key autoincrement not null, path text unique not null);
+             insert into ValidPaths (path) values ('/nix/store/a-x');",
+        )
+        .unwrap();
+        drop(conn);
+        let before: Vec<_> = std::fs::read_dir(&db)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        let valid = valid_paths(&loc, &["/nix/store/a-x", "/nix/store/b-y"]).unwrap();
+        assert_eq!(valid.into_iter().collect::<Vec<_>>(), ["/nix/store/a-x"]);
+        let after: Vec<_> = std::fs::read_dir(&db)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(before, after);
+    }
+
+    #[test]
+    fn without_a_database_an_existing_path_counts_as_valid() {
+        let (d, loc) = store("10");
+        let e = valid_paths(&loc, &["/nix/store/a-x"]).unwrap_err();
+        assert!(
+            e.to_string().starts_with("reading the store database"),
+            "{e}"
+        );
+        std::fs::create_dir_all(d.path().join("nix/store/a-x")).unwrap();
+        let (valid, why) = super::super::known_valid(&loc, &["/nix/store/a-x", "/nix/store/b-y"]);
+        assert_eq!(valid.into_iter().collect::<Vec<_>>(), ["/nix/store/a-x"]);
+        assert!(why.is_some());
     }
 
     #[test]
