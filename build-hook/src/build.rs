@@ -256,11 +256,27 @@ impl DirectBuild<'_> {
             ));
         }
         registered.map(|_| ()).map_err(|e| {
-            for o in &drv.outputs {
+            // `nix-store --import` commits path by path: outputs it made
+            // valid before failing stay (removing them would leave valid
+            // paths with nothing on disk). When the database cannot be
+            // read, every output is kept; Nix removes invalid ones before
+            // it builds them again.
+            let paths: Vec<&str> = drv.outputs.iter().map(|o| o.path.as_str()).collect();
+            let (valid, unread) = store::known_valid(&loc, &paths);
+            for o in drv.outputs.iter().filter(|o| !valid.contains(&o.path)) {
                 let _ = nar::remove_tree(&loc.real(&o.path));
             }
+            let kept: Vec<&str> = valid.iter().map(String::as_str).collect();
+            let kept = match unread {
+                _ if kept.is_empty() => String::new(),
+                Some(why) => format!(" (outputs kept: {why})"),
+                None => format!(
+                    " (kept, registered before the failure: {})",
+                    kept.join(", ")
+                ),
+            };
             Error::Build(format!(
-                "registering the outputs of '{}': {e}",
+                "registering the outputs of '{}': {e}{kept}",
                 self.drv_path
             ))
         })

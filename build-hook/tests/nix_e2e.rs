@@ -648,3 +648,76 @@ each_nix!(
     db_route_writes_what_nix_itself_verifies,
     forwarded_hook_that_accepts_gets_a_transparent_relay,
 );
+
+/// `nix-store --import` commits path by path. When it fails after the
+/// first output, that output is valid: it stays on disk, and only the
+/// outputs left invalid are removed. The failure is made exact by a
+/// `nix-store` that passes the import only the stream's first path (its
+/// length computed here as the hook writes it), then fails.
+fn a_failed_import_keeps_the_outputs_it_made_valid(s: &NixStore) {
+    if s.env().at_least(2, 29) {
+        return; // `import` is refused at once there (see above).
+    }
+    let drv = s.instantiate(
+        r#"derivation { name = "half-imported"; system = "x86_64-darwin"; builder = "/bin/sh"; PATH = "/bin";
+             outputs = [ "out" "dev" ];
+             args = [ "-c" "echo dev > $dev; echo $dev > $out" ]; }"#,
+    );
+    let outs = s.outputs(&drv[0]);
+    let dev = outs.iter().find(|p| p.ends_with("-dev")).unwrap();
+    let out = outs.iter().find(|p| !p.ends_with("-dev")).unwrap();
+    // The stream: 1, dev's NAR, its metadata; then out's, which `head`
+    // cuts off (dev comes first: out refers to it).
+    let sample = s.scratch().join("dev-sample");
+    fs::write(&sample, "dev\n").unwrap();
+    let nar_size = build_hook::nar::path_info(&sample, std::iter::empty())
+        .unwrap()
+        .nar_size;
+    let mut meta = build_hook::wire::WireWriter::new();
+    meta.u64(0x4558_494e)
+        .str(dev)
+        .strings::<&str>(&[])
+        .str(&drv[0])
+        .u64(0);
+    let first = 8 + nar_size as usize + meta.buf.len();
+    let wrapper = s.scratch().join("nix-store-fails-midway");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do\n  if [ \"$a\" = --import ]; then\n    /usr/bin/head -c {first} | /usr/bin/nix-store \"$@\"\n    exit 1\n  fi\ndone\nexec /usr/bin/nix-store \"$@\"\n"
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = s.hook_config(
+        "h",
+        &format!(
+            "register = \"import\"\nnix-store = \"{}\"",
+            s.inside(&wrapper).display()
+        ),
+    );
+    let o = s.realise(&drv, &hook(), &cfg, &[]);
+    assert_ne!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("registering the outputs"), "{}", o.stderr);
+    assert!(
+        s.is_valid(dev),
+        "the import did not fail midway: {}",
+        o.stderr
+    );
+    assert_eq!(
+        fs::read_to_string(s.real(dev)).ok().as_deref(),
+        Some("dev\n"),
+        "a valid output was removed: {}",
+        o.stderr
+    );
+    assert!(
+        o.stderr
+            .contains(&format!("kept, registered before the failure: {dev}")),
+        "{}",
+        o.stderr
+    );
+    assert!(!s.is_valid(out) && !s.real(out).exists(), "{}", o.stderr);
+    s.verify();
+}
+
+each_nix!(a_failed_import_keeps_the_outputs_it_made_valid);
