@@ -91,6 +91,8 @@ fn rewrite(s: &str, from: &str, to: &str) -> String {
 
 /// Runs the build; returns the exit status for Nix (the builder's own).
 pub fn run(cfg: &Config, build_json: &Path) -> Result<i32> {
+    // Whatever Nix leaves open besides stdio must not reach the builder.
+    runner::cloexec_inherited_fds();
     build::install_sigterm_handler();
     let b = load(build_json)?;
     let runner = runner::from_config(cfg);

@@ -19,9 +19,13 @@
 //! before it asks for the archive it restores there. What the builder
 //! writes to stderr is the build log: Nix gives this program its log pipe
 //! as stderr.
+//!
+//! Nix copies back only the outputs that are not valid, so a derivation
+//! one of whose outputs is still valid is refused rather than rebuilt (the
+//! build would remove that output).
 
 use std::collections::BTreeMap;
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -32,8 +36,9 @@ use crate::drv::{Derivation, Output};
 use crate::error::{Error, Result};
 use crate::nar::{self, NarSink};
 use crate::runner;
-use crate::store::{Built, StoreLoc};
+use crate::store::{self, Built, StoreLoc};
 use crate::wire::{WireError, WireReader, WireWriter};
+use nix::fcntl::{Flock, FlockArg};
 
 const MAGIC_1: u64 = 0x390c_9deb;
 const MAGIC_2: u64 = 0x5452_eecb;
@@ -65,10 +70,62 @@ struct Staged {
     built: Built,
 }
 
+/// This session's staging directory: a name no other session has, under
+/// `<state>/darling-nix/staging/`, and an flock on the directory held for
+/// the session's life, so that [`clear_stale`] in another session never
+/// takes it (a pid can be reused; a lock dies with its holder).
+struct StagingDir {
+    path: PathBuf,
+    _lock: Flock<File>,
+}
+
+impl StagingDir {
+    fn create(base: &Path) -> io::Result<StagingDir> {
+        fs::create_dir_all(base)?;
+        let stamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        for n in 0..64u32 {
+            let path = base.join(format!("s{}-{stamp:x}-{n}", std::process::id()));
+            match fs::create_dir(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+            // Between the mkdir and the lock, another session's
+            // `clear_stale` can take the lock and remove the directory:
+            // then take another name.
+            let Ok(dir) = File::open(&path) else {
+                continue;
+            };
+            let Ok(lock) = Flock::lock(dir, FlockArg::LockExclusiveNonblock) else {
+                continue;
+            };
+            if same_file(&lock, &path) {
+                return Ok(StagingDir { path, _lock: lock });
+            }
+        }
+        Err(io::Error::other("no new directory name could be locked"))
+    }
+}
+
+/// Whether `path` is still the file `f` was opened from.
+fn same_file(f: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (f.metadata(), fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
 struct Session<'a> {
     cfg: &'a Config,
     loc: StoreLoc,
-    staging: PathBuf,
+    /// `<state>/darling-nix/staging`.
+    staging_base: PathBuf,
+    /// Made by the first build; removed once everything staged was sent.
+    staging: Option<StagingDir>,
     staged: BTreeMap<String, Staged>,
     minor: u64,
 }
@@ -76,6 +133,9 @@ struct Session<'a> {
 /// Serves one connection on stdin/stdout; the build log goes to stderr.
 /// Returns the exit status.
 pub fn run(cfg: &Config, store: Option<&str>) -> i32 {
+    // Nix hands this program its own fds (its log pipe, mount namespace
+    // handles): none of them may reach a builder.
+    runner::cloexec_inherited_fds();
     crate::build::install_sigterm_handler();
     let loc = match StoreLoc::from_setting(store) {
         Ok(l) => l,
@@ -84,19 +144,22 @@ pub fn run(cfg: &Config, store: Option<&str>) -> i32 {
             return 1;
         }
     };
-    let staging = loc.state_dir.join("darling-nix/staging");
+    let staging_base = loc.state_dir.join("darling-nix/staging");
+    clear_stale(&staging_base);
     let mut s = Session {
         cfg,
-        staging: staging.join(std::process::id().to_string()),
+        staging_base,
+        staging: None,
         loc,
         staged: BTreeMap::new(),
         minor: 0,
     };
-    clear_stale(&staging);
     let stdin = io::stdin().lock();
     let stdout = io::stdout().lock();
     let result = s.serve(BufReader::new(stdin), BufWriter::new(stdout));
-    let _ = nar::remove_tree(&s.staging);
+    if let Some(d) = s.staging.take() {
+        let _ = nar::remove_tree(&d.path);
+    }
     match result {
         Ok(()) => 0,
         Err(e) => {
@@ -106,16 +169,29 @@ pub fn run(cfg: &Config, store: Option<&str>) -> i32 {
     }
 }
 
-/// Staging directories of sessions that died without cleaning up (Nix
-/// kills the program when it is done with it).
+/// Removes the staging directories of sessions that died without cleaning
+/// up (Nix kills the program when it is done with it): those whose lock
+/// can be taken at once. A live session holds its own.
 fn clear_stale(staging: &Path) {
     let Ok(rd) = fs::read_dir(staging) else {
         return;
     };
     for e in rd.flatten() {
+        let path = e.path();
+        // Hooks before this one named the directory by pid alone and held
+        // no lock: keep those whose process is alive.
         let pid = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok());
-        if pid.is_some_and(|p| !darling_host::procs::alive(p)) {
-            let _ = nar::remove_tree(&e.path());
+        if pid.is_some_and(darling_host::procs::alive) {
+            continue;
+        }
+        let Ok(dir) = File::open(&path) else {
+            continue;
+        };
+        let Ok(lock) = Flock::lock(dir, FlockArg::LockExclusiveNonblock) else {
+            continue;
+        };
+        if same_file(&lock, &path) {
+            let _ = nar::remove_tree(&path);
         }
     }
 }
@@ -187,7 +263,9 @@ impl Session<'_> {
                     // first.
                     let _ = nar::remove_tree(&at);
                     if self.staged.values().all(|st| !st.at.exists()) {
-                        let _ = fs::remove_dir(&self.staging);
+                        if let Some(d) = self.staging.take() {
+                            let _ = fs::remove_dir(&d.path);
+                        }
                     }
                     flush(&mut out)?;
                 }
@@ -296,6 +374,7 @@ impl Session<'_> {
                 o.name
             )));
         }
+        self.refuse_valid_outputs(drv_path, drv)?;
         let runner = runner::from_config(self.cfg);
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -315,12 +394,25 @@ impl Session<'_> {
             log: None,
         }
         .build(&mut log)?;
-        fs::create_dir_all(&self.staging)
-            .map_err(|e| misc(format!("creating {}: {e}", self.staging.display())))?;
+        let staging = match &self.staging {
+            Some(d) => d.path.clone(),
+            None => match StagingDir::create(&self.staging_base) {
+                Ok(d) => self.staging.insert(d).path.clone(),
+                Err(e) => {
+                    for b in &built {
+                        let _ = nar::remove_tree(&self.loc.real(&b.path));
+                    }
+                    return Err(misc(format!(
+                        "creating a staging directory in {}: {e}",
+                        self.staging_base.display()
+                    )));
+                }
+            },
+        };
         for b in built {
             let real = self.loc.real(&b.path);
             let name = b.path.rsplit('/').next().unwrap_or("out").to_string();
-            let at = self.staging.join(name);
+            let at = staging.join(name);
             if let Err(e) = fs::rename(&real, &at) {
                 let _ = nar::remove_tree(&real);
                 return Err(misc(format!(
@@ -339,6 +431,47 @@ impl Session<'_> {
             );
         }
         Ok(())
+    }
+}
+
+impl Session<'_> {
+    /// Refuses a build that would remove a valid output: Nix copies back
+    /// only the outputs that are not valid, so a rebuilt valid one would be
+    /// gone from disk while still registered. Validity comes from the
+    /// store database, read-only; when it cannot be read, an output path
+    /// that exists counts as valid. Stale invalid copies are removed by
+    /// the build.
+    fn refuse_valid_outputs(&self, drv_path: &str, drv: &Derivation) -> Result<()> {
+        for o in &drv.outputs {
+            self.loc.check(&o.path)?;
+        }
+        let paths: Vec<&str> = drv.outputs.iter().map(|o| o.path.as_str()).collect();
+        let (valid, unread) = store::known_valid(&self.loc, &paths);
+        if valid.is_empty() {
+            return Ok(());
+        }
+        let names = |is_valid: bool| {
+            drv.outputs
+                .iter()
+                .filter(|o| valid.contains(&o.path) == is_valid)
+                .map(|o| o.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let how = match unread {
+            Some(e) => format!(" ({e}; an output path that exists counts as valid)"),
+            None => String::new(),
+        };
+        let missing = names(false);
+        let what = if missing.is_empty() {
+            format!("every output of '{drv_path}' is valid already")
+        } else {
+            format!("only some outputs of '{drv_path}' are missing ({missing})")
+        };
+        Err(Error::Build(format!(
+            "{what}; build-hook rebuilds all outputs and would remove the valid ones ({}){how}. Delete the valid outputs (`nix-store --delete`), or build this derivation elsewhere",
+            names(true)
+        )))
     }
 }
 
@@ -398,4 +531,59 @@ fn read_basic_derivation<R: Read>(r: &mut WireReader<R>) -> Result<Derivation> {
         args,
         env,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(dir: &Path) {
+        fs::create_dir_all(dir).unwrap();
+        fs::write(dir.join("x-out"), "staged").unwrap();
+    }
+
+    #[test]
+    fn a_session_never_takes_over_a_dead_session_s_directory() {
+        let base = tempfile::tempdir().unwrap();
+        // What a dead session left, named by the pid this process now has.
+        let old = base.path().join(std::process::id().to_string());
+        put(&old);
+        let a = StagingDir::create(base.path()).unwrap();
+        let b = StagingDir::create(base.path()).unwrap();
+        assert_ne!(a.path, old);
+        assert_ne!(a.path, b.path);
+        assert_eq!(fs::read_dir(&a.path).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn clear_stale_removes_only_directories_no_session_holds() {
+        let base = tempfile::tempdir().unwrap();
+        let live = StagingDir::create(base.path()).unwrap();
+        put(&live.path);
+        let dead = base.path().join("s1-0-0");
+        put(&dead);
+        // An older hook's directory, named by the pid of a live process
+        // (this one): kept; by a pid no process has: removed.
+        let old_live = base.path().join(std::process::id().to_string());
+        put(&old_live);
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        let old_dead = base.path().join(gone.to_string());
+        put(&old_dead);
+
+        clear_stale(base.path());
+        assert!(
+            live.path.join("x-out").exists(),
+            "a live session's directory was removed"
+        );
+        assert!(old_live.exists());
+        assert!(!dead.exists() && !old_dead.exists());
+
+        // Its session ends without cleaning up: the lock goes with it.
+        let path = live.path.clone();
+        drop(live);
+        clear_stale(base.path());
+        assert!(!path.exists());
+    }
 }

@@ -66,3 +66,47 @@ fn runs_build_json_through_the_runner() {
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("bad.json"), "{}", o.stderr);
 }
+
+/// An fd the caller leaves open (Nix's own, from fd 3 up) never reaches
+/// the builder.
+#[test]
+fn the_builder_inherits_no_fd_beyond_stdio() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    e2e::nix::require_nix();
+    let s = e2e::nix::NixStore::new();
+    let cfg = s.hook_config("ext-fds", "");
+    let top = s.root().join("tmp/nix-fds");
+    let tmp = top.join("build");
+    fs::create_dir_all(&tmp).unwrap();
+    fs::create_dir_all(s.root().join("nix/store")).unwrap();
+    let out = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-ext-fds";
+    let script = "for fd in 3 4 5 6 7 8 9; do if ( : >&$fd ) 2>/dev/null; then echo fd $fd is open; exit 1; fi; done; echo none > $out";
+    let j = serde_json::json!({
+        "version": 1, "builder": "/bin/sh", "args": ["-c", script],
+        "env": {"out": out, "PATH": "/bin"},
+        "tmpDir": tmp, "tmpDirInSandbox": "/build",
+    });
+    let bj = top.join("build.json");
+    fs::write(&bj, j.to_string()).unwrap();
+    let (r, w) = std::io::pipe().unwrap();
+    let (r, w) = (r.as_raw_fd(), w.as_raw_fd());
+    let mut c = Command::new(hook());
+    c.arg("--external-builder")
+        .arg(&bj)
+        .env("DARLING_NIX_HOOK_CONFIG", &cfg);
+    // SAFETY: only dup2 between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            for (from, to) in [(r, 4), (w, 5)] {
+                if libc::dup2(from, to) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let o: Out = c.output().unwrap().into();
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(fs::read_to_string(s.real(out)).unwrap(), "none\n");
+}

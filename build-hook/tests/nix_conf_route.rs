@@ -370,3 +370,59 @@ each_nix!(
     a_build_hook_line_is_dropped_by_2_25_to_2_33_and_check_says_so,
     builders_line_in_nix_conf_under_a_plain_daemon,
 );
+
+/// Rebuilding a derivation one of whose outputs is still valid would
+/// remove that output: Nix copies back only the missing ones, so the valid
+/// path would stay registered with nothing on disk. `--serve` refuses, as
+/// the hook route does.
+fn a_valid_output_is_never_removed_to_rebuild_the_others(s: &NixStore) {
+    let drvs = s.instantiate(
+        r#"derivation { name = "serve-partial"; system = "x86_64-darwin"; builder = "/bin/sh"; PATH = "/bin";
+             outputs = [ "out" "dev" ];
+             args = [ "-c" "mkdir -p $out $dev; echo out > $out/f; echo $out > $dev/ref" ]; }"#,
+    );
+    let outs = s.outputs(&drvs[0]);
+    let dev = outs.iter().find(|p| p.ends_with("-dev")).unwrap();
+    let out = outs.iter().find(|p| !p.ends_with("-dev")).unwrap();
+    let o = realise_via_conf(s, "partial", "", &drvs);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let del = s.nix_store(&["--delete", dev]);
+    assert_eq!(del.code, 0, "{}", del.stderr);
+    assert!(s.is_valid(out) && !s.is_valid(dev));
+
+    let again = realise_via_conf(s, "partial", "", &drvs);
+    assert_ne!(again.code, 0, "{}", again.stdout);
+    assert!(
+        again.stderr.contains("only some outputs of")
+            && again.stderr.contains("nix-store --delete"),
+        "{}",
+        again.stderr
+    );
+    assert!(s.is_valid(out), "{}", again.stderr);
+    assert_eq!(
+        fs::read_to_string(s.real(out).join("f")).unwrap(),
+        "out\n",
+        "the valid output was removed"
+    );
+    assert!(!s.is_valid(dev));
+    s.verify();
+}
+
+/// Nix hands the remote program its own fds (its log pipe, mount
+/// namespace handles, from fd 3 up); none of them reaches the builder.
+fn the_builder_inherits_none_of_nix_s_fds(s: &NixStore) {
+    let drvs = darwin(
+        s,
+        r#"mk "serve-fds" "for fd in 3 4 5 6 7 8 9; do if ( : >&$fd ) 2>/dev/null; then echo fd $fd is open; exit 1; fi; done; echo none > $out""#,
+    );
+    let out = s.outputs(&drvs[0]).remove(0);
+    let o = realise_via_conf(s, "fds", "", &drvs);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("on 'ssh://localhost"), "{}", o.stderr);
+    assert_eq!(fs::read_to_string(s.real(&out)).unwrap(), "none\n");
+}
+
+each_nix!(
+    a_valid_output_is_never_removed_to_rebuild_the_others,
+    the_builder_inherits_none_of_nix_s_fds,
+);
