@@ -127,8 +127,9 @@ fn start_once(
     // The server keeps the client's stdout and stderr for its whole life:
     // an unlinked file, never the caller's pipe.
     let mut log = tempfile::tempfile()?;
+    // darlingserver, started here, keeps this environment.
     let expr = duct::cmd(darling, ["shell", "true"])
-        .env("DPREFIX", prefix)
+        .full_env(crate::darling_env(prefix))
         .stdin_null()
         .stdout_file(log.try_clone()?)
         .stderr_file(log.try_clone()?);
@@ -149,7 +150,8 @@ fn shutdown(darling: &Path, prefix: &Path, deadline: Instant) {
     let pid = server_pid(prefix);
     let _ = std::process::Command::new(darling)
         .arg("shutdown")
-        .env("DPREFIX", prefix)
+        .env_clear()
+        .envs(crate::darling_env(prefix))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -133,10 +133,62 @@ impl Ctl {
         procs::read_number(&self.status)
     }
 
-    fn kill(&self) {
-        if let Some(g) = procs::read_number(&self.pgrp) {
-            procs::kill_inner_group(&self.prefix, g, Duration::from_secs(10));
+    /// Kills the job's process group inside; whether none of it is left.
+    fn kill(&self) -> bool {
+        match procs::read_number(&self.pgrp) {
+            Some(g) => procs::kill_inner_group(&self.prefix, g, KILL_LIMIT),
+            None => true,
         }
+    }
+}
+
+/// The control directory of a job's build directory: a Darling job's
+/// script, output FIFO and status files, and for every job the [`Lease`].
+fn control_dir(build: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.darling-nix", build.display()))
+}
+
+/// The lock file in a control directory.
+const LOCK: &str = "lock";
+
+/// How old an unlocked control directory must be before
+/// [`create_build_dir`] removes it with its build directory.
+const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// A job's control directory, made when the job starts, with a lock (flock)
+/// on its `lock` file held for as long as the job's [`Running`] lives.
+/// Dropping it removes the directory, then releases the lock. A directory
+/// whose lock can be taken was left by a caller that died (Nix before 2.35
+/// SIGKILLs the hook); [`create_build_dir`] removes it and its build
+/// directory.
+struct Lease {
+    dir: PathBuf,
+    _lock: File,
+}
+
+impl Lease {
+    fn take(build: &Path) -> io::Result<Lease> {
+        let dir = control_dir(build);
+        fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        let made = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dir.join(LOCK))
+            .and_then(|f| f.lock().map(|()| f));
+        match made {
+            Ok(lock) => Ok(Lease { dir, _lock: lock }),
+            Err(e) => {
+                let _ = fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -161,75 +213,152 @@ pub struct Running {
     reaped: Option<ExitStatus>,
     /// When the output reached EOF.
     eof_at: Option<Instant>,
+    /// Once the job's command has ended: when the rest of its process
+    /// group was killed, and whether none of it was left.
+    swept: Option<(Instant, bool)>,
+    /// The job's control directory and its lock.
+    lease: Option<Lease>,
 }
 
 /// How long a job server may take to start a job before it is given up.
 const START_LIMIT: Duration = Duration::from_secs(60);
-/// How long after a served job's EOF its status may take to appear.
+/// How long after a served job's EOF its status may take to appear, and
+/// how long after a job's end and the kill of its group a process that
+/// left the group may hold the output open before the end is reported.
 const STATUS_LIMIT: Duration = Duration::from_secs(10);
+/// How long killing a job's process group may take.
+const KILL_LIMIT: Duration = Duration::from_secs(10);
+/// A job's end when processes it left behind could not be killed.
+const LEFT_RUNNING: &str =
+    "processes the builder left running could not be killed (its outputs are not trusted)";
+
+/// Whether the child has exited, without reaping it: while it is unreaped
+/// its pid, the id of its process group, cannot be reused.
+fn exited_unreaped(child: &Child) -> io::Result<bool> {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+    let pid = Pid::from_raw(child.id() as i32);
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    match waitid(Id::Pid(pid), flags) {
+        Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::EINTR) => Ok(false),
+        Ok(_) => Ok(true),
+        Err(e) => Err(e.into()),
+    }
+}
 
 impl Running {
     /// Whether the job is over, given whether its output has reached EOF.
     /// `None`: still running (or its output is still open).
+    ///
+    /// Once the job's command has ended, whatever it left running in its
+    /// process group is killed (as Nix kills what remains of a local
+    /// build) before the end is reported, so that nothing of the build can
+    /// change its outputs while, or after, they are hashed. A process that
+    /// left the group (`setsid`) is out of reach.
     pub fn poll_end(&mut self, eof: bool) -> io::Result<Option<Ended>> {
-        match &mut self.how {
+        let Running {
+            how,
+            started,
+            reaped,
+            eof_at,
+            swept,
+            ..
+        } = self;
+        let sweep = |swept: &mut Option<(Instant, bool)>, ctl: &Ctl| {
+            if swept.is_none() {
+                *swept = Some((Instant::now(), ctl.kill()));
+            }
+        };
+        // Whether the output has had a writer, so that EOF will come.
+        let mut opened = true;
+        let end = match how {
             How::Native(child) => {
-                if self.reaped.is_none() {
-                    self.reaped = child.try_wait()?;
+                if reaped.is_none() && exited_unreaped(child)? {
+                    // Killed before the builder is reaped: its pid is the
+                    // group's id, and stays ours until then.
+                    let gone = procs::kill_host_group(child.id() as i32, KILL_LIMIT);
+                    *swept = Some((Instant::now(), gone));
+                    *reaped = Some(child.wait()?);
                 }
-                Ok(match (eof, self.reaped) {
-                    (true, Some(st)) => Some(Ended::from_exit_status(st)),
-                    _ => None,
-                })
+                match *reaped {
+                    Some(st) => Ended::from_exit_status(st),
+                    None => return Ok(None),
+                }
             }
             How::Shell(child, ctl, _) => {
-                if self.reaped.is_none() {
-                    self.reaped = child.try_wait()?;
+                if reaped.is_none() {
+                    *reaped = child.try_wait()?;
                 }
-                let Some(st) = self.reaped else {
+                let status = ctl.status();
+                if status.is_none() && reaped.is_none() {
+                    return Ok(None);
+                }
+                // The job's shell wrote the status when its command ended,
+                // or `darling shell` has gone.
+                sweep(swept, ctl);
+                let Some(st) = *reaped else {
                     return Ok(None);
                 };
-                if !eof && ctl.pgrp.exists() {
-                    // Started; something inside still holds the output.
-                    return Ok(None);
-                }
-                Ok(Some(match ctl.status() {
+                // Not started: no writer ever opened the output.
+                opened = ctl.pgrp.exists();
+                match status.or_else(|| ctl.status()) {
                     Some(c) => Ended::from_shell_status(c),
                     None => Ended::Unknown(format!(
                         "`darling shell` ended ({st}) without the job reporting a status; Darling may have failed to start"
                     )),
-                }))
+                }
             }
-            How::Served(ctl, _) => {
-                if eof {
-                    // The server writes the status when it reaps the job,
-                    // just after the job closed its output.
-                    let since = *self.eof_at.get_or_insert_with(Instant::now);
-                    return Ok(match ctl.status() {
-                        Some(c) => Some(Ended::from_shell_status(c)),
-                        None if since.elapsed() > STATUS_LIMIT => Some(Ended::Unknown(
+            How::Served(ctl, _) => match ctl.status() {
+                Some(c) => {
+                    sweep(swept, ctl);
+                    Ended::from_shell_status(c)
+                }
+                None if eof => {
+                    // The job's shell writes the status just after its
+                    // command closed the output. Left running, the job is
+                    // killed when this is dropped.
+                    let since = *eof_at.get_or_insert_with(Instant::now);
+                    return Ok((since.elapsed() > STATUS_LIMIT).then(|| {
+                        Ended::Unknown(
                             "the job ended without the job server reporting its status".into(),
-                        )),
-                        None => None,
-                    });
+                        )
+                    }));
                 }
-                if self.started.elapsed() > START_LIMIT && !ctl.pgrp.exists() {
-                    return Ok(Some(Ended::Unknown(format!(
-                        "the prefix's job server did not start the job in {} s",
-                        START_LIMIT.as_secs()
-                    ))));
+                None => {
+                    if started.elapsed() > START_LIMIT && !ctl.pgrp.exists() {
+                        return Ok(Some(Ended::Unknown(format!(
+                            "the prefix's job server did not start the job in {} s",
+                            START_LIMIT.as_secs()
+                        ))));
+                    }
+                    return Ok(None);
                 }
-                Ok(None)
-            }
+            },
+        };
+        let Some((at, gone)) = *swept else {
+            return Ok(None);
+        };
+        if !gone {
+            return Ok(Some(Ended::Unknown(LEFT_RUNNING.into())));
         }
+        // The output closes when the last of the job's processes has gone;
+        // one that left the group may hold it open, but not forever.
+        if !eof && opened && at.elapsed() < STATUS_LIMIT {
+            return Ok(None);
+        }
+        Ok(Some(end))
     }
 
     /// Kills the job and everything it started, and waits for that.
     pub fn kill(&mut self) {
-        match &mut self.how {
+        let gone = match &mut self.how {
             How::Native(child) => {
-                let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-                let _ = child.wait();
+                if self.reaped.is_some() {
+                    // Reaped after its group was killed already.
+                    return;
+                }
+                let gone = procs::kill_host_group(child.id() as i32, KILL_LIMIT);
+                self.reaped = child.wait().ok();
+                gone
             }
             How::Shell(child, ctl, _) => {
                 ctl.kill();
@@ -237,10 +366,11 @@ impl Running {
                 // session inside when it goes.
                 let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
                 let _ = child.wait();
-                ctl.kill();
+                ctl.kill()
             }
             How::Served(ctl, _) => ctl.kill(),
-        }
+        };
+        self.swept = Some((Instant::now(), gone));
     }
 
     /// Reads what is available now: `Ok(None)` when nothing is.
@@ -267,18 +397,27 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
+        let lease = self.lease.take();
         let (ctl, guard) = match &mut self.how {
-            How::Native(_) => return,
+            How::Native(_) => {
+                if self.reaped.is_none() {
+                    // Abandoned (an error on our side).
+                    self.kill();
+                }
+                drop(lease);
+                return;
+            }
             How::Shell(_, ctl, g) | How::Served(ctl, g) => (ctl, g.take()),
         };
         let finished = ctl.status().is_some();
-        if !finished {
-            // Abandoned (an error on our side): kill it, and remove its
-            // directory so a job not started yet cannot start (it needs its
-            // script and FIFO); the guard, released, checks once more.
+        if !finished || self.swept.is_none() {
+            // Abandoned (an error on our side), or ended and not swept:
+            // kill it, and remove its directory so a job not started yet
+            // cannot start (it needs its script and FIFO); the guard,
+            // released, checks once more.
             ctl.kill();
         }
-        let _ = fs::remove_dir_all(&ctl.dir);
+        drop(lease);
         if let Some(g) = guard {
             if finished {
                 g.disarm();
@@ -305,11 +444,19 @@ fn isolate(cmd: &mut Command) {
     }
 }
 
-/// Creates `base/nix-build-<name>-<n>` (mode 0700) with the first free `n`.
+/// Creates `base/nix-build-<name>-<n>` (mode 0700) with the first free `n`
+/// (free: neither it nor its control directory `<dir>.darling-nix`
+/// exists). First it removes what killed callers left in `base`: build
+/// directories whose control directory is over a minute old and holds a
+/// `lock` file that no running job holds (a job holds it while it runs).
 pub fn create_build_dir(base: &Path, name: &str) -> io::Result<PathBuf> {
     fs::create_dir_all(base)?;
+    sweep_stale(base);
     for n in 0..10_000 {
         let p = base.join(format!("nix-build-{name}-{n}"));
+        if fs::symlink_metadata(control_dir(&p)).is_ok() {
+            continue;
+        }
         match fs::DirBuilder::new().mode(0o700).create(&p) {
             Ok(()) => return Ok(p),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -320,6 +467,86 @@ pub fn create_build_dir(base: &Path, name: &str) -> io::Result<PathBuf> {
         io::ErrorKind::AlreadyExists,
         format!("no free build directory name under {}", base.display()),
     ))
+}
+
+/// Removes `nix-build-*` directories in `base` left by callers that died:
+/// those whose control directory's lock can be taken, and is still the
+/// lock file there (not one removed meanwhile), and that are older than
+/// [`STALE_AFTER`]. A control directory without a lock file is left alone
+/// (a job of an older version may be using it); so is a build directory
+/// without a control directory (`keep-failed` keeps those).
+fn sweep_stale(base: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(rd) = fs::read_dir(base) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(build) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".darling-nix"))
+            .filter(|b| b.starts_with("nix-build-"))
+        else {
+            continue;
+        };
+        let ctl = e.path();
+        let old = fs::symlink_metadata(&ctl).is_ok_and(|m| {
+            m.is_dir()
+                && m.modified()
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > STALE_AFTER)
+        });
+        if !old {
+            continue;
+        }
+        let lock_path = ctl.join(LOCK);
+        let Ok(lock) = File::open(&lock_path) else {
+            continue;
+        };
+        if lock.try_lock().is_err() {
+            continue;
+        }
+        let same = match (lock.metadata(), fs::symlink_metadata(&lock_path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        };
+        if same {
+            // The build directory first: while its control directory
+            // remains, no new build takes the name.
+            let _ = remove_tree(&base.join(build));
+            let _ = remove_tree(&ctl);
+        }
+    }
+}
+
+/// Removes a file or a directory tree, without following links, making
+/// directories a builder left read-only writable first if need be.
+fn remove_tree(p: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    fn open_up(dir: &Path) {
+        let Ok(m) = fs::symlink_metadata(dir) else {
+            return;
+        };
+        if !m.is_dir() {
+            return;
+        }
+        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(m.mode() | 0o700));
+        for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                open_up(&e.path());
+            }
+        }
+    }
+    match fs::symlink_metadata(p) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(m) if !m.is_dir() => fs::remove_file(p),
+        Ok(_) => fs::remove_dir_all(p).or_else(|_| {
+            open_up(p);
+            fs::remove_dir_all(p)
+        }),
+    }
 }
 
 /// A non-blocking, close-on-exec read end of a FIFO or pipe.
@@ -390,6 +617,9 @@ impl Launcher for ChrootLauncher {
                 Ok(())
             });
         }
+        // Best effort: without it the build runs, but a build directory
+        // left by a hook that is killed is not cleaned up.
+        let lease = Lease::take(&job.dir.host).ok();
         let child = cmd.spawn().map_err(|e| {
             io::Error::new(
                 e.kind(),
@@ -402,6 +632,8 @@ impl Launcher for ChrootLauncher {
             started: Instant::now(),
             reaped: None,
             eof_at: None,
+            swept: None,
+            lease,
         })
     }
 
@@ -527,8 +759,8 @@ impl Launcher for DarlingLauncher {
         }
         crate::boot::ensure_running(Path::new(&self.darling), &self.prefix, BOOT_LIMIT)
             .map_err(|e| io::Error::other(e.to_string()))?;
-        let dir = PathBuf::from(format!("{}.darling-nix", job.dir.host.display()));
-        fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        let lease = Lease::take(&job.dir.host)?;
+        let dir = lease.dir.clone();
         let ctl = Ctl {
             status: dir.join("status"),
             pgrp: dir.join("pgrp"),
@@ -567,6 +799,8 @@ impl Launcher for DarlingLauncher {
                     started: Instant::now(),
                     reaped: None,
                     eof_at: None,
+                    swept: None,
+                    lease: Some(lease),
                 });
             }
         }
@@ -574,7 +808,8 @@ impl Launcher for DarlingLauncher {
         fs::write(&script, &script_text)?;
         let mut cmd = Command::new(&self.darling);
         cmd.args(["shell", "/bin/bash", &self.mac(&script)])
-            .env("DPREFIX", &self.prefix)
+            .env_clear()
+            .envs(crate::darling_env(&self.prefix))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -588,6 +823,8 @@ impl Launcher for DarlingLauncher {
             started: Instant::now(),
             reaped: None,
             eof_at: None,
+            swept: None,
+            lease: Some(lease),
         })
     }
 
@@ -663,6 +900,130 @@ mod tests {
         let n: usize = text.lines().nth(1).unwrap().trim().parse().unwrap();
         assert!(n <= 4, "{text}");
         assert_eq!(fs::read_to_string(&status).unwrap().trim(), "3");
+    }
+
+    /// Runs a job to its end as the build hook does: reads the output until
+    /// EOF and asks for the end.
+    fn run_to_end(run: &mut Running) -> (Ended, String) {
+        let mut text = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut eof = false;
+        let start = Instant::now();
+        loop {
+            assert!(start.elapsed() < Duration::from_secs(30), "no end");
+            if let Some(end) = run.poll_end(eof).unwrap() {
+                return (end, String::from_utf8_lossy(&text).into_owned());
+            }
+            if !eof && run.wait_output(50).unwrap() {
+                match run.read_some(&mut buf).unwrap() {
+                    Some(0) => eof = true,
+                    Some(n) => text.extend_from_slice(&buf[..n]),
+                    None => {}
+                }
+            } else if eof {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// A chroot job (chroot into `/`, so root only): what the builder left
+    /// running in its process group is killed before its end is reported,
+    /// whether or not it holds the output open.
+    #[test]
+    fn what_a_chroot_builder_leaves_running_dies_before_its_end_is_reported() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: the chroot runner needs root");
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        let host = create_build_dir(d.path(), "stray").unwrap();
+        let evil = d.path().join("evil");
+        let script = format!(
+            "echo started; (sleep 1; echo EVIL > {e}) >/dev/null 2>&1 </dev/null & sleep 300 & exit 0",
+            e = evil.display()
+        );
+        let job = Job {
+            builder: "/bin/sh".into(),
+            args: vec!["-c".into(), script],
+            env: BTreeMap::new(),
+            dir: BuildDir {
+                inside: host.display().to_string(),
+                host: host.clone(),
+            },
+        };
+        let l = ChrootLauncher { root: "/".into() };
+        let mut run = l.start(&job).unwrap();
+        let pgid = match &run.how {
+            How::Native(c) => c.id() as i32,
+            _ => unreachable!(),
+        };
+        assert!(control_dir(&host).join(LOCK).is_file());
+        let t = Instant::now();
+        let (end, text) = run_to_end(&mut run);
+        // `sleep 300` held the output open: not waited for.
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        assert_eq!(end, Ended::Exited(0));
+        assert_eq!(text, "started\n");
+        assert!(procs::live_host_members(pgid).is_empty());
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(!evil.exists(), "a process of the finished job wrote");
+        drop(run);
+        assert!(!control_dir(&host).exists());
+    }
+
+    /// What [`create_build_dir`] sweeps: only build directories whose
+    /// control directory has an unlocked lock file and is over a minute old.
+    #[test]
+    fn stale_build_directories_are_swept_and_live_or_kept_ones_are_not() {
+        use std::os::unix::fs::PermissionsExt;
+        use std::time::SystemTime;
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path();
+        let age = |p: &Path, secs: u64| {
+            File::open(p)
+                .unwrap()
+                .set_modified(SystemTime::now() - Duration::from_secs(secs))
+                .unwrap();
+        };
+        // Left by a killed hook: unlocked, old; a read-only directory in it.
+        let dead = create_build_dir(base, "dead").unwrap();
+        fs::create_dir_all(dead.join("src/ro")).unwrap();
+        fs::write(dead.join("src/ro/f"), "x").unwrap();
+        fs::set_permissions(dead.join("src/ro"), fs::Permissions::from_mode(0o555)).unwrap();
+        fs::create_dir(control_dir(&dead)).unwrap();
+        fs::write(control_dir(&dead).join(LOCK), "").unwrap();
+        // Our own live job: locked (here, by this process), old.
+        let live = create_build_dir(base, "live").unwrap();
+        let lease = Lease::take(&live).unwrap();
+        // Unlocked but young.
+        let young = create_build_dir(base, "young").unwrap();
+        fs::create_dir(control_dir(&young)).unwrap();
+        fs::write(control_dir(&young).join(LOCK), "").unwrap();
+        // A control directory without a lock file (an older version's job).
+        let older = create_build_dir(base, "older").unwrap();
+        fs::create_dir(control_dir(&older)).unwrap();
+        // Kept by keep-failed: no control directory.
+        let kept = create_build_dir(base, "kept").unwrap();
+        age(&kept, 120);
+        for b in [&dead, &live, &older] {
+            age(&control_dir(b), 120);
+        }
+
+        let again = create_build_dir(base, "dead").unwrap();
+        // The stale name is free again and taken.
+        assert_eq!(again, dead);
+        assert!(fs::read_dir(&dead).unwrap().next().is_none());
+        assert!(!control_dir(&dead).exists());
+        for b in [&live, &young, &older, &kept] {
+            assert!(b.exists(), "{} swept", b.display());
+        }
+        assert!(control_dir(&live).join(LOCK).exists());
+        // A name whose control directory remains is not reused.
+        fs::remove_dir(&older).unwrap();
+        let next = create_build_dir(base, "older").unwrap();
+        assert_ne!(next, older);
+        drop(lease);
+        assert!(!control_dir(&live).exists() && live.exists());
     }
 
     /// `--check` (problems) and a job's start judge the prefix alike: an

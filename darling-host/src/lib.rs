@@ -119,6 +119,22 @@ pub fn find_darling(explicit: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
+/// The whole environment `darling` is started with for jobs, the job
+/// server and starting a prefix: `DPREFIX`, plus `PATH` and `HOME` from
+/// ours when set (`darling` reads `HOME` for its default prefix, and some
+/// versions read it unchecked). Darling hands the rest of its environment
+/// to the shells it starts inside, so nothing else of the caller's (an
+/// exported bash function, a name bash cannot unset) reaches a builder.
+pub fn darling_env(prefix: &Path) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    let mut env = vec![("DPREFIX".into(), prefix.as_os_str().to_owned())];
+    for k in ["PATH", "HOME"] {
+        if let Some(v) = std::env::var_os(k) {
+            env.push((k.into(), v));
+        }
+    }
+    env
+}
+
 /// Quotes a word for sh.
 pub fn sh_quote(s: &str) -> String {
     if !s.is_empty()

@@ -96,6 +96,48 @@ pub fn kill_inner_group(prefix: &Path, inner: i32, limit: Duration) -> bool {
     }
 }
 
+/// Host pids of the processes of the host process group `pgid` that have
+/// not exited (zombies, which can change nothing, excluded). Empty when
+/// `/proc` cannot be read.
+pub fn live_host_members(pgid: i32) -> Vec<i32> {
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            // "pid (comm) state ppid pgrp ...": comm may hold anything.
+            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
+            let f: Vec<&str> = rest.split_whitespace().take(3).collect();
+            f.len() == 3 && f[2].parse() == Ok(pgid) && f[0] != "Z" && f[0] != "X"
+        })
+        .collect()
+}
+
+/// Kills the host process group `pgid` until none of its processes is
+/// left running, for at most `limit`. Returns whether it is gone. The
+/// caller keeps the group's id from being reused meanwhile (its leader is
+/// an unreaped child, or a member still lives).
+pub fn kill_host_group(pgid: i32, limit: Duration) -> bool {
+    let start = Instant::now();
+    loop {
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        if live_host_members(pgid).is_empty() {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        // A process in an uninterruptible wait dies when it returns.
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// A decimal number that `darling` or a job script wrote into a file (a
 /// pid, a process group, an exit status).
 pub fn read_number(file: &Path) -> Option<i32> {

@@ -40,6 +40,34 @@ pub struct Command<'a> {
     pub env: Option<&'a BTreeMap<String, String>>,
 }
 
+/// Bash (builtins only) that starts the running script over, with its
+/// arguments, under an empty environment (`exec -c`) when the environment
+/// it was started with holds a name the shell cannot unset: an exported
+/// function (`BASH_FUNC_f%%`) or a name that is not an identifier
+/// (`odd-name`, `X.Y`). Bash passes those on to every command it runs.
+/// Reads `/proc/self/environ`; without it, does nothing.
+macro_rules! fresh_env {
+    () => {
+        r#"__dn_odd=
+{ while IFS= read -r -d '' __dn_e; do
+    case ${__dn_e%%=*} in ''|[0-9]*|*[!A-Za-z0-9_]*) __dn_odd=1; break ;; esac
+  done; } 2>/dev/null </proc/self/environ
+if [ -n "$__dn_odd" ] && [ -f "$0" ]; then exec -c "${BASH:-/bin/bash}" "$0" "$@"; fi
+unset __dn_odd __dn_e
+"#
+    };
+}
+pub(crate) use fresh_env;
+
+/// Bash that unsets every exported variable and every function (one fork,
+/// for `$(...)`).
+macro_rules! unset_all {
+    () => {
+        "for __dn_v in $(compgen -e; compgen -A function); do unset -v \"$__dn_v\"; unset -f \"$__dn_v\"; done\nunset __dn_v\n"
+    };
+}
+pub(crate) use unset_all;
+
 fn is_identifier(k: &str) -> bool {
     let mut c = k.chars();
     matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
@@ -51,6 +79,15 @@ fn is_identifier(k: &str) -> bool {
 pub fn render(cmd: &Command, io: &Streams) -> String {
     let q = |s: &str| sh_quote(s);
     let mut s = String::from("# written by darling-nix; runs inside Darling under /bin/bash\n");
+    // A job server empties its environment once, at start, and says so in
+    // `__dn_clean` (its pid, `$$` in the job's subshell too, which no
+    // inherited variable can know); `$(...)` costs a fork in Darling.
+    let clean = "if [ \"${__dn_clean-}\" != \"$$\" ]; then\n";
+    if cmd.env.is_some() {
+        s.push_str(clean);
+        s.push_str(fresh_env!());
+        s.push_str("fi\n");
+    }
     // A job server runs jobs with job control on; the job itself must keep
     // its children in its own process group so that one kill takes them all.
     s.push_str("set +m\nexec 3<&-\n");
@@ -88,13 +125,12 @@ pub fn render(cmd: &Command, io: &Streams) -> String {
     match cmd.env {
         None => s.push_str(&words.join(" ")),
         Some(env) if env.keys().all(|k| is_identifier(k)) => {
-            // Empty the environment with builtins only, then export the
-            // job's variables; the command is run directly by this shell.
-            // (A job server empties its own environment once, at start, and
-            // says so in `__dn_clean`; `$(...)` costs a fork in Darling.)
-            s.push_str("if [ -z \"${__dn_clean-}\" ]; then\n");
-            s.push_str("  for __dn_v in $(compgen -e); do unset \"$__dn_v\"; done\nfi\n");
-            s.push_str("unset __dn_v __dn_pgrp\n");
+            // Empty the environment (functions too) with builtins only,
+            // then export the job's variables; the command is run directly
+            // by this shell.
+            s.push_str(clean);
+            s.push_str(unset_all!());
+            s.push_str("fi\nunset __dn_pgrp\n");
             for (k, v) in env {
                 s.push_str(&format!("export {k}={}\n", q(v)));
             }
@@ -175,6 +211,71 @@ mod tests {
             bash(&script);
             let text = fs::read_to_string(&out).unwrap();
             assert_eq!(text, "a=it's\nodd-name=x\n");
+        }
+    }
+
+    /// The environment a command got, as the kernel handed it over.
+    fn environ(file: &std::path::Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read(file)
+            .unwrap()
+            .split(|b| *b == 0)
+            .filter(|e| !e.is_empty())
+            .map(|e| String::from_utf8_lossy(e).into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The `darling shell` route: the script, a file run by bash, starts in
+    /// whatever environment Darling gave it. Neither an exported function,
+    /// nor a name bash cannot unset, nor a `__dn_clean` claiming a job
+    /// server cleaned up reaches the command.
+    #[test]
+    fn names_bash_cannot_unset_do_not_reach_the_command() {
+        let d = tempfile::tempdir().unwrap();
+        let f = |n: &str| d.path().join(n).display().to_string();
+        let (out, status, pg) = (f("out"), f("status"), f("pgrp"));
+        let io = Streams {
+            stdout: &out,
+            status: &status,
+            pgrp: Some(&pg),
+            ..Default::default()
+        };
+        let env = BTreeMap::from([
+            ("a".to_string(), "it's".to_string()),
+            ("b".to_string(), "x=y".to_string()),
+        ]);
+        let cmd = Command {
+            argv: vec!["/bin/cat", "/proc/self/environ"],
+            cwd: Some("/"),
+            env: Some(&env),
+        };
+        let script = d.path().join("job.sh");
+        fs::write(&script, render(&cmd, &io)).unwrap();
+        let dirty = [
+            ("BASH_FUNC_f%%", "() {  echo exported function\n}"),
+            ("odd-name", "1"),
+            ("X.Y", "2"),
+            ("LEAK", "3"),
+            ("__dn_clean", "1"),
+        ];
+        // Each alone, then all together.
+        let cases = dirty.iter().map(|kv| vec![*kv]).chain([dirty.to_vec()]);
+        for given in cases {
+            let st = std::process::Command::new("bash")
+                .arg(&script)
+                .env_clear()
+                .envs(given.iter().copied())
+                .status()
+                .unwrap();
+            assert!(st.success(), "{given:?}");
+            // Bash itself sets `_` to the command's path.
+            assert_eq!(
+                environ(std::path::Path::new(&out)),
+                ["_=/bin/cat", "a=it's", "b=x=y"],
+                "{given:?}"
+            );
+            assert_eq!(fs::read_to_string(&status).unwrap(), "0\n");
         }
     }
 

@@ -22,12 +22,14 @@ use std::time::{Duration, Instant};
 
 /// The server loop, run by Darling's `/bin/bash` with the request FIFO as
 /// `$1`. Bash builtins only.
-pub const SERVER_SCRIPT: &str = r#"# darling-nix job server; runs inside Darling under /bin/bash.
-# Jobs get an empty environment: empty ours once, and tell job scripts.
-for __dn_v in $(compgen -e); do unset "$__dn_v"; done
-unset __dn_v
-__dn_clean=1
-# Job control: every job runs in a process group of its own.
+pub const SERVER_SCRIPT: &str = concat!(
+    "# darling-nix job server; runs inside Darling under /bin/bash.\n",
+    crate::script::fresh_env!(),
+    "# Jobs get an empty environment: empty ours once (functions too), and\n",
+    "# tell job scripts, by our pid (`$$` in their subshells too).\n",
+    crate::script::unset_all!(),
+    "__dn_clean=$$\n",
+    r#"# Job control: every job runs in a process group of its own.
 set -m
 # Each job's own shell waits for its command and writes its status; the
 # server runs no code when a child ends. (A CHLD trap did, and Darling's
@@ -45,7 +47,8 @@ while :; do
     break
   fi
 done
-"#;
+"#
+);
 
 /// A prefix's job server, addressed through files in `dir` (a host
 /// directory private to its users, visible inside through
@@ -64,7 +67,7 @@ pub struct JobServer {
 /// What a job script and the server agree on; changed whenever either side
 /// changes its half, so that a newer caller never talks to an older server
 /// still running in the prefix (see [`JobServer::dir_for`]).
-const PROTOCOL: &str = "3: job waits for its command and writes its status; no CHLD trap";
+const PROTOCOL: &str = "4: job waits for its command and writes its status; no CHLD trap; __dn_clean is the server's pid";
 
 /// FNV-1a, 64 bits: a stable name, not a security measure.
 fn fnv1a(parts: &[&[u8]]) -> u64 {
@@ -171,7 +174,8 @@ impl JobServer {
                 &self.inside(&script),
                 &self.inside(&req),
             ])
-            .env("DPREFIX", &self.prefix)
+            .env_clear()
+            .envs(crate::darling_env(&self.prefix))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -250,6 +254,76 @@ mod concurrent_jobs {
         let text = crate::DarlingLauncher::render(&job, &out, &status, Some(&pgrp));
         fs::write(dir.join("job.sh"), text).unwrap();
         dir.display().to_string()
+    }
+
+    /// A server started in an environment with an exported function and
+    /// names bash cannot unset starts over without them: a job gets exactly
+    /// its own variables.
+    #[test]
+    fn a_job_gets_only_its_env_from_a_server_started_in_a_dirty_one() {
+        let d = tempfile::tempdir().unwrap();
+        let requests = d.path().join("requests");
+        nix::unistd::mkfifo(&requests, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let script = d.path().join("server.sh");
+        fs::write(&script, SERVER_SCRIPT).unwrap();
+        let mut server = Command::new("bash")
+            .arg(&script)
+            .arg(&requests)
+            .env_clear()
+            .envs([
+                ("BASH_FUNC_f%%", "() {  echo exported function\n}"),
+                ("odd-name", "1"),
+                ("X.Y", "2"),
+                ("LEAK", "3"),
+            ])
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let js = JobServer {
+            darling: "/nonexistent/darling".into(),
+            prefix: d.path().to_path_buf(),
+            dir: d.path().to_path_buf(),
+        };
+        let dir = d.path().join("job");
+        fs::create_dir(&dir).unwrap();
+        let p = |n: &str| dir.join(n).display().to_string();
+        let (out, status, pgrp) = (p("out"), p("status"), p("pgrp"));
+        let job = crate::Job {
+            builder: "/bin/cat".into(),
+            args: vec!["/proc/self/environ".into()],
+            env: BTreeMap::from([("out".to_string(), "/nix/store/x".to_string())]),
+            dir: crate::BuildDir {
+                host: dir.clone(),
+                inside: dir.display().to_string(),
+            },
+        };
+        let text = crate::DarlingLauncher::render(&job, &out, &status, Some(&pgrp));
+        fs::write(dir.join("job.sh"), text).unwrap();
+        let start = Instant::now();
+        while !js.running() {
+            assert!(start.elapsed() < Duration::from_secs(10), "no server");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(js.submit(&dir.display().to_string()).unwrap());
+        while crate::procs::read_number(&dir.join("status")).is_none() {
+            assert!(start.elapsed() < Duration::from_secs(10), "no status");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(server.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = server.wait();
+        let mut env: Vec<String> = fs::read(&out)
+            .unwrap()
+            .split(|b| *b == 0)
+            .filter(|e| !e.is_empty())
+            .map(|e| String::from_utf8_lossy(e).into_owned())
+            .collect();
+        env.sort();
+        // Bash itself sets `_` to the command's path.
+        assert_eq!(env, ["_=/bin/cat", "out=/nix/store/x"]);
     }
 
     #[test]
