@@ -2,15 +2,18 @@
 # darling-prefix.sh start|stop: the NixOS module's darling-prefix service
 # steps, in one place, so that the module and the live tests do the same.
 #
-#   start  copy darling-nix's in-prefix tools into the prefix (when
-#          TOOLS_TREE is set), start the container, and bind-mount the host's
-#          /nix at /nix inside (when SHARE_STORE=1, the default)
-#   stop   `darling shutdown`
+#   start  install darling-nix's in-prefix tools into the prefix (when
+#          TOOLS_TREE is set; files 0755, the prefix's directories keep their
+#          modes), start the container, and bind-mount the host's /nix at
+#          /nix inside (when SHARE_STORE=1, the default); a container that
+#          did not come up is stopped again
+#   stop   `darling shutdown`, then wait up to 10 s for darlingserver; fails
+#          when it still runs
 #
 # Environment: DPREFIX (the prefix, required), DARLING (default `darling`),
 # TOOLS_TREE (a directory holding usr/bin/dscl ..., e.g. the flake's
 # prefix-tree), SHARE_STORE (1 or 0). Needs root, setsid, nsenter, mount,
-# findmnt (util-linux).
+# findmnt (util-linux), install, readlink (coreutils), find.
 # Exit status: 0 done, 64 usage, 69 Darling did not start, 1 other failure.
 set -eu
 
@@ -33,17 +36,30 @@ running() {
     [ -n "$state" ] && [ "$state" != Z ]
 }
 
+# Whether a process is a running container's: running, and in a mount
+# namespace other than ours (darlingserver makes its own; a stale pid file
+# naming a reused host pid is not a container).
+in_container() {
+    [ -n "$1" ] && running "$1" || return 1
+    ns=$(readlink "/proc/$1/ns/mnt" 2>/dev/null) || return 1
+    [ "$ns" != "$(readlink /proc/self/ns/mnt)" ]
+}
+
 # `darling shutdown` returns before the container is gone: wait for its
-# darlingserver (bounded).
+# darlingserver (bounded), and fail when it still runs after that.
 stop() {
     [ -e "$prefix/.init.pid" ] || return 0
     pid=$(cat "$prefix/.init.pid")
     "$darling" shutdown </dev/null >/dev/null 2>&1 || true
     n=0
-    while [ -n "$pid" ] && running "$pid" && [ "$n" -lt 100 ]; do
+    while in_container "$pid" && [ "$n" -lt 100 ]; do
         sleep 0.1
         n=$((n + 1))
     done
+    if in_container "$pid"; then
+        echo "darling-prefix.sh: the container of $prefix still runs (darlingserver pid $pid) 10 s after \`$darling shutdown\`" >&2
+        return 1
+    fi
 }
 
 case $1 in
@@ -64,6 +80,9 @@ start)
             if [ "$tries" -ge 5 ]; then
                 echo "darling-prefix.sh: \`$darling shell true\` failed in $prefix:" >&2
                 cat "$log" >&2
+                # A darlingserver may run although no shell came up: stop it,
+                # so that the caller may remove the prefix.
+                stop || true
                 exit 69
             fi
             sleep 1
@@ -81,16 +100,32 @@ start)
         boot
     fi
     if [ -n "${TOOLS_TREE:-}" ]; then
-        # Into the upper layer while the container is down.
-        stop
-        cp -a --remove-destination "$TOOLS_TREE"/. "$prefix"/
+        # Into the upper layer while the container is down (never while
+        # it runs: stop fails then, and so does start).
+        stop || exit 1
+        # File by file, as 0755: the tree's directories are the Nix store's
+        # (read-only, 1970), and the prefix's own keep their modes; new ones
+        # are made 0755.
+        (
+            cd "$TOOLS_TREE"
+            umask 022
+            find . -type f -exec sh -c 'for f; do install -D -m 0755 "$f" "$0/$f"; done' "$prefix" {} +
+            find . -type l -exec sh -c 'for l; do mkdir -p "$0/${l%/*}" && ln -sfn "$(readlink "$l")" "$0/$l"; done' "$prefix" {} +
+        )
     fi
     boot
     if [ "${SHARE_STORE:-1}" = 1 ]; then
         mkdir -p "$prefix/nix"
         pid=$(cat "$prefix/.init.pid")
         # A bind mount made on the host would be hidden under Darling's
-        # overlay: make it inside darlingserver's mount namespace.
+        # overlay: make it inside darlingserver's mount namespace. Never in
+        # ours (a stale or reused pid): /nix bound into a work directory on
+        # the host would let its removal delete the real store.
+        ns=$(readlink "/proc/$pid/ns/mnt" 2>/dev/null || true)
+        if [ -z "$ns" ] || [ "$ns" = "$(readlink /proc/self/ns/mnt)" ]; then
+            echo "darling-prefix.sh: pid ${pid:-?} in $prefix/.init.pid is not in a container's mount namespace: /nix not shared" >&2
+            exit 1
+        fi
         if ! nsenter -t "$pid" -m findmnt "$prefix/nix" >/dev/null 2>&1; then
             nsenter -t "$pid" -m mount --bind /nix "$prefix/nix"
         fi
