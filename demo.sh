@@ -12,10 +12,15 @@
 # nix-store on PATH) hands the darwin build to the hook, which is the only
 # thing here that can build for x86_64-darwin.
 #
-# On Debian, missing nix-bin and busybox-static are installed with apt-get.
+# On Debian, missing nix-bin and busybox-static are installed with apt-get
+# (busybox-static replaces Debian's dynamically linked busybox, which cannot
+# run inside a chroot store). Needs cargo on PATH (root's: sudo's
+# secure_path hides a user's ~/.cargo/bin); the hook is built into
+# $CARGO_TARGET_DIR (default target/).
 # Everything else goes into one scratch directory, removed at the end (the
 # store path printed lives on only in the Darling case, in /nix/store).
-# Exit status: 0 built, 1 the build failed, 69 a dependency is missing.
+# Exit status: 0 built, 1 the build failed, 69 a dependency is missing
+# (root, cargo, Nix, a static busybox).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -26,30 +31,63 @@ if [ "$(id -u)" != 0 ]; then
   exit 69
 fi
 
-busybox=$(command -v busybox || { [ -x /bin/busybox ] && echo /bin/busybox; } || true)
+if ! command -v cargo >/dev/null 2>&1; then
+  say "needs cargo (a Rust toolchain) on PATH; sudo's secure_path drops a user's ~/.cargo/bin: run it in a root shell with a toolchain (e.g. sudo -i with rustup)"
+  exit 69
+fi
+
+# An ELF without a program interpreter (statically linked): what runs as
+# /bin/sh in a chroot store, with no libraries around it.
+static_elf() {
+  [ -f "$1" ] && [ "$(head -c 4 "$1" | tail -c 3)" = ELF ] || return 1
+  if command -v readelf >/dev/null 2>&1; then
+    hdrs=$(readelf -l "$1" 2>/dev/null) || return 1
+    ! printf '%s\n' "$hdrs" | grep -q INTERP
+  else
+    ! ldd "$1" 2>/dev/null | grep -q '=>'
+  fi
+}
+find_busybox() {
+  for bb in "$(command -v busybox || true)" /bin/busybox /usr/bin/busybox; do
+    if [ -n "$bb" ] && static_elf "$bb"; then echo "$bb"; return; fi
+  done
+}
+busybox=$(find_busybox)
 if ! command -v nix-store >/dev/null 2>&1 || [ -z "$busybox" ]; then
   if command -v apt-get >/dev/null 2>&1; then
     say "installing Debian's nix-bin and busybox-static"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nix-bin busybox-static >/dev/null ||
       { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nix-bin busybox-static >/dev/null; }
-    busybox=$(command -v busybox || echo /bin/busybox)
+    busybox=$(find_busybox)
+    if [ -z "$busybox" ]; then
+      say "no statically linked busybox after installing busybox-static"
+      exit 69
+    fi
   else
-    say "needs nix-store and nix-instantiate (Nix) and a static busybox on PATH"
+    say "needs nix-store and nix-instantiate (Nix) and a statically linked busybox on PATH"
     exit 69
   fi
 fi
 
 say "building the tools (cargo build --release -p build-hook)"
 cargo build --release --locked -q -p build-hook
-hook=$PWD/target/release/build-hook
+target=${CARGO_TARGET_DIR:-$PWD/target}
+case $target in /*) ;; *) target=$PWD/$target ;; esac
+hook=$target/release/build-hook
 
 # Not under $HOME (which may be 0700): the runner's processes must reach it.
 work=$(mktemp -d /tmp/darling-nix-demo.XXXXXX)
 chmod 755 "$work"
 prefix= live=
 cleanup() {
-  if [ -n "$live" ]; then DPREFIX=$prefix sh nix/darling-prefix.sh stop >/dev/null 2>&1 || true; fi
-  rm -rf "$work"
+  # Whenever a prefix was made: a failed start may leave its darlingserver
+  # running (stop does nothing without .init.pid). Its upper layer is in
+  # $work: kept while the container runs.
+  if [ -n "$prefix" ] && ! DPREFIX=$prefix sh nix/darling-prefix.sh stop >/dev/null 2>"$work/stop.log"; then
+    say "kept $work: the Darling container of its prefix still runs ($(tail -n 1 "$work/stop.log"))"
+    return
+  fi
+  rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
 
