@@ -354,11 +354,51 @@ fn parse(text: &str, n: usize) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// A statically linked busybox (busybox-static), or None. Debian's
+/// `busybox` package is dynamically linked: it cannot run as `/bin/sh` in a
+/// chroot store or fixture prefix without its libraries, so it does not
+/// count (as if missing).
 pub(crate) fn busybox() -> Option<PathBuf> {
-    ["/bin/busybox", "/usr/bin/busybox"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+    /// An ELF file (little-endian, 32 or 64 bits) with no PT_INTERP program
+    /// header: no dynamic loader.
+    fn is_static(p: &Path) -> bool {
+        const PT_INTERP: u32 = 3;
+        let Ok(b) = fs::read(p) else {
+            return false;
+        };
+        if b.len() < 0x40 || !b.starts_with(b"\x7fELF") || b[5] != 1 {
+            return false;
+        }
+        let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+        let u32_at = |o: usize| {
+            b.get(o..o + 4)
+                .map(|s| u32::from_le_bytes(s.try_into().unwrap()))
+        };
+        let (phoff, phentsize, phnum) = match b[4] {
+            1 => (u32_at(0x1c).unwrap() as usize, u16_at(0x2a), u16_at(0x2c)),
+            2 => (
+                u64::from_le_bytes(b[0x20..0x28].try_into().unwrap()) as usize,
+                u16_at(0x36),
+                u16_at(0x38),
+            ),
+            _ => return false,
+        };
+        (0..phnum).all(|i| {
+            phoff
+                .checked_add(i.saturating_mul(phentsize))
+                .and_then(u32_at)
+                .is_some_and(|t| t != PT_INTERP)
+        })
+    }
+    static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            ["/bin/busybox", "/usr/bin/busybox"]
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| is_static(p))
+        })
+        .clone()
 }
 
 /// A finished process.
