@@ -11,12 +11,16 @@ let
   # What `build-hook --nix-conf` (route auto) picks: a build-hook line where
   # this Nix keeps one from nix.conf (Nix 2.25 to 2.33 replace it at
   # start-up; Lix 2.94 changed the hook protocol), else an ssh://localhost
-  # builder whose remote program is `build-hook --serve`.
-  nixVersion = config.nix.package.version or "0";
+  # builder whose remote program is `build-hook --serve`. Like the hook, it
+  # compares major.minor only (a pre-release 2.25pre… is 2.25), and an
+  # unknown version gets the builder, which every Nix from 2.8 honours.
+  nixVersion = config.nix.package.version or "";
+  majorMinor = lib.versions.majorMinor nixVersion;
   isLix = (config.nix.package.pname or "nix") == "lix";
   hookLine =
-    if isLix then lib.versionOlder nixVersion "2.94"
-    else lib.versionOlder nixVersion "2.25" || lib.versionAtLeast nixVersion "2.34";
+    nixVersion != "" && (
+      if isLix then lib.versionOlder majorMinor "2.94"
+      else lib.versionOlder majorMinor "2.25" || lib.versionAtLeast majorMinor "2.34");
   hookSettings = {
     runner = "darling";
     prefix = cfg.prefix;
@@ -39,6 +43,13 @@ in
       default = pkgs.darling-nix.all;
       defaultText = literalExpression "pkgs.darling-nix.all";
       description = "The darling-nix tools (build-hook, nix-verify, the in-prefix tools, ...).";
+    };
+
+    prefixTree = mkOption {
+      type = types.package;
+      default = pkgs.darling-nix.prefix-tree;
+      defaultText = literalExpression "pkgs.darling-nix.prefix-tree";
+      description = "The in-prefix tools (a tree of usr/bin/dscl, usr/sbin/dseditgroup, ...) that the darling-prefix service installs into the prefix; from the same darling-nix as `package`.";
     };
 
     darlingPackage = mkOption {
@@ -156,7 +167,7 @@ in
       environment = {
         DPREFIX = cfg.prefix;
         DARLING = darling;
-        TOOLS_TREE = "${pkgs.darling-nix.prefix-tree}";
+        TOOLS_TREE = "${cfg.prefixTree}";
         SHARE_STORE = if cfg.shareStore then "1" else "0";
       };
       serviceConfig = {

@@ -1,7 +1,8 @@
 //! The Nix side of the repository, checked with the real Nix (Debian's 2.8)
 //! without fetching nixpkgs: every .nix file parses, the flake's shape
 //! evaluates, the module's config renderer produces a file build-hook
-//! accepts, and every module option is documented.
+//! accepts, every module option is documented, and the module (evaluated
+//! with stand-ins for nixpkgs) picks the route build-hook would.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -162,4 +163,76 @@ fn every_module_option_is_documented() {
             "{n} is not documented in docs/builder.md"
         );
     }
+}
+
+/// The module evaluated with stand-ins for nixpkgs' `lib` (the few functions
+/// it uses, written as nixpkgs writes them) and `pkgs`: the route it picks
+/// for each Nix, and the tools tree the prefix service installs.
+#[test]
+fn module_picks_the_route_build_hook_would_and_the_configured_tree() {
+    let expr = r#"
+      let
+        mod = import ./nix/module.nix;
+        take = n: l: if builtins.length l <= n then l else builtins.genList (builtins.elemAt l) n;
+        lib = rec {
+          mkOption = o: o;
+          mkEnableOption = d: { default = false; };
+          mkIf = c: v: { _if = c; _v = v; };
+          literalExpression = x: x;
+          types = { package = "package"; path = "path"; bool = "bool"; str = "str"; int = "int";
+            nullOr = t: t; listOf = t: t; attrsOf = t: t; oneOf = t: t; ints.between = a: b: "int"; };
+          versionOlder = v1: v2: builtins.compareVersions v2 v1 == 1;
+          versionAtLeast = v1: v2: !versionOlder v1 v2;
+          versions.majorMinor = v: builtins.concatStringsSep "." (take 2 (builtins.splitVersion v));
+        };
+        pkgs = {
+          darling-nix = { all = "/nix/store/x-darling-nix"; prefix-tree = "/nix/store/x-prefix-tree"; };
+          stdenv.hostPlatform.system = "x86_64-linux";
+          util-linux = "/nix/store/x-util-linux"; coreutils = "/nix/store/x-coreutils";
+          runtimeShell = "/bin/sh";
+        };
+        opts = (mod { config = { }; inherit lib pkgs; }).options.services.darling-builder;
+        defaults = builtins.mapAttrs (n: o: o.default or null) (removeAttrs opts [ "sshServe" ])
+          // { sshServe = { enable = false; keys = [ ]; }; };
+        run = { version ? null, pname ? "nix", extra ? { } }:
+          let
+            package = { inherit pname; outPath = "/nix/store/x-nix"; }
+              // (if version == null then { } else { inherit version; });
+            cfg = defaults // { enable = true; darlingPackage = "/nix/store/x-darling"; } // extra;
+            out = (mod {
+              inherit lib pkgs;
+              config = { services.darling-builder = cfg; nix.package = package; security.wrapperDir = "/run/wrappers/bin"; };
+            }).config._v;
+          in {
+            hook = out.nix.settings.build-hook._if;
+            builders = out.nix.buildMachines._if;
+            tree = out.systemd.services.darling-prefix.environment.TOOLS_TREE;
+          };
+        hook = v: (run { version = v; }).hook;
+      in {
+        nix = map hook [ "2.8.0" "2.24.10" "2.25pre20241010_0123abcd" "2.25.0" "2.28.3" "2.33.1" "2.34pre20250101_0123abcd" "2.34.0" ];
+        lix = map (v: (run { version = v; pname = "lix"; }).hook) [ "2.93.3" "2.94.0" ];
+        unknown = run { };
+        tree = (run { version = "2.28.3"; }).tree;
+        own = (run { version = "2.28.3"; extra.prefixTree = "/nix/store/y-prefix-tree"; }).tree;
+      }
+    "#;
+    let o = eval(expr);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    // As build-hook's `honours_hook_line`: major.minor only, 2.25 to 2.33
+    // (pre-releases of 2.25 included) get the builder.
+    assert_eq!(
+        v["nix"],
+        serde_json::json!([true, true, false, false, false, false, true, true]),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(v["lix"], serde_json::json!([true, false]), "{}", o.stdout);
+    // No version: the builder, which every Nix honours (route auto without
+    // a Nix).
+    assert_eq!(v["unknown"]["hook"], false, "{}", o.stdout);
+    assert_eq!(v["unknown"]["builders"], true, "{}", o.stdout);
+    assert_eq!(v["tree"], "/nix/store/x-prefix-tree");
+    assert_eq!(v["own"], "/nix/store/y-prefix-tree");
 }
