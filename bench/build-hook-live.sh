@@ -27,8 +27,12 @@ DARLING=$(command -v darling)
 WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/build-hook-live.XXXXXX")
 export DPREFIX=$WORK/prefix
 cleanup() {
-  sh "$REPO/nix/darling-prefix.sh" stop || true
-  rm -rf "$WORK"
+  # The prefix's upper layer is in $WORK: kept while its container runs.
+  if sh "$REPO/nix/darling-prefix.sh" stop; then
+    rm -rf --one-file-system "$WORK"
+  else
+    echo "kept $WORK: its Darling container still runs" >&2
+  fi
 }
 trap cleanup EXIT
 DARLING=$DARLING sh "$REPO/nix/darling-prefix.sh" start

@@ -45,7 +45,7 @@ if [ -z "${BENCH_INSIDE:-}" ]; then
     # pivoted to / (Nix's sandbox needs a real root), fresh /proc and
     # /dev/pts. Nothing stays mounted when it ends.
     IN=$(mktemp -d "$NIX_ROOT/tmp/bench.XXXXXX")
-    trap 'rm -rf "$IN"' EXIT
+    trap 'rm -rf --one-file-system "$IN"' EXIT
     cp "$HOOK" "$IN/build-hook"
     cp "$0" "$IN/bench.sh"
     rel=/tmp/$(basename "$IN")
@@ -61,9 +61,15 @@ if [ -z "${BENCH_INSIDE:-}" ]; then
     exit
   fi
 fi
-BB=$(command -v busybox)
+BB=$(command -v busybox || true)
+# Statically linked (busybox-static): Debian's dynamic busybox cannot run as
+# /bin/sh in a chroot store.
+if [ -z "$BB" ] || readelf -lW "$BB" 2>/dev/null | grep -c INTERP >/dev/null; then
+  echo "needs a statically linked busybox on PATH (busybox-static)" >&2
+  exit 1
+fi
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+trap 'rm -rf --one-file-system "$WORK"' EXIT
 
 new_store() { # DIR: a chroot store with busybox as /bin/sh
   mkdir -p "$1/bin" "$1/tmp"

@@ -24,8 +24,12 @@ export DPREFIX=$WORK/prefix
 loads=()
 cleanup() {
   for p in "${loads[@]}"; do kill "$p" 2>/dev/null || true; done
-  sh "$REPO/nix/darling-prefix.sh" stop || true
-  rm -rf "$WORK"
+  # The prefix's upper layer is in $WORK: kept while its container runs.
+  if sh "$REPO/nix/darling-prefix.sh" stop; then
+    rm -rf --one-file-system "$WORK"
+  else
+    echo "kept $WORK: its Darling container still runs" >&2
+  fi
 }
 trap cleanup EXIT
 DARLING=$DARLING sh "$REPO/nix/darling-prefix.sh" start

@@ -20,7 +20,7 @@ build() { # $1: extra cargo args
     cargo rustc -q -p xnu-fixes --release --locked --crate-type staticlib $1 --target-dir "$T/target"
 }
 if [ $darling_mode = 0 ]; then
-  trap 'rm -rf "$T"' EXIT
+  trap 'rm -rf --one-file-system "$T"' EXIT
   build "--features staticlib,linux-shim"
   cc -O2 -I xnu-fixes/include bench/xnu_fixes_bench.c "$T/target/release/libxnu_fixes.a" -o "$T/bench"
   "$T/bench" "${1:-/usr/bin/env}" "${2:-200000}"
@@ -31,8 +31,9 @@ zig=${ZIG:-$(command -v zig || python3 -c 'import ziglang, os; print(os.path.dir
 export DPREFIX=$T/prefix
 # Darling's daemons inherit the cwd and limits: no core files in the checkout.
 ulimit -c 0
-# Never leave the prefix's darlingserver running.
-trap 'sh nix/darling-prefix.sh stop || true; rm -rf "$T"' EXIT
+# Never leave the prefix's darlingserver running; its upper layer is in $T:
+# kept while the container runs.
+trap 'if sh nix/darling-prefix.sh stop; then rm -rf --one-file-system "$T"; else echo "kept $T: its Darling container still runs" >&2; fi' EXIT
 build "--features staticlib --target x86_64-apple-darwin"
 # zig's own libSystem stubs; the glue finds Darling's hooks at run time.
 ZIG_GLOBAL_CACHE_DIR=$T/zig-cache "$zig" cc -target x86_64-macos.11.0 -O2 -I xnu-fixes/include \

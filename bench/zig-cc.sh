@@ -17,10 +17,11 @@ src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/libsqlite3-sys-*/sqlite
 linux_zig=${ZIG:-$(python3 -c 'import ziglang, os; print(os.path.dirname(ziglang.__file__) + "/zig")')}
 # The macOS zig, from the corpus cache the tests fill (e2e::corpus).
 cargo test -q --locked -p e2e --test corpus -- every_corpus_program_fetches >/dev/null
-mac_zig=$(ls -d "${CARGO_TARGET_DIR:-$REPO/target}"/corpus/unpacked/ziglang-0.12.0-*macosx*/ziglang/zig | head -n 1)
+mac_zig=$(ls -d "${DARLING_NIX_CORPUS_DIR:-${CARGO_TARGET_DIR:-$REPO/target}/corpus}"/unpacked/ziglang-0.12.0-*macosx*/ziglang/zig | head -n 1)
 WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/zig-cc.XXXXXX")
 export DPREFIX=$WORK/prefix
-trap 'sh "$REPO/nix/darling-prefix.sh" stop || true; rm -rf "$WORK"' EXIT
+# The prefix's upper layer is in $WORK: kept while its container runs.
+trap 'if sh "$REPO/nix/darling-prefix.sh" stop; then rm -rf --one-file-system "$WORK"; else echo "kept $WORK: its Darling container still runs" >&2; fi' EXIT
 DARLING=$(command -v darling) SHARE_STORE=0 sh "$REPO/nix/darling-prefix.sh" start
 # xnu-fixes for the macOS zig (its __ulock_wait2).
 bash xnu-fixes/dylib/build.sh "$DPREFIX/usr/local/lib/libxnu_fixes.dylib" >/dev/null
