@@ -9,9 +9,8 @@ use std::process::{Command, Stdio};
 
 use e2e::Out;
 
-fn hook() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
-}
+mod common;
+use common::hook;
 
 /// Runs the hook with `args`, `input` on stdin, and the configuration file
 /// `config` (an empty one stands for "no file").

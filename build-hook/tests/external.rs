@@ -11,9 +11,8 @@ use std::process::Command;
 
 use e2e::Out;
 
-fn hook() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
-}
+mod common;
+use common::hook;
 
 #[test]
 fn runs_build_json_through_the_runner() {

@@ -19,9 +19,8 @@ use e2e::nix::NixStore;
 use e2e::roots::NixEnv;
 use e2e::Out;
 
-fn hook() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
-}
+mod common;
+use common::hook;
 
 const SSHD: &str = "/usr/sbin/sshd";
 

@@ -13,21 +13,8 @@ use std::time::{Duration, Instant, SystemTime};
 use e2e::each_nix;
 use e2e::nix::NixStore;
 
-fn hook() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
-}
-
-/// `mk NAME SCRIPT`: a darwin derivation whose builder is busybox sh.
-const PRELUDE: &str = r#"
-let mk = name: script: derivation {
-  inherit name; system = "x86_64-darwin"; builder = "/bin/sh";
-  args = [ "-c" script ]; PATH = "/bin";
-};
-in "#;
-
-fn expr(body: &str) -> String {
-    format!("{PRELUDE}{body}")
-}
+mod common;
+use common::{expr, hook};
 
 /// Pids of the processes chrooted into `root` (a build's, with the chroot
 /// runner).

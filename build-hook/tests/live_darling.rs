@@ -18,10 +18,7 @@ use e2e::live::LivePrefix;
 use e2e::Out;
 
 mod common;
-
-fn hook() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
-}
+use common::hook;
 
 fn prefix_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../nix/darling-prefix.sh")

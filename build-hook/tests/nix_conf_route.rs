@@ -15,9 +15,8 @@ use e2e::each_nix;
 use e2e::nix::NixStore;
 use e2e::Out;
 
-fn hook() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
-}
+mod common;
+use common::hook;
 
 /// What the test machine itself needs in every nix.conf, not ours: no
 /// network, root without build users, and the chroot store the test uses

@@ -6,7 +6,6 @@
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use e2e::each_nix;
@@ -14,22 +13,7 @@ use e2e::nix::NixStore;
 use e2e::roots::VERSIONS;
 
 mod common;
-
-fn hook() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
-}
-
-/// `mk NAME SCRIPT`: a darwin derivation whose builder is busybox sh.
-const PRELUDE: &str = r#"
-let mk = name: script: derivation {
-  inherit name; system = "x86_64-darwin"; builder = "/bin/sh";
-  args = [ "-c" script ]; PATH = "/bin";
-};
-in "#;
-
-fn expr(body: &str) -> String {
-    format!("{PRELUDE}{body}")
-}
+use common::{expr, hook};
 
 #[test]
 fn the_macro_covers_every_version() {

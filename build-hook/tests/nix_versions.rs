@@ -14,9 +14,8 @@ use e2e::each_nix;
 use e2e::nix::NixStore;
 use e2e::Out;
 
-fn hook() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
-}
+mod common;
+use common::hook;
 
 fn darwin(s: &NixStore, name: &str, script: &str) -> String {
     s.instantiate(&format!(

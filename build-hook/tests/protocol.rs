@@ -11,9 +11,8 @@ use build_hook::protocol::{Settings, TryRequest};
 use build_hook::wire::WireWriter;
 use e2e::Out;
 
-fn hook() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_build-hook"))
-}
+mod common;
+use common::hook;
 
 /// Runs the hook with `input` on stdin (then EOF) and fails the test if it
 /// does not exit within 10 s: a hook that hangs blocks all of Nix.
