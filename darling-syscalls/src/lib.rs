@@ -5,6 +5,7 @@
 //! Recognised messages:
 //! `Unimplemented syscall (N)`, `Unimplemented mach trap (N)`,
 //! `Unimplemented machdep trap (N)` and `Called unimplemented Mach trap: NAME`.
+//! A trailing `_impl` on a trap's NAME is dropped (see [`trap_name`]).
 
 #![warn(missing_docs)]
 
@@ -13,6 +14,17 @@ pub mod table;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+/// The name a `Called unimplemented Mach trap: NAME` is counted under:
+/// NAME without a trailing `_impl`. Current Darling prints
+/// `task_name_for_pid_impl` where older versions print `task_name_for_pid`;
+/// both are one call.
+pub fn trap_name(name: &str) -> &str {
+    match name.strip_suffix("_impl") {
+        Some(base) if !base.is_empty() => base,
+        _ => name,
+    }
+}
 
 /// Which message reported a call (in JSON: `bsd`, `mach`, `machdep`,
 /// `mach-named`).
@@ -47,10 +59,11 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// What identifies it across reports.
+    /// What identifies it across reports. A named Mach trap is keyed by
+    /// [`trap_name`], so reports that spelt it with `_impl` still match.
     pub fn key(&self) -> String {
         match (self.kind, self.number, &self.name) {
-            (Kind::MachNamed, _, Some(n)) => format!("mach-named:{n}"),
+            (Kind::MachNamed, _, Some(n)) => format!("mach-named:{}", trap_name(n)),
             (k, Some(n), _) => format!(
                 "{}:{n}",
                 serde_json::to_value(k)
@@ -155,9 +168,10 @@ impl Collector {
                         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                         .collect();
                     if !name.is_empty() {
+                        let key = trap_name(&name).to_string();
                         *self
                             .counts
-                            .entry((Kind::MachNamed, None, Some(name.clone())))
+                            .entry((Kind::MachNamed, None, Some(key)))
                             .or_default() += 1;
                         i = from + name.len();
                         continue;
@@ -303,5 +317,30 @@ mod tests {
         assert_eq!(r.entries[0].category, "file system");
         assert!(r.entries.iter().any(|e| e.label() == "task_name_for_pid"));
         assert!(r.entries.iter().any(|e| e.label() == "machdep trap 3"));
+    }
+
+    #[test]
+    fn impl_suffix_of_named_traps_is_one_call() {
+        let mut c = Collector::new();
+        c.feed("Called unimplemented Mach trap: task_name_for_pid_impl\n");
+        c.feed("Called unimplemented Mach trap: task_name_for_pid\n");
+        let r = c.report();
+        assert_eq!(r.entries.len(), 1, "{r:?}");
+        assert_eq!(r.entries[0].label(), "task_name_for_pid");
+        assert_eq!(r.entries[0].count, 2);
+        assert_eq!(trap_name("_impl"), "_impl");
+
+        // Across versions: an older report and a newer one are the same call,
+        // even when a report was written with the `_impl` spelling.
+        let mut old = Collector::new();
+        old.feed("Called unimplemented Mach trap: task_name_for_pid\n");
+        let mut new = Collector::new();
+        new.feed("Called unimplemented Mach trap: task_name_for_pid_impl\n");
+        let cmp = compare(&old.report(), &new.report());
+        assert!(cmp.new.is_empty() && cmp.gone.is_empty(), "{cmp:?}");
+        let mut spelt = new.report();
+        spelt.entries[0].name = Some("task_name_for_pid_impl".into());
+        let cmp = compare(&old.report(), &spelt);
+        assert!(cmp.new.is_empty() && cmp.gone.is_empty(), "{cmp:?}");
     }
 }

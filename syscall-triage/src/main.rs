@@ -7,16 +7,22 @@
 //! NAME` found anywhere in the text is named, categorised and counted by
 //! `darling_syscalls::Collector`, and printed as Markdown or, with `--json`,
 //! as JSON (schema `version` 1). `--compare OLD_JSON` adds the calls that
-//! are new, gone or counted differently since that earlier report.
+//! are new, gone or counted differently since that earlier report; it
+//! must be a version 1 report. A named Mach trap is counted without a
+//! trailing `_impl` (`task_name_for_pid_impl` is `task_name_for_pid`), so
+//! reports from Darling versions that spell it either way compare equal.
+//! A closed standard output (e.g. `| head`) ends the run quietly with the
+//! status it would have had.
 //!
 //! Exit status: 0 report written (and nothing new with `--compare`), 1
 //! `--compare` found a call that is new since the earlier report, 2 usage
-//! error, or a file, standard input, the earlier report or the command
-//! inside could not be read or run.
+//! error, or a file, standard input, the earlier report (or one of another
+//! schema version) or the command inside could not be read or run, or
+//! standard output could not be written (other than a broken pipe).
 
 #![warn(missing_docs)]
 
-use std::io::Read;
+use std::io::{ErrorKind, Read, Write};
 use std::path::PathBuf;
 use std::process::exit;
 use std::time::Duration;
@@ -123,39 +129,62 @@ fn main() {
                 p.display()
             ))
         });
+        if old.version != 1 {
+            fail(format!(
+                "{}: not a version 1 syscall-triage JSON report (version {})",
+                p.display(),
+                old.version
+            ));
+        }
         compare(&old, &report)
     });
+    let mut out = String::new();
     if cli.json {
         let mut v = serde_json::to_value(&report).expect("serialisable");
         if let Some(cmp) = &comparison {
             v["comparison"] = serde_json::to_value(cmp).expect("serialisable");
         }
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&v).expect("serialisable")
-        );
+        out.push_str(&serde_json::to_string_pretty(&v).expect("serialisable"));
+        out.push('\n');
     } else {
-        print!("{}", report.markdown());
+        out.push_str(&report.markdown());
         if let Some(cmp) = &comparison {
-            println!(
-                "\n## Compared with {}\n",
+            out.push_str(&format!(
+                "\n## Compared with {}\n\n",
                 cli.compare.as_ref().unwrap().display()
-            );
+            ));
             if cmp.new.is_empty() && cmp.gone.is_empty() && cmp.changed.is_empty() {
-                println!("No change.");
+                out.push_str("No change.\n");
             }
             for n in &cmp.new {
-                println!("- **new:** {n}");
+                out.push_str(&format!("- **new:** {n}\n"));
             }
             for g in &cmp.gone {
-                println!("- gone: {g}");
+                out.push_str(&format!("- gone: {g}\n"));
             }
             for (l, a, b) in &cmp.changed {
-                println!("- {l}: {a} → {b}");
+                out.push_str(&format!("- {l}: {a} → {b}\n"));
             }
         }
     }
-    if comparison.is_some_and(|c| !c.new.is_empty()) {
-        exit(1);
+    let status = if comparison.is_some_and(|c| !c.new.is_empty()) {
+        1
+    } else {
+        0
+    };
+    emit(out.as_bytes(), status);
+    exit(status);
+}
+
+/// Writes the report to standard output. A reader that has gone away
+/// (broken pipe) is not an error: exit quietly with the run's `status`.
+/// Any other write error is exit 2.
+fn emit(bytes: &[u8], status: i32) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        if e.kind() == ErrorKind::BrokenPipe {
+            exit(status);
+        }
+        fail(format!("standard output: {e}"));
     }
 }

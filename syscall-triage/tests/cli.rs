@@ -101,3 +101,89 @@ fn compare_flags_regressions_with_exit_1() {
     let o = run(&[], "");
     assert!(o.stdout.contains("None found."));
 }
+
+#[test]
+fn compare_matches_named_trap_with_and_without_impl() {
+    let d = tempfile::tempdir().unwrap();
+    let old = d.path().join("old.json");
+    let o = run(
+        &["--json"],
+        "Called unimplemented Mach trap: task_name_for_pid\n",
+    );
+    std::fs::write(&old, o.stdout).unwrap();
+    let o = run(
+        &["--compare", old.to_str().unwrap()],
+        "Called unimplemented Mach trap: task_name_for_pid_impl\n",
+    );
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    assert!(o.stdout.contains("No change."), "{}", o.stdout);
+    assert!(
+        o.stdout
+            .contains("| task_name_for_pid | Mach trap | mach | 1 |"),
+        "{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn compare_refuses_another_schema_version() {
+    let d = tempfile::tempdir().unwrap();
+    let old = d.path().join("v7.json");
+    std::fs::write(
+        &old,
+        r#"{"version": 7, "sources": [], "total": 0, "entries": []}"#,
+    )
+    .unwrap();
+    let o = run(
+        &["--compare", old.to_str().unwrap()],
+        "Unimplemented syscall (488)\n",
+    );
+    assert_eq!(o.code, 2, "{}", o.stdout);
+    assert!(o.stdout.is_empty(), "{}", o.stdout);
+    assert!(
+        o.stderr.contains(&format!(
+            "{}: not a version 1 syscall-triage JSON report",
+            old.display()
+        )),
+        "{}",
+        o.stderr
+    );
+}
+
+/// Runs with standard output already closed by its reader (as `| head`
+/// does), returning the exit code and stderr.
+fn run_closed_stdout(args: &[&str], stdin: &str) -> (Option<i32>, String) {
+    let mut c = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the tool has read its input, so before it
+    // writes anything.
+    drop(c.stdout.take());
+    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let o = c.wait_with_output().unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stderr).into())
+}
+
+#[test]
+fn closed_stdout_exits_quietly_with_the_runs_status() {
+    let log: String = (0..3000)
+        .map(|i| format!("Unimplemented syscall ({i})\n"))
+        .collect();
+    let (code, err) = run_closed_stdout(&[], &log);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.is_empty(), "{err}");
+    let (code, err) = run_closed_stdout(&["--json"], &log);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.is_empty(), "{err}");
+    // A regression keeps its exit 1 even when nobody reads the report.
+    let d = tempfile::tempdir().unwrap();
+    let old = d.path().join("old.json");
+    std::fs::write(&old, run(&["--json"], "").stdout).unwrap();
+    let (code, err) = run_closed_stdout(&["--compare", old.to_str().unwrap()], &log);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.is_empty(), "{err}");
+}
