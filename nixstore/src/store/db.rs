@@ -205,19 +205,57 @@ pub fn register(
     tx.commit().map_err(|e| err(&db_file, e))
 }
 
+/// A read-only connection to Nix's database, from [`open_read_only`]. When
+/// it reads a private copy, the copy lives as long as this value.
+pub struct ReadOnlyDb {
+    conn: rusqlite::Connection,
+    _copy: Option<tempfile::TempDir>,
+}
+
+impl std::ops::Deref for ReadOnlyDb {
+    type Target = rusqlite::Connection;
+    fn deref(&self) -> &rusqlite::Connection {
+        &self.conn
+    }
+}
+
 /// Opens Nix's database without writing anything next to it. A read-only
 /// SQLite connection to a WAL database still creates `-wal` and `-shm`
 /// files, and a reader changes `-shm`. With no `-wal`, or an empty one,
 /// everything is checkpointed: the file alone is the whole database and is
-/// read as immutable. Only a non-empty `-wal` (Nix is writing, or crashed
-/// while writing) is read through SQLite's WAL files.
-pub fn open_read_only(db: &Path) -> rusqlite::Result<rusqlite::Connection> {
+/// read as immutable. A non-empty `-wal` (Nix is writing, or crashed while
+/// writing) is read through SQLite's WAL files: in place when Nix's `-shm`
+/// is there, else from a private copy of the database and its `-wal`
+/// (SQLite would create the `-shm` next to the database).
+pub fn open_read_only(db: &Path) -> rusqlite::Result<ReadOnlyDb> {
     use rusqlite::OpenFlags as F;
     let flags = F::SQLITE_OPEN_READ_ONLY | F::SQLITE_OPEN_NO_MUTEX | F::SQLITE_OPEN_URI;
-    let mut wal = db.as_os_str().to_owned();
-    wal.push("-wal");
+    let beside = |suffix: &str| {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        std::path::PathBuf::from(p)
+    };
+    let wal = beside("-wal");
     if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
-        return rusqlite::Connection::open_with_flags(db, flags & !F::SQLITE_OPEN_URI);
+        if beside("-shm").exists() {
+            let conn = rusqlite::Connection::open_with_flags(db, flags & !F::SQLITE_OPEN_URI)?;
+            return Ok(ReadOnlyDb { conn, _copy: None });
+        }
+        let cant_open = |what: &Path, e: std::io::Error| {
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(format!("copying {} to read it: {e}", what.display())),
+            )
+        };
+        let copy = tempfile::tempdir().map_err(|e| cant_open(db, e))?;
+        let to = copy.path().join("db.sqlite");
+        std::fs::copy(db, &to).map_err(|e| cant_open(db, e))?;
+        std::fs::copy(&wal, copy.path().join("db.sqlite-wal")).map_err(|e| cant_open(&wal, e))?;
+        let conn = rusqlite::Connection::open_with_flags(&to, flags & !F::SQLITE_OPEN_URI)?;
+        return Ok(ReadOnlyDb {
+            conn,
+            _copy: Some(copy),
+        });
     }
     // A URI path: percent-encode everything but unreserved characters.
     let mut uri = String::from("file:");
@@ -229,7 +267,8 @@ pub fn open_read_only(db: &Path) -> rusqlite::Result<rusqlite::Connection> {
         }
     }
     uri.push_str("?immutable=1");
-    rusqlite::Connection::open_with_flags(uri, flags)
+    let conn = rusqlite::Connection::open_with_flags(uri, flags)?;
+    Ok(ReadOnlyDb { conn, _copy: None })
 }
 
 /// Which of `paths` the store's database records as valid, read through
@@ -262,6 +301,7 @@ fn read_err(db: &Path, msg: impl std::fmt::Display) -> StoreError {
 mod tests {
     use super::*;
     use crate::nar::PathInfo;
+    use std::fs;
 
     fn built(p: &str, refs: &[&str]) -> Built {
         Built {
@@ -284,6 +324,49 @@ mod tests {
         std::fs::write(db.join("big-lock"), "").unwrap();
         let loc = StoreLoc::from_setting(Some(d.path().to_str().unwrap())).unwrap();
         (d, loc)
+    }
+
+    /// A database with a non-empty `-wal` and no `-shm` (what a Nix that
+    /// crashed while writing leaves): read whole, WAL included, and no
+    /// `-shm` appears next to it while open or after.
+    #[test]
+    fn a_wal_without_shm_is_read_from_a_copy() {
+        let d = tempfile::tempdir().unwrap();
+        let live = d.path().join("live");
+        let prefix = d.path().join("prefix");
+        fs::create_dir_all(&live).unwrap();
+        fs::create_dir_all(&prefix).unwrap();
+        let w = Connection::open(live.join("db.sqlite")).unwrap();
+        w.query_row("PRAGMA journal_mode = wal", [], |_| Ok(()))
+            .unwrap();
+        w.execute_batch(
+            "PRAGMA wal_autocheckpoint = 0;
+             CREATE TABLE ValidPaths (path TEXT);
+             INSERT INTO ValidPaths VALUES ('/nix/store/x');",
+        )
+        .unwrap();
+        for f in ["db.sqlite", "db.sqlite-wal"] {
+            fs::copy(live.join(f), prefix.join(f)).unwrap();
+        }
+        drop(w);
+        assert!(fs::metadata(prefix.join("db.sqlite-wal")).unwrap().len() > 0);
+        let names = || {
+            let mut v: Vec<String> = fs::read_dir(&prefix)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let before = names();
+        let c = open_read_only(&prefix.join("db.sqlite")).unwrap();
+        let n: i64 = c
+            .query_row("SELECT COUNT(*) FROM ValidPaths", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1, "the row in the WAL is read");
+        assert_eq!(names(), before, "nothing made next to the database");
+        drop(c);
+        assert_eq!(names(), before);
     }
 
     #[test]
