@@ -51,6 +51,42 @@ fn usage_errors_exit_64_with_the_usage_text() {
 }
 
 #[test]
+fn runaway_profiles_are_profile_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let deep = d.path().join("deep.sb");
+    let body = "(begin ".repeat(250) + "(f 1)" + &")".repeat(250);
+    fs::write(&deep, format!("(version 1)(define (f x) {body})(f 1)")).unwrap();
+    let o = run(&["-M", "off", "-f", deep.to_str().unwrap(), "true"]);
+    assert_eq!(o.all().0, 65);
+    assert!(
+        o.all().2.starts_with("sandbox-exec: deep.sb:1:"),
+        "{:?}",
+        o.all()
+    );
+    assert!(
+        o.all().2.contains("nested more than 512 deep"),
+        "{:?}",
+        o.all()
+    );
+    let big = d.path().join("big.sb");
+    let src = String::from("(version 1)(define a \"xxxxxxxxxxxxxxxx\")")
+        + &"(define a (string-append a a))".repeat(40);
+    fs::write(&big, src).unwrap();
+    let o = run(&["-M", "off", "-f", big.to_str().unwrap(), "true"]);
+    assert_eq!(o.all().0, 65);
+    assert!(
+        o.all().2.starts_with("sandbox-exec: big.sb:1:"),
+        "{:?}",
+        o.all()
+    );
+    assert!(
+        o.all().2.contains("longer than 1048576 bytes"),
+        "{:?}",
+        o.all()
+    );
+}
+
+#[test]
 fn profile_errors_exit_65_with_positions() {
     let o = run(&["-p", "(version 1)\n(allow bogus-op)", "true"]);
     assert_eq!(

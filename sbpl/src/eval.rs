@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use crate::error::{Error, Pos, IMPORT_POS, PRELUDE};
 use crate::policy::{Action, Filter, Policy, Rule};
@@ -28,7 +29,7 @@ enum Value {
     Regex(String),
     Filter(Filter),
     Modifier(String),
-    Lambda(Vec<String>, Vec<Node>),
+    Lambda(Rc<[String]>, Rc<[Node]>),
     Unspecified,
 }
 
@@ -43,6 +44,14 @@ impl Value {
             Value::Modifier(_) => "modifier",
             Value::Lambda(..) => "procedure",
             Value::Unspecified => "unspecified",
+        }
+    }
+    /// Roughly the bytes cloning this value copies (lambdas are shared).
+    fn size(&self) -> usize {
+        match self {
+            Value::Str(s) | Value::Regex(s) | Value::Modifier(s) => s.len(),
+            Value::Filter(f) => filter_size(f),
+            Value::Bool(_) | Value::Int(_) | Value::Lambda(..) | Value::Unspecified => 0,
         }
     }
     fn truthy(&self) -> bool {
@@ -148,12 +157,59 @@ pub const OPERATIONS: &[&str] = &[
 const MAX_IMPORT_DEPTH: usize = 16;
 const MAX_CALL_DEPTH: usize = 64;
 
+/// Bounds on the work one evaluation may do, so that a hostile profile ends
+/// in a positioned error instead of a hang, a stack overflow or an aborted
+/// allocation.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// Evaluation steps in total (one per form evaluated, plus one per
+    /// [`STR_BYTES_PER_STEP`] bytes of string copied).
+    steps: u64,
+    /// Forms being evaluated at once, across procedure calls and imports.
+    depth: usize,
+    /// Bytes in one string built by `string-append`.
+    string_len: usize,
+}
+
+/// The limits every profile is evaluated under. A generated Nix profile
+/// with thousands of paths takes a few tens of thousands of steps and a
+/// depth of about ten.
+const LIMITS: Limits = Limits {
+    steps: 5_000_000,
+    depth: 512,
+    string_len: 1 << 20,
+};
+
+/// Copying this many bytes of a value costs one evaluation step.
+const STR_BYTES_PER_STEP: usize = 16;
+
+/// Roughly the bytes cloning `f` copies: its text plus 64 bytes a node.
+fn filter_size(f: &Filter) -> usize {
+    64 + match f {
+        Filter::Literal(s)
+        | Filter::Subpath(s)
+        | Filter::Prefix(s)
+        | Filter::Regex(s)
+        | Filter::GlobalName(s)
+        | Filter::Target(s)
+        | Filter::SysctlName(s)
+        | Filter::Other(s) => s.len(),
+        Filter::Network { proto, addr, .. } => proto.len() + addr.as_ref().map_or(0, String::len),
+        Filter::UnixSocket { path, .. } => path.len(),
+        Filter::RequireAny(fs) | Filter::RequireAll(fs) => fs.iter().map(filter_size).sum(),
+        Filter::RequireNot(f) => filter_size(f),
+    }
+}
+
 struct Eval<'o> {
     opts: &'o Options,
     scopes: Vec<BTreeMap<String, Value>>,
     policy: Policy,
     imports: usize,
     calls: usize,
+    limits: Limits,
+    steps: u64,
+    depth: usize,
 }
 
 fn err(file: &str, pos: Pos, msg: impl Into<String>) -> Error {
@@ -163,12 +219,24 @@ fn err(file: &str, pos: Pos, msg: impl Into<String>) -> Error {
 /// Evaluates profile text. `file` names it in errors and locates relative
 /// imports when it is a path.
 pub fn evaluate(src: &str, file: &str, opts: &Options) -> Result<Policy, Error> {
+    evaluate_limited(src, file, opts, LIMITS)
+}
+
+fn evaluate_limited(
+    src: &str,
+    file: &str,
+    opts: &Options,
+    limits: Limits,
+) -> Result<Policy, Error> {
     let mut e = Eval {
         opts,
         scopes: vec![BTreeMap::new()],
         policy: Policy::default(),
         imports: 0,
         calls: 0,
+        limits,
+        steps: 0,
+        depth: 0,
     };
     e.run(src, file)?;
     Ok(e.policy)
@@ -199,7 +267,40 @@ impl Eval<'_> {
         self.eval(node, file).map(|_| ())
     }
 
+    /// Charges `n` evaluation steps, failing at `pos` past the budget.
+    fn charge(&mut self, n: u64, file: &str, pos: Pos) -> Result<(), Error> {
+        self.steps = self.steps.saturating_add(n);
+        if self.steps > self.limits.steps {
+            return Err(err(
+                file,
+                pos,
+                format!(
+                    "evaluation exceeds {} steps (runaway recursion?)",
+                    self.limits.steps
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn eval(&mut self, node: &Node, file: &str) -> Result<Value, Error> {
+        self.charge(1, file, node.pos)?;
+        if self.depth >= self.limits.depth {
+            return Err(err(
+                file,
+                node.pos,
+                format!("evaluation nested more than {} deep", self.limits.depth),
+            ));
+        }
+        self.depth += 1;
+        let r = self.eval_inner(node, file);
+        self.depth -= 1;
+        let v = r?;
+        self.charge((v.size() / STR_BYTES_PER_STEP) as u64, file, node.pos)?;
+        Ok(v)
+    }
+
+    fn eval_inner(&mut self, node: &Node, file: &str) -> Result<Value, Error> {
         match &node.datum {
             Datum::Str(s) => Ok(Value::Str(s.clone())),
             Datum::Bool(b) => Ok(Value::Bool(*b)),
@@ -324,7 +425,7 @@ impl Eval<'_> {
                         };
                         self.scopes.last_mut().expect("scope").insert(
                             names[0].clone(),
-                            Value::Lambda(names[1..].to_vec(), args[1..].to_vec()),
+                            Value::Lambda(names[1..].into(), args[1..].into()),
                         );
                     }
                     _ => return Err(err(file, target.pos, "define: bad name")),
@@ -417,7 +518,18 @@ impl Eval<'_> {
             "string-append" => {
                 let mut s = String::new();
                 for a in args {
-                    s.push_str(&self.string(a, file, "string-append argument")?);
+                    let part = self.string(a, file, "string-append argument")?;
+                    if s.len().saturating_add(part.len()) > self.limits.string_len {
+                        return Err(err(
+                            file,
+                            node.pos,
+                            format!(
+                                "string-append: result longer than {} bytes",
+                                self.limits.string_len
+                            ),
+                        ));
+                    }
+                    s.push_str(&part);
                 }
                 Ok(Value::Str(s))
             }
@@ -801,5 +913,91 @@ fn check_address(a: &str) -> Result<(), BadAddress> {
         Ok(())
     } else {
         Err(bad())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(src: &str, limits: Limits) -> Result<Policy, Error> {
+        evaluate_limited(src, "t.sb", &Options::default(), limits)
+    }
+
+    fn fan(levels: usize) -> String {
+        let mut s = String::from("(version 1)(define (f0) #t)");
+        for i in 1..levels {
+            s += &format!("(define (f{i}) (f{}) (f{}))", i - 1, i - 1);
+        }
+        s + &format!("(f{})", levels - 1)
+    }
+
+    #[test]
+    fn step_budget_stops_exponential_calls() {
+        let limits = Limits {
+            steps: 100_000,
+            ..LIMITS
+        };
+        let e = run(&fan(50), limits).unwrap_err().to_string();
+        assert!(e.contains("exceeds 100000 steps"), "{e}");
+        assert!(e.starts_with("t.sb:1:"), "{e}");
+        // A small fan stays within the budget.
+        run(&fan(8), limits).unwrap();
+    }
+
+    #[test]
+    fn step_budget_counts_copied_filters() {
+        let src = String::from("(version 1)(define a (subpath \"/x\"))")
+            + &"(define a (require-any a a))".repeat(40);
+        let e = run(&src, LIMITS).unwrap_err().to_string();
+        assert!(e.contains("steps"), "{e}");
+    }
+
+    #[test]
+    fn depth_limit_spans_calls() {
+        let body = "(begin ".repeat(100) + "(f 1)" + &")".repeat(100);
+        let src = format!("(version 1)(define (f x) {body})(f 1)");
+        let limits = Limits {
+            depth: 64,
+            ..LIMITS
+        };
+        let e = run(&src, limits).unwrap_err().to_string();
+        assert!(e.contains("nested more than 64 deep"), "{e}");
+        assert!(e.starts_with("t.sb:1:"), "{e}");
+    }
+
+    #[test]
+    fn default_depth_limit_fits_main_thread_stack() {
+        // 250 nested forms a call, recursing: deeper than any stack.
+        let body = "(begin ".repeat(250) + "(f 1)" + &")".repeat(250);
+        let src = format!("(version 1)(define (f x) {body})(f 1)");
+        let e = std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(move || run(&src, LIMITS).unwrap_err().to_string())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(e.contains("nested more than 512 deep"), "{e}");
+    }
+
+    #[test]
+    fn string_append_result_is_capped() {
+        let src = String::from("(version 1)(define a \"xxxxxxxxxxxxxxxx\")")
+            + &"(define a (string-append a a))".repeat(40);
+        let e = run(&src, LIMITS).unwrap_err().to_string();
+        assert!(e.contains("longer than 1048576 bytes"), "{e}");
+        assert!(e.starts_with("t.sb:1:"), "{e}");
+    }
+
+    #[test]
+    fn large_profile_is_within_limits() {
+        let mut src = String::from("(version 1)(deny default)");
+        for i in 0..2000 {
+            src += &format!(
+                "(allow file-read* (subpath (string-append \"/nix/store/\" \"{i:032}-pkg-1.0\")))"
+            );
+        }
+        let p = run(&src, LIMITS).unwrap();
+        assert_eq!(p.rules.len(), 2001);
     }
 }
