@@ -10,24 +10,7 @@ use std::process::{Command, Stdio};
 use e2e::Out;
 
 mod common;
-use common::hook;
-
-/// Runs the hook with `args`, `input` on stdin, and the configuration file
-/// `config` (an empty one stands for "no file").
-fn run(config: &Path, args: &[&str], input: &[u8]) -> Out {
-    let mut child = Command::new(hook())
-        .args(args)
-        .env("DARLING_NIX_HOOK_CONFIG", config)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let _ = stdin.write_all(input);
-    drop(stdin);
-    child.wait_with_output().unwrap().into()
-}
+use common::{hook, session as run};
 
 fn valid_config(dir: &Path) -> PathBuf {
     let p = dir.join("hook.toml");

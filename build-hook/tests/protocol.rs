@@ -2,42 +2,15 @@
 //! slot limit, malformed and truncated input, and secrets in the settings.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use build_hook::protocol::{Settings, TryRequest};
 use build_hook::wire::WireWriter;
 use e2e::Out;
 
 mod common;
-use common::hook;
-
-/// Runs the hook with `input` on stdin (then EOF) and fails the test if it
-/// does not exit within 10 s: a hook that hangs blocks all of Nix.
-fn session(config: &Path, args: &[&str], input: &[u8]) -> Out {
-    let mut child = Command::new(hook())
-        .args(args)
-        .env("DARLING_NIX_HOOK_CONFIG", config)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let _ = stdin.write_all(input);
-    drop(stdin);
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("the hook hung on {} bytes of input", input.len());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.wait_with_output().unwrap().into()
-}
+use common::{hook, session};
 
 fn config(dir: &Path, extra: &str) -> PathBuf {
     let p = dir.join("hook.toml");
