@@ -79,6 +79,23 @@ fn corpus_tasks_inside_darling() {
     };
     drop(probe);
     let cache = cache_dir();
+    // Every task runs with xnu-fixes loaded, as the hook's runner starts
+    // builders (zig needs its __ulock_wait2 and its setrlimit floor).
+    let dylib = Path::new(env!("CARGO_TARGET_TMPDIR")).join("corpus/libxnu_fixes.dylib");
+    let b = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../xnu-fixes/dylib/build.sh"))
+        .arg(&dylib)
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("corpus/cargo"),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        b.status.success(),
+        "xnu-fixes/dylib/build.sh: {}",
+        String::from_utf8_lossy(&b.stderr)
+    );
     let mut rows = Vec::new();
     for p in CORPUS {
         let archive = fetch(p, &cache).unwrap_or_else(|e| panic!("{}: {e}", p.name));
@@ -92,8 +109,9 @@ fn corpus_tasks_inside_darling() {
         // Log files capped (ulimit -f, 512-byte blocks): a program retrying
         // a missing call prints without end.
         let script = format!(
-            "cd '{d}' || exit 99\nexport BIN='{b}'\nulimit -f 40000\n( {s} ) > '{o}' 2> '{e}'; echo $? > '{r}'",
+            "cd '{d}' || exit 99\nexport BIN='{b}' DYLD_INSERT_LIBRARIES='{x}'\nulimit -f 40000\n( {s} ) > '{o}' 2> '{e}'; echo $? > '{r}'",
             d = lp.inside(&dir),
+            x = lp.inside(&dylib),
             b = lp.inside(&bin),
             s = p.script,
             o = lp.inside(&out),

@@ -41,6 +41,21 @@ static void *darling_symbol(const char *name) {
     return sym;
 }
 
+/* Both hooks, looked up once when the image loads, quietly: a lookup on
+ * first use could come inside a lock dyld or libSystem holds. */
+__attribute__((constructor)) static void find_darling_hooks(void) {
+    void *kernel = dlopen("/usr/lib/system/libsystem_kernel.dylib", RTLD_LAZY | RTLD_NOLOAD);
+    if (kernel == NULL) return;
+    expand_fn e = (expand_fn)dlsym(kernel, "__darling_vchroot_expand");
+    if (e != NULL) darling_expand = e;
+    linux_syscall_fn s = (linux_syscall_fn)dlsym(kernel, "__linux_syscall");
+    if (s != NULL) __atomic_store_n(&darling_syscall, s, __ATOMIC_RELEASE);
+}
+
+int xnu_fixes_hooks_ready(void) {
+    return __atomic_load_n(&darling_syscall, __ATOMIC_ACQUIRE) != NULL;
+}
+
 int __linux_syscall(int nr, long a1, long a2, long a3, long a4, long a5, long a6) {
     if (darling_syscall == NULL) darling_syscall = (linux_syscall_fn)darling_symbol("__linux_syscall");
     return darling_syscall(nr, a1, a2, a3, a4, a5, a6);

@@ -17,14 +17,26 @@
  *                                   Darling: writes through a NULL errorbuf
  *   __ulock_wait2                   Darling: BSD 544 missing; a waiter
  *                                   (zig) retries it without end
+ *   __ulock_wait, __ulock_wake      Darling: timeouts of 1 ms or more wait
+ *                                   1000 times too long; ULF_NO_ERRNO
+ *                                   errors come back as -1; no ENOENT
+ *   setrlimit                       Darling: a soft RLIMIT_NOFILE below its
+ *                                   darlingserver sockets (zig lowers it to
+ *                                   10240) breaks every later fork
  *
  * The handlers return minus a Darwin errno; libSystem's functions return -1
  * and set errno. Built by build.sh; see xnu-fixes/integration/README.md. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include "xnu_fixes.h"
+
+/* darling_hooks.c: whether Darling's __linux_syscall was found when the
+ * image loaded. Until then (libSystem's own start-up) the ulock calls go to
+ * Darling's, since a first lookup inside a lock could deadlock. */
+int xnu_fixes_hooks_ready(void);
 
 /* libSystem's functions, as imports (declared here rather than through the
  * SDK's headers, which zig's own set may lack or declare differently). */
@@ -44,6 +56,7 @@ int fchflags(int, unsigned int);
 int getentropy(void *, size_t);
 int __ulock_wait(uint32_t, void *, uint64_t, uint32_t);
 int __ulock_wait2(uint32_t, void *, uint64_t, uint64_t, uint64_t);
+int __ulock_wake(uint32_t, void *, uint64_t);
 
 #define DARWIN_AT_FDCWD (-2)
 
@@ -110,13 +123,46 @@ static int dn_sandbox_init_with_extensions(const char *profile, uint64_t flags, 
 static void dn_sandbox_free_error(char *errorbuf) {
     xnu_fixes_sandbox_free_error(errorbuf);
 }
-/* macOS 11's wait with a 64-bit value and a timeout in nanoseconds, onto
- * the older call Darling has (timeout in microseconds, 0 = none). */
+#define ULF_NO_ERRNO 0x01000000u
+
+/* A ulock handler's result as the caller asked for it. */
+static int ulock_result(uint32_t op, long r) {
+    if (r < 0 && (op & ULF_NO_ERRNO)) return (int)r;
+    return posix(r);
+}
+static int dn_ulock_wait(uint32_t op, void *addr, uint64_t value, uint32_t timeout_us) {
+    if (!xnu_fixes_hooks_ready()) return __ulock_wait(op, addr, value, timeout_us);
+    return ulock_result(op, xnu_fixes_ulock_wait(op, addr, value, timeout_us));
+}
 static int dn_ulock_wait2(uint32_t op, void *addr, uint64_t value, uint64_t timeout_ns, uint64_t value2) {
-    (void)value2;
-    uint64_t us = timeout_ns == 0 ? 0 : (timeout_ns + 999) / 1000;
-    if (us > UINT32_MAX) us = UINT32_MAX;
-    return __ulock_wait(op, addr, value, (uint32_t)us);
+    if (!xnu_fixes_hooks_ready()) {
+        /* Darling's older call (microseconds; 0 = none), for the few waits
+         * before this image's initializer. */
+        uint64_t us = timeout_ns == 0 ? 0 : (timeout_ns + 999) / 1000;
+        if (us > UINT32_MAX) us = UINT32_MAX;
+        return __ulock_wait(op, addr, value, (uint32_t)us);
+    }
+    return ulock_result(op, xnu_fixes_ulock_wait2(op, addr, value, timeout_ns, value2));
+}
+static int dn_ulock_wake(uint32_t op, void *addr, uint64_t wake_value) {
+    if (!xnu_fixes_hooks_ready()) return __ulock_wake(op, addr, wake_value);
+    return ulock_result(op, xnu_fixes_ulock_wake(op, addr, wake_value));
+}
+
+/* The soft open-file limit when this image loaded: Darling's sockets sit
+ * below it, so no request may go lower (rlimit.rs). */
+static uint64_t nofile_floor;
+
+__attribute__((constructor)) static void record_nofile_floor(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) nofile_floor = rl.rlim_cur;
+}
+
+static int dn_setrlimit(int resource, const struct rlimit *rl) {
+    if (rl == NULL) return setrlimit(resource, rl);
+    struct rlimit kept = *rl;
+    xnu_fixes_rlimit_keep_floor(resource, &kept, nofile_floor);
+    return setrlimit(resource, &kept);
 }
 
 #define INTERPOSE(ours, theirs)                                                  \
@@ -144,4 +190,7 @@ INTERPOSE(dn_sandbox_init, sandbox_init);
 INTERPOSE(dn_sandbox_init_with_parameters, sandbox_init_with_parameters);
 INTERPOSE(dn_sandbox_init_with_extensions, sandbox_init_with_extensions);
 INTERPOSE(dn_sandbox_free_error, sandbox_free_error);
+INTERPOSE(dn_ulock_wait, __ulock_wait);
 INTERPOSE(dn_ulock_wait2, __ulock_wait2);
+INTERPOSE(dn_ulock_wake, __ulock_wake);
+INTERPOSE(dn_setrlimit, setrlimit);

@@ -112,6 +112,28 @@ long xnu_fixes_fchflags(int fd, int flags);
  * real error. */
 long xnu_fixes_getentropy(void *buf, size_t size);
 
+/* ---- __ulock_wait (515), __ulock_wake (516), __ulock_wait2 (544) ---------- */
+
+/* On Linux futexes (private for operations 1 and 2, as Darling's own), with
+ * XNU's results: a wait returns 1 when woken or when the value already
+ * differed; a wake returns 0, or -ENOENT when nobody waited. Timeouts are
+ * microseconds for wait, nanoseconds for wait2, 0 = none. The 64-bit
+ * operations, unknown flags and NULL give -EINVAL. The caller applies
+ * ULF_NO_ERRNO (0x01000000): minus the errno as is, or -1 and errno. */
+long xnu_fixes_ulock_wait(uint32_t operation, void *addr, uint64_t value, uint32_t timeout_us);
+long xnu_fixes_ulock_wait2(uint32_t operation, void *addr, uint64_t value, uint64_t timeout_ns, uint64_t value2);
+long xnu_fixes_ulock_wake(uint32_t operation, void *addr, uint64_t wake_value);
+
+/* ---- setrlimit(RLIMIT_NOFILE) floor -------------------------------------- */
+
+/* Darling numbers its per-thread darlingserver sockets down from the soft
+ * open-file limit at start; a lower limit breaks the next fork. Rewrites
+ * *limits (Darwin struct rlimit: two uint64_t) so the soft NOFILE limit stays
+ * at least floor (the hard one too); returns 1 when it changed them. Other
+ * resources and raises are left alone. */
+struct rlimit;
+int xnu_fixes_rlimit_keep_floor(int resource, struct rlimit *limits, uint64_t floor);
+
 /* ---- libsandbox ----------------------------------------------------------- */
 
 /* These enforce NO policy (Darling has no sandbox): they return 0 and set

@@ -25,9 +25,11 @@ pub mod entropy;
 pub mod errno;
 pub mod flags;
 pub mod rename;
+pub mod rlimit;
 pub mod sandbox;
 pub mod setattrs;
 pub mod sys;
+pub mod ulock;
 
 #[cfg(all(feature = "staticlib", not(test)))]
 #[panic_handler]

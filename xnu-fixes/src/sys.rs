@@ -187,6 +187,8 @@ pub mod errno {
     pub const EINTR: LinuxErrno = LinuxErrno(4);
     /// Input/output error (5).
     pub const EIO: LinuxErrno = LinuxErrno(5);
+    /// Try again (11): a futex's value already differed.
+    pub const EAGAIN: LinuxErrno = LinuxErrno(11);
     /// Not an open file descriptor (9).
     pub const EBADF: LinuxErrno = LinuxErrno(9);
     /// Permission denied by the file's mode (13).

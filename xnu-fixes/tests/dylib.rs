@@ -29,36 +29,22 @@ const INTERPOSED: &[&str] = &[
     "_sandbox_init_with_parameters",
     "_sandbox_init_with_extensions",
     "_sandbox_free_error",
+    "___ulock_wait",
     "___ulock_wait2",
+    "___ulock_wake",
+    "_setrlimit",
 ];
 
 #[test]
 fn the_dylib_interposes_exactly_the_documented_calls() {
     const TEST: &str = "libxnu_fixes.dylib";
-    if let Err(why) = common::ensure_darwin_target() {
-        return common::skip(TEST, &why);
-    }
     let (Some(objdump), Some(nm)) = (common::llvm("llvm-objdump"), common::llvm("llvm-nm")) else {
         return common::skip(TEST, "no llvm-objdump/llvm-nm (Debian package `llvm`)");
     };
-    let zig = match common::zig() {
-        Ok(z) => z,
+    let dylib = match common::build_dylib("dylib") {
+        Ok(d) => d,
         Err(why) => return common::skip(TEST, &why),
     };
-    let target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dylib");
-    let dylib = target.join("libxnu_fixes.dylib");
-    let out = Command::new("bash")
-        .arg(common::workspace().join("xnu-fixes/dylib/build.sh"))
-        .arg(&dylib)
-        .env("CARGO_TARGET_DIR", &target)
-        .env("ZIG", &zig)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "build.sh: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 
     let header = common::stdout_of(
         Command::new(&objdump)

@@ -289,3 +289,81 @@ fn unpatched_darling_still_needs_each_handler() {
         "Darling's sandbox_init now survives a NULL errorbuf: {null:?}"
     );
 }
+
+/// The two failures behind zig's hang in Darling, measured with Darling's
+/// own libSystem and then with libxnu_fixes.dylib loaded: a soft
+/// `RLIMIT_NOFILE` lowered under Darling's darlingserver sockets breaks the
+/// next fork (Darling) or is kept at its start-up value (xnu-fixes), and the
+/// ulock calls answer as XNU does only with the dylib.
+#[test]
+fn the_dylib_keeps_fork_and_ulock_working_where_darling_does_not() {
+    const TEST: &str = "xnu-fixes dylib in Darling";
+    no_core_dumps();
+    let Some(p) = e2e::live::LivePrefix::new("xnu_fixes_dylib") else {
+        return;
+    };
+    let scratch = p.scratch();
+    let (prog, dylib) = match (
+        build_macho("darling-today", &scratch),
+        common::build_dylib("live-dylib"),
+    ) {
+        (Ok(prog), Ok(dylib)) => (prog, dylib),
+        (Err(why), _) | (_, Err(why)) => return common::skip(TEST, &why),
+    };
+    let (prog, dylib) = (p.inside(&prog), p.inside(&dylib));
+    let run = |args: &str, interpose: bool| {
+        let env = if interpose {
+            format!("DYLD_INSERT_LIBRARIES='{dylib}' ")
+        } else {
+            String::new()
+        };
+        let out = p.shell(&format!("ulimit -c 0; {env}'{prog}' {args}"));
+        eprintln!("{args} (dylib: {interpose}):\n{}{}", out.stdout, out.stderr);
+        out
+    };
+    let line = |out: &e2e::Out, key: &str| -> String {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("no {key} in {out:?}"))
+            .to_string()
+    };
+
+    let darling = run("--nofile", false);
+    let ours = run("--nofile", true);
+    assert_eq!(
+        line(&ours, "fork-after-nofile"),
+        "fork-after-nofile child=exited:0",
+        "{ours:?}"
+    );
+    // Darling's own: the child cannot place its socket past the new limit.
+    assert_ne!(
+        line(&darling, "fork-after-nofile"),
+        "fork-after-nofile child=exited:0",
+        "Darling now forks after a lowered NOFILE: the setrlimit floor needs another look"
+    );
+
+    let ours = run("--ulock", true);
+    assert_eq!(
+        line(&ours, "ulock_wait2 value-differs"),
+        "ulock_wait2 value-differs rc=1 errno=0"
+    );
+    assert_eq!(
+        line(&ours, "ulock_wait no-errno-null"),
+        "ulock_wait no-errno-null rc=-22 errno=0"
+    );
+    assert_eq!(
+        line(&ours, "ulock_wake no-waiter"),
+        "ulock_wake no-waiter rc=-2 errno=0"
+    );
+    assert_eq!(
+        line(&ours, "ulock_wait timeout-1ms"),
+        "ulock_wait timeout-1ms rc=-60 errno=0"
+    );
+    let darling = run("--ulock", false);
+    assert_ne!(
+        line(&darling, "ulock_wait timeout-1ms"),
+        "ulock_wait timeout-1ms rc=-60 errno=0",
+        "Darling's 1 ms ulock timeout now ends in time: the ulock handlers need another look"
+    );
+}

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "xnu_fixes.h"
@@ -381,6 +382,20 @@ static void misc(void) {
     OUT("sandbox_init_with_parameters null-errorbuf rc=%d", sandbox_init_with_parameters("(version 1)", 0, params, NULL));
     OUT("sandbox_init_with_extensions null-errorbuf rc=%d", sandbox_init_with_extensions("(version 1)", 0, NULL, NULL));
     OUT("sandbox enforced=%d", xnu_fixes_sandbox_enforced());
+    static uint32_t word;
+    OUT("ulock_wait2 value-differs rc=%ld", xnu_fixes_ulock_wait2(1, &word, 1, 0, 0));
+    OUT("ulock_wait null rc=%ld", xnu_fixes_ulock_wait(1, NULL, 0, 0));
+    OUT("ulock_wait 64-bit rc=%ld", xnu_fixes_ulock_wait(5, &word, 0, 0));
+    OUT("ulock_wake no-waiter rc=%ld", xnu_fixes_ulock_wake(1, &word, 0));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long w = xnu_fixes_ulock_wait(1, &word, 0, 2000);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    OUT("ulock_wait 2ms rc=%ld within-2ms-and-1s %s", w, yn(took >= 0.002 && took < 1.0));
+    uint64_t lim[2] = {10240, 10240};
+    int changed = xnu_fixes_rlimit_keep_floor(8, (struct rlimit *)lim, 65535);
+    OUT("rlimit keep-floor changed=%d cur=%llu max=%llu", changed, (unsigned long long)lim[0], (unsigned long long)lim[1]);
     OUT("errno 95=%d socket-95=%d 36=%d 61=%d", xnu_fixes_errno_linux_to_darwin(95), xnu_fixes_errno_linux_to_darwin_socket(95),
         xnu_fixes_errno_linux_to_darwin(36), xnu_fixes_errno_linux_to_darwin(61));
 }

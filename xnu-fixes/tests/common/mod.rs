@@ -197,6 +197,28 @@ pub(crate) fn build_macho(sources: &[PathBuf], exe: &Path) -> Result<(), String>
 }
 
 /// The test C sources, by file name.
+/// libxnu_fixes.dylib (and xnu-fixes-probe beside it), built by
+/// `dylib/build.sh` into `<CARGO_TARGET_TMPDIR>/<dir>`; needs the Darwin
+/// target and zig.
+#[allow(dead_code)]
+pub(crate) fn build_dylib(dir: &str) -> Result<PathBuf, String> {
+    ensure_darwin_target()?;
+    let zig = zig()?;
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join(dir);
+    let dylib = target.join("libxnu_fixes.dylib");
+    let out = Command::new("bash")
+        .arg(workspace().join("xnu-fixes/dylib/build.sh"))
+        .arg(&dylib)
+        .env("CARGO_TARGET_DIR", &target)
+        .env("ZIG", &zig)
+        .output()
+        .map_err(|e| format!("bash: {e}"))?;
+    if !out.status.success() {
+        panic!("build.sh: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(dylib)
+}
+
 #[allow(dead_code)]
 pub(crate) fn c_source(name: &str) -> PathBuf {
     workspace().join("xnu-fixes/tests/c").join(name)
