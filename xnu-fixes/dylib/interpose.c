@@ -23,9 +23,15 @@
  *   setrlimit                       Darling: a soft RLIMIT_NOFILE below its
  *                                   darlingserver sockets (zig lowers it to
  *                                   10240) breaks every later fork
+ *   os_unfair_lock_lock, _unlock    Darling: libsystem_kernel exports empty
+ *                                   ones, and libSystem re-exports it before
+ *                                   libsystem_platform, so a program's lock
+ *                                   excludes nobody (zig's Mutex); sent on
+ *                                   to libsystem_platform's
  *
  * The handlers return minus a Darwin errno; libSystem's functions return -1
  * and set errno. Built by build.sh; see xnu-fixes/integration/README.md. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +63,8 @@ int getentropy(void *, size_t);
 int __ulock_wait(uint32_t, void *, uint64_t, uint32_t);
 int __ulock_wait2(uint32_t, void *, uint64_t, uint64_t, uint64_t);
 int __ulock_wake(uint32_t, void *, uint64_t);
+void os_unfair_lock_lock(void *);
+void os_unfair_lock_unlock(void *);
 
 #define DARWIN_AT_FDCWD (-2)
 
@@ -165,6 +173,40 @@ static int dn_setrlimit(int resource, const struct rlimit *rl) {
     return setrlimit(resource, &kept);
 }
 
+/* libsystem_platform's os_unfair_lock, the real one. Looked up when the
+ * image loads; a call before that looks it up itself. Not found (not
+ * Darling's layout): whatever the caller's binding was. */
+typedef void (*unfair_lock_fn)(void *);
+static unfair_lock_fn platform_lock, platform_unlock;
+
+__attribute__((constructor)) static void find_platform_lock(void) {
+    void *platform = dlopen("/usr/lib/system/libsystem_platform.dylib", RTLD_LAZY | RTLD_NOLOAD);
+    unfair_lock_fn lock = platform ? (unfair_lock_fn)dlsym(platform, "os_unfair_lock_lock") : NULL;
+    unfair_lock_fn unlock = platform ? (unfair_lock_fn)dlsym(platform, "os_unfair_lock_unlock") : NULL;
+    if (lock == NULL || unlock == NULL) {
+        lock = os_unfair_lock_lock;
+        unlock = os_unfair_lock_unlock;
+    }
+    __atomic_store_n(&platform_unlock, unlock, __ATOMIC_RELEASE);
+    __atomic_store_n(&platform_lock, lock, __ATOMIC_RELEASE);
+}
+static void dn_os_unfair_lock_lock(void *lock) {
+    unfair_lock_fn f = __atomic_load_n(&platform_lock, __ATOMIC_ACQUIRE);
+    if (f == NULL) {
+        find_platform_lock();
+        f = platform_lock;
+    }
+    f(lock);
+}
+static void dn_os_unfair_lock_unlock(void *lock) {
+    unfair_lock_fn f = __atomic_load_n(&platform_unlock, __ATOMIC_ACQUIRE);
+    if (f == NULL) {
+        find_platform_lock();
+        f = platform_unlock;
+    }
+    f(lock);
+}
+
 #define INTERPOSE(ours, theirs)                                                  \
     __attribute__((used)) static const struct {                                  \
         const void *replacement;                                                 \
@@ -194,3 +236,5 @@ INTERPOSE(dn_ulock_wait, __ulock_wait);
 INTERPOSE(dn_ulock_wait2, __ulock_wait2);
 INTERPOSE(dn_ulock_wake, __ulock_wake);
 INTERPOSE(dn_setrlimit, setrlimit);
+INTERPOSE(dn_os_unfair_lock_lock, os_unfair_lock_lock);
+INTERPOSE(dn_os_unfair_lock_unlock, os_unfair_lock_unlock);

@@ -33,6 +33,8 @@ const INTERPOSED: &[&str] = &[
     "___ulock_wait2",
     "___ulock_wake",
     "_setrlimit",
+    "_os_unfair_lock_lock",
+    "_os_unfair_lock_unlock",
 ];
 
 #[test]

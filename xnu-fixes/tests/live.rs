@@ -290,10 +290,11 @@ fn unpatched_darling_still_needs_each_handler() {
     );
 }
 
-/// The two failures behind zig's hang in Darling, measured with Darling's
-/// own libSystem and then with libxnu_fixes.dylib loaded: a soft
+/// The failures behind zig's hang and crashes in Darling, measured with
+/// Darling's own libSystem and then with libxnu_fixes.dylib loaded: a soft
 /// `RLIMIT_NOFILE` lowered under Darling's darlingserver sockets breaks the
-/// next fork (Darling) or is kept at its start-up value (xnu-fixes), and the
+/// next fork (Darling) or is kept at its start-up value (xnu-fixes);
+/// `os_unfair_lock_lock` excludes nobody (Darling) or does (xnu-fixes); the
 /// ulock calls answer as XNU does only with the dylib.
 #[test]
 fn the_dylib_keeps_fork_and_ulock_working_where_darling_does_not() {
@@ -343,6 +344,18 @@ fn the_dylib_keeps_fork_and_ulock_working_where_darling_does_not() {
         "fork-after-nofile child=exited:0",
     );
 
+    let ours = run("--unfair-lock", true, 300);
+    want(
+        &ours,
+        "os_unfair_lock trylock-held",
+        "os_unfair_lock trylock-held rc=0 errno=0",
+    );
+    want(
+        &ours,
+        "os_unfair_lock counted",
+        "os_unfair_lock counted=400000 of 400000",
+    );
+
     let ours = run("--ulock", true, 300);
     want(
         &ours,
@@ -367,6 +380,13 @@ fn the_dylib_keeps_fork_and_ulock_working_where_darling_does_not() {
 
     // Darling's own answers, each still wrong (when one is right, Darling
     // has fixed the call and the handler needs another look).
+    // Darling's os_unfair_lock_lock is libsystem_kernel's empty one.
+    let darling = run("--unfair-lock", false, 300);
+    want(
+        &darling,
+        "os_unfair_lock trylock-held",
+        "os_unfair_lock trylock-held rc=1 errno=0",
+    );
     let darling = run("--ulock", false, 300);
     assert_ne!(
         line(&darling, "ulock_wait timeout-1ms").as_deref(),

@@ -8,6 +8,9 @@
  *        darling_today --sandbox-buf    the same with an errorbuf
  *        darling_today --ulock          the ulock calls (rc as returned:
  *                                       under ULF_NO_ERRNO minus the errno)
+ *        darling_today --unfair-lock    os_unfair_lock: a lock held by one
+ *                                       thread, tried by another; and four
+ *                                       threads counting under one lock
  *        darling_today --nofile         fork after lowering the soft
  *                                       RLIMIT_NOFILE to 64, as zig does
  *                                       (to 10240) at start-up
@@ -15,6 +18,7 @@
  * shows what xnu-fixes answers instead. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <os/lock.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -83,6 +87,42 @@ static void ulock_cases(void) {
     printf("ulock_wait timeout-1ms rc=%d errno=0\n", timed_out_rc);
 }
 
+static os_unfair_lock unfair = OS_UNFAIR_LOCK_INIT;
+static volatile long counted;
+#define COUNTERS 4
+#define COUNTS 100000
+
+static void *try_held(void *arg) {
+    (void)arg;
+    int got = os_unfair_lock_trylock(&unfair);
+    if (got) os_unfair_lock_unlock(&unfair);
+    printf("os_unfair_lock trylock-held rc=%d errno=0\n", got);
+    return NULL;
+}
+
+static void *count(void *arg) {
+    (void)arg;
+    for (int i = 0; i < COUNTS; i++) {
+        os_unfair_lock_lock(&unfair);
+        long c = counted;
+        counted = c + 1;
+        os_unfair_lock_unlock(&unfair);
+    }
+    return NULL;
+}
+
+static void unfair_lock_cases(void) {
+    pthread_t t[COUNTERS];
+    os_unfair_lock_lock(&unfair);
+    if (pthread_create(&t[0], NULL, try_held, NULL) != 0) _exit(2);
+    pthread_join(t[0], NULL);
+    os_unfair_lock_unlock(&unfair);
+    for (int i = 0; i < COUNTERS; i++)
+        if (pthread_create(&t[i], NULL, count, NULL) != 0) _exit(2);
+    for (int i = 0; i < COUNTERS; i++) pthread_join(t[i], NULL);
+    printf("os_unfair_lock counted=%ld of %d\n", counted, COUNTERS * COUNTS);
+}
+
 /* Lower the soft open-file limit under Darling's darlingserver sockets,
  * then fork: the child must run and exit 0 within 20 s. */
 static void nofile_case(void) {
@@ -131,6 +171,10 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "--ulock") == 0) {
         ulock_cases();
+        return 0;
+    }
+    if (strcmp(argv[1], "--unfair-lock") == 0) {
+        unfair_lock_cases();
         return 0;
     }
     if (strcmp(argv[1], "--nofile") == 0) {
