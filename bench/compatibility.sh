@@ -11,7 +11,9 @@ table=$(mktemp)
 trap 'rm -f "$table"' EXIT
 DARLING_NIX_LIVE=require DARLING_NIX_COMPAT_OUT=$table \
   cargo test -q --locked -p e2e --test corpus -- corpus_tasks_inside_darling --nocapture
-darling_version=$(darling --version 2>/dev/null | head -n 1 || echo unknown)
+# Darling has no command that prints what it was built from: DARLING_VERSION
+# says it (for example "darlinghq/darling 5c3140402").
+darling_version=${DARLING_VERSION:-unknown (set DARLING_VERSION)}
 {
   echo "# Real macOS programs inside Darling"
   echo

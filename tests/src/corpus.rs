@@ -79,8 +79,8 @@ pub const CORPUS: &[Program] = &[
         package: "uv",
         version: "0.5.11",
         binary: "uv-0.5.11.data/scripts/uv",
-        task: "create a project (uv init), offline",
-        script: "\"$BIN\" init --offline --no-workspace --no-readme --no-pin-python --vcs none --app proj && cat proj/pyproject.toml",
+        task: "create a project for Python 3.12 (uv init), offline",
+        script: "\"$BIN\" init --offline --no-workspace --no-readme --no-pin-python --vcs none --app --python 3.12 proj && cat proj/pyproject.toml",
         expect: "[project]",
     },
     Program {
@@ -100,7 +100,7 @@ pub const CORPUS: &[Program] = &[
         version: "3.31.2",
         binary: "cmake/data/bin/cmake",
         task: "run a CMake script (string and math)",
-        script: "\"$BIN\" -P script.cmake",
+        script: "\"$BIN\" -P script.cmake 2>&1",
         expect: "cmake says 42",
     },
     Program {
