@@ -167,5 +167,8 @@ fn corpus_tasks_inside_darling() {
         .filter(|r| r.result != "works")
         .map(|r| format!("{}: {}", r.name, r.result))
         .collect();
-    assert!(broken.is_empty(), "no longer working inside Darling: {broken:#?}");
+    assert!(
+        broken.is_empty(),
+        "no longer working inside Darling: {broken:#?}"
+    );
 }
