@@ -214,6 +214,34 @@ fn simple_build(test: &str, extra: &str) {
     }
 }
 
+/// A builder inside Darling repeating Darling's own complaint: Nix's log
+/// gets the first five and one count, and the builder's exit decides.
+#[test]
+fn a_repeated_line_from_darling_is_collapsed() {
+    let Some(l) = Live::new("hook-flood", "") else {
+        return;
+    };
+    let drv = l.instantiate(
+        r#"mk "flood" "/bin/bash" "echo start; i=0; while [ $i -lt 5000 ]; do echo 'Unimplemented syscall (544)' >&2; i=$((i+1)); done; echo done; echo ok > $out""#,
+    );
+    let o = l.realise(&drv, &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let log: Out = Command::new("nix-store")
+        .args(["-l", &drv[0]])
+        .output()
+        .unwrap()
+        .into();
+    let lines: Vec<&str> = log.stdout.lines().collect();
+    let copies = lines
+        .iter()
+        .filter(|l| **l == "Unimplemented syscall (544)")
+        .count();
+    assert_eq!(copies, 5, "{}", log.stdout);
+    assert!(lines.contains(&"... repeated 4995 times"), "{}", log.stdout);
+    assert!(lines.contains(&"done"), "{}", log.stdout);
+    assert!(l.valid(o.stdout.trim()));
+}
+
 #[test]
 fn simple_build_with_nix_log_through_the_job_server() {
     simple_build("hook-simple-server", "");
