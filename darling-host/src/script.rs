@@ -59,6 +59,22 @@ unset __dn_odd __dn_e
 }
 pub(crate) use fresh_env;
 
+/// Bash (builtins only) that runs the script again, with its arguments, as
+/// the leader of a new process group when this shell does not lead one,
+/// and exits with its status. Reads `/proc/self/stat`; without it, or when
+/// bash is not running a script file (`-c`, another shell), does nothing.
+macro_rules! own_group {
+    () => {
+        r#"__dn_g=
+{ read -r _ _ _ _ __dn_g _; } 2>/dev/null </proc/self/stat
+if [ -n "$__dn_g" ] && [ "$__dn_g" != "$$" ] && [ "${BASH_SOURCE-}" = "$0" ]; then
+  set -m; "${BASH:-/bin/bash}" "$0" "$@" & wait $!; exit $?
+fi
+unset __dn_g
+"#
+    };
+}
+
 /// Bash that unsets every exported variable and every function (one fork,
 /// for `$(...)`).
 macro_rules! unset_all {
@@ -79,6 +95,12 @@ fn is_identifier(k: &str) -> bool {
 pub fn render(cmd: &Command, io: &Streams) -> String {
     let q = |s: &str| sh_quote(s);
     let mut s = String::from("# written by darling-nix; runs inside Darling under /bin/bash\n");
+    // Darling re-raises a signal that ends a process to its whole process
+    // group (kill(0, ...)). Under `darling shell` this shell shares its group
+    // with the session's own shells, which a builder's death would then end
+    // before the status is written: run the script again in a group of its
+    // own (as the job server runs each job), and wait for it.
+    s.push_str(own_group!());
     // A job server empties its environment once, at start, and says so in
     // `__dn_clean` (its pid, `$$` in the job's subshell too, which no
     // inherited variable can know); `$(...)` costs a fork in Darling.
@@ -157,6 +179,7 @@ pub fn render(cmd: &Command, io: &Streams) -> String {
 mod tests {
     use super::*;
     use std::fs;
+    use std::os::unix::process::CommandExt;
 
     /// Runs a script with the host's bash, standing in for Darling's.
     fn bash(script: &str) {
@@ -212,6 +235,56 @@ mod tests {
             let text = fs::read_to_string(&out).unwrap();
             assert_eq!(text, "a=it's\nodd-name=x\n");
         }
+    }
+
+    /// The `darling shell` route: a script file run by a bash that does not
+    /// lead its own process group runs again in a group of its own, so a
+    /// command's death re-raised to its group (Darling's kill(0, ...))
+    /// reaches neither the caller nor its shells; the status still comes
+    /// back, and `bash -c` (no file) is left as it is.
+    #[test]
+    fn a_script_file_runs_in_a_process_group_of_its_own() {
+        let d = tempfile::tempdir().unwrap();
+        let f = |n: &str| d.path().join(n).display().to_string();
+        let (out, status, pg) = (f("out"), f("status"), f("pgrp"));
+        let io = Streams {
+            stdout: &out,
+            status: &status,
+            pgrp: Some(&pg),
+            ..Default::default()
+        };
+        // The command ends by a signal sent to its whole group, as Darling
+        // re-raises one.
+        let cmd = Command {
+            argv: vec!["/bin/sh", "-c", "echo dying; kill -TERM 0; sleep 5"],
+            cwd: None,
+            env: None,
+        };
+        let file = d.path().join("job.sh");
+        fs::write(&file, render(&cmd, &io)).unwrap();
+        // A caller leading a group of its own (not this test's), with bash
+        // a member of it, as under shellspawn.
+        let caller = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "bash \"$0\"; echo survived",
+                &file.display().to_string(),
+            ])
+            .process_group(0)
+            .output()
+            .unwrap();
+        assert!(caller.status.success(), "{caller:?}");
+        assert_eq!(String::from_utf8_lossy(&caller.stdout), "survived\n");
+        // (and bash's own "Terminated" after it)
+        let text = fs::read_to_string(&out).unwrap();
+        assert!(text.starts_with("dying\n"), "{text}");
+        assert_eq!(fs::read_to_string(&status).unwrap(), "143\n");
+        let pgrp: i32 = fs::read_to_string(&pg).unwrap().trim().parse().unwrap();
+        assert_ne!(
+            pgrp,
+            nix::unistd::getpgrp().as_raw(),
+            "still in the caller's group"
+        );
     }
 
     /// The environment a command got, as the kernel handed it over.
