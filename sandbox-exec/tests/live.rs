@@ -146,3 +146,25 @@ fn live_script_and_path_lookup() {
     );
     assert!(!exists(&l.host.join("elsewhere/stolen")));
 }
+
+/// A sandbox-exec started by a program already under one (through Darling's
+/// bash in between) refuses as macOS does: `sandbox_apply: Operation not
+/// permitted`, exit 71, and the program does not run.
+#[test]
+fn live_nested_sandbox_exec_is_refused() {
+    let Some(p) = prefix("sandbox_exec_nested") else {
+        return;
+    };
+    let o = p.shell(
+        "sandbox-exec -p '(version 1)(allow default)' /bin/bash -c \
+         \"sandbox-exec -p '(version 1)(allow default)' /bin/echo inner-ran; echo inner=\\$?\"",
+    );
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("inner=71\n"), "{o:?}");
+    assert!(!o.stdout.contains("inner-ran"), "{o:?}");
+    assert!(
+        o.stderr
+            .contains("sandbox-exec: sandbox_apply: Operation not permitted"),
+        "{o:?}"
+    );
+}
