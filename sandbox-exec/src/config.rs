@@ -91,6 +91,10 @@ pub struct Config {
     pub implicit_write: Vec<String>,
     /// Darling's Mach-O loader (host path), for handing Mach-O programs over.
     pub mldr: Option<PathBuf>,
+    /// Darling's installed tree (host paths): the prefix overlay's lower
+    /// directories, which mldr reads dyld and the system libraries from
+    /// wherever Darling was installed. Kept readable and executable.
+    pub darling_tree: Vec<PathBuf>,
     /// The configuration file that was read; None when there was none and
     /// only the defaults apply.
     pub source: Option<PathBuf>,
@@ -150,6 +154,7 @@ impl Config {
             implicit_exec: Vec::new(),
             implicit_write: write,
             mldr: None,
+            darling_tree: Vec::new(),
             source: None,
         }
     }

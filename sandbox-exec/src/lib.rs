@@ -132,7 +132,63 @@ fn configure(inv: &cli::Invocation, prefix: Option<&Prefix>) -> Result<Config, i
         let m = p.root().join("usr/libexec/darling/mldr");
         cfg.mldr = m.is_file().then_some(m);
     }
+    if let Some(p) = prefix {
+        if let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") {
+            cfg.darling_tree = overlay_lower_dirs(&text, p.root());
+        }
+    }
     Ok(cfg)
+}
+
+/// The lower directories of the overlay mounted at `root`, from the text of
+/// `/proc/self/mountinfo` (Darling mounts the prefix as an overlay over its
+/// installed tree). Empty when `root` is not such a mount.
+pub fn overlay_lower_dirs(mountinfo: &str, root: &Path) -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    // Spaces, tabs, newlines and backslashes in paths are octal escapes.
+    let unescape = |field: &str| -> PathBuf {
+        let b = field.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            let oct = b
+                .get(i + 1..i + 4)
+                .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+            match (b[i], oct) {
+                (b'\\', Some(d)) => {
+                    out.push(((d[0] - b'0') << 6) | ((d[1] - b'0') << 3) | (d[2] - b'0'));
+                    i += 4;
+                }
+                (c, _) => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        PathBuf::from(std::ffi::OsString::from_vec(out))
+    };
+    for line in mountinfo.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let Some(point) = left.split(' ').nth(4) else {
+            continue;
+        };
+        let mut r = right.split(' ');
+        if r.next() != Some("overlay") || unescape(point) != root {
+            continue;
+        }
+        let options = r.nth(1).unwrap_or("");
+        // lowerdir=a:b (colons inside a name are escaped with a backslash).
+        if let Some(lower) = options.split(',').find_map(|o| o.strip_prefix("lowerdir=")) {
+            return lower
+                .split(':')
+                .filter(|d| !d.is_empty())
+                .map(unescape)
+                .collect();
+        }
+    }
+    Vec::new()
 }
 
 /// The profile (`-f`, `-p` or `-n`) evaluated with the `-D` parameters.
@@ -519,6 +575,9 @@ fn rule_list(
         // Already a host path.
         wanted.push((m.clone(), READ | EXEC, false));
     }
+    for d in &cfg.darling_tree {
+        wanted.push((d.clone(), READ | EXEC, false));
+    }
 
     let mut rules: Vec<RuleSpec> = Vec::with_capacity(wanted.len());
     // Per rule: whether its path is plain, and a link (None: not looked at).
@@ -655,5 +714,33 @@ mod tests {
                 "{p:?}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod overlay_tests {
+    use super::overlay_lower_dirs;
+    use std::path::{Path, PathBuf};
+
+    const MOUNTINFO: &str = "\
+22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/vda rw
+69 47 0:42 / /tmp/zt-prefix rw,relatime - overlay overlay rw,lowerdir=/work/darling-install/libexec/darling,upperdir=/tmp/zt-prefix,workdir=/tmp/zt-prefix.workdir
+70 47 0:43 / /tmp/with\\040space rw - overlay overlay rw,lowerdir=/opt/a\\040b:/opt/c,upperdir=/u,workdir=/w
+71 47 0:44 / /tmp/not-overlay rw - tmpfs tmpfs rw,lowerdir=/nope
+";
+
+    #[test]
+    fn the_prefix_overlays_lower_dirs_are_darlings_tree() {
+        assert_eq!(
+            overlay_lower_dirs(MOUNTINFO, Path::new("/tmp/zt-prefix")),
+            [PathBuf::from("/work/darling-install/libexec/darling")]
+        );
+        assert_eq!(
+            overlay_lower_dirs(MOUNTINFO, Path::new("/tmp/with space")),
+            [PathBuf::from("/opt/a b"), PathBuf::from("/opt/c")]
+        );
+        assert!(overlay_lower_dirs(MOUNTINFO, Path::new("/tmp/not-overlay")).is_empty());
+        assert!(overlay_lower_dirs(MOUNTINFO, Path::new("/elsewhere")).is_empty());
+        assert!(overlay_lower_dirs("garbage\n\n", Path::new("/")).is_empty());
     }
 }
