@@ -191,17 +191,27 @@ mod tests {
         assert!(st.success());
     }
 
+    /// A job's stdout, status and process-group files in `d`.
+    fn files(d: &tempfile::TempDir) -> [String; 3] {
+        ["out", "status", "pgrp"].map(|n| d.path().join(n).display().to_string())
+    }
+
+    /// Streams writing to [`files`].
+    fn streams(f: &[String; 3]) -> Streams<'_> {
+        Streams {
+            stdout: &f[0],
+            status: &f[1],
+            pgrp: Some(&f[2]),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn env_is_exactly_the_jobs_and_odd_names_use_env_i() {
         let d = tempfile::tempdir().unwrap();
-        let f = |n: &str| d.path().join(n).display().to_string();
-        let (out, status, pg) = (f("out"), f("status"), f("pgrp"));
-        let io = Streams {
-            stdout: &out,
-            status: &status,
-            pgrp: Some(&pg),
-            ..Default::default()
-        };
+        let f = files(&d);
+        let (out, status, pg) = (&f[0], &f[1], &f[2]);
+        let io = streams(&f);
         let mut env = BTreeMap::new();
         env.insert("a".to_string(), "it's".to_string());
         let cmd = Command {
@@ -245,14 +255,9 @@ mod tests {
     #[test]
     fn a_script_file_runs_in_a_process_group_of_its_own() {
         let d = tempfile::tempdir().unwrap();
-        let f = |n: &str| d.path().join(n).display().to_string();
-        let (out, status, pg) = (f("out"), f("status"), f("pgrp"));
-        let io = Streams {
-            stdout: &out,
-            status: &status,
-            pgrp: Some(&pg),
-            ..Default::default()
-        };
+        let f = files(&d);
+        let (out, status, pg) = (&f[0], &f[1], &f[2]);
+        let io = streams(&f);
         // The command ends by a signal sent to its whole group, as Darling
         // re-raises one.
         let cmd = Command {
@@ -306,14 +311,9 @@ mod tests {
     #[test]
     fn names_bash_cannot_unset_do_not_reach_the_command() {
         let d = tempfile::tempdir().unwrap();
-        let f = |n: &str| d.path().join(n).display().to_string();
-        let (out, status, pg) = (f("out"), f("status"), f("pgrp"));
-        let io = Streams {
-            stdout: &out,
-            status: &status,
-            pgrp: Some(&pg),
-            ..Default::default()
-        };
+        let f = files(&d);
+        let (out, status) = (&f[0], &f[1]);
+        let io = streams(&f);
         let env = BTreeMap::from([
             ("a".to_string(), "it's".to_string()),
             ("b".to_string(), "x=y".to_string()),
