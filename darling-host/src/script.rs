@@ -210,7 +210,7 @@ mod tests {
     fn env_is_exactly_the_jobs_and_odd_names_use_env_i() {
         let d = tempfile::tempdir().unwrap();
         let f = files(&d);
-        let (out, status, pg) = (&f[0], &f[1], &f[2]);
+        let [out, status, pg] = f.clone();
         let io = streams(&f);
         let mut env = BTreeMap::new();
         env.insert("a".to_string(), "it's".to_string());
@@ -256,7 +256,7 @@ mod tests {
     fn a_script_file_runs_in_a_process_group_of_its_own() {
         let d = tempfile::tempdir().unwrap();
         let f = files(&d);
-        let (out, status, pg) = (&f[0], &f[1], &f[2]);
+        let [out, status, pg] = f.clone();
         let io = streams(&f);
         // The command ends by a signal sent to its whole group, as Darling
         // re-raises one.
@@ -312,7 +312,7 @@ mod tests {
     fn names_bash_cannot_unset_do_not_reach_the_command() {
         let d = tempfile::tempdir().unwrap();
         let f = files(&d);
-        let (out, status) = (&f[0], &f[1]);
+        let [out, status, _] = f.clone();
         let io = streams(&f);
         let env = BTreeMap::from([
             ("a".to_string(), "it's".to_string()),
