@@ -10,14 +10,19 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_syscall-triage")
 }
 
-fn run(args: &[&str], stdin: &str) -> Out {
-    let mut c = Command::new(bin())
+/// The tool with all three standard streams piped.
+fn spawn(args: &[&str]) -> std::process::Child {
+    Command::new(bin())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn run(args: &[&str], stdin: &str) -> Out {
+    let mut c = spawn(args);
     c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     c.wait_with_output().unwrap().into()
 }
@@ -153,13 +158,7 @@ fn compare_refuses_another_schema_version() {
 /// Runs with standard output already closed by its reader (as `| head`
 /// does), returning the exit code and stderr.
 fn run_closed_stdout(args: &[&str], stdin: &str) -> (Option<i32>, String) {
-    let mut c = Command::new(bin())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut c = spawn(args);
     // The reader goes away before the tool has read its input, so before it
     // writes anything.
     drop(c.stdout.take());
