@@ -256,16 +256,22 @@ mod concurrent_jobs {
         dir.display().to_string()
     }
 
+    /// The request FIFO and the server script, in `dir`.
+    fn server_files(dir: &Path) -> (PathBuf, PathBuf) {
+        let requests = dir.join("requests");
+        nix::unistd::mkfifo(&requests, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let script = dir.join("server.sh");
+        fs::write(&script, SERVER_SCRIPT).unwrap();
+        (requests, script)
+    }
+
     /// A server started in an environment with an exported function and
     /// names bash cannot unset starts over without them: a job gets exactly
     /// its own variables.
     #[test]
     fn a_job_gets_only_its_env_from_a_server_started_in_a_dirty_one() {
         let d = tempfile::tempdir().unwrap();
-        let requests = d.path().join("requests");
-        nix::unistd::mkfifo(&requests, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-        let script = d.path().join("server.sh");
-        fs::write(&script, SERVER_SCRIPT).unwrap();
+        let (requests, script) = server_files(d.path());
         let mut server = Command::new("bash")
             .arg(&script)
             .arg(&requests)
@@ -329,10 +335,7 @@ mod concurrent_jobs {
     #[test]
     fn every_job_reports_its_status_under_concurrent_submissions() {
         let d = tempfile::tempdir().unwrap();
-        let requests = d.path().join("requests");
-        nix::unistd::mkfifo(&requests, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-        let script = d.path().join("server.sh");
-        fs::write(&script, SERVER_SCRIPT).unwrap();
+        let (requests, script) = server_files(d.path());
         let mut server = Command::new("bash")
             .arg(&script)
             .arg(&requests)
